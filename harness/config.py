@@ -1,0 +1,96 @@
+"""The one config object: the command line is parsed once into these frozen dataclasses.
+
+The core (runner, worker, store) only ever sees these, never argparse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.units import format_bytes
+from workloads.cache import WorkloadSpec
+
+SINKS: tuple[str, ...] = ("null", "file")
+CACHE_STATES: tuple[str, ...] = ("warm", "cold")
+DEST_MODES: tuple[str, ...] = ("existing", "new")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the matrix: everything that decides what a run measures."""
+
+    strategy: str
+    workload: WorkloadSpec
+    sink: str
+    chunk_bytes: int
+    cache: str = "warm"
+    # Only a file sink has a destination; other sinks record "-".
+    dest: str = "-"
+
+    def key(self) -> dict[str, object]:
+        return {
+            "strategy": self.strategy,
+            "workload": self.workload.kind,
+            "size_bytes": self.workload.size_bytes,
+            "seed": self.workload.seed,
+            "sink": self.sink,
+            "chunk_bytes": self.chunk_bytes,
+            "cache": self.cache,
+            "dest": self.dest,
+        }
+
+    @property
+    def cell_id(self) -> str:
+        """Stable across runs and machines: the same cell always gets the same id."""
+        digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
+        return f"{self.strategy}-{self.workload.kind}-{self.sink}-{digest[:8]}"
+
+    @property
+    def label(self) -> str:
+        dest = f" ({self.dest})" if self.sink == "file" else ""
+        return (
+            f"{self.strategy} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
+            f"-> {self.sink}{dest} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
+        )
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """The axes; cells are their product."""
+
+    strategies: tuple[str, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    sinks: tuple[str, ...]
+    chunk_sizes_bytes: tuple[int, ...]
+    cache_states: tuple[str, ...] = ("warm",)
+    dest: str = "existing"
+    repeat: int = 3
+    warmup: int = 1
+
+    def cells(self) -> list[Cell]:
+        out: list[Cell] = []
+        for workload in self.workloads:
+            for strategy in self.strategies:
+                for sink in self.sinks:
+                    for chunk_bytes in self.chunk_sizes_bytes:
+                        for cache in self.cache_states:
+                            dest = self.dest if sink == "file" else "-"
+                            out.append(Cell(strategy, workload, sink, chunk_bytes, cache, dest))
+        return out
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole ``streambench run``: the matrix plus where things live and limits."""
+
+    matrix: MatrixConfig
+    out_dir: Path
+    data_dir: Path
+    timeout_s: float = 600.0
+    rss_sample_interval_s: float = 0.01
+    verify_workloads: bool = False
+    plugins: bool = True
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,75 @@
+"""The measurement record: one flat, versioned JSON object per measured run.
+
+Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
+  1 - first version: timings, VmHWM peak, sampled anon/file peaks and timeline,
+      I/O counters, sink verification, cache residency.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
+
+
+@dataclass(frozen=True)
+class Record:
+    # identity
+    run_id: str
+    cell_id: str
+    repeat: int
+    warmup: bool
+    # the cell
+    strategy: str
+    workload: str
+    size_bytes: int
+    seed: int
+    sink: str
+    chunk_bytes: int
+    cache: str
+    dest: str
+    # outcome
+    outcome: str
+    error: str | None
+    # time: wall around strategy.run in the worker; CPU of the whole worker
+    # process from os.wait4, and of the strategy alone (getrusage deltas).
+    wall_s: float | None
+    user_s: float | None
+    sys_s: float | None
+    strategy_user_s: float | None
+    strategy_sys_s: float | None
+    ttfb_s: float | None
+    sink_last_byte_s: float | None
+    # memory: peak_rss_bytes is the worker's own VmHWM after a clear_refs reset
+    # (exact); anon/file peaks are sampled from /proc/<pid>/status by the parent.
+    peak_rss_bytes: int | None
+    baseline_rss_bytes: int | None
+    peak_rss_anon_bytes: int | None
+    peak_rss_file_bytes: int | None
+    baseline_rss_anon_bytes: int | None
+    baseline_rss_file_bytes: int | None
+    peak_rss_method: str
+    rss_sample_interval_s: float
+    rss_timeline: list[list[float]]  # [t_s since start, anon bytes, file bytes]
+    # bytes
+    bytes_moved: int
+    bytes_received: int | None
+    verified: bool
+    verify_detail: str
+    io: dict[str, int]
+    chunks: int
+    largest_chunk_bytes: int
+    # cache state: asked, measured, consistent
+    resident_bytes_before: int | None
+    resident_method: str
+    cache_state_ok: bool | None
+    # context
+    started_at_utc: str
+    strategy_notes: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))

@@ -1,0 +1,356 @@
+"""The runner (parent): one worker process per measured run, one record per run.
+
+For each planned run it prepares the cache state and the sink, starts a fresh
+worker, samples the worker's RSS from /proc while it runs, reaps it with
+``os.wait4`` (that child's CPU alone), collects what the sink received, checks
+it against the workload's manifest and appends the record at once.
+Runs are interleaved across cells (A B C A B C ...) so machine drift spreads
+evenly over them; warm-up runs go first, are marked, and stay out of statistics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import Cell, RunConfig
+from harness.lifeline import PARENT_PID_ENV
+from harness.probes import make_cold, make_warm, read_status, resident_bytes
+from harness.record import Record
+from harness.sinks import FileSink, NullSink, Received, dest_path_for
+from harness.store import ResultStore
+from workloads.cache import Workload
+
+# Residency that contradicts the asked cache state by more than this share
+# flags the record (cache_state_ok = False).
+RESIDENCY_TOLERANCE = 0.02
+# At most this many points of RSS timeline are kept per record.
+TIMELINE_MAX_POINTS = 600
+STDERR_TAIL_BYTES = 2000
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    cell: Cell
+    repeat: int
+    warmup: bool
+
+    @property
+    def key(self) -> tuple[str, int, bool]:
+        return (self.cell.cell_id, self.repeat, self.warmup)
+
+
+def plan_runs(cells: list[Cell], repeat: int, warmup: int) -> list[PlannedRun]:
+    """Warm-up rounds first, then measured rounds; each round visits every cell once."""
+    planned = [PlannedRun(c, w, True) for w in range(warmup) for c in cells]
+    planned += [PlannedRun(c, r, False) for r in range(repeat) for c in cells]
+    return planned
+
+
+@dataclass
+class RunEvents:
+    """Callbacks the CLI uses for progress; the runner itself prints nothing."""
+
+    on_start: Callable[[PlannedRun, int, int], None] = lambda run, index, total: None
+    on_record: Callable[[Record], None] = lambda record: None
+    on_message: Callable[[str], None] = lambda text: None
+
+
+@dataclass
+class _Watch:
+    samples: list[tuple[float, int, int]] = field(default_factory=list)
+    result_bytes: bytes = b""
+    timed_out: bool = False
+    wait_status: int = 0
+    rusage: Any = None
+
+
+def _watch_worker(pid: int, result_fd: int, timeout_s: float, interval_s: float) -> _Watch:
+    """Sample RSS every ``interval_s`` until the worker exits (or times out), then reap it."""
+    watch = _Watch()
+    pidfd = os.pidfd_open(pid)
+    os.set_blocking(result_fd, False)
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(result_fd, select.POLLIN)
+    result_open = True
+    deadline = time.monotonic() + timeout_s
+    exited = False
+    try:
+        while not exited:
+            now = time.monotonic()
+            status = read_status(pid)
+            if "RssAnon" in status:
+                watch.samples.append((now, status["RssAnon"], status.get("RssFile", 0)))
+            if now > deadline:
+                watch.timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            for fd, _ in poller.poll(interval_s * 1000):
+                if fd == pidfd:
+                    exited = True
+                elif fd == result_fd and result_open:
+                    chunk = os.read(result_fd, 1 << 16)
+                    if chunk:
+                        watch.result_bytes += chunk
+                    else:
+                        poller.unregister(result_fd)
+                        result_open = False
+        _, watch.wait_status, watch.rusage = os.wait4(pid, 0)
+        if result_open:
+            os.set_blocking(result_fd, True)
+            while chunk := os.read(result_fd, 1 << 16):
+                watch.result_bytes += chunk
+    finally:
+        os.close(pidfd)
+    return watch
+
+
+def _timeline(samples: list[tuple[float, int, int]], started_at: float, ended_at: float) -> list[list[float]]:
+    margin_s = 0.05
+    window = [s for s in samples if started_at - margin_s <= s[0] <= ended_at + margin_s]
+    stride = max(1, -(-len(window) // TIMELINE_MAX_POINTS))
+    return [[round(t - started_at, 4), float(a), float(f)] for t, a, f in window[::stride]]
+
+
+class Runner:
+    def __init__(
+        self,
+        config: RunConfig,
+        store: ResultStore,
+        run_id: str,
+        workloads: dict[Any, Workload],
+        events: RunEvents | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.run_id = run_id
+        self.workloads = workloads
+        self.events = events or RunEvents()
+        self._worker: subprocess.Popen[bytes] | None = None
+
+    def run(self, planned: list[PlannedRun]) -> list[Record]:
+        records: list[Record] = []
+        for index, run in enumerate(planned):
+            self.events.on_start(run, index, len(planned))
+            record = self.run_one(run)
+            self.store.append(record)  # appended the moment it exists
+            records.append(record)
+            self.events.on_record(record)
+        return records
+
+    def _prepare_cache(self, cell: Cell, path: Path) -> tuple[int | None, str, bool | None]:
+        if cell.cache == "cold":
+            make_cold(path)
+        else:
+            make_warm(path)
+        resident, method = resident_bytes(path)
+        size = cell.workload.size_bytes
+        tolerance = RESIDENCY_TOLERANCE * max(size, 1)
+        ok = resident >= size - tolerance if cell.cache == "warm" else resident <= tolerance
+        return resident, method, ok
+
+    def run_one(self, run: PlannedRun) -> Record:
+        cell = run.cell
+        workload = self.workloads[cell.workload]
+        started_at_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sink: NullSink | FileSink
+        if cell.sink == "null":
+            sink = NullSink()
+        else:
+            dest = dest_path_for(self.config.data_dir, workload.manifest.size_bytes)
+            sink = FileSink(dest, workload.manifest.size_bytes, cell.dest)
+        # Cache state last, right before the worker starts: nothing may disturb it.
+        resident, method, cache_ok = self._prepare_cache(cell, workload.path)
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        job = {
+            "strategy": cell.strategy,
+            "source_path": str(workload.path),
+            "size_bytes": workload.manifest.size_bytes,
+            "sink": cell.sink,
+            "sink_fd": sink.child_fd,
+            "result_fd": result_w,
+            "chunk_bytes": cell.chunk_bytes,
+            "plugins": self.config.plugins,
+        }
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        with tempfile.TemporaryFile() as stderr_file:
+            try:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "harness.worker", json.dumps(job)],
+                    pass_fds=(sink.child_fd, result_w),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr_file,
+                    env=env,
+                )
+                self._worker = worker
+                os.close(result_w)
+                result_w = -1
+                sink.release_child_fd()
+                watch = _watch_worker(
+                    worker.pid, result_r, self.config.timeout_s, self.config.rss_sample_interval_s
+                )
+                worker.returncode = os.waitstatus_to_exitcode(watch.wait_status)
+                self._worker = None
+                try:
+                    received = sink.collect(timeout_s=60.0)
+                except Exception as exc:  # the sink failed: the record says so
+                    sink.abort()
+                    received = Received(0, f"sink failed: {type(exc).__name__}: {exc}", None, None)
+            except BaseException:
+                sink.abort()
+                raise
+            finally:
+                os.close(result_r)
+                if result_w >= 0:
+                    os.close(result_w)
+            stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
+            stderr_tail = stderr_file.read().decode(errors="replace").strip()
+        return self._make_record(
+            run,
+            workload,
+            watch,
+            worker.returncode,
+            stderr_tail,
+            received,
+            resident,
+            method,
+            cache_ok,
+            started_at_utc,
+        )
+
+    def kill_current(self) -> None:
+        """On Ctrl-C: stop the running worker at once (its consumer follows on EOF)."""
+        worker = self._worker
+        if worker is not None and worker.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+
+    def _make_record(
+        self,
+        run: PlannedRun,
+        workload: Workload,
+        watch: _Watch,
+        returncode: int,
+        stderr_tail: str,
+        received: Received,
+        resident: int | None,
+        resident_method: str,
+        cache_ok: bool | None,
+        started_at_utc: str,
+    ) -> Record:
+        cell = run.cell
+        report: dict[str, Any] = {}
+        if watch.result_bytes:
+            try:
+                report = json.loads(watch.result_bytes)
+            except json.JSONDecodeError:
+                report = {}
+        error: str | None
+        if watch.timed_out:
+            outcome, error = "timeout", f"killed after {self.config.timeout_s:g} s"
+        elif not report:
+            outcome = "crashed"
+            how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
+            error = f"worker died ({how}) without a report: {stderr_tail[-500:]}"
+        else:
+            outcome = str(report["outcome"])
+            error = None if report.get("error") is None else str(report["error"])
+
+        started_at = report.get("started_at")
+        ended_at = report.get("ended_at")
+        anon_peak = file_peak = None
+        timeline: list[list[float]] = []
+        if started_at is not None and ended_at is not None:
+            window = [s for s in watch.samples if started_at <= s[0] <= ended_at]
+            anon_values = [s[1] for s in window] + [
+                v for v in (report.get("baseline_rss_anon_bytes"), report.get("final_rss_anon_bytes")) if v
+            ]
+            file_values = [s[2] for s in window] + [
+                v for v in (report.get("baseline_rss_file_bytes"), report.get("final_rss_file_bytes")) if v
+            ]
+            anon_peak = max(anon_values) if anon_values else None
+            file_peak = max(file_values) if file_values else None
+            timeline = _timeline(watch.samples, started_at, ended_at)
+
+        size_bytes = workload.manifest.size_bytes
+        moved = int(report.get("bytes_moved") or 0)
+        # Each check: (passed, what to say when it did not).
+        checks = [
+            (outcome == "ok", f"outcome {outcome}"),
+            (
+                received.bytes_received == size_bytes,
+                f"sink received {received.bytes_received} of {size_bytes} bytes",
+            ),
+            (
+                received.xxh3_64 == workload.manifest.xxh3_64,
+                f"sink checksum {received.xxh3_64} differs from the workload's {workload.manifest.xxh3_64}",
+            ),
+            (moved == size_bytes, f"strategy reports {moved} of {size_bytes} bytes moved"),
+        ]
+        failed = [why for ok, why in checks if not ok]
+        verified = not failed
+        verify_detail = "size and xxh3-64 match" if verified else "; ".join(failed)
+
+        def since_start(t: float | None) -> float | None:
+            return None if t is None or started_at is None else t - started_at
+
+        ru = watch.rusage
+        return Record(
+            run_id=self.run_id,
+            cell_id=cell.cell_id,
+            repeat=run.repeat,
+            warmup=run.warmup,
+            strategy=cell.strategy,
+            workload=cell.workload.kind,
+            size_bytes=size_bytes,
+            seed=cell.workload.seed,
+            sink=cell.sink,
+            chunk_bytes=cell.chunk_bytes,
+            cache=cell.cache,
+            dest=cell.dest,
+            outcome=outcome,
+            error=error,
+            wall_s=report.get("wall_s"),
+            user_s=ru.ru_utime if ru is not None else None,
+            sys_s=ru.ru_stime if ru is not None else None,
+            strategy_user_s=report.get("strategy_user_s"),
+            strategy_sys_s=report.get("strategy_sys_s"),
+            ttfb_s=since_start(received.first_byte_at),
+            sink_last_byte_s=since_start(received.last_byte_at),
+            peak_rss_bytes=report.get("peak_rss_bytes"),
+            baseline_rss_bytes=report.get("baseline_rss_bytes"),
+            peak_rss_anon_bytes=anon_peak,
+            peak_rss_file_bytes=file_peak,
+            baseline_rss_anon_bytes=report.get("baseline_rss_anon_bytes"),
+            baseline_rss_file_bytes=report.get("baseline_rss_file_bytes"),
+            peak_rss_method=(
+                "VmHWM after clear_refs" if report.get("peak_rss_reset") else "VmHWM (no reset!)"
+            ),
+            rss_sample_interval_s=self.config.rss_sample_interval_s,
+            rss_timeline=timeline,
+            bytes_moved=moved,
+            bytes_received=received.bytes_received,
+            verified=verified,
+            verify_detail=verify_detail,
+            io=dict(report.get("io") or {}),
+            chunks=int(report.get("chunks") or 0),
+            largest_chunk_bytes=int(report.get("largest_chunk_bytes") or 0),
+            resident_bytes_before=resident,
+            resident_method=resident_method,
+            cache_state_ok=cache_ok,
+            started_at_utc=started_at_utc,
+            strategy_notes=dict(report.get("strategy_notes") or {}),
+        )

@@ -1,0 +1,156 @@
+"""Parent-side sinks: what sits at the far end of the fd a worker writes to.
+
+- ``null``: a consumer process at the other end of a pipe that reads, counts and
+  checksums every byte (see :mod:`harness.consumer`); never /dev/null.
+- ``file``: a destination file on the same filesystem as the workload. By
+  default an *existing* file of the same size is overwritten in place, because
+  fresh pages of a new file fault in slowly and erratically on this kind of VM;
+  ``new`` creates the file for each run. Either way the choice is recorded.
+
+After the worker exits, ``collect()`` says what the far end received, so the
+runner can compare it with the workload's manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.lifeline import PARENT_PID_ENV
+from workloads.cache import file_checksum
+
+F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20  # the largest pipe an unprivileged process may ask for by default
+STAMP_STRIDE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the far end of a sink got."""
+
+    bytes_received: int
+    xxh3_64: str
+    first_byte_at: float | None
+    last_byte_at: float | None
+
+
+class NullSink:
+    kind = "null"
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        # A smaller pipe still works (and its size is recorded): not an error.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_BYTES)
+        self.pipe_bytes = fcntl.fcntl(write_fd, 1032)  # F_GETPIPE_SZ
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        self._consumer = subprocess.Popen(
+            [sys.executable, "-m", "harness.consumer", str(read_fd)],
+            pass_fds=(read_fd,),
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        os.close(read_fd)
+        self.child_fd = write_fd
+
+    def release_child_fd(self) -> None:
+        """Close the parent's copy, so the consumer sees EOF when the worker is done."""
+        if self.child_fd >= 0:
+            os.close(self.child_fd)
+            self.child_fd = -1
+
+    def collect(self, timeout_s: float) -> Received:
+        self.release_child_fd()
+        out, _ = self._consumer.communicate(timeout=timeout_s)
+        if self._consumer.returncode != 0:
+            raise RuntimeError(f"null consumer exited {self._consumer.returncode}")
+        data = json.loads(out)
+        return Received(int(data["bytes"]), str(data["xxh3_64"]), data["first_byte_at"], data["last_byte_at"])
+
+    def abort(self) -> None:
+        self.release_child_fd()
+        if self._consumer.poll() is None:
+            self._consumer.kill()
+        self._consumer.wait()
+        if self._consumer.stdout is not None:
+            self._consumer.stdout.close()
+
+
+class FileSink:
+    kind = "file"
+
+    def __init__(self, dest_path: Path, size_bytes: int, mode: str) -> None:
+        self.dest_path = dest_path
+        dest_path.parent.mkdir(parents=True, exist_ok=True)
+        if mode == "new":
+            dest_path.unlink(missing_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        else:
+            _prepare_existing(dest_path, size_bytes)
+            flags = os.O_WRONLY  # no O_TRUNC: overwrite in place, like conv=notrunc
+        self.child_fd = os.open(dest_path, flags | os.O_CLOEXEC, 0o644)
+
+    def release_child_fd(self) -> None:
+        if self.child_fd >= 0:
+            os.close(self.child_fd)
+            self.child_fd = -1
+
+    def collect(self, timeout_s: float) -> Received:
+        self.release_child_fd()
+        size_bytes = self.dest_path.stat().st_size
+        digest = file_checksum(self.dest_path)
+        # Flush what the run wrote now, outside any timed section, so its
+        # writeback does not bleed into the next measured run.
+        fd = os.open(self.dest_path, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        return Received(size_bytes, digest, None, None)
+
+    def abort(self) -> None:
+        self.release_child_fd()
+
+
+def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
+    """Make ``dest_path`` an existing, allocated file of ``size_bytes``, then stamp it.
+
+    The stamps (16 random bytes every MiB, new for every run) make sure a run
+    that skips any MiB of the destination cannot pass verification on bytes
+    left there by an earlier run.
+    """
+    if not dest_path.exists() or dest_path.stat().st_size != size_bytes:
+        fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            zeros = bytes(1 << 20)
+            remaining = size_bytes
+            while remaining > 0:
+                remaining -= os.write(fd, zeros[: min(remaining, len(zeros))])
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+    stamp = os.urandom(16)
+    fd = os.open(dest_path, os.O_WRONLY)
+    try:
+        for offset in range(0, size_bytes, STAMP_STRIDE_BYTES):
+            os.pwrite(fd, stamp[: min(len(stamp), size_bytes - offset)], offset)
+        # The last bytes too, so a run one chunk short is always caught.
+        tail = min(len(stamp), size_bytes)
+        os.pwrite(fd, stamp[:tail], size_bytes - tail)
+    finally:
+        os.close(fd)
+
+
+def dest_dir(data_dir: Path) -> Path:
+    return data_dir / "dest"
+
+
+def dest_path_for(data_dir: Path, size_bytes: int) -> Path:
+    """One scratch destination per size, shared by the cells (runs are sequential)."""
+    return dest_dir(data_dir) / f"dest-{size_bytes}B.out"

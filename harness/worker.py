@@ -1,0 +1,103 @@
+"""The measured process: one fresh interpreter per run, reporting on itself.
+
+The runner starts ``python -m harness.worker JOB_JSON`` with the sink's fd and a
+result pipe inherited. The worker imports everything, resets its peak-RSS mark,
+takes its baseline, and then does nothing in the timed section but call
+``strategy.run`` and ``sink.end``. It writes one JSON report to the result fd,
+also when the strategy failed (outcome ``error`` with the message).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from harness.lifeline import die_with_parent
+from harness.probes import read_io, read_status, reset_peak_rss
+from strategies.base import RunStats, Sink, Source, StrategyParams
+from strategies.registry import load_registry
+
+
+def _cpu_s(usage: resource.struct_rusage) -> tuple[float, float]:
+    return usage.ru_utime, usage.ru_stime
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    registry = load_registry(plugins=bool(job.get("plugins", True)))
+    strategy = registry.create(job["strategy"])
+    source = Source(Path(job["source_path"]), int(job["size_bytes"]))
+    sink = Sink.on_fd(job["sink"], int(job["sink_fd"]))
+    params = StrategyParams(int(job["chunk_bytes"]), dict(job.get("options", {})))
+    stats = RunStats()
+
+    # Everything allocated so far is the interpreter's; collect it now so a GC
+    # pass does not land inside the timed section.
+    gc.collect()
+    peak_reset = reset_peak_rss()
+    baseline = read_status()
+    io_before = read_io()
+    self_before = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
+    children_before = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
+    outcome, error, moved_bytes = "ok", None, 0
+    started_at = time.monotonic()
+    try:
+        moved_bytes = strategy.run(source, sink, params, stats)
+        sink.end()
+    except Exception as exc:  # the run failed; the record says how
+        outcome = "error"
+        error = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc(file=sys.stderr)
+    ended_at = time.monotonic()
+    self_after = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
+    children_after = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
+    io_after = read_io()
+    final = read_status()
+    # Closing our end is the EOF the consumer waits for; it is not part of the run.
+    os.close(sink.fd)
+
+    io_delta = {k: io_after.get(k, 0) - io_before.get(k, 0) for k in io_after}
+    return {
+        "outcome": outcome,
+        "error": error,
+        "bytes_moved": moved_bytes,
+        "started_at": started_at,
+        "ended_at": ended_at,
+        "wall_s": ended_at - started_at,
+        "strategy_user_s": (self_after[0] - self_before[0]) + (children_after[0] - children_before[0]),
+        "strategy_sys_s": (self_after[1] - self_before[1]) + (children_after[1] - children_before[1]),
+        "peak_rss_bytes": final.get("VmHWM"),
+        "peak_rss_reset": peak_reset,
+        "baseline_rss_bytes": baseline.get("VmRSS"),
+        "baseline_rss_anon_bytes": baseline.get("RssAnon"),
+        "baseline_rss_file_bytes": baseline.get("RssFile"),
+        "final_rss_anon_bytes": final.get("RssAnon"),
+        "final_rss_file_bytes": final.get("RssFile"),
+        "io": io_delta,
+        "chunks": stats.chunks,
+        "largest_chunk_bytes": stats.largest_chunk_bytes,
+        "strategy_notes": stats.notes,
+    }
+
+
+def main() -> None:
+    die_with_parent()
+    job = json.loads(sys.argv[1])
+    result_fd = int(job["result_fd"])
+    try:
+        report = run_job(job)
+    except Exception as exc:  # setup failed before the run; still report, never hang
+        traceback.print_exc(file=sys.stderr)
+        report = {"outcome": "error", "error": f"worker setup: {type(exc).__name__}: {exc}"}
+    with open(result_fd, "w", closefd=True) as out:
+        out.write(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

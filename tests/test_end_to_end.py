@@ -1,0 +1,145 @@
+"""End to end through real worker processes: physics, verification, reports, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.store import load_records
+
+MiB = 1 << 20
+
+
+def _run_dir(out: Path) -> Path:
+    (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    return run_dir
+
+
+def test_physics_whole_file_vs_pipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    size_bytes = 64 * MiB
+    rc = main(
+        [
+            "run",
+            "--strategy",
+            "whole-file,pipe",
+            "--workload",
+            "video:64MiB",
+            "--sink",
+            "null,file",
+            "--chunk-size",
+            "64KiB",
+            "--repeat",
+            "2",
+            "--warmup",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert rc == 0
+    report_path = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    run_dir = _run_dir(tmp_path)
+    assert report_path == (run_dir / "report.html").resolve()
+    records = load_records(run_dir)
+    assert len(records) == 2 * 2 * 2
+    for r in records:
+        assert r["schema_version"] == 1
+        assert r["outcome"] == "ok", r["error"]
+        assert r["verified"], r["verify_detail"]
+        assert r["bytes_moved"] == size_bytes
+        assert r["peak_rss_method"] == "VmHWM after clear_refs"
+        assert r["cache_state_ok"] is True
+        assert r["user_s"] is not None and r["sys_s"] is not None and r["wall_s"] > 0
+        growth = r["peak_rss_bytes"] - r["baseline_rss_bytes"]
+        if r["strategy"] == "whole-file":
+            # fs.readFile holds the whole file: resident memory grows by its size.
+            assert growth >= 0.95 * size_bytes
+            # The anon peak is sampled every 10 ms, so it is a lower bound: the top
+            # can fall between samples while the buffer is written out (~10 ms here).
+            assert r["peak_rss_anon_bytes"] - r["baseline_rss_anon_bytes"] >= 0.75 * size_bytes
+        else:
+            # a 64 KiB copy loop holds one chunk at a time.
+            assert growth < 8 * MiB
+        # I/O counters show the file really was read by the worker (or its children).
+        assert r["io"]["rchar"] >= size_bytes
+        if r["sink"] == "null":
+            assert r["ttfb_s"] is not None and 0 <= r["ttfb_s"] <= r["sink_last_byte_s"]
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["machine"]["cpu_count"] >= 1 and meta["finished_at_utc"]
+    html = report_path.read_text()
+    assert "whole-file" in html and "pipe" in html
+    # Self-contained: nothing to fetch, it opens from disk.
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", html)
+    # The scratch destination was removed; the workload cache stays.
+    assert not (Path(meta["config"]["data_dir"]) / "dest").exists()
+
+
+def test_report_rebuilds_and_tolerates_torn_last_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "run",
+                "--strategy",
+                "pipe",
+                "--workload",
+                "video:1MiB",
+                "--sink",
+                "null",
+                "--repeat",
+                "1",
+                "--warmup",
+                "0",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    run_dir = _run_dir(tmp_path)
+    with open(run_dir / "results.jsonl", "a") as f:
+        f.write('{"run_id": "torn')  # the harness was killed mid-write
+    capsys.readouterr()
+    out_path = tmp_path / "again.html"
+    assert main(["report", str(run_dir), "-o", str(out_path)]) == 0
+    assert Path(capsys.readouterr().out.strip()) == out_path.resolve()
+    assert "pipe" in out_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", "--workload", "video:5XB"], "'5XB'"),
+        (["run", "--strategy", "teleport"], "'teleport'"),
+        (["run", "--sink", "s3"], "'s3'"),
+        (["run", "--workload", "mp3:1MiB"], "'mp3'"),
+        (["run", "--workload", "video"], "KIND:SIZE"),
+        (["run", "--chunk-size", "0"], "chunk size"),
+        (["run", "--cache", "lukewarm"], "'lukewarm'"),
+        (["generate", "video", "--size", "12 parsecs"], "'12 parsecs'"),
+        (["report", "/nonexistent/run"], "/nonexistent/run"),
+        (["frobnicate"], "frobnicate"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("streambench: error:") and needle in err
+
+
+def test_malformed_run_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text("")
+    (run_dir / "run.json").write_text("{not json")
+    assert main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "malformed JSON" in err

@@ -1,0 +1,261 @@
+"""The workload cache: generate once, trust only what is complete and matches.
+
+A workload file is written under a temporary name, checksummed on the way, and
+renamed when complete; its manifest is written (also via rename) after it. A
+file without a manifest, a manifest from another generator version, or a size
+that no longer matches is never trusted: it is regenerated, with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import xxhash
+
+from harness.errors import UsageError
+from workloads.registry import GENERATORS, kinds
+
+TMP_SUFFIX = ".sb-tmp"
+# Room kept free beyond the file itself, so a benchmark never fills the disk.
+FREE_SPACE_MARGIN_BYTES = 256 << 20
+
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
+MessageFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """A workload as declared data: the same spec always names the same bytes."""
+
+    kind: str
+    size_bytes: int
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in GENERATORS:
+            raise UsageError(f"unknown workload kind {self.kind!r}; valid kinds: {', '.join(kinds())}")
+        if self.size_bytes <= 0:
+            raise UsageError(f"workload size must be positive, got {self.size_bytes} bytes")
+
+    def file_stem(self) -> str:
+        version = GENERATORS[self.kind].version
+        return f"{self.kind}-{self.size_bytes}B-seed{self.seed}-v{version}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    kind: str
+    requested_size_bytes: int
+    seed: int
+    generator_version: int
+    size_bytes: int
+    records: int
+    xxh3_64: str
+    media_type: str
+    generated_at: str
+    generation_s: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Workload:
+    spec: WorkloadSpec
+    path: Path
+    manifest: Manifest
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("STREAMBENCH_DATA_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "streambench"
+
+
+def workload_dir(data_dir: Path) -> Path:
+    return data_dir / "workloads"
+
+
+def paths_for(spec: WorkloadSpec, data_dir: Path) -> tuple[Path, Path]:
+    ext = GENERATORS[spec.kind].extension
+    base = workload_dir(data_dir) / spec.file_stem()
+    return base.with_name(f"{base.name}.{ext}"), base.with_name(f"{base.name}.manifest.json")
+
+
+def read_manifest(manifest_path: Path) -> Manifest | None:
+    try:
+        raw = json.loads(manifest_path.read_text())
+        return Manifest(**raw)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def file_checksum(path: Path, block_bytes: int = 4 << 20) -> str:
+    """xxh3-64 of a file, read in page-aligned blocks (fast; never the bottleneck)."""
+    import mmap
+
+    h = xxhash.xxh3_64()
+    buf = mmap.mmap(-1, block_bytes)
+    view = memoryview(buf)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while n := os.readv(fd, [buf]):
+            h.update(view[:n])
+    finally:
+        os.close(fd)
+        view.release()
+        buf.close()
+    return h.hexdigest()
+
+
+def check_cached(spec: WorkloadSpec, data_dir: Path, *, verify: bool = False) -> tuple[Workload | None, str]:
+    """The cached workload if it can be trusted, else ``None`` and why not."""
+    path, manifest_path = paths_for(spec, data_dir)
+    if not path.exists():
+        return None, "not generated yet"
+    manifest = read_manifest(manifest_path)
+    if manifest is None:
+        return None, "no readable manifest (an interrupted generation?)"
+    if manifest.generator_version != GENERATORS[spec.kind].version:
+        return None, (
+            f"generator version changed ({manifest.generator_version} -> {GENERATORS[spec.kind].version})"
+        )
+    actual = path.stat().st_size
+    if actual != manifest.size_bytes:
+        return None, f"size is {actual} bytes, manifest says {manifest.size_bytes}"
+    if verify:
+        digest = file_checksum(path)
+        if digest != manifest.xxh3_64:
+            return None, f"checksum is {digest}, manifest says {manifest.xxh3_64}"
+    return Workload(spec, path, manifest), "ok"
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    written = 0
+    while written < view.nbytes:
+        written += os.write(fd, view[written:])
+
+
+def _check_free_space(directory: Path, needed_bytes: int) -> None:
+    free_bytes = shutil.disk_usage(directory).free
+    if free_bytes < needed_bytes + FREE_SPACE_MARGIN_BYTES:
+        raise UsageError(
+            f"not enough free space in {directory}: need {needed_bytes + FREE_SPACE_MARGIN_BYTES} "
+            f"bytes ({needed_bytes} + {FREE_SPACE_MARGIN_BYTES} margin), "
+            f"{free_bytes} available"
+        )
+
+
+def remove_stale_temps(data_dir: Path) -> int:
+    """Delete temp files left by generations that died (kill -9): never trusted anyway."""
+    removed = 0
+    for tmp in workload_dir(data_dir).glob(f"*{TMP_SUFFIX}"):
+        pid_text = tmp.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
+        if pid_text.isdigit() and Path(f"/proc/{pid_text}").exists():
+            continue  # a live generation (this or another process) owns it
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None = None) -> Workload:
+    """Generate ``spec`` into the cache, crash-safe, in constant memory."""
+    generator = GENERATORS[spec.kind]
+    directory = workload_dir(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    _check_free_space(directory, spec.size_bytes)
+    path, manifest_path = paths_for(spec, data_dir)
+    manifest_path.unlink(missing_ok=True)  # the old manifest must not vouch for new bytes
+    tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    h = xxhash.xxh3_64()
+    written_bytes = records = 0
+    t0 = time.perf_counter()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        for block in generator.blocks(spec.size_bytes, spec.seed):
+            h.update(block.data)
+            _write_all(fd, block.data)
+            written_bytes += memoryview(block.data).nbytes
+            records += block.records
+            if progress is not None:
+                progress(written_bytes, spec.size_bytes)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        # Ctrl-C, a full disk, a generator bug: no partial file survives under
+        # the name the cache trusts. (kill -9 leaves the temp name; see above.)
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    manifest = Manifest(
+        kind=spec.kind,
+        requested_size_bytes=spec.size_bytes,
+        seed=spec.seed,
+        generator_version=generator.version,
+        size_bytes=written_bytes,
+        records=records,
+        xxh3_64=h.hexdigest(),
+        media_type=generator.media_type,
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        generation_s=time.perf_counter() - t0,
+    )
+    manifest_tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}{TMP_SUFFIX}")
+    manifest_tmp.write_text(manifest.to_json())
+    os.replace(manifest_tmp, manifest_path)
+    return Workload(spec, path, manifest)
+
+
+def ensure(
+    spec: WorkloadSpec,
+    data_dir: Path,
+    *,
+    verify: bool = False,
+    progress: ProgressFn | None = None,
+    message: MessageFn | None = None,
+) -> Workload:
+    """The workload for ``spec``: the cached file when it can be trusted, else a new one."""
+    if workload_dir(data_dir).exists():
+        remove_stale_temps(data_dir)
+    cached, why = check_cached(spec, data_dir, verify=verify)
+    if cached is not None:
+        return cached
+    path, _ = paths_for(spec, data_dir)
+    if path.exists() and message is not None:
+        message(f"regenerating {path.name}: {why}")
+    return generate(spec, data_dir, progress=progress)
+
+
+def list_cached(data_dir: Path) -> list[tuple[Path, Manifest | None]]:
+    """Every workload file in the cache with its manifest (None when untrusted)."""
+    directory = workload_dir(data_dir)
+    if not directory.exists():
+        return []
+    out: list[tuple[Path, Manifest | None]] = []
+    for path in sorted(directory.iterdir()):
+        if path.name.endswith((".manifest.json", TMP_SUFFIX)) or not path.is_file():
+            continue
+        manifest_path = path.with_name(path.name.rsplit(".", 1)[0] + ".manifest.json")
+        out.append((path, read_manifest(manifest_path)))
+    return out
+
+
+def clean(data_dir: Path) -> int:
+    """Remove every cached workload, manifest and temp file; returns the bytes freed."""
+    directory = workload_dir(data_dir)
+    freed_bytes = 0
+    if directory.exists():
+        for path in directory.iterdir():
+            if path.is_file():
+                freed_bytes += path.stat().st_size
+                path.unlink()
+    return freed_bytes
