@@ -29,14 +29,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.config import CACHE_STATES, DEST_MODES, SINKS, MatrixConfig, RunConfig
+from harness.config import CACHE_STATES, DEST_MODES, SINKS, TRANSFORM_NAMES, MatrixConfig, RunConfig
 from harness.errors import UsageError
 from harness.machine import machine_info
+from harness.matrix import split_runnable
 from harness.record import Record
 from harness.runner import PlannedRun, RunEvents, Runner, plan_runs
 from harness.sinks import dest_dir
 from harness.store import REPORT_FILE, ResultStore, load_records, load_run_meta
-from harness.units import format_bytes, parse_size
+from harness.units import format_bytes, parse_rate, parse_size
 from strategies.registry import REFERENCES, load_registry
 from workloads import cache
 from workloads.cache import WorkloadSpec
@@ -82,10 +83,9 @@ def _data_dir(arg: str | None) -> Path:
 
 def build_run_config(args: argparse.Namespace) -> RunConfig:
     registry = load_registry(plugins=not args.no_plugins)
-    strategy_names = registry.names()
-    strategies = _choices(
-        "strategy", _split(args.strategy) if args.strategy else strategy_names, strategy_names
-    )
+    strategies = tuple(_split(args.strategy)) if args.strategy else tuple(registry.names())
+    for spec in strategies:
+        registry.resolve(spec)  # unknown names or options: one clear line, exit 2
     workloads = tuple(
         _parse_workload(w, args.seed) for w in (_split(args.workload) if args.workload else DEFAULT_WORKLOADS)
     )
@@ -97,7 +97,22 @@ def build_run_config(args: argparse.Namespace) -> RunConfig:
     dest = _choices("dest", [args.dest], DEST_MODES)[0]
     if args.repeat < 1 or args.warmup < 0:
         raise UsageError("--repeat must be >= 1 and --warmup >= 0")
-    matrix = MatrixConfig(strategies, workloads, sinks, chunks, caches, dest, args.repeat, args.warmup)
+    transforms = _choices("transform", _split(args.transform or "none"), TRANSFORM_NAMES)
+    rates = tuple(parse_rate(r) for r in _split(args.consumer_rate or "unlimited"))
+    hwm_bytes = parse_size(args.high_water_mark) if args.high_water_mark else 0
+    matrix = MatrixConfig(
+        strategies,
+        workloads,
+        sinks,
+        chunks,
+        caches,
+        dest,
+        args.repeat,
+        args.warmup,
+        transforms=transforms,
+        consumer_rates_bps=rates,
+        high_water_mark_bytes=hwm_bytes,
+    )
     return RunConfig(
         matrix=matrix,
         out_dir=Path(args.out),
@@ -105,6 +120,9 @@ def build_run_config(args: argparse.Namespace) -> RunConfig:
         timeout_s=args.timeout,
         verify_workloads=args.verify_workloads,
         plugins=not args.no_plugins,
+        consumer_close_after_bytes=(
+            parse_size(args.consumer_close_after) if args.consumer_close_after else 0
+        ),
     )
 
 
@@ -157,7 +175,11 @@ def ensure_workloads(
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = build_run_config(args)
-    cells = config.matrix.cells()
+    cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
+    for cell, reason in skipped:
+        err_console.print(f"skipped: {cell.label}: {reason}")
+    if not cells:
+        raise UsageError("no cell of this matrix can run (see the skipped cells above)")
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup)
     workloads = ensure_workloads(config.matrix.workloads, config.data_dir, config.verify_workloads)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
@@ -175,6 +197,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "rss_sample_interval_s": config.rss_sample_interval_s,
         },
         "cells": [{"cell_id": c.cell_id, "label": c.label, **c.key()} for c in cells],
+        "skipped_cells": [
+            {"cell_id": c.cell_id, "label": c.label, "reason": reason, **c.key()} for c, reason in skipped
+        ],
         "workloads": {w.spec.file_stem(): asdict(w.manifest) for w in workloads.values()},
         "machine": machine_info(),
     }
@@ -346,6 +371,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sink", help=f"comma list of {', '.join(SINKS)} (default: null,file)")
     run.add_argument("--chunk-size", help=f"comma list of sizes (default: {DEFAULT_CHUNK})")
     run.add_argument("--cache", help="comma list of warm, cold (default: warm)")
+    run.add_argument("--transform", help=f"comma list of {', '.join(TRANSFORM_NAMES)} (default: none)")
+    run.add_argument(
+        "--consumer-rate", help="comma list of consumer read rates, e.g. 50MB/s or unlimited (default)"
+    )
+    run.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
+    run.add_argument(
+        "--consumer-close-after", help="fault injection: the consumer hangs up after this many bytes"
+    )
     run.add_argument("--dest", default="existing", help="file sink: existing (default) or new")
     run.add_argument("--repeat", type=int, default=3, help="measured runs per cell (default 3)")
     run.add_argument("--warmup", type=int, default=1, help="warm-up runs per cell (default 1)")

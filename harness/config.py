@@ -13,7 +13,8 @@ from pathlib import Path
 from harness.units import format_bytes
 from workloads.cache import WorkloadSpec
 
-SINKS: tuple[str, ...] = ("null", "file")
+SINKS: tuple[str, ...] = ("null", "file", "tcp")
+TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
 
@@ -29,6 +30,11 @@ class Cell:
     cache: str = "warm"
     # Only a file sink has a destination; other sinks record "-".
     dest: str = "-"
+    transform: str = "none"
+    # How fast the consumer at the far end reads (null and tcp sinks); 0: as fast as it can.
+    consumer_rate_bps: int = 0
+    # The writable's high-water mark; 0: one chunk.
+    high_water_mark_bytes: int = 0
 
     def key(self) -> dict[str, object]:
         return {
@@ -40,6 +46,9 @@ class Cell:
             "chunk_bytes": self.chunk_bytes,
             "cache": self.cache,
             "dest": self.dest,
+            "transform": self.transform,
+            "consumer_rate_bps": self.consumer_rate_bps,
+            "high_water_mark_bytes": self.high_water_mark_bytes,
         }
 
     @property
@@ -51,9 +60,11 @@ class Cell:
     @property
     def label(self) -> str:
         dest = f" ({self.dest})" if self.sink == "file" else ""
+        rate = f" @{format_bytes(self.consumer_rate_bps)}/s" if self.consumer_rate_bps else ""
+        transform = f" |{self.transform}" if self.transform != "none" else ""
         return (
-            f"{self.strategy} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
-            f"-> {self.sink}{dest} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
+            f"{self.strategy}{transform} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
+            f"-> {self.sink}{dest}{rate} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
         )
 
 
@@ -69,17 +80,33 @@ class MatrixConfig:
     dest: str = "existing"
     repeat: int = 3
     warmup: int = 1
+    transforms: tuple[str, ...] = ("none",)
+    consumer_rates_bps: tuple[int, ...] = (0,)
+    high_water_mark_bytes: int = 0
 
     def cells(self) -> list[Cell]:
-        out: list[Cell] = []
+        """The product of the axes, without duplicates (a file sink has no consumer rate)."""
+        out: dict[Cell, None] = {}
         for workload in self.workloads:
             for strategy in self.strategies:
-                for sink in self.sinks:
-                    for chunk_bytes in self.chunk_sizes_bytes:
-                        for cache in self.cache_states:
-                            dest = self.dest if sink == "file" else "-"
-                            out.append(Cell(strategy, workload, sink, chunk_bytes, cache, dest))
-        return out
+                for transform in self.transforms:
+                    for sink in self.sinks:
+                        for rate in self.consumer_rates_bps:
+                            for chunk_bytes in self.chunk_sizes_bytes:
+                                for cache in self.cache_states:
+                                    cell = Cell(
+                                        strategy,
+                                        workload,
+                                        sink,
+                                        chunk_bytes,
+                                        cache,
+                                        dest=self.dest if sink == "file" else "-",
+                                        transform=transform,
+                                        consumer_rate_bps=0 if sink == "file" else rate,
+                                        high_water_mark_bytes=self.high_water_mark_bytes,
+                                    )
+                                    out[cell] = None
+        return list(out)
 
 
 @dataclass(frozen=True)
@@ -93,4 +120,6 @@ class RunConfig:
     rss_sample_interval_s: float = 0.01
     verify_workloads: bool = False
     plugins: bool = True
+    # Fault injection: the consumer hangs up after this many bytes (0: never).
+    consumer_close_after_bytes: int = 0
     extra: dict[str, str] = field(default_factory=dict)

@@ -3,6 +3,9 @@
 Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
   1 - first version: timings, VmHWM peak, sampled anon/file peaks and timeline,
       I/O counters, sink verification, cache residency.
+  2 - transform, consumer_rate_bps, high_water_mark_bytes; backpressure counters
+      (pauses, drains, max_buffered_bytes, buffered_timeline); observed read and
+      write sizes per syscall; sink_detail; outcome error when the source shrank.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -31,6 +34,9 @@ class Record:
     chunk_bytes: int
     cache: str
     dest: str
+    transform: str
+    consumer_rate_bps: int
+    high_water_mark_bytes: int
     # outcome
     outcome: str
     error: str | None
@@ -62,6 +68,16 @@ class Record:
     io: dict[str, int]
     chunks: int
     largest_chunk_bytes: int
+    # What the kernel saw: bytes per read / write syscall of the worker itself
+    # (None when no syscalls, e.g. a child process such as cat did the work).
+    observed_read_chunk_bytes: float | None
+    observed_write_chunk_bytes: float | None
+    # backpressure (None: the strategy holds no user-space queue)
+    pauses: int | None
+    drains: int | None
+    max_buffered_bytes: int | None
+    buffered_timeline: list[list[float]]  # [t_s since start, bytes held]
+    sink_detail: dict[str, Any]
     # cache state: asked, measured, consistent
     resident_bytes_before: int | None
     resident_method: str

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import Cell, RunConfig
+from harness.expected import Expected, expected_for
 from harness.lifeline import PARENT_PID_ENV
 from harness.probes import make_cold, make_warm, read_status, resident_bytes
 from harness.record import Record
-from harness.sinks import FileSink, NullSink, Received, dest_path_for
+from harness.sinks import ConsumerSink, FileSink, Received, dest_path_for
 from harness.store import ResultStore
-from workloads.cache import Workload
+from workloads.cache import Workload, WorkloadSpec
 
 # Residency that contradicts the asked cache state by more than this share
 # flags the record (cache_state_ok = False).
@@ -139,6 +140,7 @@ class Runner:
         self.workloads = workloads
         self.events = events or RunEvents()
         self._worker: subprocess.Popen[bytes] | None = None
+        self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:
         records: list[Record] = []
@@ -165,9 +167,10 @@ class Runner:
         cell = run.cell
         workload = self.workloads[cell.workload]
         started_at_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        sink: NullSink | FileSink
-        if cell.sink == "null":
-            sink = NullSink()
+        expected = self.expected(cell)
+        sink: ConsumerSink | FileSink
+        if cell.sink in ("null", "tcp"):
+            sink = ConsumerSink(cell.sink, cell.consumer_rate_bps, self.config.consumer_close_after_bytes)
         else:
             dest = dest_path_for(self.config.data_dir, workload.manifest.size_bytes)
             sink = FileSink(dest, workload.manifest.size_bytes, cell.dest)
@@ -182,6 +185,8 @@ class Runner:
             "sink_fd": sink.child_fd,
             "result_fd": result_w,
             "chunk_bytes": cell.chunk_bytes,
+            "high_water_mark_bytes": cell.high_water_mark_bytes,
+            "transform": cell.transform,
             "plugins": self.config.plugins,
         }
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
@@ -221,6 +226,8 @@ class Runner:
         return self._make_record(
             run,
             workload,
+            expected,
+            dict(sink.detail),
             watch,
             worker.returncode,
             stderr_tail,
@@ -230,6 +237,14 @@ class Runner:
             cache_ok,
             started_at_utc,
         )
+
+    def expected(self, cell: Cell) -> Expected:
+        key = (cell.workload, cell.transform)
+        if key not in self._expected:
+            self._expected[key] = expected_for(
+                self.workloads[cell.workload], cell.transform, self.config.data_dir
+            )
+        return self._expected[key]
 
     def kill_current(self) -> None:
         """On Ctrl-C: stop the running worker at once (its consumer follows on EOF)."""
@@ -242,6 +257,8 @@ class Runner:
         self,
         run: PlannedRun,
         workload: Workload,
+        expected: Expected,
+        sink_detail: dict[str, Any],
         watch: _Watch,
         returncode: int,
         stderr_tail: str,
@@ -287,19 +304,23 @@ class Runner:
 
         size_bytes = workload.manifest.size_bytes
         moved = int(report.get("bytes_moved") or 0)
+        notes = dict(report.get("strategy_notes") or {})
+        what = "the workload's" if cell.transform == "none" else f"the {cell.transform} reference's"
         # Each check: (passed, what to say when it did not).
         checks = [
             (outcome == "ok", f"outcome {outcome}"),
             (
-                received.bytes_received == size_bytes,
-                f"sink received {received.bytes_received} of {size_bytes} bytes",
+                received.bytes_received == expected.size_bytes,
+                f"sink received {received.bytes_received} of {expected.size_bytes} bytes",
             ),
             (
-                received.xxh3_64 == workload.manifest.xxh3_64,
-                f"sink checksum {received.xxh3_64} differs from the workload's {workload.manifest.xxh3_64}",
+                received.xxh3_64 == expected.xxh3_64,
+                f"sink checksum {received.xxh3_64} differs from {what} {expected.xxh3_64}",
             ),
             (moved == size_bytes, f"strategy reports {moved} of {size_bytes} bytes moved"),
         ]
+        if expected.sha256 is not None:
+            checks.append((notes.get("sha256") == expected.sha256, f"sha256 {notes.get('sha256')} is wrong"))
         failed = [why for ok, why in checks if not ok]
         verified = not failed
         verify_detail = "size and xxh3-64 match" if verified else "; ".join(failed)
@@ -321,6 +342,9 @@ class Runner:
             chunk_bytes=cell.chunk_bytes,
             cache=cell.cache,
             dest=cell.dest,
+            transform=cell.transform,
+            consumer_rate_bps=cell.consumer_rate_bps,
+            high_water_mark_bytes=cell.high_water_mark_bytes,
             outcome=outcome,
             error=error,
             wall_s=report.get("wall_s"),
@@ -348,9 +372,16 @@ class Runner:
             io=dict(report.get("io") or {}),
             chunks=int(report.get("chunks") or 0),
             largest_chunk_bytes=int(report.get("largest_chunk_bytes") or 0),
+            observed_read_chunk_bytes=report.get("observed_read_chunk_bytes"),
+            observed_write_chunk_bytes=report.get("observed_write_chunk_bytes"),
+            pauses=report.get("pauses"),
+            drains=report.get("drains"),
+            max_buffered_bytes=report.get("max_buffered_bytes"),
+            buffered_timeline=list(report.get("buffered_timeline") or []),
+            sink_detail=sink_detail,
             resident_bytes_before=resident,
             resident_method=resident_method,
             cache_state_ok=cache_ok,
             started_at_utc=started_at_utc,
-            strategy_notes=dict(report.get("strategy_notes") or {}),
+            strategy_notes=notes,
         )

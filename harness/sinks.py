@@ -2,6 +2,8 @@
 
 - ``null``: a consumer process at the other end of a pipe that reads, counts and
   checksums every byte (see :mod:`harness.consumer`); never /dev/null.
+- ``tcp``: the same consumer at the other end of a loopback TCP connection,
+  optionally reading at a set rate: the slow client that makes backpressure real.
 - ``file``: a destination file on the same filesystem as the workload. By
   default an *existing* file of the same size is overwritten in place, because
   fresh pages of a new file fault in slowly and erratically on this kind of VM;
@@ -17,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from harness.lifeline import PARENT_PID_ENV
 from workloads.cache import file_checksum
 
 F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
 PIPE_BYTES = 1 << 20  # the largest pipe an unprivileged process may ask for by default
 STAMP_STRIDE_BYTES = 1 << 20
 
@@ -40,24 +44,34 @@ class Received:
     last_byte_at: float | None
 
 
-class NullSink:
-    kind = "null"
+class ConsumerSink:
+    """``null`` (a pipe) or ``tcp`` (a loopback connection) with a consumer process behind it."""
 
-    def __init__(self) -> None:
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        # A smaller pipe still works (and its size is recorded): not an error.
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(write_fd, F_SETPIPE_SZ, PIPE_BYTES)
-        self.pipe_bytes = fcntl.fcntl(write_fd, 1032)  # F_GETPIPE_SZ
+    def __init__(self, kind: str, rate_bps: int = 0, close_after_bytes: int = 0) -> None:
+        self.kind = kind
+        if kind == "null":
+            consumer_fd, child_fd = os.pipe2(os.O_CLOEXEC)
+            # A smaller pipe still works (and its size is recorded): not an error.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(child_fd, F_SETPIPE_SZ, PIPE_BYTES)
+            self.detail = {"pipe_bytes": fcntl.fcntl(child_fd, F_GETPIPE_SZ)}
+        elif kind == "tcp":
+            consumer_fd, child_fd = _loopback_pair()
+            sndbuf = socket.socket(fileno=os.dup(child_fd))
+            self.detail = {"so_sndbuf_bytes": sndbuf.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)}
+            sndbuf.close()
+        else:
+            raise ValueError(f"not a consumer sink: {kind}")
+        self.detail["consumer_rate_bps"] = rate_bps
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        self._consumer = subprocess.Popen(
-            [sys.executable, "-m", "harness.consumer", str(read_fd)],
-            pass_fds=(read_fd,),
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        os.close(read_fd)
-        self.child_fd = write_fd
+        argv = [sys.executable, "-m", "harness.consumer", str(consumer_fd), "--rate", str(rate_bps)]
+        if close_after_bytes:
+            argv += ["--close-after", str(close_after_bytes)]
+        try:
+            self._consumer = subprocess.Popen(argv, pass_fds=(consumer_fd,), stdout=subprocess.PIPE, env=env)
+        finally:
+            os.close(consumer_fd)
+        self.child_fd = child_fd
 
     def release_child_fd(self) -> None:
         """Close the parent's copy, so the consumer sees EOF when the worker is done."""
@@ -69,7 +83,7 @@ class NullSink:
         self.release_child_fd()
         out, _ = self._consumer.communicate(timeout=timeout_s)
         if self._consumer.returncode != 0:
-            raise RuntimeError(f"null consumer exited {self._consumer.returncode}")
+            raise RuntimeError(f"{self.kind} consumer exited {self._consumer.returncode}")
         data = json.loads(out)
         return Received(int(data["bytes"]), str(data["xxh3_64"]), data["first_byte_at"], data["last_byte_at"])
 
@@ -82,11 +96,23 @@ class NullSink:
             self._consumer.stdout.close()
 
 
+def _loopback_pair() -> tuple[int, int]:
+    """A connected TCP pair on 127.0.0.1: (consumer's end, worker's end), as raw fds."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    # detach(): the fds now belong to us (and the children), not to socket objects.
+    return server.detach(), client.detach()
+
+
 class FileSink:
     kind = "file"
 
     def __init__(self, dest_path: Path, size_bytes: int, mode: str) -> None:
         self.dest_path = dest_path
+        self.detail: dict[str, int | str] = {"dest": mode}
         dest_path.parent.mkdir(parents=True, exist_ok=True)
         if mode == "new":
             dest_path.unlink(missing_ok=True)

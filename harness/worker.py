@@ -23,6 +23,7 @@ from harness.lifeline import die_with_parent
 from harness.probes import read_io, read_status, reset_peak_rss
 from strategies.base import RunStats, Sink, Source, StrategyParams
 from strategies.registry import load_registry
+from strategies.transforms import make_transform
 
 
 def _cpu_s(usage: resource.struct_rusage) -> tuple[float, float]:
@@ -31,10 +32,17 @@ def _cpu_s(usage: resource.struct_rusage) -> tuple[float, float]:
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     registry = load_registry(plugins=bool(job.get("plugins", True)))
-    strategy = registry.create(job["strategy"])
+    strategy_cls, options = registry.resolve(job["strategy"])
+    strategy = strategy_cls()
     source = Source(Path(job["source_path"]), int(job["size_bytes"]))
     sink = Sink.on_fd(job["sink"], int(job["sink_fd"]))
-    params = StrategyParams(int(job["chunk_bytes"]), dict(job.get("options", {})))
+    transform = make_transform(job.get("transform"))
+    params = StrategyParams(
+        chunk_bytes=int(job["chunk_bytes"]),
+        options=options,
+        high_water_mark_bytes=int(job.get("high_water_mark_bytes", 0)),
+        transform=transform,
+    )
     stats = RunStats()
 
     # Everything allocated so far is the interpreter's; collect it now so a GC
@@ -55,6 +63,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
     ended_at = time.monotonic()
+    if outcome == "ok" and moved_bytes != source.size_bytes:
+        outcome = "error"
+        error = (
+            f"moved {moved_bytes} of {source.size_bytes} bytes: "
+            "the source changed size during the run (truncated?)"
+        )
     self_after = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
     children_after = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
     io_after = read_io()
@@ -63,6 +77,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     os.close(sink.fd)
 
     io_delta = {k: io_after.get(k, 0) - io_before.get(k, 0) for k in io_after}
+    if transform is not None:
+        stats.notes.update(transform.notes())
+
+    def per_call(n_bytes: int | None, calls: int | None) -> float | None:
+        return n_bytes / calls if n_bytes and calls else None
+
     return {
         "outcome": outcome,
         "error": error,
@@ -82,6 +102,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "io": io_delta,
         "chunks": stats.chunks,
         "largest_chunk_bytes": stats.largest_chunk_bytes,
+        "observed_read_chunk_bytes": per_call(io_delta.get("rchar"), io_delta.get("syscr")),
+        "observed_write_chunk_bytes": per_call(io_delta.get("wchar"), io_delta.get("syscw")),
+        "pauses": stats.pauses,
+        "drains": stats.drains,
+        "max_buffered_bytes": stats.max_buffered_bytes,
+        "buffered_timeline": [[round(t, 4), b] for t, b in stats.buffered_timeline],
         "strategy_notes": stats.notes,
     }
 

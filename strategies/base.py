@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from strategies.transforms import Transform
+
 
 class Capability(enum.Enum):
     """What a strategy can do or needs; the matrix uses these to skip cells."""
@@ -79,10 +81,31 @@ class Sink:
 
 @dataclass(frozen=True)
 class StrategyParams:
-    """What a strategy is asked to do: the chunk size and its own named options."""
+    """What a strategy is asked to do.
+
+    ``chunk_bytes`` is the read size (Node's readable ``highWaterMark``);
+    ``high_water_mark_bytes`` is how much a writable may queue before it says
+    "stop" (Node's writable ``highWaterMark``), by default one chunk.
+    ``options`` are the strategy's own, validated against its ``options`` table.
+    ``transform`` is applied to every chunk by strategies that can transform.
+    """
 
     chunk_bytes: int
     options: Mapping[str, str] = field(default_factory=dict)
+    high_water_mark_bytes: int = 0
+    transform: Transform | None = None
+
+    @property
+    def hwm_bytes(self) -> int:
+        return self.high_water_mark_bytes or self.chunk_bytes
+
+
+def parse_bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
 
 
 @dataclass
@@ -95,6 +118,13 @@ class RunStats:
 
     chunks: int = 0
     largest_chunk_bytes: int = 0
+    # Backpressure, for strategies that hold bytes between reading and writing:
+    # how often the writer said "stop", how often it drained, the most bytes
+    # held in user space, and (seconds since start, bytes held) along the way.
+    pauses: int | None = None
+    drains: int | None = None
+    max_buffered_bytes: int | None = None
+    buffered_timeline: list[tuple[float, int]] = field(default_factory=list)
     notes: dict[str, float | int | str] = field(default_factory=dict)
 
     def saw_chunk(self, n_bytes: int) -> None:
@@ -104,11 +134,16 @@ class RunStats:
 
 
 class Strategy(Protocol):
-    """A way to move a source into a sink. ``run`` returns the bytes it moved."""
+    """A way to move a source into a sink. ``run`` returns the bytes it moved.
+
+    ``options`` maps each option the strategy understands to a one-line help
+    text that names its default.
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str]
     node_analogue: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
+    options: ClassVar[Mapping[str, str]]
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int: ...

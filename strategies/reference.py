@@ -8,6 +8,7 @@ strategy can be shown as a share of them, timed in the same run.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from typing import ClassVar
 
 from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
@@ -26,6 +27,7 @@ class Cat:
     summary: ClassVar[str] = "reference: the shell's `cat FILE` writing into the same sink"
     node_analogue: ClassVar[str] = "(reference, no analogue: `cat FILE | consumer`)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EXTERNAL})
+    options: ClassVar[Mapping[str, str]] = {}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         _run_tool(["cat", str(source.path)], sink)
@@ -38,6 +40,7 @@ class Dd:
     summary: ClassVar[str] = "reference: `dd bs=CHUNK` (conv=notrunc onto an existing file)"
     node_analogue: ClassVar[str] = "(reference, no analogue: `dd if=FILE bs=1M conv=notrunc`)"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.EXTERNAL})
+    options: ClassVar[Mapping[str, str]] = {}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         # Writing to stdout, an fd the harness opened without O_TRUNC, is what

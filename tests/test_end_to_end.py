@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.record import SCHEMA_VERSION
 from harness.store import load_records
 
 MiB = 1 << 20
@@ -47,7 +48,7 @@ def test_physics_whole_file_vs_pipe(tmp_path: Path, capsys: pytest.CaptureFixtur
     records = load_records(run_dir)
     assert len(records) == 2 * 2 * 2
     for r in records:
-        assert r["schema_version"] == 1
+        assert r["schema_version"] == SCHEMA_VERSION
         assert r["outcome"] == "ok", r["error"]
         assert r["verified"], r["verify_detail"]
         assert r["bytes_moved"] == size_bytes

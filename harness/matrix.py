@@ -1,0 +1,35 @@
+"""Which cells of a matrix can run, and why the others cannot (shown, never silent)."""
+
+from __future__ import annotations
+
+from harness.config import Cell
+from strategies.base import Capability
+from strategies.registry import Registry
+
+TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
+
+
+def skip_reason(cell: Cell, registry: Registry) -> str | None:
+    cls, _ = registry.resolve(cell.strategy)
+    if cell.transform != "none":
+        if Capability.EXTERNAL in cls.capabilities:
+            return f"{cls.name} is an external reference tool: it cannot run a transform"
+        if Capability.TRANSFORMS not in cls.capabilities:
+            return f"{cls.name} cannot transform: its bytes never pass through user space"
+        if cell.transform == "csv-select" and cell.workload.kind != "csv":
+            return f"csv-select needs a csv workload, not {cell.workload.kind}"
+        if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS:
+            return f"grep needs a text workload, not {cell.workload.kind}"
+    return None
+
+
+def split_runnable(cells: list[Cell], registry: Registry) -> tuple[list[Cell], list[tuple[Cell, str]]]:
+    runnable: list[Cell] = []
+    skipped: list[tuple[Cell, str]] = []
+    for cell in cells:
+        reason = skip_reason(cell, registry)
+        if reason is None:
+            runnable.append(cell)
+        else:
+            skipped.append((cell, reason))
+    return runnable, skipped

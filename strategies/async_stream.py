@@ -1,0 +1,127 @@
+"""``async``: asyncio, the closest Python has to Node's own model.
+
+Reads run off the event loop (regular files are never non-blocking, so they go
+through the default thread pool, one chunk read ahead, like a readable's
+buffer); writes go through a ``StreamWriter`` whose transport write-buffer
+limits come from the high-water mark, with ``await drain()`` after each write.
+``loop=uvloop`` runs the same code on libuv, Node's own event loop.
+
+Every chunk is a new ``bytes`` object: on Python 3.12+ a transport may keep a
+zero-copy reference to what ``write()`` was given, so refilling a buffer after
+``write()`` + ``drain()`` can corrupt the output (seen on this kind of machine).
+
+A regular-file sink has no non-blocking transport in asyncio; its writes go
+through the thread pool too (what aiofiles does), and the record says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+from collections.abc import Mapping
+from typing import ClassVar
+
+from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+
+LOOPS = ("asyncio", "uvloop")
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    if kind == "asyncio":
+        return asyncio.new_event_loop()
+    raise ValueError(f"unknown loop {kind!r}; valid: {', '.join(LOOPS)}")
+
+
+async def _open_writer(fd: int, hwm_bytes: int) -> asyncio.StreamWriter | None:
+    """A StreamWriter on a dup of the sink fd, or None for a regular file."""
+    loop = asyncio.get_running_loop()
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISSOCK(mode):
+        sock = socket.socket(fileno=os.dup(fd))
+        _, writer = await asyncio.open_connection(sock=sock)
+    elif stat.S_ISFIFO(mode):
+        pipe = os.fdopen(os.dup(fd), "wb", buffering=0)
+        transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.streams.FlowControlMixin(loop), pipe
+        )
+        writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    else:
+        return None
+    writer.transport.set_write_buffer_limits(high=hwm_bytes)
+    return writer
+
+
+class AsyncStream:
+    name: ClassVar[str] = "async"
+    summary: ClassVar[str] = "asyncio: reads in the thread pool, StreamWriter.write + await drain()"
+    node_analogue: ClassVar[str] = "for await (const c of rs) { if (!res.write(c)) await once(res, 'drain') }"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS, Capability.TRANSFORMS})
+    options: ClassVar[Mapping[str, str]] = {"loop": "asyncio (default) or uvloop"}
+
+    def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
+        loop_kind = params.options.get("loop", "asyncio")
+        loop = _new_loop(loop_kind)
+        stats.notes["loop"] = loop_kind
+        try:
+            return loop.run_until_complete(self._main(source, sink, params, stats))
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+
+    async def _main(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
+        loop = asyncio.get_running_loop()
+        writer = await _open_writer(sink.fd, params.hwm_bytes)
+        stats.notes["write_path"] = "transport" if writer is not None else "thread pool (regular file)"
+        tf = params.transform
+        pauses = 0
+        max_buffered = 0
+        moved_bytes = 0
+        with open(source.path, "rb", buffering=0) as f:
+
+            def read_chunk() -> bytes:
+                return f.read(params.chunk_bytes)
+
+            pending = loop.run_in_executor(None, read_chunk)
+            try:
+                while chunk := await pending:
+                    pending = loop.run_in_executor(None, read_chunk)  # read ahead one chunk
+                    moved_bytes += len(chunk)
+                    stats.saw_chunk(len(chunk))
+                    out = chunk if tf is None else tf.process(chunk)
+                    if writer is None:
+                        await loop.run_in_executor(None, sink.file.write, out)
+                        continue
+                    writer.write(out)
+                    buffered = writer.transport.get_write_buffer_size()
+                    max_buffered = max(max_buffered, buffered)
+                    if buffered > params.hwm_bytes:
+                        pauses += 1  # drain() will really wait
+                    await writer.drain()
+            finally:
+                if not pending.done():
+                    await asyncio.wait([pending])
+            if tf is not None:
+                tail = tf.flush()
+                if writer is None:
+                    await loop.run_in_executor(None, sink.file.write, tail)
+                else:
+                    writer.write(tail)
+        if writer is not None:
+            await writer.drain()
+            writer.close()
+            if stat.S_ISSOCK(os.fstat(sink.fd).st_mode):
+                await writer.wait_closed()
+            else:
+                # A pipe transport's protocol (FlowControlMixin) has no close
+                # waiter; drain() already emptied it, one loop turn closes it.
+                await asyncio.sleep(0)
+            stats.pauses = pauses
+            stats.drains = pauses
+            stats.max_buffered_bytes = max_buffered
+        return moved_bytes
