@@ -7,6 +7,7 @@ ends in one line on stderr and exit status 2; measured records are never lost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
@@ -252,7 +253,10 @@ def _remove_scratch(data_dir: Path) -> None:
     if directory.exists():
         for path in directory.iterdir():
             path.unlink(missing_ok=True)
-        directory.rmdir()
+        # A folder the user made a mount point (or filled with their own
+        # things) stays; only its scratch files go.
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def _num(value: Any, digits: int) -> str:

@@ -97,6 +97,10 @@ class AsyncStream:
                     if writer is None:
                         await loop.run_in_executor(None, sink.file.write, out)
                         continue
+                    if writer.transport.is_closing():
+                        # uvloop raises a RuntimeError about a closed handler here;
+                        # say what happened instead.
+                        raise ConnectionResetError("Connection lost: the peer closed the connection")
                     writer.write(out)
                     buffered = writer.transport.get_write_buffer_size()
                     max_buffered = max(max_buffered, buffered)

@@ -8,6 +8,7 @@ straight to ``write()``. Resident memory then grows with file-backed pages
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 from collections.abc import Mapping
 from typing import ClassVar
@@ -35,33 +36,35 @@ class MmapSlices:
         write = sink.file.write
         chunk_bytes = params.chunk_bytes
         moved_bytes = released_to = 0
-        with (
-            open(source.path, "rb", buffering=0) as f,
-            mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-        ):
-            mapped.madvise(mmap.MADV_SEQUENTIAL)
-            view = memoryview(mapped)
-            try:
-                size_bytes = len(mapped)
-                for offset in range(0, size_bytes, chunk_bytes):
-                    # A slice is an exported pointer into the map: release it at
-                    # once, or the map cannot be closed.
-                    with view[offset : offset + chunk_bytes] as piece:
-                        write(piece if tf is None else tf.process(piece))
-                        n = piece.nbytes
-                    moved_bytes += n
-                    stats.chunks += 1
-                    done = offset + n
-                    if window_bytes and done - released_to >= 2 * window_bytes:
-                        # Drop our mapping of pages more than one window behind;
-                        # the page cache keeps them, our RSS does not.
-                        upto = (done - window_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                        mapped.madvise(mmap.MADV_DONTNEED, released_to, upto - released_to)
-                        released_to = upto
-                if tf is not None:
-                    write(tf.flush())
-            finally:
+        with open(source.path, "rb", buffering=0) as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped.madvise(mmap.MADV_SEQUENTIAL)
+        view = memoryview(mapped)
+        try:
+            size_bytes = len(mapped)
+            for offset in range(0, size_bytes, chunk_bytes):
+                # A slice is an exported pointer into the map: release it at
+                # once, or the map cannot be closed.
+                with view[offset : offset + chunk_bytes] as piece:
+                    write(piece if tf is None else tf.process(piece))
+                    n = piece.nbytes
+                moved_bytes += n
+                stats.chunks += 1
+                done = offset + n
+                if window_bytes and done - released_to >= 2 * window_bytes:
+                    # Drop our mapping of pages more than one window behind;
+                    # the page cache keeps them, our RSS does not.
+                    upto = (done - window_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                    mapped.madvise(mmap.MADV_DONTNEED, released_to, upto - released_to)
+                    released_to = upto
+            if tf is not None:
+                write(tf.flush())
+        finally:
+            # After a failed write the traceback may still hold a slice; the map
+            # is then unmapped with it, and the original error is what is reported.
+            with contextlib.suppress(BufferError):
                 view.release()
+                mapped.close()
         stats.largest_chunk_bytes = min(chunk_bytes, moved_bytes)
         stats.notes["window_bytes"] = window_bytes
         return moved_bytes

@@ -8,6 +8,7 @@ boundary, and copies into it ran ~5x slower on this kind of machine (glibc bug
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import mmap
 from collections.abc import Mapping
@@ -51,8 +52,12 @@ class ReadInto:
             if tf is not None:
                 write(tf.flush())
         finally:
-            view.release()
-            if isinstance(buf, mmap.mmap):
-                buf.close()
+            # After a failed write the traceback may still hold a slice of the
+            # buffer; then it is freed with the traceback, and the original
+            # error (not a BufferError) is what the record shows.
+            with contextlib.suppress(BufferError):
+                view.release()
+                if isinstance(buf, mmap.mmap):
+                    buf.close()
         stats.largest_chunk_bytes = min(params.chunk_bytes, moved_bytes)
         return moved_bytes

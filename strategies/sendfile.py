@@ -7,6 +7,7 @@ I/O counters prove it: rchar/wchar stay near zero for the worker's own reads.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -55,6 +56,18 @@ class SendFile:
                     in_fd, sink.fd, count, offset_src=offset
                 )
             offset = 0
+            if method == "copy_file_range" and size_bytes:
+                try:
+                    offset = call(0, min(params.chunk_bytes, size_bytes))
+                except OSError as exc:
+                    if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+                        raise
+                    # Across filesystems (or where the kernel cannot): sendfile does
+                    # the same in-kernel copy into any file.
+                    stats.notes["method"] = f"sendfile (copy_file_range: {errno.errorcode[exc.errno]})"
+                    call = lambda offset, count: os.sendfile(sink.fd, in_fd, offset, count)  # noqa: E731
+                if offset:
+                    stats.saw_chunk(offset)
             while offset < size_bytes:
                 n = call(offset, min(params.chunk_bytes, size_bytes - offset))
                 if n == 0:

@@ -1,0 +1,109 @@
+"""Failing sources and sinks mid-run: outcome `error` with a clear message, nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.store import load_records
+from workloads import cache
+from workloads.cache import WorkloadSpec
+
+MiB = 1 << 20
+
+
+def _resources() -> tuple[int, int, list[str]]:
+    """Open fds, live threads and child processes of this (the harness) process."""
+    children: list[str] = []
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/children") as f:
+            children += f.read().split()
+    return len(os.listdir("/proc/self/fd")), threading.active_count(), children
+
+
+def _run(tmp_path: Path, *argv: str) -> list[dict[str, Any]]:
+    out = tmp_path / "results"
+    assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == 0
+    (run_dir,) = list(out.iterdir())
+    return load_records(run_dir)
+
+
+def test_peer_hangs_up_mid_run(tmp_path: Path) -> None:
+    before = _resources()
+    records = _run(
+        tmp_path, "--strategy",
+        "whole-file,pipe,pause-drain,readinto,async,async:loop=uvloop,mmap,sendfile,threaded,unbounded,cat",
+        "--workload", "video:8MiB", "--sink", "null,tcp", "--consumer-close-after", "1MiB",
+    )  # fmt: skip
+    assert len(records) == 22
+    for r in records:
+        assert r["outcome"] == "error", (r["strategy"], r["sink"], r["outcome"], r["error"])
+        assert r["verified"] is False
+        message = str(r["error"])
+        assert any(
+            word in message
+            for word in ("Broken pipe", "Connection reset", "Connection lost", "cat exited -13")
+        ), (r["strategy"], message)
+    assert _resources() == before
+
+
+def test_disk_full_on_the_destination(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tiny tmpfs to fill needs root (CI and dev machines here are root)")
+    data_dir = tmp_path / "data"
+    dest = data_dir / "dest"
+    dest.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(dest)], check=True)
+    try:
+        before = _resources()
+        records = _run(
+            tmp_path, "--data-dir", str(data_dir), "--strategy", "pipe,readinto,sendfile,threaded",
+            "--workload", "video:4MiB", "--sink", "file", "--dest", "new",
+        )  # fmt: skip
+        assert _resources() == before
+    finally:
+        subprocess.run(["umount", str(dest)], check=True)
+    for r in records:
+        assert r["outcome"] == "error" and "No space left on device" in str(r["error"]), r["error"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "outcome", "message"),
+    [
+        ("pipe", "error", "the source changed size during the run"),
+        ("sendfile", "error", "file truncated?"),
+        # write() from a mapped page past the new end of file: the kernel's copy
+        # faults and write fails with EFAULT (Python code touching it would get SIGBUS).
+        ("mmap", "error", "Bad address"),
+    ],
+)
+def test_source_truncated_mid_run(
+    strategy: str, outcome: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(data_dir))
+    workload = cache.ensure(WorkloadSpec("video", 16 * MiB, seed=5), data_dir)
+
+    def truncate_later() -> None:
+        time.sleep(1.0)  # the run (4 MB/s consumer, 16 MiB) is well under way
+        os.truncate(workload.path, 1 * MiB)
+
+    truncator = threading.Thread(target=truncate_later)
+    truncator.start()
+    try:
+        records = _run(
+            tmp_path, "--strategy", strategy, "--workload", "video:16MiB", "--seed", "5",
+            "--sink", "null", "--consumer-rate", "4MB/s",
+        )  # fmt: skip
+    finally:
+        truncator.join()
+    (r,) = records
+    assert r["outcome"] == outcome and message in str(r["error"]), (r["outcome"], r["error"])
+    assert r["verified"] is False
