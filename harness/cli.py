@@ -30,23 +30,25 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.config import CACHE_STATES, DEST_MODES, SINKS, TRANSFORM_NAMES, MatrixConfig, RunConfig
+from harness.calibrate import load_calibration
+from harness.config import SINKS, TRANSFORM_NAMES, Cell, RunConfig
 from harness.errors import UsageError
+from harness.estimate import estimate
+from harness.limits import default_memory_limit_bytes
 from harness.machine import machine_info
 from harness.matrix import split_runnable
+from harness.matrix_spec import build_matrix, load_spec_file, merge, normalise_spec
 from harness.record import Record
 from harness.runner import PlannedRun, RunEvents, Runner, plan_runs
 from harness.sinks import dest_dir
-from harness.store import REPORT_FILE, ResultStore, load_records, load_run_meta
-from harness.units import format_bytes, parse_rate, parse_size
+from harness.store import REPORT_FILE, RUN_FILE, ResultStore, load_records, load_run_meta
+from harness.units import format_bytes, parse_size
 from strategies.registry import REFERENCES, load_registry
 from workloads import cache
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
 
-DEFAULT_WORKLOADS = ("video:1GiB",)
-DEFAULT_SINKS = ("null", "file")
-DEFAULT_CHUNK = "64KiB"
+BUILTIN_MATRICES = Path(__file__).parent / "matrices"
 
 err_console = Console(stderr=True)
 out_console = Console()
@@ -69,58 +71,61 @@ def _choices(kind: str, values: list[str], valid: Sequence[str]) -> tuple[str, .
     return tuple(values)
 
 
-def _parse_workload(text: str, seed: int) -> WorkloadSpec:
-    kind, sep, size = text.partition(":")
-    if not sep:
-        raise UsageError(f"bad workload {text!r}: expected KIND:SIZE, e.g. video:256MiB")
-    if kind not in GENERATORS:
-        raise UsageError(f"unknown workload kind {kind!r}; valid kinds: {', '.join(kinds())}")
-    return WorkloadSpec(kind, parse_size(size), seed)
-
-
 def _data_dir(arg: str | None) -> Path:
     return Path(arg).expanduser() if arg else cache.default_data_dir()
 
 
-def build_run_config(args: argparse.Namespace) -> RunConfig:
+_FLAG_KEYS = {
+    "strategy": "strategy",
+    "workload": "workload",
+    "sink": "sink",
+    "chunk_size": "chunk_size",
+    "cache": "cache",
+    "transform": "transform",
+    "consumer_rate": "consumer_rate",
+    "dest": "dest",
+    "high_water_mark": "high_water_mark",
+    "seed": "seed",
+    "repeat": "repeat",
+    "warmup": "warmup",
+    "timeout": "timeout",
+    "memory_limit": "memory_limit",
+}
+
+
+def _spec_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """Only the flags the user gave: they override the file (and the defaults)."""
+    raw = {key: getattr(args, attr) for attr, key in _FLAG_KEYS.items() if getattr(args, attr) is not None}
+    return normalise_spec(raw, "command line")
+
+
+def build_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """defaults <- built-in or --matrix file <- flags, as one plain mapping."""
+    if args.full and args.matrix:
+        raise UsageError("--full and --matrix are two matrices; give one")
+    if args.full:
+        base = load_spec_file(BUILTIN_MATRICES / "full.toml")
+    elif args.matrix:
+        base = load_spec_file(Path(args.matrix))
+    else:
+        base = load_spec_file(BUILTIN_MATRICES / "default.toml")
+    return merge(base, _spec_from_flags(args))
+
+
+def build_run_config(spec: dict[str, Any], args: argparse.Namespace) -> RunConfig:
     registry = load_registry(plugins=not args.no_plugins)
-    strategies = tuple(_split(args.strategy)) if args.strategy else tuple(registry.names())
-    for spec in strategies:
-        registry.resolve(spec)  # unknown names or options: one clear line, exit 2
-    workloads = tuple(
-        _parse_workload(w, args.seed) for w in (_split(args.workload) if args.workload else DEFAULT_WORKLOADS)
-    )
-    sinks = _choices("sink", _split(args.sink) if args.sink else list(DEFAULT_SINKS), SINKS)
-    chunks = tuple(parse_size(c) for c in _split(args.chunk_size or DEFAULT_CHUNK))
-    if any(c <= 0 for c in chunks):
-        raise UsageError("chunk size must be positive")
-    caches = _choices("cache state", _split(args.cache or "warm"), CACHE_STATES)
-    dest = _choices("dest", [args.dest], DEST_MODES)[0]
-    if args.repeat < 1 or args.warmup < 0:
-        raise UsageError("--repeat must be >= 1 and --warmup >= 0")
-    transforms = _choices("transform", _split(args.transform or "none"), TRANSFORM_NAMES)
-    rates = tuple(parse_rate(r) for r in _split(args.consumer_rate or "unlimited"))
-    hwm_bytes = parse_size(args.high_water_mark) if args.high_water_mark else 0
-    matrix = MatrixConfig(
-        strategies,
-        workloads,
-        sinks,
-        chunks,
-        caches,
-        dest,
-        args.repeat,
-        args.warmup,
-        transforms=transforms,
-        consumer_rates_bps=rates,
-        high_water_mark_bytes=hwm_bytes,
-    )
+    matrix = build_matrix(spec, registry)
+    memory_limit = spec.get("memory_limit")
     return RunConfig(
         matrix=matrix,
         out_dir=Path(args.out),
         data_dir=_data_dir(args.data_dir),
-        timeout_s=args.timeout,
+        timeout_s=float(spec.get("timeout", 600.0)),
         verify_workloads=args.verify_workloads,
         plugins=not args.no_plugins,
+        memory_limit_bytes=(
+            parse_size(str(memory_limit)) if memory_limit is not None else default_memory_limit_bytes()
+        ),
         consumer_close_after_bytes=(
             parse_size(args.consumer_close_after) if args.consumer_close_after else 0
         ),
@@ -174,41 +179,104 @@ def ensure_workloads(
     return out
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    config = build_run_config(args)
-    cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
-    for cell, reason in skipped:
-        err_console.print(f"skipped: {cell.label}: {reason}")
-    if not cells:
-        raise UsageError("no cell of this matrix can run (see the skipped cells above)")
-    planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup)
-    workloads = ensure_workloads(config.matrix.workloads, config.data_dir, config.verify_workloads)
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    run_dir = config.out_dir / run_id
-    store = ResultStore(run_dir)
-    meta = {
+def _meta_for(
+    run_id: str,
+    config: RunConfig,
+    spec: dict[str, Any],
+    cells: list[Cell],
+    skipped: list[tuple[Cell, str]],
+    workloads: dict[WorkloadSpec, cache.Workload],
+) -> dict[str, Any]:
+    return {
         "run_id": run_id,
         "started_at_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "argv": sys.argv[1:],
+        # The merged spec rebuilds exactly this matrix on --resume.
+        "matrix_spec": spec,
         "config": {
-            **{k: v for k, v in asdict(config.matrix).items() if k != "workloads"},
-            "workloads": [asdict(w) for w in config.matrix.workloads],
+            "repeat": config.matrix.repeat,
+            "warmup": config.matrix.warmup,
             "data_dir": str(config.data_dir),
             "timeout_s": config.timeout_s,
+            "memory_limit_bytes": config.memory_limit_bytes,
             "rss_sample_interval_s": config.rss_sample_interval_s,
+            "plugins": config.plugins,
         },
         "cells": [{"cell_id": c.cell_id, "label": c.label, **c.key()} for c in cells],
         "skipped_cells": [
             {"cell_id": c.cell_id, "label": c.label, "reason": reason, **c.key()} for c, reason in skipped
         ],
         "workloads": {w.spec.file_stem(): asdict(w.manifest) for w in workloads.values()},
+        "calibration": load_calibration(config.data_dir),
         "machine": machine_info(),
     }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.resume:
+        return _resume(args)
+    spec = build_spec(args)
+    config = build_run_config(spec, args)
+    cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
+    for cell, reason in skipped:
+        err_console.print(f"skipped: {cell.label}: {reason}")
+    if not cells:
+        raise UsageError("no cell of this matrix can run (see the skipped cells above)")
+    planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup)
+    err_console.print(estimate(planned, config.data_dir, load_calibration(config.data_dir)).describe())
+    workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    store = ResultStore(config.out_dir / run_id)
+    meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
     store.write_run_meta(meta)
+    return _execute(config, store, meta, planned, workloads)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    run_dir = Path(args.resume)
+    given = [f"--{attr.replace('_', '-')}" for attr in _FLAG_KEYS if getattr(args, attr) is not None]
+    if given or args.matrix or args.full:
+        raise UsageError(
+            f"--resume runs the stored matrix of {run_dir}; drop {', '.join(given) or '--matrix/--full'}"
+        )
+    if not (run_dir / RUN_FILE).exists():
+        raise UsageError(f"cannot resume {run_dir}: no {RUN_FILE} there")
+    meta = load_run_meta(run_dir)
+    if "matrix_spec" not in meta:
+        raise UsageError(f"cannot resume {run_dir}: its {RUN_FILE} has no matrix_spec")
+    stored = meta.get("config", {})
+    args.data_dir = args.data_dir or stored.get("data_dir")
+    args.no_plugins = not stored.get("plugins", True)
+    spec = dict(meta["matrix_spec"])
+    spec.setdefault("memory_limit", str(stored.get("memory_limit_bytes", "")) or None)
+    config = build_run_config({k: v for k, v in spec.items() if v is not None}, args)
+    store = ResultStore(run_dir)
+    torn = store.repair_torn_tail()
+    if torn:
+        err_console.print(f"set aside a half-written last line ({torn} bytes) in {store.torn_path}")
+    done = {(r["cell_id"], int(r["repeat"]), bool(r["warmup"])) for r in load_records(run_dir)}
+    cells, _ = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
+    planned = [p for p in plan_runs(cells, config.matrix.repeat, config.matrix.warmup) if p.key not in done]
     err_console.print(
-        f"run {run_id}: {len(cells)} cells x ({config.matrix.warmup} warm-up + "
-        f"{config.matrix.repeat} measured) = {len(planned)} runs -> {run_dir}"
+        f"resuming {meta.get('run_id', run_dir.name)}: {len(done)} runs done, {len(planned)} to go"
     )
+    workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
+    meta.setdefault("resumed_at_utc", []).append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    store.write_run_meta(meta)
+    return _execute(config, store, meta, planned, workloads)
+
+
+def _execute(
+    config: RunConfig,
+    store: ResultStore,
+    meta: dict[str, Any],
+    planned: list[PlannedRun],
+    workloads: dict[WorkloadSpec, cache.Workload],
+) -> int:
+    run_dir = store.run_dir
+    run_id = str(meta["run_id"])
+    n_cells = len({p.cell for p in planned})
+    err_console.print(f"run {run_id}: {n_cells} cells, {len(planned)} runs -> {run_dir}")
     failures = 0
     with _progress(err_console) as progress:
         task = progress.add_task("running", total=len(planned))
@@ -232,7 +300,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             runner.run(planned)
         except KeyboardInterrupt:
             runner.kill_current()
-            err_console.print(f"interrupted: every finished record is kept in {store.results_path}")
+            err_console.print(
+                f"interrupted: every finished record is kept in {store.results_path}; "
+                f"continue with: streambench run --resume {run_dir}"
+            )
             return 130
         finally:
             _remove_scratch(config.data_dir)
@@ -299,6 +370,27 @@ def _write_report(
     return path.resolve()
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from harness import calibrate
+
+    data_dir = _data_dir(args.data_dir)
+    err_console.print("measuring this machine's limits (about half a minute) ...")
+    results = calibrate.measure(data_dir, parse_size(args.size), int(args.runs))
+    path = calibrate.save(data_dir, results)
+    table = Table(title="machine limits (median)")
+    table.add_column("limit")
+    table.add_column("GB/s", justify="right")
+    for key in ("warm_read_bps", "cold_read_bps", "page_cache_write_bps", "memcpy_bps", "loopback_tcp_bps"):
+        table.add_row(key.removesuffix("_bps").replace("_", " "), f"{results[key] / 1e9:.2f}")
+    out_console.print(table)
+    out_console.print(
+        f"cold reads asked the disk for {[format_bytes(b) for b in results['cold_read_disk_bytes']]} "
+        "(on a VM, the rest came from the host's cache)"
+    )
+    print(path)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -316,10 +408,12 @@ def cmd_strategies(args: argparse.Namespace) -> int:
     table.add_column("summary")
     table.add_column("Node.js analogue")
     table.add_column("capabilities")
+    table.add_column("options (NAME:KEY=VALUE)")
     for name, cls in registry.strategies.items():
         caps = ", ".join(sorted(c.value for c in cls.capabilities))
         label = f"{name} (reference)" if name in REFERENCES else name
-        table.add_row(label, cls.summary, cls.node_analogue, caps)
+        options = "\n".join(f"{key}: {text}" for key, text in cls.options.items())
+        table.add_row(label, cls.summary, cls.node_analogue, caps, options)
     out_console.print(table)
     for name, why in registry.broken_plugins.items():
         err_console.print(f"plugin {name!r} could not be loaded: {why}")
@@ -370,36 +464,46 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a benchmark matrix and write an HTML report")
-    run.add_argument("--strategy", help="comma list (default: every registered strategy)")
-    run.add_argument("--workload", help=f"KIND:SIZE comma list (default: {','.join(DEFAULT_WORKLOADS)})")
-    run.add_argument("--sink", help=f"comma list of {', '.join(SINKS)} (default: null,file)")
-    run.add_argument("--chunk-size", help=f"comma list of sizes (default: {DEFAULT_CHUNK})")
-    run.add_argument("--cache", help="comma list of warm, cold (default: warm)")
-    run.add_argument("--transform", help=f"comma list of {', '.join(TRANSFORM_NAMES)} (default: none)")
-    run.add_argument(
-        "--consumer-rate", help="comma list of consumer read rates, e.g. 50MB/s or unlimited (default)"
-    )
-    run.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
-    run.add_argument(
-        "--consumer-close-after", help="fault injection: the consumer hangs up after this many bytes"
-    )
-    run.add_argument("--dest", default="existing", help="file sink: existing (default) or new")
-    run.add_argument("--repeat", type=int, default=3, help="measured runs per cell (default 3)")
-    run.add_argument("--warmup", type=int, default=1, help="warm-up runs per cell (default 1)")
-    run.add_argument("--seed", type=int, default=0, help="workload seed (default 0)")
-    run.add_argument("--out", default="results", help="results folder (default ./results)")
-    run.add_argument(
+    axes = run.add_argument_group("matrix axes (comma lists; override --matrix and the defaults)")
+    axes.add_argument("--strategy", help="NAME[:KEY=VALUE...] (default: every registered strategy)")
+    axes.add_argument("--workload", help="KIND:SIZE (default: video:1GiB,csv:1GiB)")
+    axes.add_argument("--sink", help=f"{', '.join(SINKS)} (default: null,file)")
+    axes.add_argument("--chunk-size", help="read size, Node's readable highWaterMark (default: 64KiB)")
+    axes.add_argument("--cache", help="warm, cold (default: warm)")
+    axes.add_argument("--transform", help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
+    axes.add_argument("--consumer-rate", help="the consumer's read rate, e.g. 50MB/s (default: unlimited)")
+    one = run.add_argument_group("settings")
+    one.add_argument("--matrix", help="a TOML matrix file (keys: the axes above; [[group]] tables)")
+    one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
+    one.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
+    one.add_argument("--dest", help="file sink: existing (default: overwrite in place) or new")
+    one.add_argument("--repeat", help="measured runs per cell (default 3)")
+    one.add_argument("--warmup", help="warm-up runs per cell, left out of statistics (default 1)")
+    one.add_argument("--seed", help="workload seed (default 0)")
+    one.add_argument("--timeout", help="seconds per run (default 600)")
+    one.add_argument("--memory-limit", help="memory cap per run (default 60%% of RAM); over it: oom")
+    one.add_argument("--resume", metavar="RUN_DIR", help="run only the missing runs of an interrupted run")
+    one.add_argument("--out", default="results", help="results folder (default ./results)")
+    one.add_argument(
         "--data-dir", help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)"
     )
-    run.add_argument("--timeout", type=float, default=600.0, help="seconds per run (default 600)")
-    run.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
-    run.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
+    one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
+    one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
+    one.add_argument(
+        "--consumer-close-after", help="fault injection: the consumer hangs up after this many bytes"
+    )
     run.set_defaults(func=cmd_run)
 
     report = sub.add_parser("report", help="rebuild the HTML report of a run")
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
+
+    calibrate = sub.add_parser("calibrate", help="measure this machine's limits; runs store them")
+    calibrate.add_argument("--size", default="512MiB", help="file size to measure with (default 512MiB)")
+    calibrate.add_argument("--runs", default="3", help="repeats per measurement (default 3)")
+    calibrate.add_argument("--data-dir")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     strategies = sub.add_parser("strategies", help="list strategies")
     strategies.set_defaults(func=cmd_strategies)

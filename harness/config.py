@@ -83,9 +83,18 @@ class MatrixConfig:
     transforms: tuple[str, ...] = ("none",)
     consumer_rates_bps: tuple[int, ...] = (0,)
     high_water_mark_bytes: int = 0
+    # fio-style groups: when present, the matrix is the union of their products
+    # (each group carries its own axes) and the axes above are only the first's.
+    groups: tuple[MatrixConfig, ...] = ()
+
+    def all_workloads(self) -> list[WorkloadSpec]:
+        specs = [w for g in self.groups for w in g.workloads] if self.groups else list(self.workloads)
+        return list(dict.fromkeys(specs))
 
     def cells(self) -> list[Cell]:
         """The product of the axes, without duplicates (a file sink has no consumer rate)."""
+        if self.groups:
+            return list(dict.fromkeys(c for g in self.groups for c in g.cells()))
         out: dict[Cell, None] = {}
         for workload in self.workloads:
             for strategy in self.strategies:
@@ -122,4 +131,6 @@ class RunConfig:
     plugins: bool = True
     # Fault injection: the consumer hangs up after this many bytes (0: never).
     consumer_close_after_bytes: int = 0
+    # Each run's memory cap (0: none); over it the run is killed and recorded as oom.
+    memory_limit_bytes: int = 0
     extra: dict[str, str] = field(default_factory=dict)

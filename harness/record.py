@@ -5,7 +5,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       I/O counters, sink verification, cache residency.
   2 - transform, consumer_rate_bps, high_water_mark_bytes; backpressure counters
       (pauses, drains, max_buffered_bytes, buffered_timeline); observed read and
-      write sizes per syscall; sink_detail; outcome error when the source shrank.
+      write sizes per syscall; sink_detail; outcome error when the source shrank;
+      faults, block I/O and context switches of the run; memory cap and its method.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class Record:
     sys_s: float | None
     strategy_user_s: float | None
     strategy_sys_s: float | None
+    # the run's own faults, block I/O (512-byte units) and context switches
+    # (getrusage deltas in the worker, children included)
+    strategy_major_faults: int | None
+    strategy_minor_faults: int | None
+    strategy_inblock: int | None
+    strategy_oublock: int | None
+    strategy_voluntary_ctx_switches: int | None
+    strategy_involuntary_ctx_switches: int | None
     ttfb_s: float | None
     sink_last_byte_s: float | None
     # memory: peak_rss_bytes is the worker's own VmHWM after a clear_refs reset
@@ -58,6 +67,8 @@ class Record:
     baseline_rss_anon_bytes: int | None
     baseline_rss_file_bytes: int | None
     peak_rss_method: str
+    memory_limit_bytes: int
+    memory_limit_method: str
     rss_sample_interval_s: float
     rss_timeline: list[list[float]]  # [t_s since start, anon bytes, file bytes]
     # bytes

@@ -27,10 +27,12 @@ from typing import Any
 from harness.config import Cell, RunConfig
 from harness.expected import Expected, expected_for
 from harness.lifeline import PARENT_PID_ENV
+from harness.limits import MemoryCap
 from harness.probes import make_cold, make_warm, read_status, resident_bytes
 from harness.record import Record
 from harness.sinks import ConsumerSink, FileSink, Received, dest_path_for
 from harness.store import ResultStore
+from harness.units import format_bytes
 from workloads.cache import Workload, WorkloadSpec
 
 # Residency that contradicts the asked cache state by more than this share
@@ -73,11 +75,14 @@ class _Watch:
     samples: list[tuple[float, int, int]] = field(default_factory=list)
     result_bytes: bytes = b""
     timed_out: bool = False
+    over_cap: bool = False  # the watchdog killed it (where no cgroup could be made)
     wait_status: int = 0
     rusage: Any = None
 
 
-def _watch_worker(pid: int, result_fd: int, timeout_s: float, interval_s: float) -> _Watch:
+def _watch_worker(
+    pid: int, result_fd: int, timeout_s: float, interval_s: float, cap: MemoryCap | None = None
+) -> _Watch:
     """Sample RSS every ``interval_s`` until the worker exits (or times out), then reap it."""
     watch = _Watch()
     pidfd = os.pidfd_open(pid)
@@ -94,6 +99,10 @@ def _watch_worker(pid: int, result_fd: int, timeout_s: float, interval_s: float)
             status = read_status(pid)
             if "RssAnon" in status:
                 watch.samples.append((now, status["RssAnon"], status.get("RssFile", 0)))
+                if cap is not None and cap.exceeded(status.get("VmRSS", 0)):
+                    watch.over_cap = True
+                    os.kill(pid, signal.SIGKILL)
+                    break
             if now > deadline:
                 watch.timed_out = True
                 os.kill(pid, signal.SIGKILL)
@@ -141,6 +150,7 @@ class Runner:
         self.events = events or RunEvents()
         self._worker: subprocess.Popen[bytes] | None = None
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
+        self._cap_method = "none"
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:
         records: list[Record] = []
@@ -190,6 +200,12 @@ class Runner:
             "plugins": self.config.plugins,
         }
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        cap = (
+            MemoryCap(self.config.memory_limit_bytes, f"streambench-{os.getpid()}")
+            if (self.config.memory_limit_bytes)
+            else None
+        )
+        job["cgroup_procs"] = str(cap.procs_path) if cap and cap.procs_path else None
         with tempfile.TemporaryFile() as stderr_file:
             try:
                 worker = subprocess.Popen(
@@ -201,12 +217,14 @@ class Runner:
                     env=env,
                 )
                 self._worker = worker
+                self._cap_method = cap.method if cap is not None else "none"
                 os.close(result_w)
                 result_w = -1
                 sink.release_child_fd()
                 watch = _watch_worker(
-                    worker.pid, result_r, self.config.timeout_s, self.config.rss_sample_interval_s
+                    worker.pid, result_r, self.config.timeout_s, self.config.rss_sample_interval_s, cap
                 )
+                watch.over_cap = watch.over_cap or (cap is not None and cap.oom_killed())
                 worker.returncode = os.waitstatus_to_exitcode(watch.wait_status)
                 self._worker = None
                 try:
@@ -221,6 +239,8 @@ class Runner:
                 os.close(result_r)
                 if result_w >= 0:
                     os.close(result_w)
+                if cap is not None:
+                    cap.close()
             stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
             stderr_tail = stderr_file.read().decode(errors="replace").strip()
         return self._make_record(
@@ -276,7 +296,11 @@ class Runner:
             except json.JSONDecodeError:
                 report = {}
         error: str | None
-        if watch.timed_out:
+        limit = format_bytes(self.config.memory_limit_bytes)
+        cap_method = self._cap_method
+        if watch.over_cap:
+            outcome, error = "oom", f"killed at the memory cap of {limit} ({cap_method})"
+        elif watch.timed_out:
             outcome, error = "timeout", f"killed after {self.config.timeout_s:g} s"
         elif not report:
             outcome = "crashed"
@@ -285,6 +309,8 @@ class Runner:
         else:
             outcome = str(report["outcome"])
             error = None if report.get("error") is None else str(report["error"])
+            if error is not None and error.startswith("MemoryError"):
+                outcome = "oom"  # the allocation failed under the cap instead of a kill
 
         started_at = report.get("started_at")
         ended_at = report.get("ended_at")
@@ -352,6 +378,12 @@ class Runner:
             sys_s=ru.ru_stime if ru is not None else None,
             strategy_user_s=report.get("strategy_user_s"),
             strategy_sys_s=report.get("strategy_sys_s"),
+            strategy_major_faults=report.get("strategy_major_faults"),
+            strategy_minor_faults=report.get("strategy_minor_faults"),
+            strategy_inblock=report.get("strategy_inblock"),
+            strategy_oublock=report.get("strategy_oublock"),
+            strategy_voluntary_ctx_switches=report.get("strategy_voluntary_ctx_switches"),
+            strategy_involuntary_ctx_switches=report.get("strategy_involuntary_ctx_switches"),
             ttfb_s=since_start(received.first_byte_at),
             sink_last_byte_s=since_start(received.last_byte_at),
             peak_rss_bytes=report.get("peak_rss_bytes"),
@@ -364,6 +396,8 @@ class Runner:
                 "VmHWM after clear_refs" if report.get("peak_rss_reset") else "VmHWM (no reset!)"
             ),
             rss_sample_interval_s=self.config.rss_sample_interval_s,
+            memory_limit_bytes=self.config.memory_limit_bytes,
+            memory_limit_method=cap_method,
             rss_timeline=timeline,
             bytes_moved=moved,
             bytes_received=received.bytes_received,

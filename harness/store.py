@@ -36,6 +36,30 @@ class ResultStore:
         finally:
             os.close(fd)
 
+    @property
+    def torn_path(self) -> Path:
+        return self.run_dir / (RESULTS_FILE + ".torn")
+
+    def repair_torn_tail(self) -> int:
+        """Before appending to a file a killed run left: move a half-written last line aside.
+
+        Appending after it would glue the next record onto the fragment. The
+        fragment is kept in ``results.jsonl.torn``, never silently dropped.
+        Returns the number of bytes set aside.
+        """
+        if not self.results_path.exists():
+            return 0
+        data = self.results_path.read_bytes()
+        if not data or data.endswith(b"\n"):
+            return 0
+        cut = data.rfind(b"\n") + 1
+        with open(self.torn_path, "ab") as f:
+            f.write(data[cut:] + b"\n")
+        with open(self.results_path, "r+b") as f:
+            f.truncate(cut)
+            os.fsync(f.fileno())
+        return len(data) - cut
+
     def write_run_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.run_dir / (RUN_FILE + ".tmp")
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))

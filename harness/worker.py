@@ -20,14 +20,29 @@ from pathlib import Path
 from typing import Any
 
 from harness.lifeline import die_with_parent
+from harness.limits import join_cgroup
 from harness.probes import read_io, read_status, reset_peak_rss
 from strategies.base import RunStats, Sink, Source, StrategyParams
 from strategies.registry import load_registry
 from strategies.transforms import make_transform
 
+_RUSAGE_FIELDS = {
+    "user_s": "ru_utime",
+    "sys_s": "ru_stime",
+    "major_faults": "ru_majflt",
+    "minor_faults": "ru_minflt",
+    "inblock": "ru_inblock",
+    "oublock": "ru_oublock",
+    "voluntary_ctx_switches": "ru_nvcsw",
+    "involuntary_ctx_switches": "ru_nivcsw",
+}
 
-def _cpu_s(usage: resource.struct_rusage) -> tuple[float, float]:
-    return usage.ru_utime, usage.ru_stime
+
+def _usage() -> dict[str, float]:
+    """This process plus its reaped children (e.g. cat): the run's own resource use."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {k: getattr(own, f) + getattr(children, f) for k, f in _RUSAGE_FIELDS.items()}
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +66,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     peak_reset = reset_peak_rss()
     baseline = read_status()
     io_before = read_io()
-    self_before = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
-    children_before = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
+    usage_before = _usage()
     outcome, error, moved_bytes = "ok", None, 0
     started_at = time.monotonic()
     try:
@@ -69,8 +83,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             f"moved {moved_bytes} of {source.size_bytes} bytes: "
             "the source changed size during the run (truncated?)"
         )
-    self_after = _cpu_s(resource.getrusage(resource.RUSAGE_SELF))
-    children_after = _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN))
+    usage_after = _usage()
     io_after = read_io()
     final = read_status()
     # Closing our end is the EOF the consumer waits for; it is not part of the run.
@@ -90,8 +103,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "started_at": started_at,
         "ended_at": ended_at,
         "wall_s": ended_at - started_at,
-        "strategy_user_s": (self_after[0] - self_before[0]) + (children_after[0] - children_before[0]),
-        "strategy_sys_s": (self_after[1] - self_before[1]) + (children_after[1] - children_before[1]),
+        **{f"strategy_{k}": usage_after[k] - usage_before[k] for k in usage_after},
         "peak_rss_bytes": final.get("VmHWM"),
         "peak_rss_reset": peak_reset,
         "baseline_rss_bytes": baseline.get("VmRSS"),
@@ -115,6 +127,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     die_with_parent()
     job = json.loads(sys.argv[1])
+    # Under the memory cap before the strategy is even imported.
+    join_cgroup(job.get("cgroup_procs"))
     result_fd = int(job["result_fd"])
     try:
         report = run_job(job)
