@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from workloads.access_log import AccessLogGenerator
 from workloads.base import Generator
+from workloads.csv_export import CsvExportGenerator
+from workloads.ndjson import NdjsonGenerator
 from workloads.video import VideoGenerator
 
-GENERATORS: dict[str, Generator] = {g.kind: g for g in (VideoGenerator(),)}
+GENERATORS: dict[str, Generator] = {
+    g.kind: g for g in (VideoGenerator(), CsvExportGenerator(), AccessLogGenerator(), NdjsonGenerator())
+}
 
 
 def kinds() -> list[str]:
