@@ -35,7 +35,7 @@ from functools import cache
 import numpy as np
 
 from workloads.base import Block
-from workloads.csv_export import (
+from workloads.textgen import (
     TIME_OF_DAY,
     Pool,
     PoolRandom,

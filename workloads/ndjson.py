@@ -28,7 +28,6 @@ is at least ``size_bytes`` long (1 byte gives one line, 0 gives nothing).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Iterator
 from functools import cache
@@ -37,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from workloads.base import Block
-from workloads.csv_export import (
+from workloads.people import random_person
+from workloads.textgen import (
     TIME_OF_DAY,
     Pool,
     PoolRandom,
@@ -48,10 +48,11 @@ from workloads.csv_export import (
     day_words,
     first_width_run,
     integer_writes,
+    iso_date_head,
+    iso_date_tail,
     le_word,
     le_words,
     left_digits,
-    random_person,
     stream_blocks,
     u64,
     uuid4_writes,
@@ -428,14 +429,6 @@ def ndjson_pools() -> _NdjsonPools:
     return _NdjsonPools()
 
 
-def _iso_date(day: dt.date) -> bytes:
-    return day.isoformat().encode()[:8]  # "2024-03-"
-
-
-def _iso_day_of_month(day: dt.date) -> bytes:
-    return f"{day.day:02d}T".encode()
-
-
 _MILLIS = le_words([f".{i:03d}".encode() for i in range(1000)])
 _Z = u64(ord("Z"))
 _ID_AT = len(b'{"id":')
@@ -476,7 +469,7 @@ class _NdjsonStream:
         days = (seconds // u64(86_400)).astype(np.int64)
         time_words = TIME_OF_DAY[(seconds % u64(86_400)).astype(np.intp)]
         millis_words = _MILLIS[(millis - seconds * u64(1000)).astype(np.intp)]
-        date_words, day_of_month_words = day_words(days, (_iso_date, _iso_day_of_month))
+        date_words, day_of_month_words = day_words(days, (iso_date_head, iso_date_tail))
 
         latency = pools.latency_low[event] + below_lo(raw[0], pools.latency_span[event])
         latency_word = left_digits(latency, pools.latency_digits[event]) | pools.latency_tail[event]
