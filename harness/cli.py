@@ -349,10 +349,10 @@ def _print_summary(records: list[dict[str, object]]) -> None:
             f"{row['workload']}:{format_bytes(int(row['size_bytes']))}",
             str(row["sink"]),
             format_bytes(int(row["chunk_bytes"])),
-            _num(row["throughput_gbps_median"], 3),
-            _num(row["share_of_cat"], 2),
-            format_bytes(row["peak_rss_bytes_median"]),
-            f"{row['verified_runs']}/{row['runs']}",
+            _num(row.get("throughput_gbps_median"), 3),
+            _num(row.get("share_of_cat"), 2),
+            format_bytes(row.get("peak_rss_bytes_median") or float("nan")),
+            f"{row.get('verified_runs', '?')}/{row.get('runs', '?')}",
         )
     err_console.print(table)
 

@@ -6,7 +6,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
   2 - transform, consumer_rate_bps, high_water_mark_bytes; backpressure counters
       (pauses, drains, max_buffered_bytes, buffered_timeline); observed read and
       write sizes per syscall; sink_detail; outcome error when the source shrank;
-      faults, block I/O and context switches of the run; memory cap and its method.
+      faults, block I/O and context switches of the run; memory cap and its method;
+      run_total_s (the harness's time per run).
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class Record:
     cache_state_ok: bool | None
     # context
     started_at_utc: str
+    # the harness's whole time for this run: sink and cache set-up, worker
+    # start, the run, verification; run_total_s - wall_s is its fixed cost
+    run_total_s: float
     strategy_notes: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 

@@ -165,8 +165,8 @@ class Runner:
     def _prepare_cache(self, cell: Cell, path: Path) -> tuple[int | None, str, bool | None]:
         if cell.cache == "cold":
             make_cold(path)
-        else:
-            make_warm(path)
+        elif resident_bytes(path)[0] < cell.workload.size_bytes:
+            make_warm(path)  # read it only when some of it is not in the page cache yet
         resident, method = resident_bytes(path)
         size = cell.workload.size_bytes
         tolerance = RESIDENCY_TOLERANCE * max(size, 1)
@@ -175,6 +175,7 @@ class Runner:
 
     def run_one(self, run: PlannedRun) -> Record:
         cell = run.cell
+        run_started_at = time.monotonic()
         workload = self.workloads[cell.workload]
         started_at_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         expected = self.expected(cell)
@@ -256,6 +257,7 @@ class Runner:
             method,
             cache_ok,
             started_at_utc,
+            run_started_at,
         )
 
     def expected(self, cell: Cell) -> Expected:
@@ -287,6 +289,7 @@ class Runner:
         resident_method: str,
         cache_ok: bool | None,
         started_at_utc: str,
+        run_started_at: float,
     ) -> Record:
         cell = run.cell
         report: dict[str, Any] = {}
@@ -417,5 +420,6 @@ class Runner:
             resident_method=resident_method,
             cache_state_ok=cache_ok,
             started_at_utc=started_at_utc,
+            run_total_s=time.monotonic() - run_started_at,
             strategy_notes=notes,
         )

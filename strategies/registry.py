@@ -1,49 +1,45 @@
 """The strategy registry: an explicit list of built-ins plus an entry-point group.
 
-Never a scan for subclasses. A third-party package registers a class under the
-entry-point group ``streambench.strategies``; a plugin that fails to load is
-reported by name and does not stop the others.
+Never a scan for subclasses. Built-ins are listed by import path and imported
+only when named, so a worker pays for the one strategy it runs (asyncio and
+importlib.metadata cost ~30 ms of each worker's start otherwise). A third-party
+package registers a class under the entry-point group ``streambench.strategies``;
+a plugin that fails to load is reported by name and does not stop the others.
 
 A strategy is named in a matrix as ``NAME`` or ``NAME:KEY=VALUE[:KEY=VALUE...]``
 (e.g. ``async:loop=uvloop``, ``mmap:window=64MiB``); each variant is its own cell.
+The option ``tag`` is accepted by every strategy and ignored by it: ``pipe:tag=A``
+and ``pipe:tag=B`` are two cells running the same code (an A/A test).
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
 from harness.errors import UsageError
-from strategies.async_stream import AsyncStream
 from strategies.base import Strategy
-from strategies.mmap_slices import MmapSlices
-from strategies.pause_drain import PauseDrain
-from strategies.pipe import Pipe
-from strategies.readinto import ReadInto
-from strategies.reference import Cat, Dd
-from strategies.sendfile import SendFile
-from strategies.threaded import Threaded
-from strategies.unbounded import Unbounded
-from strategies.whole_file import WholeFile
 
 ENTRY_POINT_GROUP = "streambench.strategies"
 
-BUILTINS: tuple[type[Strategy], ...] = (
-    WholeFile,
-    Pipe,
-    PauseDrain,
-    ReadInto,
-    AsyncStream,
-    MmapSlices,
-    SendFile,
-    Threaded,
-    Unbounded,
-    Cat,
-    Dd,
-)
+BUILTINS: dict[str, str] = {
+    "whole-file": "strategies.whole_file:WholeFile",
+    "pipe": "strategies.pipe:Pipe",
+    "pause-drain": "strategies.pause_drain:PauseDrain",
+    "readinto": "strategies.readinto:ReadInto",
+    "async": "strategies.async_stream:AsyncStream",
+    "mmap": "strategies.mmap_slices:MmapSlices",
+    "sendfile": "strategies.sendfile:SendFile",
+    "threaded": "strategies.threaded:Threaded",
+    "unbounded": "strategies.unbounded:Unbounded",
+    "cat": "strategies.reference:Cat",
+    "dd": "strategies.reference:Dd",
+}
 
 # The reference tools are baselines; reports show strategies as shares of them.
-REFERENCES: frozenset[str] = frozenset({Cat.name, Dd.name})
+REFERENCES: frozenset[str] = frozenset({"cat", "dd"})
+# Accepted by every strategy, never passed to it: names an otherwise identical variant.
+TAG_OPTION = "tag"
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -58,42 +54,66 @@ def split_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name, options
 
 
+def _import(path: str) -> type[Strategy]:
+    module_name, _, class_name = path.partition(":")
+    cls: type[Strategy] = getattr(importlib.import_module(module_name), class_name)
+    return cls
+
+
 @dataclass
 class Registry:
-    strategies: dict[str, type[Strategy]] = field(default_factory=dict)
+    plugins: bool = True
     broken_plugins: dict[str, str] = field(default_factory=dict)
+    _plugin_classes: dict[str, type[Strategy]] | None = None
+
+    def _load_plugins(self) -> dict[str, type[Strategy]]:
+        if self._plugin_classes is None:
+            self._plugin_classes = {}
+            if self.plugins:
+                from importlib.metadata import entry_points
+
+                for ep in entry_points(group=ENTRY_POINT_GROUP):
+                    try:
+                        cls = ep.load()
+                        name = str(cls.name)
+                    except Exception as exc:  # a broken plugin must not stop the others
+                        self.broken_plugins[ep.name] = f"{type(exc).__name__}: {exc}"
+                        continue
+                    if name in BUILTINS or name in self._plugin_classes:
+                        self.broken_plugins[ep.name] = f"name {name!r} is already taken"
+                        continue
+                    if not hasattr(cls, "options"):
+                        cls.options = {}
+                    self._plugin_classes[name] = cls
+        return self._plugin_classes
 
     def names(self) -> list[str]:
-        return list(self.strategies)
+        return [*BUILTINS, *self._load_plugins()]
+
+    def get(self, name: str) -> type[Strategy]:
+        if name in BUILTINS:
+            return _import(BUILTINS[name])
+        plugins = self._load_plugins()
+        if name not in plugins:
+            raise UsageError(f"unknown strategy {name!r}; valid: {', '.join(self.names())}")
+        return plugins[name]
+
+    @property
+    def strategies(self) -> dict[str, type[Strategy]]:
+        """Every strategy class, imported (for listing)."""
+        return {name: self.get(name) for name in self.names()}
 
     def resolve(self, spec: str) -> tuple[type[Strategy], dict[str, str]]:
         """The class and options a spec names; UsageError for unknown names or options."""
         name, options = split_spec(spec)
-        if name not in self.strategies:
-            raise UsageError(f"unknown strategy {name!r}; valid: {', '.join(self.names())}")
-        cls = self.strategies[name]
+        cls = self.get(name)
         for key in options:
-            if key not in cls.options:
-                valid = ", ".join(cls.options) or "none"
+            if key not in cls.options and key != TAG_OPTION:
+                valid = ", ".join([*cls.options, TAG_OPTION])
                 raise UsageError(f"strategy {name!r} has no option {key!r}; its options: {valid}")
+        options.pop(TAG_OPTION, None)
         return cls, options
 
 
 def load_registry(*, plugins: bool = True) -> Registry:
-    registry = Registry({cls.name: cls for cls in BUILTINS})
-    if not plugins:
-        return registry
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-            name = str(cls.name)
-        except Exception as exc:  # a broken plugin must not stop the others
-            registry.broken_plugins[ep.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        if name in registry.strategies:
-            registry.broken_plugins[ep.name] = f"name {name!r} is already taken"
-            continue
-        if not hasattr(cls, "options"):
-            cls.options = {}
-        registry.strategies[name] = cls
-    return registry
+    return Registry(plugins=plugins)
