@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -38,6 +39,7 @@ from harness.limits import default_memory_limit_bytes
 from harness.machine import machine_info
 from harness.matrix import split_runnable
 from harness.matrix_spec import build_matrix, load_spec_file, merge, normalise_spec
+from harness.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
 from harness.record import Record
 from harness.runner import PlannedRun, RunEvents, Runner, plan_runs
 from harness.sinks import dest_dir
@@ -222,14 +224,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         err_console.print(f"skipped: {cell.label}: {reason}")
     if not cells:
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
-    planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup)
+    settings = _profile_settings(args.profile, args.profile_rate)
+    planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
     err_console.print(estimate(planned, config.data_dir, load_calibration(config.data_dir)).describe())
     workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     store = ResultStore(config.out_dir / run_id)
     meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
+    meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
     store.write_run_meta(meta)
-    return _execute(config, store, meta, planned, workloads)
+    return _execute(config, store, meta, planned, workloads, settings)
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -254,16 +258,39 @@ def _resume(args: argparse.Namespace) -> int:
     torn = store.repair_torn_tail()
     if torn:
         err_console.print(f"set aside a half-written last line ({torn} bytes) in {store.torn_path}")
-    done = {(r["cell_id"], int(r["repeat"]), bool(r["warmup"])) for r in load_records(run_dir)}
+    done = {
+        (r["cell_id"], int(r["repeat"]), bool(r["warmup"]), r.get("profiler")) for r in load_records(run_dir)
+    }
     cells, _ = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
-    planned = [p for p in plan_runs(cells, config.matrix.repeat, config.matrix.warmup) if p.key not in done]
+    settings = _profile_settings(
+        meta.get("profile", {}).get("kinds", []), meta.get("profile", {}).get("rate_hz")
+    )
+    plan = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
+    planned = [p for p in plan if p.key not in done]
     err_console.print(
         f"resuming {meta.get('run_id', run_dir.name)}: {len(done)} runs done, {len(planned)} to go"
     )
     workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
     meta.setdefault("resumed_at_utc", []).append(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     store.write_run_meta(meta)
-    return _execute(config, store, meta, planned, workloads)
+    return _execute(config, store, meta, planned, workloads, settings)
+
+
+def _profile_settings(kinds: Sequence[str] | str | None, rate: Any) -> ProfileSettings:
+    if isinstance(kinds, str):
+        kinds = list(PROFILE_KINDS) if kinds == "both" else _split(kinds)
+    for kind in kinds or ():
+        if kind not in PROFILE_KINDS:
+            raise UsageError(f"unknown profiler {kind!r}; valid: memory, cpu, both")
+    try:
+        rate_hz = int(rate) if rate is not None else 100
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--profile-rate must be a whole number of samples per second, got {rate!r}"
+        ) from None
+    if not 1 <= rate_hz <= 1000:
+        raise UsageError("--profile-rate must be between 1 and 1000 (py-spy slows targets badly above ~100)")
+    return ProfileSettings(tuple(kinds or ()), rate_hz)
 
 
 def _execute(
@@ -272,9 +299,15 @@ def _execute(
     meta: dict[str, Any],
     planned: list[PlannedRun],
     workloads: dict[WorkloadSpec, cache.Workload],
+    settings: ProfileSettings,
 ) -> int:
     run_dir = store.run_dir
     run_id = str(meta["run_id"])
+    unavailable = {k: why for k in settings.kinds if (why := unavailable_reason(k)) is not None}
+    for kind, why in unavailable.items():
+        err_console.print(
+            f"[yellow]{kind} profiling cannot run here: {why}; the rest of the matrix runs[/yellow]"
+        )
     n_cells = len({p.cell for p in planned})
     err_console.print(f"run {run_id}: {n_cells} cells, {len(planned)} runs -> {run_dir}")
     failures = 0
@@ -296,6 +329,8 @@ def _execute(
                 )
 
         runner = Runner(config, store, run_id, workloads, RunEvents(on_start=on_start, on_record=on_record))
+        runner.unavailable_profilers = unavailable
+        runner.profile_rate_hz = settings.rate_hz
         try:
             runner.run(planned)
         except KeyboardInterrupt:
@@ -391,6 +426,48 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Print the profiler summaries of one cell of a run, with its artifacts' paths."""
+    run_dir = Path(args.run_dir)
+    base = run_dir / "profiles"
+    if not base.is_dir():
+        raise UsageError(f"{run_dir} has no profiles (run with --profile memory|cpu|both)")
+    cells = sorted(p.name for p in base.iterdir() if p.is_dir())
+    matches = [c for c in cells if c == args.cell] or [c for c in cells if c.startswith(args.cell)]
+    if len(matches) != 1:
+        why = "no profiled cell" if not matches else f"{len(matches)} profiled cells"
+        raise UsageError(f"{why} matches {args.cell!r}; profiled cells: {', '.join(cells)}")
+    summary_path = base / matches[0] / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {summary_path}: {exc}") from None
+    out_console.print(f"[bold]{matches[0]}[/bold]")
+    memory = summary.get("memory")
+    if memory:
+        out_console.print(
+            f"memray: peak heap {format_bytes(memory['peak_heap_bytes'])} (heap, not resident memory), "
+            f"{memory['total_allocations']} allocations, {format_bytes(memory['total_allocated_bytes'])} "
+            f"allocated in all; overhead x{_num(memory.get('overhead'), 2)}"
+        )
+        for top in memory["top_allocations"][:5]:
+            out_console.print(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}")
+    cpu = summary.get("cpu")
+    if cpu:
+        active = summary.get("cpu-flamegraph", {}).get("active_share")
+        out_console.print(
+            f"py-spy: {cpu['samples']} samples (idle included), on-CPU share {_num(active, 2)}, "
+            f"blocking-call leaf share {_num(cpu['wait_leaf_share'], 2)}; "
+            f"overhead x{_num(cpu.get('overhead'), 2)}"
+        )
+        for top in cpu["top_self"][:5]:
+            out_console.print(f"  self {top['share']:6.1%}  {top['function']}")
+    for part in summary.values():
+        for name, rel in part.get("artifacts", {}).items():
+            print(f"{name}: {(run_dir / rel).resolve()}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -482,6 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--seed", help="workload seed (default 0)")
     one.add_argument("--timeout", help="seconds per run (default 600)")
     one.add_argument("--memory-limit", help="memory cap per run (default 60%% of RAM); over it: oom")
+    one.add_argument(
+        "--profile", help="extra profiled passes per cell: memory (memray), cpu (py-spy) or both"
+    )
+    one.add_argument("--profile-rate", help="py-spy samples per second (default 100)")
     one.add_argument("--resume", metavar="RUN_DIR", help="run only the missing runs of an interrupted run")
     one.add_argument("--out", default="results", help="results folder (default ./results)")
     one.add_argument(
@@ -498,6 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
+
+    profile = sub.add_parser("profile", help="print a cell's profiler summaries and artifact paths")
+    profile.add_argument("run_dir")
+    profile.add_argument("cell", help="a cell id (or a unique prefix, e.g. 'mmap-video')")
+    profile.set_defaults(func=cmd_profile)
 
     calibrate = sub.add_parser("calibrate", help="measure this machine's limits; runs store them")
     calibrate.add_argument("--size", default="512MiB", help="file size to measure with (default 512MiB)")

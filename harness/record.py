@@ -7,7 +7,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       (pauses, drains, max_buffered_bytes, buffered_timeline); observed read and
       write sizes per syscall; sink_detail; outcome error when the source shrank;
       faults, block I/O and context switches of the run; memory cap and its method;
-      run_total_s (the harness's time per run).
+      run_total_s (the harness's time per run); profiler passes (profiler, profile,
+      profile_artifacts, profile_overhead, profile_error).
 """
 
 from __future__ import annotations
@@ -100,6 +101,13 @@ class Record:
     # start, the run, verification; run_total_s - wall_s is its fixed cost
     run_total_s: float
     strategy_notes: dict[str, Any] = field(default_factory=dict)
+    # A profiler pass ("memory", "cpu", "cpu-flamegraph") or None for a timed run;
+    # profiled records never enter timing statistics.
+    profiler: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict)
+    profile_artifacts: dict[str, str] = field(default_factory=dict)  # relative to the run dir
+    profile_overhead: float | None = None  # profiled wall_s / median unprofiled wall_s of the cell
+    profile_error: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -15,15 +15,17 @@ import json
 import os
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness import profilers
 from harness.config import Cell, RunConfig
 from harness.expected import Expected, expected_for
 from harness.lifeline import PARENT_PID_ENV
@@ -48,16 +50,22 @@ class PlannedRun:
     cell: Cell
     repeat: int
     warmup: bool
+    # A profiler pass ("memory", "cpu", "cpu-flamegraph"), never a timed run.
+    profiler: str | None = None
 
     @property
-    def key(self) -> tuple[str, int, bool]:
-        return (self.cell.cell_id, self.repeat, self.warmup)
+    def key(self) -> tuple[str, int, bool, str | None]:
+        return (self.cell.cell_id, self.repeat, self.warmup, self.profiler)
 
 
-def plan_runs(cells: list[Cell], repeat: int, warmup: int) -> list[PlannedRun]:
-    """Warm-up rounds first, then measured rounds; each round visits every cell once."""
+def plan_runs(
+    cells: list[Cell], repeat: int, warmup: int, profile_kinds: tuple[str, ...] = ()
+) -> list[PlannedRun]:
+    """Warm-up rounds first, then measured rounds (each visits every cell once), then profiler passes."""
     planned = [PlannedRun(c, w, True) for w in range(warmup) for c in cells]
     planned += [PlannedRun(c, r, False) for r in range(repeat) for c in cells]
+    for kind in profile_kinds:
+        planned += [PlannedRun(c, 0, False, p) for p in profilers.PASSES[kind] for c in cells]
     return planned
 
 
@@ -151,6 +159,10 @@ class Runner:
         self._worker: subprocess.Popen[bytes] | None = None
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
         self._cap_method = "none"
+        self.unavailable_profilers: dict[str, str] = {}
+        self.profile_rate_hz = 100
+        # Measured (non-warm-up, ok) wall times per cell, for each profiler's overhead.
+        self._walls: dict[str, list[float]] = {}
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:
         records: list[Record] = []
@@ -179,6 +191,20 @@ class Runner:
         workload = self.workloads[cell.workload]
         started_at_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         expected = self.expected(cell)
+        profile_dir: Path | None = None
+        if run.profiler is not None:
+            kind = run.profiler.split("-")[0]
+            if kind in self.unavailable_profilers:
+                return self._not_run(
+                    run,
+                    workload,
+                    expected,
+                    started_at_utc,
+                    run_started_at,
+                    f"profiler unavailable: {self.unavailable_profilers[kind]}",
+                )
+            profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
+            profile_dir.mkdir(parents=True, exist_ok=True)
         sink: ConsumerSink | FileSink
         if cell.sink in ("null", "tcp"):
             sink = ConsumerSink(cell.sink, cell.consumer_rate_bps, self.config.consumer_close_after_bytes)
@@ -207,10 +233,22 @@ class Runner:
             else None
         )
         job["cgroup_procs"] = str(cap.procs_path) if cap and cap.procs_path else None
+        argv = [sys.executable, "-m", "harness.worker"]
+        if run.profiler == "memory" and profile_dir is not None:
+            capture = profilers.memray_capture_path(profile_dir)
+            capture.unlink(missing_ok=True)  # memray never overwrites a capture
+            job["memray_path"] = str(capture)
+        argv.append(json.dumps(job))
+        if run.profiler is not None and profile_dir is not None:
+            argv = profilers.worker_argv(run.profiler, argv, profile_dir, cell.strategy, self.profile_rate_hz)
+            if argv[0] != sys.executable:
+                # Under py-spy the worker's parent is py-spy: it dies with py-spy,
+                # and py-spy is what kill_current and the timeout kill.
+                env[PARENT_PID_ENV] = ""
         with tempfile.TemporaryFile() as stderr_file:
             try:
                 worker = subprocess.Popen(
-                    [sys.executable, "-m", "harness.worker", json.dumps(job)],
+                    argv,
                     pass_fds=(sink.child_fd, result_w),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -244,7 +282,7 @@ class Runner:
                     cap.close()
             stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
             stderr_tail = stderr_file.read().decode(errors="replace").strip()
-        return self._make_record(
+        record = self._make_record(
             run,
             workload,
             expected,
@@ -259,6 +297,52 @@ class Runner:
             started_at_utc,
             run_started_at,
         )
+        if run.profiler is None:
+            if not run.warmup and record.outcome == "ok" and record.wall_s is not None:
+                self._walls.setdefault(cell.cell_id, []).append(record.wall_s)
+            return record
+        assert profile_dir is not None
+        return self._with_profile(run, record, profile_dir)
+
+    def _with_profile(self, run: PlannedRun, record: Record, profile_dir: Path) -> Record:
+        """Summarise a profiler pass into its record; a profiler's failure is said, not raised."""
+        assert run.profiler is not None
+        walls = self._walls.get(run.cell.cell_id)
+        overhead = (
+            record.wall_s / statistics.median(walls)
+            if walls and record.wall_s and record.outcome == "ok"
+            else None
+        )
+        if record.outcome != "ok":
+            return replace(record, profile_error=f"the profiled run failed: {record.error}")
+        try:
+            summary, artifacts = profilers.summarize(run.profiler, profile_dir, self.store.run_dir)
+        except Exception as exc:  # a broken artifact must not stop the matrix
+            return replace(record, profile_overhead=overhead, profile_error=f"{type(exc).__name__}: {exc}")
+        summary_path = profile_dir / "summary.json"
+        merged: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+        if run.profiler == "cpu-flamegraph" and "cpu" in merged and summary.get("active_samples"):
+            # Same code, same rate: on-CPU samples over all samples is the share not waiting.
+            summary["active_share"] = min(1.0, summary["active_samples"] / max(1, merged["cpu"]["samples"]))
+        merged[run.profiler] = {**summary, "artifacts": artifacts, "overhead": overhead}
+        summary_path.write_text(json.dumps(merged, indent=2))
+        return replace(record, profile=summary, profile_artifacts=artifacts, profile_overhead=overhead)
+
+    def _not_run(
+        self,
+        run: PlannedRun,
+        workload: Workload,
+        expected: Expected,
+        started_at_utc: str,
+        run_started_at: float,
+        why: str,
+    ) -> Record:
+        report = json.dumps({"outcome": "error", "error": why}).encode()
+        record = self._make_record(
+            run, workload, expected, {}, _Watch(result_bytes=report), 0, "",
+            Received(0, "", None, None), None, "not measured", None, started_at_utc, run_started_at,
+        )  # fmt: skip
+        return replace(record, profile_error=why)
 
     def expected(self, cell: Cell) -> Expected:
         key = (cell.workload, cell.transform)
@@ -422,4 +506,5 @@ class Runner:
             started_at_utc=started_at_utc,
             run_total_s=time.monotonic() - run_started_at,
             strategy_notes=notes,
+            profiler=run.profiler,
         )
