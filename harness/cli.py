@@ -468,6 +468,20 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_overhead(args: argparse.Namespace) -> int:
+    from harness.bench import measure_overhead
+
+    result = measure_overhead(
+        args.strategy,
+        parse_size(args.size),
+        parse_size(args.chunk_size),
+        _data_dir(args.data_dir),
+        int(args.rounds),
+    )
+    print(result.describe())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -584,6 +598,14 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("run_dir")
     profile.add_argument("cell", help="a cell id (or a unique prefix, e.g. 'mmap-video')")
     profile.set_defaults(func=cmd_profile)
+
+    bench = sub.add_parser("bench-overhead", help="the harness's overhead vs the same code under hyperfine")
+    bench.add_argument("--strategy", default="pipe")
+    bench.add_argument("--size", default="1GiB")
+    bench.add_argument("--chunk-size", default="1MiB")
+    bench.add_argument("--rounds", default="10")
+    bench.add_argument("--data-dir")
+    bench.set_defaults(func=cmd_bench_overhead)
 
     calibrate = sub.add_parser("calibrate", help="measure this machine's limits; runs store them")
     calibrate.add_argument("--size", default="512MiB", help="file size to measure with (default 512MiB)")

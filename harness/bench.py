@@ -1,0 +1,110 @@
+"""``streambench bench overhead``: the harness's own cost, measured against hyperfine.
+
+The same strategy, file and destination are timed twice, interleaved per round:
+by the harness (wall time around ``strategy.run`` in a worker) and standalone
+(``python -m harness.standalone`` under hyperfine, minus hyperfine's time for the
+same command with ``--noop``, i.e. the interpreter's start and imports). It also
+reports the harness's fixed cost per run (everything a run costs beyond the
+strategy: sink and cache set-up, worker start, verification).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import Cell, MatrixConfig, RunConfig
+from harness.errors import UsageError
+from harness.runner import Runner, plan_runs
+from harness.sinks import FileSink, dest_path_for
+from harness.store import ResultStore, load_records
+from workloads import cache
+from workloads.cache import WorkloadSpec
+
+
+@dataclass(frozen=True)
+class OverheadResult:
+    strategy: str
+    size_bytes: int
+    rounds: int
+    harness_wall_s: list[float]
+    harness_fixed_cost_s: list[float]
+    standalone_s: list[float]
+    startup_s: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """Harness-timed over standalone-timed (1.0: the harness adds nothing)."""
+        standalone = statistics.median(self.standalone_s) - statistics.median(self.startup_s)
+        return statistics.median(self.harness_wall_s) / standalone
+
+    def describe(self) -> str:
+        med = statistics.median
+        standalone = med(self.standalone_s) - med(self.startup_s)
+        return (
+            f"{self.strategy}, {self.size_bytes / 2**30:g} GiB -> existing file, {self.rounds} rounds\n"
+            f"  harness wall_s (median)             {med(self.harness_wall_s):.4f} s\n"
+            f"  hyperfine standalone (median)       {med(self.standalone_s):.4f} s\n"
+            f"  hyperfine --noop (start + imports)  {med(self.startup_s):.4f} s\n"
+            f"  standalone strategy time            {standalone:.4f} s\n"
+            f"  harness / standalone                {self.ratio:.3f}\n"
+            f"  harness fixed cost per run (median) {med(self.harness_fixed_cost_s) * 1000:.0f} ms"
+        )
+
+
+def _hyperfine_once(argv: list[str], prepare: str, runs: int) -> list[float]:
+    hyperfine = shutil.which("hyperfine")
+    if hyperfine is None:
+        raise UsageError("hyperfine is not installed (apt-get install hyperfine)")
+    with tempfile.NamedTemporaryFile(suffix=".json") as export:
+        subprocess.run(
+            [hyperfine, "--runs", str(runs), "--prepare", prepare, "--style", "none",
+             "--export-json", export.name, " ".join(argv)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return [float(t) for t in json.loads(Path(export.name).read_text())["results"][0]["times"]]
+
+
+def measure_overhead(
+    strategy: str, size_bytes: int, chunk_bytes: int, data_dir: Path, rounds: int = 5
+) -> OverheadResult:
+    workload = cache.ensure(WorkloadSpec("video", size_bytes), data_dir)
+    spec = workload.spec
+    cell = Cell(strategy, spec, "file", chunk_bytes, "warm", dest="existing")
+    dest = dest_path_for(data_dir, workload.manifest.size_bytes)
+    FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the same existing file
+    standalone = [sys.executable, "-m", "harness.standalone", strategy, str(workload.path), str(dest),
+                  "--chunk-size", str(chunk_bytes)]  # fmt: skip
+    prepare = f"sync; cat {workload.path} > /dev/null"  # flushed dest, warm source: as the harness does
+    with tempfile.TemporaryDirectory() as out:
+        config = RunConfig(
+            matrix=MatrixConfig((strategy,), (spec,), ("file",), (chunk_bytes,), repeat=1, warmup=0),
+            out_dir=Path(out),
+            data_dir=data_dir,
+        )
+        store = ResultStore(Path(out) / "bench")
+        runner = Runner(config, store, "bench-overhead", {spec: workload})
+        standalone_s: list[float] = []
+        startup_s: list[float] = []
+        runner.run(plan_runs([cell], repeat=1, warmup=1))  # warm-up, not kept
+        for _ in range(rounds):  # A B A B: drift hits both sides alike
+            runner.run(plan_runs([cell], repeat=1, warmup=0))
+            standalone_s += _hyperfine_once(standalone, prepare, 1)
+            startup_s += _hyperfine_once([*standalone, "--noop"], prepare, 1)
+        records = [r for r in load_records(store.run_dir) if not r["warmup"]][-rounds:]
+    dest.unlink(missing_ok=True)
+    return OverheadResult(
+        strategy=strategy,
+        size_bytes=workload.manifest.size_bytes,
+        rounds=rounds,
+        harness_wall_s=[float(r["wall_s"]) for r in records],
+        harness_fixed_cost_s=[float(r["run_total_s"]) - float(r["wall_s"]) for r in records],
+        standalone_s=standalone_s,
+        startup_s=startup_s,
+    )
