@@ -108,3 +108,72 @@ def measure_overhead(
         standalone_s=standalone_s,
         startup_s=startup_s,
     )
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    size_bytes: int
+    rounds: int
+    seconds: dict[str, list[float]]  # kind (or "dd") -> one time per round
+    peak_rss_bytes: dict[str, int]
+    written_bytes: dict[str, int]
+
+    def describe(self) -> str:
+        med = statistics.median
+        dd_bps = self.size_bytes / med(self.seconds["dd"])
+        lines = [
+            f"generation vs dd, {self.size_bytes / 2**30:g} GiB new files, {self.rounds} rounds (median)"
+        ]
+        for kind, times in self.seconds.items():
+            bps = self.written_bytes.get(kind, self.size_bytes) / med(times)
+            peak = self.peak_rss_bytes.get(kind)
+            peak_text = f", peak RSS {peak / 2**20:.0f} MiB" if peak else ""
+            lines.append(f"  {kind:7s} {bps / 1e9:5.2f} GB/s  = {bps / dd_bps:4.2f}x dd{peak_text}")
+        return "\n".join(lines)
+
+
+def _generate_child(kind: str, size_bytes: int, data_dir: Path) -> None:
+    """In a child process: generate, then report own VmHWM and bytes (the parent's HWM is not ours)."""
+    from harness.probes import read_status
+
+    workload = cache.generate(WorkloadSpec(kind, size_bytes), data_dir)
+    print(json.dumps({"peak_rss_bytes": read_status().get("VmHWM"), "bytes": workload.manifest.size_bytes}))
+
+
+def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> GenerationResult:
+    import time
+
+    from workloads.registry import kinds
+
+    scratch = data_dir / "bench-generate"
+    scratch.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, list[float]] = {k: [] for k in [*kinds(), "dd"]}
+    peaks: dict[str, int] = {}
+    written: dict[str, int] = {}
+    try:
+        for _ in range(rounds):  # kind A, kind B, ..., dd, then again: drift hits all alike
+            for kind in kinds():
+                t0 = time.perf_counter()
+                child = [sys.executable, "-m", "harness.bench", "generate-child", kind, str(size_bytes)]
+                out = subprocess.run([*child, str(scratch)], check=True, capture_output=True, text=True)
+                seconds[kind].append(time.perf_counter() - t0)
+                report = json.loads(out.stdout)
+                peaks[kind] = max(peaks.get(kind, 0), int(report["peak_rss_bytes"]))
+                written[kind] = int(report["bytes"])
+                cache.clean(scratch)
+            t0 = time.perf_counter()
+            subprocess.run(
+                ["dd", "if=/dev/zero", f"of={scratch / 'dd.out'}", "bs=1M", f"count={size_bytes >> 20}",
+                 "status=none"],
+                check=True,
+            )  # fmt: skip
+            seconds["dd"].append(time.perf_counter() - t0)
+            (scratch / "dd.out").unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return GenerationResult(size_bytes, rounds, seconds, peaks, written)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["generate-child"]:
+        _generate_child(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))

@@ -482,6 +482,13 @@ def cmd_bench_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_generate(args: argparse.Namespace) -> int:
+    from harness.bench import measure_generation
+
+    print(measure_generation(parse_size(args.size), _data_dir(args.data_dir), int(args.rounds)).describe())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
@@ -606,6 +613,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--rounds", default="10")
     bench.add_argument("--data-dir")
     bench.set_defaults(func=cmd_bench_overhead)
+
+    bench_gen = sub.add_parser("bench-generate", help="workload generation throughput vs dd on the same disk")
+    bench_gen.add_argument("--size", default="2GiB")
+    bench_gen.add_argument("--rounds", default="3")
+    bench_gen.add_argument("--data-dir")
+    bench_gen.set_defaults(func=cmd_bench_generate)
 
     calibrate = sub.add_parser("calibrate", help="measure this machine's limits; runs store them")
     calibrate.add_argument("--size", default="512MiB", help="file size to measure with (default 512MiB)")
