@@ -218,13 +218,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     spec = build_spec(args)
+    return _start_run(spec, args, _profile_settings(args.profile, args.profile_rate))
+
+
+def _start_run(
+    spec: dict[str, Any],
+    args: argparse.Namespace,
+    settings: ProfileSettings,
+    extra_meta: dict[str, Any] | None = None,
+) -> int:
     config = build_run_config(spec, args)
     cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
     for cell, reason in skipped:
         err_console.print(f"skipped: {cell.label}: {reason}")
     if not cells:
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
-    settings = _profile_settings(args.profile, args.profile_rate)
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
     err_console.print(estimate(planned, config.data_dir, load_calibration(config.data_dir)).describe())
     workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
@@ -232,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = ResultStore(config.out_dir / run_id)
     meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
     meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
+    meta.update(extra_meta or {})
     store.write_run_meta(meta)
     return _execute(config, store, meta, planned, workloads, settings)
 
@@ -399,10 +408,78 @@ def _write_report(
 
     html = render_report(dict(meta), records)
     path = output or run_dir / REPORT_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    _write_atomic(path, html)
+    if "scenario" in meta and output is None:
+        # A scenario run leads with its question and verdicts, then this report.
+        return _write_scenario_report(run_dir, meta, records, html)
     return path.resolve()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _write_scenario_report(
+    run_dir: Path, meta: Mapping[str, Any], records: list[dict[str, Any]], full_report_html: str
+) -> Path:
+    from harness.scenario import get_scenario
+    from reports.claims import evaluate
+    from reports.scenario_html import render_scenario
+
+    info = meta["scenario"]
+    scenario = get_scenario(info["name"])
+    _, claims = scenario.expand(int(info["size_bytes"]))
+    verdicts = [evaluate(c, records) for c in claims]
+    table = Table(title=f"scenario {scenario.name}: {scenario.question}")
+    for col in ("verdict", "claim", "measured"):
+        table.add_column(col)
+    for v in verdicts:
+        colour = {"holds": "green", "fails": "red"}.get(v.verdict, "yellow")
+        table.add_row(f"[{colour}]{v.verdict}[/{colour}]", v.claim.says, v.detail)
+    err_console.print(table)
+    path = run_dir / "scenario.html"
+    _write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html))
+    (run_dir / "verdicts.json").write_text(
+        json.dumps(
+            [{"says": v.claim.says, "verdict": v.verdict, "detail": v.detail, "numbers": v.numbers}
+             for v in verdicts],
+            indent=2, default=str,
+        )
+    )  # fmt: skip
+    return path.resolve()
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from harness.scenario import all_scenarios, get_scenario
+
+    if args.action == "list":
+        table = Table(title="scenarios")
+        for col in ("name", "question", "default size", "about"):
+            table.add_column(col)
+        for name, s in all_scenarios().items():
+            table.add_row(
+                name, s.question, format_bytes(s.default_size_bytes), f"{s.estimate_s / 60:.1f} min"
+            )
+        out_console.print(table)
+        return 0
+    if not args.name:
+        raise UsageError("scenario run needs a NAME (see 'streambench scenario list')")
+    scenario = get_scenario(args.name)
+    size_bytes = parse_size(args.size) if args.size else scenario.default_size_bytes
+    spec, _ = scenario.expand(size_bytes)
+    kinds = args.profile if args.profile else ",".join(scenario.profile) or None
+    run_args = argparse.Namespace(
+        out=args.out,
+        data_dir=args.data_dir,
+        no_plugins=False,
+        verify_workloads=False,
+        consumer_close_after=None,
+    )
+    extra = {"scenario": {"name": scenario.name, "size_bytes": size_bytes, "question": scenario.question}}
+    err_console.print(f"scenario {scenario.name}: {scenario.question}")
+    return _start_run(spec, run_args, _profile_settings(kinds, args.profile_rate), extra)
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
@@ -600,6 +677,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir")
     report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
+
+    scenario = sub.add_parser(
+        "scenario", help="interview-style scenarios: list, or run one and judge its claims"
+    )
+    scenario.add_argument("action", choices=["list", "run"])
+    scenario.add_argument("name", nargs="?")
+    scenario.add_argument("--size", help="the scenario's size (default: its own)")
+    scenario.add_argument("--profile", help="memory, cpu or both (default: what the scenario asks for)")
+    scenario.add_argument("--profile-rate", help="py-spy samples per second (default 100)")
+    scenario.add_argument("--out", default="results")
+    scenario.add_argument("--data-dir")
+    scenario.set_defaults(func=cmd_scenario)
 
     profile = sub.add_parser("profile", help="print a cell's profiler summaries and artifact paths")
     profile.add_argument("run_dir")

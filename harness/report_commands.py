@@ -90,7 +90,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base = load_inputs(Path(args.base_run))
     cand = load_inputs(Path(args.cand_run))
     comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
-    console = Console()
+    # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
+    console = Console() if Console().is_terminal else Console(width=160)
     console.print(comparison_table(comparison))
     for note in comparison.notes:
         console.print(f"note: {note}")

@@ -17,15 +17,27 @@ through the thread pool too (what aiofiles does), and the record says so.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import socket
 import stat
+import time
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from strategies.base import Capability, RunStats, Sink, Source, StrategyParams, parse_bool
 
 LOOPS = ("asyncio", "uvloop")
+LAG_PROBE_INTERVAL_S = 0.001
+
+
+async def _probe_lag(lags: list[float]) -> None:
+    """How late a 1 ms timer fires: the time other work held the event loop."""
+    # perf_counter, not loop.time(): uvloop's clock has 1 ms resolution.
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(LAG_PROBE_INTERVAL_S)
+        lags.append(max(0.0, time.perf_counter() - t0 - LAG_PROBE_INTERVAL_S))
 
 
 def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
@@ -62,7 +74,11 @@ class AsyncStream:
     summary: ClassVar[str] = "asyncio: reads in the thread pool, StreamWriter.write + await drain()"
     node_analogue: ClassVar[str] = "for await (const c of rs) { if (!res.write(c)) await once(res, 'drain') }"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS, Capability.TRANSFORMS})
-    options: ClassVar[Mapping[str, str]] = {"loop": "asyncio (default) or uvloop"}
+    options: ClassVar[Mapping[str, str]] = {
+        "loop": "asyncio (default) or uvloop",
+        "work": "none (default) or sha256: hash each chunk on the loop thread (sync processing)",
+        "probe_lag": "false (default) or true: a 1 ms timer task measures event-loop lag",
+    }
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         loop_kind = params.options.get("loop", "asyncio")
@@ -75,7 +91,27 @@ class AsyncStream:
             loop.close()
 
     async def _main(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
+        if parse_bool(params.options.get("probe_lag", "false")):
+            lags: list[float] = []
+            probe = asyncio.ensure_future(_probe_lag(lags))
+            try:
+                return await self._move(source, sink, params, stats)
+            finally:
+                probe.cancel()
+                lags.sort()
+                stats.notes["loop_lag_samples"] = len(lags)
+                if lags:
+                    stats.notes["loop_lag_max_s"] = lags[-1]
+                    stats.notes["loop_lag_p99_s"] = lags[min(len(lags) - 1, int(0.99 * len(lags)))]
+                    stats.notes["loop_lag_median_s"] = lags[len(lags) // 2]
+        return await self._move(source, sink, params, stats)
+
+    async def _move(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         loop = asyncio.get_running_loop()
+        work = params.options.get("work", "none")
+        if work not in ("none", "sha256"):
+            raise ValueError(f"unknown work {work!r}; valid: none, sha256")
+        digest = hashlib.sha256()
         writer = await _open_writer(sink.fd, params.hwm_bytes)
         stats.notes["write_path"] = "transport" if writer is not None else "thread pool (regular file)"
         tf = params.transform
@@ -93,6 +129,10 @@ class AsyncStream:
                     pending = loop.run_in_executor(None, read_chunk)  # read ahead one chunk
                     moved_bytes += len(chunk)
                     stats.saw_chunk(len(chunk))
+                    if work == "sha256":
+                        # "Arrival async, processing sync": this runs on the loop
+                        # thread, and nothing else on the loop runs meanwhile.
+                        digest.update(chunk)
                     out = chunk if tf is None else tf.process(chunk)
                     if writer is None:
                         await loop.run_in_executor(None, sink.file.write, out)

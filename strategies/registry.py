@@ -32,6 +32,7 @@ BUILTINS: dict[str, str] = {
     "sendfile": "strategies.sendfile:SendFile",
     "threaded": "strategies.threaded:Threaded",
     "unbounded": "strategies.unbounded:Unbounded",
+    "lines": "strategies.lines:Lines",
     "cat": "strategies.reference:Cat",
     "dd": "strategies.reference:Dd",
 }

@@ -1,0 +1,328 @@
+"""Claims over records, and their verdicts: ``holds``, ``fails`` or ``inconclusive``.
+
+A claim is declared data (a scenario's ``[[claim]]`` table)::
+
+    says     = "Streams use less memory than readFile"   # the sentence being tested
+    metric   = "peak_rss_growth_bytes"                   # see METRICS
+    subject  = {strategy = "pipe"}                       # which records (field = value)
+    expect   = "<= 0.1x"                                 # the vocabulary below
+    baseline = {strategy = "whole-file"}                 # for ratio claims
+
+``expect`` forms:
+- ``"O(n)"`` / ``"O(1)"``: the metric's log-log slope against ``size_bytes``
+  (medians per size; needs two sizes at least 4x apart);
+- ``">= 0.9x"`` (with ``baseline``): subject / baseline, per size, over every pair of
+  repeats: holds when all pairs agree, fails when the median ratio disagrees;
+- ``"<= 2x high_water_mark_bytes"``: against a field of the subject's own records;
+- ``"<= 16MiB"``, ``"> 0"``: against a constant (sizes take units);
+- ``"outcome oom"``: every subject record ended that way; ``"verified"``: every
+  subject record's bytes were verified byte-exact;
+- ``"knee <= 1MiB"``: the smallest chunk size reaching 95% of the best throughput.
+Noise makes a claim ``inconclusive``, never quietly ``holds``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.units import parse_size
+
+VERDICTS = ("holds", "fails", "inconclusive")
+
+
+def _throughput(r: Mapping[str, Any]) -> float | None:
+    wall = r.get("wall_s")
+    return r["bytes_moved"] / wall if wall else None
+
+
+def _growth(r: Mapping[str, Any], peak: str, base: str) -> float | None:
+    if r.get(peak) is None or r.get(base) is None:
+        return None
+    return float(r[peak] - r[base])
+
+
+def _cpu(r: Mapping[str, Any]) -> float | None:
+    if r.get("strategy_user_s") is None:
+        return None
+    return float(r["strategy_user_s"] + r["strategy_sys_s"])
+
+
+def _note(name: str) -> Callable[[Mapping[str, Any]], float | None]:
+    def get(r: Mapping[str, Any]) -> float | None:
+        value = (r.get("strategy_notes") or {}).get(name)
+        return None if value is None else float(value)
+
+    return get
+
+
+def _profile(name: str) -> Callable[[Mapping[str, Any]], float | None]:
+    def get(r: Mapping[str, Any]) -> float | None:
+        value = (r.get("profile") or {}).get(name)
+        return None if value is None else float(value)
+
+    return get
+
+
+METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
+    "throughput_bps": _throughput,
+    "wall_s": lambda r: r.get("wall_s"),
+    "cpu_s": _cpu,
+    "cpu_s_per_gb": lambda r: (c / (r["bytes_moved"] / 1e9)) if (c := _cpu(r)) and r["bytes_moved"] else None,
+    "sys_s": lambda r: r.get("strategy_sys_s"),
+    "peak_rss_bytes": lambda r: r.get("peak_rss_bytes"),
+    "peak_rss_growth_bytes": lambda r: _growth(r, "peak_rss_bytes", "baseline_rss_bytes"),
+    "peak_rss_anon_growth_bytes": lambda r: _growth(r, "peak_rss_anon_bytes", "baseline_rss_anon_bytes"),
+    "peak_rss_file_bytes": lambda r: r.get("peak_rss_file_bytes"),
+    "max_buffered_bytes": lambda r: r.get("max_buffered_bytes"),
+    "pauses": lambda r: r.get("pauses"),
+    "ttfb_s": lambda r: r.get("ttfb_s"),
+    "sink_last_byte_s": lambda r: r.get("sink_last_byte_s"),
+    "rchar": lambda r: (r.get("io") or {}).get("rchar"),
+    "wchar": lambda r: (r.get("io") or {}).get("wchar"),
+    "bytes_received": lambda r: r.get("bytes_received"),
+    "memray_peak_heap_bytes": _profile("peak_heap_bytes"),
+    "loop_lag_max_s": _note("loop_lag_max_s"),
+    "loop_lag_p99_s": _note("loop_lag_p99_s"),
+    "lines_kept": _note("lines_kept"),
+}
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_RATIO_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x$")
+_FIELD_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x\s+([a-z_]+)$")
+_CONST_RE = re.compile(r"^(>=|<=|>|<)\s*(\S+)$")
+_KNEE_RE = re.compile(r"^knee\s*(>=|<=|>|<)\s*(\S+)$")
+
+
+@dataclass(frozen=True)
+class Claim:
+    says: str
+    metric: str
+    subject: dict[str, Any]
+    expect: str
+    baseline: dict[str, Any] | None = None
+
+    def validate(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; valid: {', '.join(METRICS)}")
+        e = self.expect.strip()
+        known = (
+            e in ("O(n)", "O(1)", "verified")
+            or e.startswith("outcome ")
+            or _KNEE_RE.match(e)
+            or _FIELD_RE.match(e)
+            or (_RATIO_RE.match(e) and self.baseline is not None)
+            or (_CONST_RE.match(e) and not _RATIO_RE.match(e))
+        )
+        if not known:
+            raise ValueError(f"cannot read expect {self.expect!r} (see reports/claims.py for the forms)")
+
+
+@dataclass
+class Verdict:
+    claim: Claim
+    verdict: str
+    detail: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def _matches(r: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
+    return all(r.get(k) == v for k, v in selector.items())
+
+
+def _values(
+    records: Sequence[Mapping[str, Any]], claim: Claim, selector: Mapping[str, Any]
+) -> dict[int, list[float]]:
+    """Metric values of the matching measured records, grouped by workload size."""
+    get = METRICS[claim.metric]
+    out: dict[int, list[float]] = {}
+    for r in records:
+        if r.get("warmup") or not _matches(r, selector) or r.get("outcome") != "ok":
+            continue
+        if (r.get("profiler") is not None) != claim.metric.startswith("memray"):
+            continue  # timings never come from profiled passes; memray figures only do
+        value = get(r)
+        if value is not None:
+            out.setdefault(int(r["size_bytes"]), []).append(float(value))
+    return out
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 1 << 20:
+        return f"{value / 2**20:.1f} MiB"
+    return f"{value:.4g}"
+
+
+def _combine(parts: list[str]) -> str:
+    if "fails" in parts:
+        return "fails"
+    if "inconclusive" in parts or not parts:
+        return "inconclusive"
+    return "holds"
+
+
+def evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+    claim.validate()
+    expect = claim.expect.strip()
+    if expect == "verified":
+        got = [
+            bool(r.get("verified")) for r in records if _matches(r, claim.subject) and not r.get("profiler")
+        ]
+        if not got:
+            return Verdict(claim, "inconclusive", "no records match the subject")
+        verdict = "holds" if all(got) else "fails"
+        return Verdict(
+            claim, verdict, f"{sum(got)} of {len(got)} runs verified byte-exact", {"verified": sum(got)}
+        )
+    if expect.startswith("outcome "):
+        wanted = expect.split(None, 1)[1]
+        outcomes = [
+            str(r.get("outcome")) for r in records if _matches(r, claim.subject) and not r.get("profiler")
+        ]
+        if not outcomes:
+            return Verdict(claim, "inconclusive", "no records match the subject")
+        verdict = "holds" if all(o == wanted for o in outcomes) else "fails"
+        return Verdict(claim, verdict, f"outcomes: {', '.join(outcomes)}", {"outcomes": outcomes})
+    if expect.startswith("knee"):
+        return _knee(claim, records)
+    values = _values(records, claim, claim.subject)
+    if not values:
+        return Verdict(claim, "inconclusive", "no successful measured records match the subject")
+    if expect in ("O(n)", "O(1)"):
+        return _scaling(claim, values)
+    if claim.baseline is not None and (m := _RATIO_RE.match(expect)):
+        return _ratio(claim, values, _values(records, claim, claim.baseline), m.group(1), float(m.group(2)))
+    if m := _FIELD_RE.match(expect):
+        return _field_bound(claim, records, m.group(1), float(m.group(2)), m.group(3))
+    m = _CONST_RE.match(expect)
+    assert m is not None
+    text = m.group(2)
+    bound = float(parse_size(text)) if any(c.isalpha() for c in text) else float(text)
+    return _const_bound(claim, values, m.group(1), bound)
+
+
+def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
+    sizes = sorted(values)
+    if len(sizes) < 2 or sizes[-1] < 4 * sizes[0]:
+        return Verdict(claim, "inconclusive", "needs two sizes at least 4x apart", {"sizes": sizes})
+    page = 4096.0
+    xs = [math.log(s) for s in sizes]
+    ys = [math.log(max(statistics.median(values[s]), page)) for s in sizes]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mean_x) ** 2 for x in xs
+    )
+    linear = claim.expect == "O(n)"
+    if linear:
+        verdict = "holds" if slope >= 0.8 else "fails" if slope <= 0.3 else "inconclusive"
+    else:
+        verdict = "holds" if slope <= 0.2 else "fails" if slope >= 0.5 else "inconclusive"
+    medians = {s: statistics.median(values[s]) for s in sizes}
+    detail = f"log-log slope {slope:.2f} over sizes " + ", ".join(
+        f"{s / 2**20:g} MiB -> {_fmt(v)}" for s, v in medians.items()
+    )
+    return Verdict(claim, verdict, detail, {"slope": slope, "medians": medians})
+
+
+def _ratio(
+    claim: Claim, subject: dict[int, list[float]], baseline: dict[int, list[float]], op: str, factor: float
+) -> Verdict:
+    compare = _OPS[op]
+    parts: list[str] = []
+    details: list[str] = []
+    numbers: dict[str, Any] = {}
+    for size in sorted(subject):
+        if size not in baseline or not baseline[size]:
+            continue
+        ratios = sorted(a / b for a in subject[size] for b in baseline[size] if b)
+        if not ratios:
+            continue
+        median = statistics.median(ratios)
+        all_agree = all(compare(r, factor) for r in ratios)
+        verdict = "holds" if all_agree else "fails" if not compare(median, factor) else "inconclusive"
+        parts.append(verdict)
+        details.append(f"{size / 2**20:g} MiB: ratio {median:.3g} (pairs {ratios[0]:.3g}..{ratios[-1]:.3g})")
+        numbers[str(size)] = {
+            "median_ratio": median,
+            "min": ratios[0],
+            "max": ratios[-1],
+            "pairs": len(ratios),
+        }
+    if not parts:
+        return Verdict(claim, "inconclusive", "no size has both subject and baseline records")
+    return Verdict(claim, _combine(parts), "; ".join(details), numbers)
+
+
+def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: float) -> Verdict:
+    compare = _OPS[op]
+    flat = [v for vs in values.values() for v in vs]
+    median = statistics.median(flat)
+    if all(compare(v, bound) for v in flat):
+        verdict = "holds"
+    else:
+        verdict = "fails" if not compare(median, bound) else "inconclusive"
+    detail = f"median {_fmt(median)}, range {_fmt(min(flat))}..{_fmt(max(flat))} against {op} {_fmt(bound)}"
+    return Verdict(
+        claim, verdict, detail, {"median": median, "min": min(flat), "max": max(flat), "bound": bound}
+    )
+
+
+def _field_bound(
+    claim: Claim, records: Sequence[Mapping[str, Any]], op: str, factor: float, field_name: str
+) -> Verdict:
+    compare = _OPS[op]
+    get = METRICS[claim.metric]
+    pairs: list[tuple[float, float]] = []
+    memray = claim.metric.startswith("memray")
+    for r in records:
+        if r.get("warmup") or not _matches(r, claim.subject) or r.get("outcome") != "ok":
+            continue
+        if (r.get("profiler") is not None) != memray:
+            continue
+        value, ref = get(r), r.get(field_name)
+        if value is None or not ref:
+            ref = r.get("chunk_bytes") if field_name == "high_water_mark_bytes" else ref  # 0: one chunk
+        if value is not None and ref:
+            pairs.append((float(value), factor * float(ref)))
+    if not pairs:
+        return Verdict(claim, "inconclusive", f"no records with both {claim.metric} and {field_name}")
+    ok = [compare(v, b) for v, b in pairs]
+    median_ratio = statistics.median(v / b for v, b in pairs)
+    verdict = "holds" if all(ok) else "fails" if not compare(median_ratio, 1.0) else "inconclusive"
+    detail = (
+        f"{sum(ok)}/{len(ok)} runs within; median {claim.metric} = {median_ratio * factor:.3g}x {field_name}"
+    )
+    return Verdict(claim, verdict, detail, {"within": sum(ok), "runs": len(ok), "median_ratio": median_ratio})
+
+
+def _knee(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+    m = _KNEE_RE.match(claim.expect.strip())
+    assert m is not None
+    by_chunk: dict[int, list[float]] = {}
+    for r in records:
+        if r.get("warmup") or r.get("profiler") or not _matches(r, claim.subject) or r.get("outcome") != "ok":
+            continue
+        value = _throughput(r)
+        if value is not None:
+            by_chunk.setdefault(int(r["chunk_bytes"]), []).append(value)
+    if len(by_chunk) < 3:
+        return Verdict(claim, "inconclusive", "needs at least three chunk sizes")
+    medians = {c: statistics.median(v) for c, v in sorted(by_chunk.items())}
+    best = max(medians.values())
+    knee = min(c for c, v in medians.items() if v >= 0.95 * best)
+    bound = parse_size(m.group(2))
+    verdict = "holds" if _OPS[m.group(1)](knee, bound) else "fails"
+    detail = f"knee at {knee / 1024:g} KiB (95% of best {best / 1e9:.2f} GB/s); " + ", ".join(
+        f"{c / 1024:g}K {v / 1e9:.2f}" for c, v in medians.items()
+    )
+    return Verdict(claim, verdict, detail, {"knee_bytes": knee, "medians_bps": medians})

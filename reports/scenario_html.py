@@ -1,0 +1,125 @@
+"""A scenario's page: the question, the verdicts, the one chart that answers it, then the full report.
+
+Pure: (scenario, verdicts, records, the run's report HTML) in, one self-contained
+HTML string out. The full report is embedded with ``<iframe srcdoc>``, so the
+page is still a single file that opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from collections.abc import Mapping
+from typing import Any
+
+from reports.claims import METRICS, Verdict
+
+_COLOURS = {"holds": "#1b5e20", "fails": "#b00020", "inconclusive": "#8a6d00"}
+
+
+def _fmt(value: float, metric: str) -> str:
+    if metric.endswith("_bps"):
+        return f"{value / 1e9:.2f} GB/s"
+    if metric.endswith("_bytes"):
+        return f"{value / 2**20:.1f} MiB"
+    if metric.endswith("_s"):
+        return f"{value:.3g} s"
+    return f"{value:.3g}"
+
+
+def _series(records: list[dict[str, Any]], metric: str, x: str) -> dict[str, float]:
+    """Median of the metric per (strategy, x) label, over measured runs."""
+    get = METRICS[metric]
+    groups: dict[str, list[float]] = {}
+    for r in records:
+        if r.get("warmup") or r.get("outcome") != "ok":
+            continue
+        if (r.get("profiler") is not None) != metric.startswith("memray"):
+            continue
+        value = get(r)
+        if value is None:
+            continue
+        if x == "chunk_bytes":
+            label = f"{r['strategy']} | {int(r['chunk_bytes']) // 1024} KiB"
+        else:
+            extra = [f"{int(r['size_bytes']) >> 20} MiB"]
+            if r.get("transform", "none") != "none":
+                extra.append(str(r["transform"]))
+            if r.get("cache") == "cold":
+                extra.append("cold")
+            if r.get("sink") != "null":
+                extra.append(str(r["sink"]))
+            label = f"{r['strategy']} | {', '.join(extra)}"
+        groups.setdefault(label, []).append(float(value))
+    return {k: statistics.median(v) for k, v in groups.items()}
+
+
+def bar_chart_svg(values: Mapping[str, float], metric: str, title: str) -> str:
+    """A horizontal bar chart as inline SVG; every label escaped."""
+    if not values:
+        return '<p class="note">No successful runs to chart.</p>'
+    row_h, label_w, bar_w = 22, 330, 420
+    height = row_h * len(values) + 40
+    top = max(values.values()) or 1.0
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 120}" height="{height}" '
+        f'role="img" aria-label="{html.escape(title)}">',
+        f'<text x="0" y="16" font-size="14" font-weight="600">{html.escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(values.items()):
+        y = 30 + i * row_h
+        width = max(1.0, bar_w * value / top)
+        text_y = y + 14
+        anchor = f'x="{label_w - 6}" y="{text_y}" font-size="12" text-anchor="end"'
+        parts.append(f"<text {anchor}>{html.escape(label)}</text>")
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 2}" width="{width:.1f}" height="{row_h - 6}" fill="#3b6ea5"/>'
+        )
+        value_text = html.escape(_fmt(value, metric))
+        parts.append(f'<text x="{label_w + width + 4:.1f}" y="{text_y}" font-size="12">{value_text}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_scenario(
+    scenario: Any,
+    info: Mapping[str, Any],
+    verdicts: list[Verdict],
+    records: list[dict[str, Any]],
+    full_report: str,
+) -> str:
+    e = html.escape
+    chart = scenario.chart
+    metric = str(chart.get("metric", "throughput_bps"))
+    svg = bar_chart_svg(
+        _series(records, metric, str(chart.get("x", "strategy"))), metric, str(chart.get("title", metric))
+    )
+    rows = "".join(
+        f'<tr><td style="color:{_COLOURS[v.verdict]};font-weight:700">{e(v.verdict)}</td>'
+        f"<td>{e(v.claim.says)}</td><td><code>{e(v.claim.metric)} {e(v.claim.expect)}</code></td>"
+        f"<td>{e(v.detail)}</td></tr>"
+        for v in verdicts
+    )
+    counts = {k: sum(v.verdict == k for v in verdicts) for k in _COLOURS}
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>scenario {e(scenario.name)}</title>
+<style>
+body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
+td, th {{ padding: 5px 8px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }}
+.note {{ color: #555; }} code {{ background: #f3f3f3; padding: 0 3px; }}
+iframe {{ width: 100%; height: 1400px; border: 1px solid #ddd; }}
+</style></head><body>
+<h1>{e(scenario.question)}</h1>
+<p class="note">Scenario <code>{e(scenario.name)}</code> at {int(info["size_bytes"]) / 2**20:g} MiB:
+{counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive.</p>
+<p>{e(scenario.narrative)}</p>
+<h2>Verdicts</h2>
+<table><thead><tr><th>verdict</th><th>claim</th><th>tested as</th><th>measured</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<h2>The chart that answers it</h2>
+{svg}
+<h2>The full report of this run</h2>
+<iframe title="full report" srcdoc="{e(full_report, quote=True)}"></iframe>
+</body></html>
+"""

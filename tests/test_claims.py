@@ -1,0 +1,126 @@
+"""Verdict logic on fixed records: each claim form can hold, fail, or be inconclusive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reports.claims import Claim, evaluate
+
+MiB = 1 << 20
+
+
+def rec(strategy: str, size_mib: int, repeat: int = 0, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "strategy": strategy, "size_bytes": size_mib * MiB, "bytes_moved": size_mib * MiB, "repeat": repeat,
+        "warmup": False, "profiler": None, "outcome": "ok", "verified": True, "wall_s": 1.0,
+        "peak_rss_bytes": 20 * MiB, "baseline_rss_bytes": 20 * MiB, "chunk_bytes": 65536,
+        "high_water_mark_bytes": 0, "strategy_user_s": 0.1, "strategy_sys_s": 0.1,
+    }  # fmt: skip
+    base.update(fields)
+    return base
+
+
+def growth_records(strategy: str, per_mib: float, floor_mib: float = 0.5) -> list[dict[str, Any]]:
+    return [
+        rec(strategy, size, r, peak_rss_bytes=int(20 * MiB + floor_mib * MiB + per_mib * size * MiB))
+        for size in (16, 64, 256)
+        for r in range(3)
+    ]
+
+
+def verdict(claim: Claim, records: list[dict[str, Any]]) -> str:
+    return evaluate(claim, records).verdict
+
+
+def test_scaling_linear_and_constant() -> None:
+    records = growth_records("whole-file", 1.0) + growth_records("pipe", 0.0)
+    on = Claim("grows", "peak_rss_growth_bytes", {"strategy": "whole-file"}, "O(n)")
+    flat = Claim("flat", "peak_rss_growth_bytes", {"strategy": "pipe"}, "O(1)")
+    assert verdict(on, records) == "holds" and verdict(flat, records) == "holds"
+    assert verdict(Claim("x", "peak_rss_growth_bytes", {"strategy": "pipe"}, "O(n)"), records) == "fails"
+    assert (
+        verdict(Claim("x", "peak_rss_growth_bytes", {"strategy": "whole-file"}, "O(1)"), records) == "fails"
+    )
+    # slope exactly log-linear: hand computed 1.0 within rounding for pure y = x
+    result = evaluate(on, records)
+    assert result.numbers["slope"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_scaling_needs_two_sizes_apart() -> None:
+    records = [rec("pipe", 16, r) for r in range(3)]
+    claim = Claim("x", "peak_rss_growth_bytes", {"strategy": "pipe"}, "O(1)")
+    assert verdict(claim, records) == "inconclusive"
+
+
+def _timed(strategy: str, walls: list[float]) -> list[dict[str, Any]]:
+    return [rec(strategy, 64, r, wall_s=w) for r, w in enumerate(walls)]
+
+
+def test_ratio_holds_fails_and_is_inconclusive_when_noisy() -> None:
+    claim = Claim("pipe >= 0.9x", "throughput_bps", {"strategy": "pipe"}, ">= 0.9x", {"strategy": "manual"})
+    # pipe clearly as fast: every pair of repeats agrees
+    assert verdict(claim, _timed("pipe", [1.0, 1.01, 0.99]) + _timed("manual", [1.0, 1.02, 0.98])) == "holds"
+    # pipe clearly slower: median ratio 0.5
+    assert verdict(claim, _timed("pipe", [2.0, 2.1, 1.9]) + _timed("manual", [1.0, 1.0, 1.0])) == "fails"
+    # noisy: median ratio 1.0 but one pairing dips below 0.9
+    noisy = _timed("pipe", [1.0, 1.0, 1.3]) + _timed("manual", [1.0, 1.0, 1.0])
+    result = evaluate(claim, noisy)
+    assert result.verdict == "inconclusive"
+    # hand check: ratios are throughput_pipe / throughput_manual = wall_manual / wall_pipe
+    assert result.numbers[str(64 * MiB)]["min"] == pytest.approx(1 / 1.3)
+
+
+def test_field_and_constant_bounds() -> None:
+    records = [rec("pd", 64, r, max_buffered_bytes=b, high_water_mark_bytes=MiB) for r, b in
+               enumerate([MiB, int(1.5 * MiB), int(1.9 * MiB)])]  # fmt: skip
+    assert (
+        verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 2x high_water_mark_bytes"), records)
+        == "holds"
+    )
+    assert (
+        verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1x high_water_mark_bytes"), records)
+        == "fails"
+    )
+    assert verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 2MiB"), records) == "holds"
+    assert verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1.25MiB"), records) == "fails"
+    # median within, one run outside: inconclusive, not holds
+    assert (
+        verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1.625MiB"), records) == "inconclusive"
+    )
+
+
+def test_outcome_verified_and_knee() -> None:
+    records = [rec("whole-file", 512, 0, outcome="oom", verified=False), rec("pipe", 512, 0)]
+    assert verdict(Claim("x", "wall_s", {"strategy": "whole-file"}, "outcome oom"), records) == "holds"
+    assert verdict(Claim("x", "wall_s", {"strategy": "pipe"}, "outcome oom"), records) == "fails"
+    assert verdict(Claim("x", "wall_s", {"strategy": "pipe"}, "verified"), records) == "holds"
+    assert verdict(Claim("x", "wall_s", {"strategy": "whole-file"}, "verified"), records) == "fails"
+    # throughput by chunk: 4K 1.0, 64K 1.9, 1M 2.0, 16M 2.0 GB/s -> knee at 64 KiB (1.9 >= 0.95 * 2.0)
+    sweep = [
+        rec("pipe", 1024, r, chunk_bytes=c, wall_s=1.073741824 / g)
+        for c, g in ((4096, 1.0), (65536, 1.9), (1 << 20, 2.0), (16 << 20, 2.0))
+        for r in range(3)
+    ]
+    knee = evaluate(Claim("x", "throughput_bps", {"strategy": "pipe"}, "knee <= 1MiB"), sweep)
+    assert knee.verdict == "holds" and knee.numbers["knee_bytes"] == 65536
+    assert verdict(Claim("x", "throughput_bps", {"strategy": "pipe"}, "knee <= 16KiB"), sweep) == "fails"
+
+
+def test_warmups_failures_and_profiled_passes_are_not_evidence() -> None:
+    records = [
+        rec("pipe", 64, 0, warmup=True, wall_s=100.0),
+        rec("pipe", 64, 1, outcome="error", wall_s=100.0),
+        rec("pipe", 64, 2, profiler="cpu", wall_s=100.0),
+        rec("pipe", 64, 3, wall_s=1.0),
+    ]
+    result = evaluate(Claim("x", "wall_s", {"strategy": "pipe"}, "<= 2"), records)
+    assert result.verdict == "holds" and result.numbers["median"] == 1.0
+
+
+def test_bad_claims_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown metric"):
+        Claim("x", "speed", {}, ">= 1").validate()
+    with pytest.raises(ValueError, match="cannot read expect"):
+        Claim("x", "wall_s", {}, "about right").validate()
