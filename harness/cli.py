@@ -125,6 +125,7 @@ def build_run_config(spec: dict[str, Any], args: argparse.Namespace) -> RunConfi
         timeout_s=float(spec.get("timeout", 600.0)),
         verify_workloads=args.verify_workloads,
         plugins=not args.no_plugins,
+        drop_caches=bool(getattr(args, "drop_caches", False)),
         memory_limit_bytes=(
             parse_size(str(memory_limit)) if memory_limit is not None else default_memory_limit_bytes()
         ),
@@ -666,6 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument(
         "--data-dir", help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)"
     )
+    one.add_argument("--drop-caches", action="store_true", help="cold runs also drop the page cache (root)")
     one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
     one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
     one.add_argument(

@@ -133,4 +133,6 @@ class RunConfig:
     consumer_close_after_bytes: int = 0
     # Each run's memory cap (0: none); over it the run is killed and recorded as oom.
     memory_limit_bytes: int = 0
+    # Cold runs also drop the whole page cache (root only; recorded either way).
+    drop_caches: bool = False
     extra: dict[str, str] = field(default_factory=dict)

@@ -7,7 +7,7 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       (pauses, drains, max_buffered_bytes, buffered_timeline); observed read and
       write sizes per syscall; sink_detail; outcome error when the source shrank;
       faults, block I/O and context switches of the run; memory cap and its method;
-      run_total_s (the harness's time per run); profiler passes (profiler, profile,
+      run_total_s (the harness's time per run); cache_method; profiler passes (profiler, profile,
       profile_artifacts, profile_overhead, profile_error).
 """
 
@@ -94,6 +94,7 @@ class Record:
     # cache state: asked, measured, consistent
     resident_bytes_before: int | None
     resident_method: str
+    cache_method: str  # how the asked state was made (read, fadvise, drop_caches)
     cache_state_ok: bool | None
     # context
     started_at_utc: str

@@ -30,7 +30,7 @@ from harness.config import Cell, RunConfig
 from harness.expected import Expected, expected_for
 from harness.lifeline import PARENT_PID_ENV
 from harness.limits import MemoryCap
-from harness.probes import make_cold, make_warm, read_status, resident_bytes
+from harness.probes import drop_all_caches, make_cold, make_warm, read_status, resident_bytes
 from harness.record import Record
 from harness.sinks import ConsumerSink, FileSink, Received, dest_path_for
 from harness.store import ResultStore
@@ -159,6 +159,7 @@ class Runner:
         self._worker: subprocess.Popen[bytes] | None = None
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
         self._cap_method = "none"
+        self._cache_method = "not made"
         self.unavailable_profilers: dict[str, str] = {}
         self.profile_rate_hz = 100
         # Measured (non-warm-up, ok) wall times per cell, for each profiler's overhead.
@@ -175,10 +176,18 @@ class Runner:
         return records
 
     def _prepare_cache(self, cell: Cell, path: Path) -> tuple[int | None, str, bool | None]:
+        """Make the asked cache state, then measure it; the record gets both, and how."""
         if cell.cache == "cold":
             make_cold(path)
+            self._cache_method = "fdatasync + FADV_DONTNEED"
+            if self.config.drop_caches:
+                allowed = drop_all_caches()
+                self._cache_method += " + drop_caches" if allowed else " (drop_caches not permitted)"
         elif resident_bytes(path)[0] < cell.workload.size_bytes:
             make_warm(path)  # read it only when some of it is not in the page cache yet
+            self._cache_method = "read the file"
+        else:
+            self._cache_method = "already resident"
         resident, method = resident_bytes(path)
         size = cell.workload.size_bytes
         tolerance = RESIDENCY_TOLERANCE * max(size, 1)
@@ -502,6 +511,7 @@ class Runner:
             sink_detail=sink_detail,
             resident_bytes_before=resident,
             resident_method=resident_method,
+            cache_method=self._cache_method,
             cache_state_ok=cache_ok,
             started_at_utc=started_at_utc,
             run_total_s=time.monotonic() - run_started_at,
