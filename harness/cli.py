@@ -66,13 +66,6 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _choices(kind: str, values: list[str], valid: Sequence[str]) -> tuple[str, ...]:
-    for value in values:
-        if value not in valid:
-            raise UsageError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
-    return tuple(values)
-
-
 def _data_dir(arg: str | None) -> Path:
     return Path(arg).expanduser() if arg else cache.default_data_dir()
 
