@@ -41,6 +41,7 @@ from harness.matrix import split_runnable
 from harness.matrix_spec import build_matrix, load_spec_file, merge, normalise_spec
 from harness.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
 from harness.record import Record
+from harness.report_commands import add_report_commands, load_inputs
 from harness.runner import PlannedRun, RunEvents, Runner, plan_runs
 from harness.sinks import dest_dir
 from harness.store import REPORT_FILE, RUN_FILE, ResultStore, load_records, load_run_meta
@@ -561,12 +562,13 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    run_dir = Path(args.run_dir)
-    if not run_dir.is_dir():
-        raise UsageError(f"no such run directory: {run_dir}")
-    records = load_records(run_dir)
-    meta = load_run_meta(run_dir)
-    print(_write_report(run_dir, meta, records, Path(args.output) if args.output else None))
+    """Rebuild a run's report (and a scenario run's page), or report a pytest-benchmark JSON file."""
+    source = Path(args.run_dir)
+    inputs = load_inputs(source)
+    output = Path(args.output) if args.output else None
+    if output is None and not source.is_dir():
+        output = inputs.default_output
+    print(_write_report(inputs.run_dir, inputs.meta, inputs.records, output))
     return 0
 
 
@@ -668,10 +670,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    report = sub.add_parser("report", help="rebuild the HTML report of a run")
-    report.add_argument("run_dir")
+    report = sub.add_parser(
+        "report", help="rebuild the HTML report of a run (or of a pytest-benchmark JSON file)"
+    )
+    report.add_argument("run_dir", help="a run directory or a pytest-benchmark JSON file")
     report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
+    add_report_commands(sub)
 
     scenario = sub.add_parser(
         "scenario", help="interview-style scenarios: list, or run one and judge its claims"

@@ -1,22 +1,143 @@
-"""Records -> pandas DataFrame, with derived columns computed in one place."""
+"""Records -> pandas DataFrame, with derived columns computed in one place.
+
+Records from older schema versions (or converted from pytest-benchmark JSON) may
+lack fields: every column the reports read is filled with a neutral default
+here, so nothing downstream has to ask whether a column exists.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-CELL_COLUMNS = ["strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache", "dest"]
+# The fields that make a cell (harness.config.Cell.key()), with the default an
+# older record that lacks one is given.
+CELL_DEFAULTS: dict[str, Any] = {
+    "strategy": "?",
+    "workload": "?",
+    "size_bytes": 0,
+    "sink": "?",
+    "chunk_bytes": 0,
+    "cache": "warm",
+    "dest": "-",
+    "transform": "none",
+    "consumer_rate_bps": 0,
+    "high_water_mark_bytes": 0,
+    "seed": 0,
+}
+CELL_COLUMNS = list(CELL_DEFAULTS)
+_INT_CELL_COLUMNS = ("size_bytes", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes", "seed")
+
+NUMERIC_COLUMNS = (
+    "wall_s",
+    "user_s",
+    "sys_s",
+    "strategy_user_s",
+    "strategy_sys_s",
+    "ttfb_s",
+    "sink_last_byte_s",
+    "peak_rss_bytes",
+    "baseline_rss_bytes",
+    "peak_rss_anon_bytes",
+    "peak_rss_file_bytes",
+    "baseline_rss_anon_bytes",
+    "baseline_rss_file_bytes",
+    "bytes_moved",
+    "bytes_received",
+    "pauses",
+    "drains",
+    "max_buffered_bytes",
+    "resident_bytes_before",
+)
+_OTHER_DEFAULTS: dict[str, Any] = {
+    "run_id": "",
+    "repeat": 0,
+    "warmup": False,
+    "outcome": "ok",
+    "error": None,
+    "verified": None,  # None: nobody checked (e.g. a pytest-benchmark import)
+    "verify_detail": "",
+    "cache_state_ok": None,
+    "started_at_utc": "",
+    "schema_version": 0,
+    "profiler": None,  # a profiler pass ("memory", "cpu", ...): never in timing statistics
+    "profile_overhead": None,
+    "profile_error": None,
+}
+_LIST_COLUMNS = ("rss_timeline", "buffered_timeline")
+
+# One page: the floor of a memory growth on a log axis (a strategy that grew by
+# nothing still has a point to draw and a slope to fit).
+PAGE_BYTES = 4096
+
+
+def cell_id_for(key: dict[str, Any]) -> str:
+    """The same stable id as ``harness.config.Cell.cell_id`` for the same cell fields."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return f"{key['strategy']}-{key['workload']}-{key['sink']}-{digest[:8]}"
+
+
+def _as_int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def normalise_record(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``raw`` with every field the reports read present and typed."""
+    record = {**_OTHER_DEFAULTS, **raw}
+    for column, default in CELL_DEFAULTS.items():
+        value = record.get(column)
+        if value is None:
+            value = default
+        record[column] = _as_int(value, default) if column in _INT_CELL_COLUMNS else str(value)
+    if not record.get("cell_id"):
+        record["cell_id"] = cell_id_for({c: record[c] for c in CELL_COLUMNS})
+    record["cell_id"] = str(record["cell_id"])
+    for column in NUMERIC_COLUMNS:
+        record.setdefault(column, None)
+    for column in _LIST_COLUMNS:
+        if not isinstance(record.get(column), list):
+            record[column] = []
+    if not isinstance(record.get("profiles"), dict):
+        record["profiles"] = None
+    if not isinstance(record.get("profile_artifacts"), dict):
+        record["profile_artifacts"] = {}
+    if record["profiler"] is not None:
+        record["profiler"] = str(record["profiler"])
+    record["repeat"] = _as_int(record["repeat"], 0)
+    record["warmup"] = bool(record["warmup"])
+    record["outcome"] = str(record["outcome"])
+    return record
 
 
 def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(list(records))
+    """One row per record (non-object lines are ignored), plus derived columns.
+
+    Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok), ``throughput_bps``
+    and ``throughput_gbps`` (bytes moved over the worker's wall time, only for ok
+    runs that moved bytes), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
+    """
+    rows = [normalise_record(r) for r in records if isinstance(r, dict)]
+    df = pd.DataFrame(rows)
     if df.empty:
         return df
-    # Throughput in GB/s (10^9, like dd and the field notes) over the worker's wall time.
-    wall = pd.to_numeric(df["wall_s"], errors="coerce")
-    df["throughput_gbps"] = (df["bytes_moved"] / wall / 1e9).where(df["outcome"] == "ok")
+    for column in NUMERIC_COLUMNS:
+        df[column] = pd.to_numeric(df[column], errors="coerce").astype(float)
+    df["measured"] = ~df["warmup"].astype(bool) & df["profiler"].isna()
+    df["ok"] = df["outcome"] == "ok"
+    wall = df["wall_s"].to_numpy(float)
+    moved = df["bytes_moved"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bps = np.where(df["ok"].to_numpy() & (wall > 0) & (moved > 0), moved / wall, np.nan)
+    df["throughput_bps"] = bps
+    df["throughput_gbps"] = bps / 1e9
     df["peak_rss_over_baseline_bytes"] = df["peak_rss_bytes"] - df["baseline_rss_bytes"]
     df["cpu_s"] = df["strategy_user_s"] + df["strategy_sys_s"]
     return df

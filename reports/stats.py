@@ -1,48 +1,455 @@
-"""Per-cell statistics over measured (non-warm-up) runs."""
+"""Statistics over measured runs: per cell, across sizes, across chunk sizes, against the machine.
+
+Rules kept here:
+- warm-up runs never enter a statistic;
+- a run whose outcome is not ``ok`` is counted (and shown) but gives no timing or memory figure;
+- quartiles use linear interpolation (numpy's default), so a hand computation can check them;
+- the bootstrap is deterministic: a fixed seed mixed with the cell id, so a cell's interval does
+  not depend on which other cells share the run.
+"""
 
 from __future__ import annotations
 
+import math
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
 import pandas as pd
 
-from reports.frame import CELL_COLUMNS
+from harness.units import format_bytes
+from reports.frame import CELL_COLUMNS, PAGE_BYTES
+
+Values = Sequence[float] | np.ndarray
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 7
+CONFIDENCE = 0.95
+TUKEY_K = 1.5
+# Stability warnings (after pyperf): a spread this wide, or fewer repeats than this.
+SPREAD_WARN_FRACTION = 0.10
+MIN_REPEATS = 3
+# Memory growth against workload size, log-log slope: below O1 is O(1), above ON is O(n).
+SLOPE_O1 = 0.3
+SLOPE_ON = 0.7
+# The knee of a chunk-size sweep: the smallest chunk within this share of the best median.
+KNEE_SHARE = 0.95
+
+# Columns that, with the strategy and the chunk size, make a cell: strategies are
+# compared within one setting.
+SETTING_COLUMNS = [c for c in CELL_COLUMNS if c not in ("strategy", "chunk_bytes")]
+# Across sizes: everything but the size (and the seed, which follows the workload).
+SIZE_SWEEP_COLUMNS = [c for c in CELL_COLUMNS if c not in ("size_bytes", "seed")]
+# Across chunk sizes: everything but the chunk size.
+CHUNK_SWEEP_COLUMNS = [c for c in CELL_COLUMNS if c != "chunk_bytes"]
+
+# Which calibration figure bounds a cell, by sink (bytes/s keys of run.json "calibration").
+LIMIT_KEYS = {"tcp": "loopback_tcp_bps", "file": "page_cache_write_bps", "null": "warm_read_bps"}
+LIMIT_NAMES = {
+    "loopback_tcp_bps": "loopback TCP",
+    "page_cache_write_bps": "page-cache write",
+    "warm_read_bps": "warm read",
+    "cold_read_bps": "cold read",
+    "memcpy_bps": "memcpy",
+}
+
+_MEDIAN_COLUMNS = {
+    "wall_s": "wall_s",
+    "cpu_s": "cpu_s",
+    "sys_s": "strategy_sys_s",
+    "peak_rss_bytes": "peak_rss_bytes",
+    "peak_rss_anon_bytes": "peak_rss_anon_bytes",
+    "peak_rss_file_bytes": "peak_rss_file_bytes",
+    "peak_rss_over_baseline_bytes": "peak_rss_over_baseline_bytes",
+    "ttfb_s": "ttfb_s",
+    "sink_last_byte_s": "sink_last_byte_s",
+    "pauses": "pauses",
+    "drains": "drains",
+    "max_buffered_bytes": "max_buffered_bytes",
+}
 
 
-def cell_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: medians of the measured runs, counts, verification."""
-    if df.empty:
-        return df
-    measured = df[~df["warmup"].astype(bool)]
-    grouped = measured.groupby(["cell_id", *CELL_COLUMNS], dropna=False, sort=False)
-    summary = grouped.agg(
-        runs=("repeat", "size"),
-        ok_runs=("outcome", lambda s: int((s == "ok").sum())),
-        verified_runs=("verified", lambda s: int(s.astype(bool).sum())),
-        throughput_gbps_median=("throughput_gbps", "median"),
-        throughput_gbps_min=("throughput_gbps", "min"),
-        throughput_gbps_max=("throughput_gbps", "max"),
-        wall_s_median=("wall_s", "median"),
-        cpu_s_median=("cpu_s", "median"),
-        sys_s_median=("strategy_sys_s", "median"),
-        peak_rss_bytes_median=("peak_rss_bytes", "median"),
-        peak_rss_over_baseline_bytes_median=("peak_rss_over_baseline_bytes", "median"),
-        peak_rss_anon_bytes_median=("peak_rss_anon_bytes", "median"),
-        peak_rss_file_bytes_median=("peak_rss_file_bytes", "median"),
-        ttfb_s_median=("ttfb_s", "median"),
-        cache_state_ok=("cache_state_ok", lambda s: bool(s.fillna(False).astype(bool).all())),
-    ).reset_index()
+def quartiles(values: Values) -> tuple[float, float, float]:
+    """(Q1, median, Q3) with linear interpolation; NaNs when there is no value."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return (math.nan, math.nan, math.nan)
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    return (float(q1), float(med), float(q3))
+
+
+def rng_for(key: str) -> np.random.Generator:
+    """A generator seeded by the fixed seed and ``key``: same key, same numbers."""
+    return np.random.default_rng([BOOTSTRAP_SEED, zlib.crc32(key.encode())])
+
+
+def bootstrap_median_ci(
+    values: Values,
+    key: str,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median (vectorised: one resample matrix)."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return (math.nan, math.nan)
+    if arr.size == 1:
+        return (float(arr[0]), float(arr[0]))
+    idx = rng_for(key).integers(0, arr.size, size=(resamples, arr.size))
+    medians = np.median(arr[idx], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:
+    """How many values lie below Q1 - k*IQR and above Q3 + k*IQR (counted, never dropped)."""
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    if arr.size < 2:
+        return (0, 0)
+    q1, _, q3 = quartiles(arr)
+    iqr = q3 - q1
+    return (int((arr < q1 - k * iqr).sum()), int((arr > q3 + k * iqr).sum()))
+
+
+def cell_label(row: Mapping[Any, Any]) -> str:
+    """The same shape as ``harness.config.Cell.label``."""
+    dest = f" ({row['dest']})" if row["sink"] == "file" else ""
+    rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
+    transform = f" |{row['transform']}" if row["transform"] != "none" else ""
+    return (
+        f"{row['strategy']}{transform} {row['workload']}:{format_bytes(row['size_bytes'])} "
+        f"-> {row['sink']}{dest}{rate} chunk {format_bytes(row['chunk_bytes'])} {row['cache']}"
+    )
+
+
+def setting_label(row: Mapping[Any, Any]) -> str:
+    """What the strategies of one setting share: workload, size, sink and the rest."""
+    dest = f" ({row['dest']})" if row["sink"] == "file" else ""
+    rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
+    transform = f" |{row['transform']}" if row["transform"] != "none" else ""
+    hwm = f" hwm {format_bytes(row['high_water_mark_bytes'])}" if row["high_water_mark_bytes"] else ""
+    return (
+        f"{row['workload']}:{format_bytes(row['size_bytes'])}{transform} -> {row['sink']}{dest}{rate}"
+        f" {row['cache']}{hwm}"
+    )
+
+
+def sweep_label(row: Mapping[Any, Any], columns: Sequence[str]) -> str:
+    """A short label of the fields in ``columns`` that are not at their usual value."""
+    parts: list[str] = []
+    for column in columns:
+        value = row[column]
+        if column == "strategy":
+            parts.append(str(value))
+        elif column == "workload":
+            parts.append(
+                str(value) + (f":{format_bytes(row['size_bytes'])}" if "size_bytes" in columns else "")
+            )
+        elif column == "sink":
+            parts.append(f"-> {value}" + (f" ({row['dest']})" if value == "file" else ""))
+        elif column == "chunk_bytes":
+            parts.append(f"chunk {format_bytes(value)}")
+        elif column == "cache":
+            parts.append(str(value))
+        elif column == "transform" and value != "none":
+            parts.append(f"|{value}")
+        elif column == "consumer_rate_bps" and value:
+            parts.append(f"@{format_bytes(value)}/s")
+        elif column == "high_water_mark_bytes" and value:
+            parts.append(f"hwm {format_bytes(value)}")
+    return " ".join(parts)
+
+
+def machine_limit(sink: str, cache: str, calibration: Mapping[str, Any] | None) -> tuple[float | None, str]:
+    """(bytes/s, what it is) bounding a cell on this machine, or (None, why not)."""
+    if not calibration:
+        return None, "no calibration"
+    key = LIMIT_KEYS.get(sink)
+    if key is None:
+        return None, f"no calibrated limit for sink {sink}"
+    if key == "warm_read_bps" and cache == "cold":
+        key = "cold_read_bps"
+    value = calibration.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
+        return None, f"calibration has no {key}"
+    return float(value), LIMIT_NAMES.get(key, key)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The numeric columns of the measured runs, as arrays (one extraction, many cells)."""
+
+    ok: np.ndarray
+    verified_true: np.ndarray
+    verified_false: np.ndarray
+    cache_bad: np.ndarray
+    throughput: np.ndarray
+    wall: np.ndarray
+    outcome: np.ndarray
+    index: np.ndarray
+    medians: dict[str, np.ndarray]
+
+
+def _median(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(np.median(finite)) if finite.size else math.nan
+
+
+# The kinds of stability warning, in the order the summary lists them, with what they mean.
+WARNING_KINDS = {
+    "no value": "no successful run",
+    "few runs": f"fewer than {MIN_REPEATS} successful runs: too few for a stable median",
+    "unstable": f"unstable: the IQR is over {SPREAD_WARN_FRACTION:.0%} of the median",
+    "outliers": "outlier runs beyond the Tukey fences (1.5 IQR; counted, kept)",
+    "failed": "failed runs (counted, left out of timings)",
+    "not verified": "runs whose bytes did not verify",
+    "cache": "runs whose cache state was not confirmed",
+}
+
+
+def _warnings(
+    runs: int,
+    ok_runs: int,
+    spread: float,
+    outliers: int,
+    failed: dict[str, int],
+    unverified: int,
+    cache_bad: int,
+) -> list[tuple[str, str]]:
+    """(kind, text) pairs; the kinds are the keys of ``WARNING_KINDS``."""
+    out: list[tuple[str, str]] = []
+    if ok_runs == 0:
+        out.append(("no value", "no successful run"))
+    elif ok_runs < MIN_REPEATS:
+        out.append(("few runs", f"only {ok_runs} successful run{'s' if ok_runs != 1 else ''}"))
+    if spread > SPREAD_WARN_FRACTION:
+        out.append(("unstable", f"IQR {spread:.0%} of the median"))
+    if outliers:
+        out.append(("outliers", f"{outliers} outlier run{'s' if outliers != 1 else ''} (kept)"))
+    if failed:
+        what = ", ".join(f"{n} {outcome}" for outcome, n in sorted(failed.items()))
+        out.append(("failed", f"{sum(failed.values())} of {runs} runs failed ({what})"))
+    if unverified:
+        out.append(("not verified", f"{unverified} run{'s' if unverified != 1 else ''} not verified"))
+    if cache_bad:
+        out.append(("cache", f"cache state not confirmed in {cache_bad} run{'s' if cache_bad != 1 else ''}"))
+    return out
+
+
+def cell_summary(df: pd.DataFrame, calibration: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per cell: counts, throughput quartiles and bootstrap CI, memory medians, warnings.
+
+    ``representative`` is the frame index of the ok run closest to the median throughput
+    (the first measured run when none is ok): the run a timeline chart shows.
+    """
+    if df.empty or not df["measured"].any():
+        return pd.DataFrame(columns=["cell_id", *CELL_COLUMNS])
+    measured = df[df["measured"]]
+    cols = _Columns(
+        ok=measured["ok"].to_numpy(bool),
+        verified_true=(measured["verified"].astype(object) == True).to_numpy(bool),  # noqa: E712 - elementwise
+        verified_false=(measured["verified"].astype(object) == False).to_numpy(bool),  # noqa: E712 - elementwise
+        cache_bad=(measured["cache_state_ok"].astype(object) == False).to_numpy(bool),  # noqa: E712
+        throughput=measured["throughput_bps"].to_numpy(float),
+        wall=measured["wall_s"].to_numpy(float),
+        outcome=measured["outcome"].to_numpy(object),
+        index=measured.index.to_numpy(),
+        medians={name: measured[col].to_numpy(float) for name, col in _MEDIAN_COLUMNS.items()},
+    )
+    groups = measured.groupby(["cell_id", *CELL_COLUMNS], dropna=False, sort=False).indices
+    rows: list[dict[str, Any]] = []
+    for key, positions in groups.items():
+        row: dict[str, Any] = dict(zip(["cell_id", *CELL_COLUMNS], cast(tuple[Any, ...], key), strict=True))
+        rows.append(_cell_row(row, np.asarray(positions), cols, calibration))
+    summary = pd.DataFrame(rows)
+    summary["share_of_cat"] = reference_ratios(summary)
     return summary.sort_values(
-        ["workload", "size_bytes", "sink", "throughput_gbps_median"], ascending=[True, True, True, False]
+        [*SETTING_COLUMNS, "throughput_gbps_median", "strategy", "chunk_bytes"],
+        ascending=[True] * len(SETTING_COLUMNS) + [False, True, True],
+        na_position="last",
     ).reset_index(drop=True)
 
 
+def _cell_row(
+    row: dict[str, Any], positions: np.ndarray, cols: _Columns, calibration: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    ok = cols.ok[positions]
+    ok_pos = positions[ok]
+    runs, ok_runs = int(positions.size), int(ok.sum())
+    failed: dict[str, int] = {}
+    for outcome in cols.outcome[positions[~ok]]:
+        failed[str(outcome)] = failed.get(str(outcome), 0) + 1
+    tput = cols.throughput[ok_pos]
+    tput = tput[~np.isnan(tput)]
+    q1, med, q3 = quartiles(tput)
+    ci_low, ci_high = bootstrap_median_ci(tput, str(row["cell_id"]))
+    w_q1, _, w_q3 = quartiles(cols.wall[ok_pos])
+    low_out, high_out = tukey_outliers(tput)
+    spread = (q3 - q1) / med if med and med > 0 else 0.0
+    unverified = int((cols.verified_false[positions] & ok).sum())
+    cache_bad = int(cols.cache_bad[positions].sum())
+    if ok_pos.size and tput.size:
+        ok_tput = cols.throughput[ok_pos]
+        distance = np.where(np.isnan(ok_tput), np.inf, np.abs(ok_tput - med))
+        representative = cols.index[ok_pos[int(np.argmin(distance))]]
+    else:
+        representative = cols.index[positions[0]]
+    limit_bps, limit_name = machine_limit(str(row["sink"]), str(row["cache"]), calibration)
+    row.update(
+        label=cell_label(row),
+        setting=setting_label(row),
+        runs=runs,
+        ok_runs=ok_runs,
+        failed_runs=runs - ok_runs,
+        verified_runs=int(cols.verified_true[positions].sum()),
+        unverified_runs=unverified,
+        cache_bad_runs=cache_bad,
+        cache_state_ok=cache_bad == 0,
+        throughput_gbps_median=med / 1e9,
+        throughput_gbps_q1=q1 / 1e9,
+        throughput_gbps_q3=q3 / 1e9,
+        throughput_gbps_iqr=(q3 - q1) / 1e9,
+        throughput_gbps_ci_low=ci_low / 1e9,
+        throughput_gbps_ci_high=ci_high / 1e9,
+        throughput_gbps_min=float(tput.min()) / 1e9 if tput.size else math.nan,
+        throughput_gbps_max=float(tput.max()) / 1e9 if tput.size else math.nan,
+        spread=spread,
+        wall_s_q1=w_q1,
+        wall_s_iqr=w_q3 - w_q1,
+        wall_s_q3=w_q3,
+        outliers_low=low_out,
+        outliers_high=high_out,
+        limit_bps=limit_bps,
+        limit_name=limit_name,
+        share_of_limit=(med / limit_bps) if limit_bps else math.nan,
+        representative=representative,
+    )
+    items = _warnings(runs, ok_runs, spread, low_out + high_out, failed, unverified, cache_bad)
+    row["warnings"] = [text for _, text in items]
+    row["warning_kinds"] = [kind for kind, _ in items]
+    for name, values in cols.medians.items():
+        row[f"{name}_median"] = _median(values[ok_pos])
+    return row
+
+
 def reference_ratios(summary: pd.DataFrame, reference: str = "cat") -> pd.Series:
-    """Each cell's median throughput as a share of the reference tool's in the same setting."""
-    keys = ["workload", "size_bytes", "sink", "chunk_bytes", "cache", "dest"]
-    ref = summary[summary["strategy"] == reference].set_index(keys)["throughput_gbps_median"]
+    """Each cell's median throughput as a share of the reference tool's in the same setting.
+
+    cat has no chunk size of its own: its cells are matched on everything else.
+    """
+    ref = summary[summary["strategy"] == reference]
     if ref.empty:
-        # cat has no chunk size of its own: match on everything else.
-        return pd.Series([float("nan")] * len(summary), index=summary.index)
-    ref_by_setting = ref.groupby(level=[k for k in keys if k != "chunk_bytes"]).median()
-    idx = summary.set_index([k for k in keys if k != "chunk_bytes"]).index
-    values = [ref_by_setting.get(i, float("nan")) for i in idx]
-    return summary["throughput_gbps_median"] / pd.Series(values, index=summary.index)
+        return pd.Series([math.nan] * len(summary), index=summary.index, dtype=float)
+    ref_by_setting = ref.groupby(SETTING_COLUMNS, dropna=False)["throughput_gbps_median"].median()
+    idx = summary.set_index(SETTING_COLUMNS).index
+    values = [ref_by_setting.get(i, math.nan) for i in idx]
+    return summary["throughput_gbps_median"] / pd.Series(values, index=summary.index, dtype=float)
+
+
+def classify_slope(slope: float) -> str:
+    if slope < SLOPE_O1:
+        return "O(1)"
+    if slope > SLOPE_ON:
+        return "O(n)"
+    return f"between O(1) and O(n) (slope {slope:.2f})"
+
+
+def loglog_fit(sizes: Values, growth: Values) -> tuple[float, float]:
+    """Least squares of log(growth floored at one page) on log(size): (slope, intercept), natural logs."""
+    x = np.log(np.asarray(sizes, dtype=float))
+    y = np.log(np.maximum(np.asarray(growth, dtype=float), PAGE_BYTES))
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
+
+
+def memory_scaling(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per strategy and fixed setting, over >= 2 sizes: slope of peak-over-baseline vs size.
+
+    One point per size (the cell's median growth over its baseline RSS).
+    """
+    out: list[dict[str, Any]] = []
+    if summary.empty:
+        return out
+    usable = summary[summary["peak_rss_over_baseline_bytes_median"].notna() & (summary["size_bytes"] > 0)]
+    for key, group in usable.groupby(SIZE_SWEEP_COLUMNS, dropna=False, sort=True):
+        by_size = group.groupby("size_bytes")["peak_rss_over_baseline_bytes_median"].median()
+        if len(by_size) < 2:
+            continue
+        slope, intercept = loglog_fit(by_size.index.to_numpy(float), by_size.to_numpy(float))
+        fields = dict(zip(SIZE_SWEEP_COLUMNS, key, strict=True))
+        out.append(
+            {
+                **fields,
+                "group": sweep_label(fields, [c for c in SIZE_SWEEP_COLUMNS if c != "strategy"]),
+                "sizes": [int(s) for s in by_size.index],
+                "growth": [float(g) for g in by_size.to_numpy(float)],
+                "slope": slope,
+                "intercept": intercept,
+                "complexity": classify_slope(slope),
+            }
+        )
+    return out
+
+
+def chunk_knees(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per cell minus the chunk size, over >= 2 chunk sizes: the smallest chunk within 95% of the best."""
+    out: list[dict[str, Any]] = []
+    if summary.empty:
+        return out
+    usable = summary[summary["throughput_gbps_median"].notna() & (summary["chunk_bytes"] > 0)]
+    for key, group in usable.groupby(CHUNK_SWEEP_COLUMNS, dropna=False, sort=True):
+        by_chunk = group.groupby("chunk_bytes")["throughput_gbps_median"].median().sort_index()
+        if len(by_chunk) < 2:
+            continue
+        best = float(by_chunk.max())
+        knee = int(by_chunk.index[by_chunk.to_numpy(float) >= KNEE_SHARE * best][0])
+        fields = dict(zip(CHUNK_SWEEP_COLUMNS, key, strict=True))
+        out.append(
+            {
+                **fields,
+                "setting": setting_label(fields),
+                "chunks": [int(c) for c in by_chunk.index],
+                "throughput_gbps": [float(v) for v in by_chunk.to_numpy(float)],
+                "best_gbps": best,
+                "best_chunk_bytes": int(cast(int, by_chunk.idxmax())),
+                "knee_chunk_bytes": knee,
+                "knee_gbps": float(by_chunk[knee]),
+            }
+        )
+    return out
+
+
+def pareto_front(memory: Values, throughput: Values) -> np.ndarray:
+    """Mask of the points no other point beats on both (less memory, more throughput)."""
+    m = np.asarray(memory, dtype=float)
+    t = np.asarray(throughput, dtype=float)
+    if m.size == 0:
+        return np.zeros(0, dtype=bool)
+    no_worse = (m[None, :] <= m[:, None]) & (t[None, :] >= t[:, None])
+    better = (m[None, :] < m[:, None]) | (t[None, :] > t[:, None])
+    dominated = (no_worse & better).any(axis=1)
+    return np.asarray(~dominated & ~np.isnan(m) & ~np.isnan(t))
+
+
+def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
+    """Per setting (workload, size, sink, ...): the cell with the best median throughput,
+    the runner-up, and whether their confidence intervals overlap."""
+    out: list[dict[str, Any]] = []
+    if summary.empty:
+        return out
+    ranked = summary[summary["throughput_gbps_median"].notna()]
+    for _, group in ranked.groupby(SETTING_COLUMNS, dropna=False, sort=True):
+        ordered = group.sort_values(["throughput_gbps_median", "strategy"], ascending=[False, True])
+        best = ordered.iloc[0].to_dict()
+        runner_up = ordered.iloc[1].to_dict() if len(ordered) > 1 else None
+        overlap = bool(
+            runner_up is not None and runner_up["throughput_gbps_ci_high"] >= best["throughput_gbps_ci_low"]
+        )
+        out.append({"best": best, "runner_up": runner_up, "ci_overlap": overlap, "cells": len(ordered)})
+    return out

@@ -87,7 +87,8 @@ def test_field_and_constant_bounds() -> None:
     assert verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1.25MiB"), records) == "fails"
     # median within, one run outside: inconclusive, not holds
     assert (
-        verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1.625MiB"), records) == "inconclusive"
+        verdict(Claim("x", "max_buffered_bytes", {"strategy": "pd"}, "<= 1.625MiB"), records)
+        == "inconclusive"
     )
 
 

@@ -71,7 +71,8 @@ def test_text_transforms_through_streaming_strategies(tmp_path: Path) -> None:
     assert kinds == {("log", "grep"), ("csv", "grep"), ("csv", "csv-select")}
     for r in records:
         assert r["verified"], (r["strategy"], r["transform"], r["verify_detail"])
-        assert r["bytes_received"] > 0
+        if (r["workload"], r["transform"]) != ("csv", "grep"):  # no " 404 " in an orders export
+            assert r["bytes_received"] > 0
 
 
 def test_observed_chunk_sizes_are_recorded(tmp_path: Path) -> None:
