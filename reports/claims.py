@@ -157,9 +157,14 @@ def _values(
     return out
 
 
-def _fmt(value: float) -> str:
-    if abs(value) >= 1 << 20:
-        return f"{value / 2**20:.1f} MiB"
+def _fmt(value: float, metric: str = "") -> str:
+    """A figure in its unit: bytes as KiB/MiB, rates as GB/s, the rest as plain numbers."""
+    if metric.endswith("_bytes") or metric in ("rchar", "wchar"):
+        if abs(value) >= 1 << 20:
+            return f"{value / 2**20:.1f} MiB"
+        return f"{value / 1024:.1f} KiB"
+    if metric.endswith("_bps"):
+        return f"{value / 1e9:.3g} GB/s"
     return f"{value:.4g}"
 
 
@@ -229,7 +234,7 @@ def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
         verdict = "holds" if slope <= 0.2 else "fails" if slope >= 0.5 else "inconclusive"
     medians = {s: statistics.median(values[s]) for s in sizes}
     detail = f"log-log slope {slope:.2f} over sizes " + ", ".join(
-        f"{s / 2**20:g} MiB -> {_fmt(v)}" for s, v in medians.items()
+        f"{s / 2**20:g} MiB -> {_fmt(v, claim.metric)}" for s, v in medians.items()
     )
     return Verdict(claim, verdict, detail, {"slope": slope, "medians": medians})
 
@@ -271,7 +276,9 @@ def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: f
         verdict = "holds"
     else:
         verdict = "fails" if not compare(median, bound) else "inconclusive"
-    detail = f"median {_fmt(median)}, range {_fmt(min(flat))}..{_fmt(max(flat))} against {op} {_fmt(bound)}"
+    m = claim.metric
+    spread = f"{_fmt(min(flat), m)}..{_fmt(max(flat), m)}"
+    detail = f"median {_fmt(median, m)}, range {spread} against {op} {_fmt(bound, m)}"
     return Verdict(
         claim, verdict, detail, {"median": median, "min": min(flat), "max": max(flat), "bound": bound}
     )
