@@ -25,6 +25,7 @@ class Capability(enum.Enum):
     TRANSFORMS = "transforms"  # can apply a transform to the bytes on the way
     BUFFERS = "buffers"  # holds bytes in user space between read and write
     EXTERNAL = "external"  # moves bytes with another program (a reference point)
+    HTTP = "http"  # can write an HTTP response body (strategies.http_serving)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ class MmapSlices:
         "mmap the file, write memoryview slices; window= releases pages behind the cursor"
     )
     node_analogue: ClassVar[str] = "(no core analogue: mmap-io / a native addon; Buffer over mapped memory)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.HTTP})
     options: ClassVar[Mapping[str, str]] = {
         "window": "bytes mapped-in behind the cursor before MADV_DONTNEED (default 0: never released)",
     }

@@ -20,7 +20,9 @@ class PauseDrain:
     node_analogue: ClassVar[str] = (
         "rs.on('data', c => { if (!ws.write(c)) rs.pause() }); ws.on('drain', () => rs.resume())"
     )
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS, Capability.TRANSFORMS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.BUFFERS, Capability.TRANSFORMS, Capability.HTTP}
+    )
     options: ClassVar[Mapping[str, str]] = {}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:

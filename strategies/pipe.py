@@ -13,7 +13,7 @@ class Pipe:
     name: ClassVar[str] = "pipe"
     summary: ClassVar[str] = "shutil.copyfileobj, chunk size as buffer; a blocked write pauses the reader"
     node_analogue: ClassVar[str] = "fs.createReadStream(path, {highWaterMark}).pipe(res)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.HTTP})
     options: ClassVar[Mapping[str, str]] = {}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:

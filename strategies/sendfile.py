@@ -31,7 +31,7 @@ class SendFile:
     name: ClassVar[str] = "sendfile"
     summary: ClassVar[str] = "zero-copy in the kernel: splice to a pipe, copy_file_range to a file, sendfile"
     node_analogue: ClassVar[str] = "(no core analogue; what web.FileResponse / nginx sendfile on do)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ZERO_COPY})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ZERO_COPY, Capability.HTTP})
     options: ClassVar[Mapping[str, str]] = {
         "method": "auto (default: by sink kind), sendfile, splice or copy_file_range",
     }

@@ -12,7 +12,9 @@ class WholeFile:
     name: ClassVar[str] = "whole-file"
     summary: ClassVar[str] = "read the whole file into one buffer, then write it in one call"
     node_analogue: ClassVar[str] = "fs.readFile(path, (err, data) => res.end(data))"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS, Capability.TRANSFORMS})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.BUFFERS, Capability.TRANSFORMS, Capability.HTTP}
+    )
     options: ClassVar[Mapping[str, str]] = {}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
