@@ -175,8 +175,13 @@ def _summarize_memray(out_dir: Path, run_dir: Path) -> tuple[dict[str, Any], dic
 
 
 def _in_strategy(frame: dict[str, Any]) -> bool:
-    """A frame of a strategy's code running (not its module being imported)."""
-    return frame.get("name") != "<module>" and f"{os.sep}strategies{os.sep}" in str(frame.get("file") or "")
+    """A frame of a strategy's code running (not its module being imported by the registry)."""
+    file = str(frame.get("file") or "")
+    return (
+        frame.get("name") != "<module>"
+        and f"{os.sep}strategies{os.sep}" in file
+        and not file.endswith(f"{os.sep}registry.py")
+    )
 
 
 def summarize_speedscope(doc: dict[str, Any]) -> dict[str, Any]:

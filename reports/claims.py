@@ -85,6 +85,8 @@ METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "sink_last_byte_s": lambda r: r.get("sink_last_byte_s"),
     "rchar": lambda r: (r.get("io") or {}).get("rchar"),
     "wchar": lambda r: (r.get("io") or {}).get("wchar"),
+    "syscr": lambda r: (r.get("io") or {}).get("syscr"),
+    "syscw": lambda r: (r.get("io") or {}).get("syscw"),
     "bytes_received": lambda r: r.get("bytes_received"),
     "memray_peak_heap_bytes": _profile("peak_heap_bytes"),
     "loop_lag_max_s": _note("loop_lag_max_s"),
