@@ -79,6 +79,8 @@ _FLAG_KEYS = {
     "cache": "cache",
     "transform": "transform",
     "consumer_rate": "consumer_rate",
+    "clients": "clients",
+    "view_size": "view_size",
     "dest": "dest",
     "high_water_mark": "high_water_mark",
     "seed": "seed",
@@ -643,9 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
     axes.add_argument("--cache", help="warm, cold (default: warm)")
     axes.add_argument("--transform", help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
     axes.add_argument("--consumer-rate", help="the consumer's read rate, e.g. 50MB/s (default: unlimited)")
+    axes.add_argument("--clients", help="http sink: viewers per run, e.g. 1,16,128 (default 1)")
+    one_view = "http sink: bytes each viewer reads, a window of the file (default: the whole file)"
     one = run.add_argument_group("settings")
     one.add_argument("--matrix", help="a TOML matrix file (keys: the axes above; [[group]] tables)")
     one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
+    one.add_argument("--view-size", help=one_view)
     one.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
     one.add_argument("--dest", help="file sink: existing (default: overwrite in place) or new")
     one.add_argument("--repeat", help="measured runs per cell (default 3)")

@@ -13,7 +13,7 @@ from pathlib import Path
 from harness.units import format_bytes
 from workloads.cache import WorkloadSpec
 
-SINKS: tuple[str, ...] = ("null", "file", "tcp")
+SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
 TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
@@ -35,6 +35,9 @@ class Cell:
     consumer_rate_bps: int = 0
     # The writable's high-water mark; 0: one chunk.
     high_water_mark_bytes: int = 0
+    # http sink only: how many viewers, and how much of the file each reads (0: all).
+    clients: int = 0
+    view_bytes: int = 0
 
     def key(self) -> dict[str, object]:
         return {
@@ -49,6 +52,8 @@ class Cell:
             "transform": self.transform,
             "consumer_rate_bps": self.consumer_rate_bps,
             "high_water_mark_bytes": self.high_water_mark_bytes,
+            # Only http cells carry these, so other cells keep their ids.
+            **({"clients": self.clients, "view_bytes": self.view_bytes} if self.sink == "http" else {}),
         }
 
     @property
@@ -62,6 +67,8 @@ class Cell:
         dest = f" ({self.dest})" if self.sink == "file" else ""
         rate = f" @{format_bytes(self.consumer_rate_bps)}/s" if self.consumer_rate_bps else ""
         transform = f" |{self.transform}" if self.transform != "none" else ""
+        if self.sink == "http":
+            rate += f" x{self.clients} viewers"
         return (
             f"{self.strategy}{transform} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
             f"-> {self.sink}{dest}{rate} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
@@ -83,6 +90,8 @@ class MatrixConfig:
     transforms: tuple[str, ...] = ("none",)
     consumer_rates_bps: tuple[int, ...] = (0,)
     high_water_mark_bytes: int = 0
+    clients: tuple[int, ...] = (1,)
+    view_bytes: int = 0
     # fio-style groups: when present, the matrix is the union of their products
     # (each group carries its own axes) and the axes above are only the first's.
     groups: tuple[MatrixConfig, ...] = ()
@@ -103,18 +112,21 @@ class MatrixConfig:
                         for rate in self.consumer_rates_bps:
                             for chunk_bytes in self.chunk_sizes_bytes:
                                 for cache in self.cache_states:
-                                    cell = Cell(
-                                        strategy,
-                                        workload,
-                                        sink,
-                                        chunk_bytes,
-                                        cache,
-                                        dest=self.dest if sink == "file" else "-",
-                                        transform=transform,
-                                        consumer_rate_bps=0 if sink == "file" else rate,
-                                        high_water_mark_bytes=self.high_water_mark_bytes,
-                                    )
-                                    out[cell] = None
+                                    for clients in self.clients if sink == "http" else (0,):
+                                        cell = Cell(
+                                            strategy,
+                                            workload,
+                                            sink,
+                                            chunk_bytes,
+                                            cache,
+                                            dest=self.dest if sink == "file" else "-",
+                                            transform=transform,
+                                            consumer_rate_bps=0 if sink == "file" else rate,
+                                            high_water_mark_bytes=self.high_water_mark_bytes,
+                                            clients=clients,
+                                            view_bytes=self.view_bytes if sink == "http" else 0,
+                                        )
+                                        out[cell] = None
         return list(out)
 
 

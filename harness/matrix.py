@@ -11,6 +11,14 @@ TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
 
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
     cls, _ = registry.resolve(cell.strategy)
+    if cell.sink == "http":
+        from strategies.http_serving import skip_reason as http_skip_reason
+
+        why = http_skip_reason(cls.name)
+        if why is not None:
+            return f"{cls.name} cannot serve HTTP: {why}"
+        if cell.transform != "none":
+            return "transforms are not served over HTTP yet"
     if cell.transform != "none":
         if Capability.EXTERNAL in cls.capabilities:
             return f"{cls.name} is an external reference tool: it cannot run a transform"

@@ -24,8 +24,8 @@ from strategies.registry import Registry
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
 
-LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate")
-GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed")
+LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients")
+GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size")
 RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit")
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
 TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "consumer_rate": ["unlimited"],
     "dest": "existing",
     "high_water_mark": "0",
+    "clients": ["1"],
+    "view_size": "0",
     "seed": 0,
     "repeat": 3,
     "warmup": 1,
@@ -142,7 +144,19 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         transforms=_choices("transform", full["transform"], TRANSFORM_NAMES),
         consumer_rates_bps=tuple(parse_rate(r) for r in full["consumer_rate"]),
         high_water_mark_bytes=parse_size(str(full["high_water_mark"])),
+        clients=tuple(_clients(c) for c in full["clients"]),
+        view_bytes=parse_size(str(full["view_size"])),
     )
+
+
+def _clients(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1024:
+        raise UsageError(f"bad client count {text!r}: a whole number from 1 to 1024")
+    return n
 
 
 def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:

@@ -9,6 +9,9 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       faults, block I/O and context switches of the run; memory cap and its method;
       run_total_s (the harness's time per run); cache_method; profiler passes (profiler, profile,
       profile_artifacts, profile_overhead, profile_error).
+  3 - http cells: memory and CPU figures are the server's; ``http`` holds clients,
+      view_bytes, failed_clients and failures, ttfb_p50_s/p99_s/max_s,
+      aggregate_bps, per_client_bytes, server counters.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -109,6 +112,7 @@ class Record:
     profile_artifacts: dict[str, str] = field(default_factory=dict)  # relative to the run dir
     profile_overhead: float | None = None  # profiled wall_s / median unprofiled wall_s of the cell
     profile_error: str | None = None
+    http: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

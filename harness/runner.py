@@ -200,6 +200,8 @@ class Runner:
         workload = self.workloads[cell.workload]
         started_at_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         expected = self.expected(cell)
+        if cell.sink == "http":
+            return self._run_http(run, workload, expected, started_at_utc, run_started_at)
         profile_dir: Path | None = None
         if run.profiler is not None:
             kind = run.profiler.split("-")[0]
@@ -336,6 +338,70 @@ class Runner:
         merged[run.profiler] = {**summary, "artifacts": artifacts, "overhead": overhead}
         summary_path.write_text(json.dumps(merged, indent=2))
         return replace(record, profile=summary, profile_artifacts=artifacts, profile_overhead=overhead)
+
+    def _run_http(
+        self,
+        run: PlannedRun,
+        workload: Workload,
+        expected: Expected,
+        started_at_utc: str,
+        run_started_at: float,
+    ) -> Record:
+        """A real server and N real clients; the record's memory and CPU are the server's."""
+        from harness.http_run import run_http_cell
+
+        cell = run.cell
+        resident, method, cache_ok = self._prepare_cache(cell, workload.path)
+        cap = (
+            MemoryCap(self.config.memory_limit_bytes, f"streambench-{os.getpid()}")
+            if self.config.memory_limit_bytes
+            else None
+        )
+        self._cap_method = cap.method if cap is not None else "none"
+        try:
+            result = run_http_cell(cell, workload, self.config, cap)
+        except Exception as exc:  # the server would not start: say so, go on
+            failed = json.dumps({"outcome": "error", "error": f"http run: {type(exc).__name__}: {exc}"})
+            return self._make_record(
+                run, workload, expected, {}, _Watch(result_bytes=failed.encode()), 0, "",
+                Received(0, "", None, None), resident, method, cache_ok, started_at_utc, run_started_at,
+            )  # fmt: skip
+        finally:
+            if cap is not None:
+                cap.close()
+        server = result.server
+        started_at = time.monotonic() - (result.wall_s or 0.0)
+        report = {
+            "outcome": result.outcome,
+            "error": result.error,
+            "bytes_moved": result.bytes_received,
+            "wall_s": result.wall_s,
+            "started_at": started_at,
+            "ended_at": started_at + (result.wall_s or 0.0),
+            "strategy_user_s": server.get("user_s"),
+            "strategy_sys_s": server.get("sys_s"),
+            "peak_rss_bytes": server.get("peak_rss_bytes"),
+            "peak_rss_reset": server.get("peak_rss_reset"),
+            "baseline_rss_bytes": server.get("baseline_rss_bytes"),
+            "baseline_rss_anon_bytes": server.get("baseline_rss_anon_bytes"),
+            "final_rss_anon_bytes": server.get("peak_rss_anon_bytes"),
+            "final_rss_file_bytes": server.get("peak_rss_file_bytes"),
+            "max_buffered_bytes": result.http.get("server_max_buffered_bytes"),
+            "pauses": result.http.get("server_pauses"),
+        }
+        record = self._make_record(
+            run, workload, expected, {"sndbuf_bytes": result.http.get("sndbuf_bytes")},
+            _Watch(result_bytes=json.dumps(report).encode()), 0, "",
+            Received(result.bytes_received, "", None, None), resident, method, cache_ok, started_at_utc,
+            run_started_at,
+        )  # fmt: skip
+        return replace(
+            record,
+            verified=result.verified,
+            verify_detail=result.verify_detail,
+            ttfb_s=server.get("ttfb_s"),
+            http=result.http,
+        )
 
     def _not_run(
         self,

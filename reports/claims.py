@@ -69,6 +69,14 @@ def _profile(name: str) -> Callable[[Mapping[str, Any]], float | None]:
     return get
 
 
+def _http(name: str) -> Callable[[Mapping[str, Any]], float | None]:
+    def get(r: Mapping[str, Any]) -> float | None:
+        value = (r.get("http") or {}).get(name)
+        return None if value is None else float(value)
+
+    return get
+
+
 METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "throughput_bps": _throughput,
     "wall_s": lambda r: r.get("wall_s"),
@@ -92,6 +100,12 @@ METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "loop_lag_max_s": _note("loop_lag_max_s"),
     "loop_lag_p99_s": _note("loop_lag_p99_s"),
     "lines_kept": _note("lines_kept"),
+    # http cells: the server's memory is peak_rss_*; these are the clients' view
+    "per_client_bytes": _http("per_client_bytes"),
+    "ttfb_p50_s": _http("ttfb_p50_s"),
+    "ttfb_p99_s": _http("ttfb_p99_s"),
+    "failed_clients": _http("failed_clients"),
+    "aggregate_bps": _http("aggregate_bps"),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -101,7 +115,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _RATIO_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x$")
-_FIELD_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x\s+([a-z_]+)$")
+_FIELD_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x\s+([a-z_.]+)$")
 _CONST_RE = re.compile(r"^(>=|<=|>|<)\s*(\S+)$")
 _KNEE_RE = re.compile(r"^knee\s*(>=|<=|>|<)\s*(\S+)$")
 
@@ -138,8 +152,16 @@ class Verdict:
     numbers: dict[str, Any] = field(default_factory=dict)
 
 
+def _field(r: Mapping[str, Any], key: str) -> Any:
+    """A record field; ``http.clients`` reaches into a nested mapping."""
+    value: Any = r
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
 def _matches(r: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
-    return all(r.get(k) == v for k, v in selector.items())
+    return all(_field(r, k) == v for k, v in selector.items())
 
 
 def _values(
@@ -298,7 +320,7 @@ def _field_bound(
             continue
         if (r.get("profiler") is not None) != memray:
             continue
-        value, ref = get(r), r.get(field_name)
+        value, ref = get(r), _field(r, field_name)
         if value is None or not ref:
             ref = r.get("chunk_bytes") if field_name == "high_water_mark_bytes" else ref  # 0: one chunk
         if value is not None and ref:
