@@ -81,6 +81,7 @@ _FLAG_KEYS = {
     "consumer_rate": "consumer_rate",
     "clients": "clients",
     "view_size": "view_size",
+    "http_route": "http_route",
     "dest": "dest",
     "high_water_mark": "high_water_mark",
     "seed": "seed",
@@ -651,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("--matrix", help="a TOML matrix file (keys: the axes above; [[group]] tables)")
     one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
     one.add_argument("--view-size", help=one_view)
+    one.add_argument("--http-route", help="http sink: file (default) or export (a generated CSV export)")
     one.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
     one.add_argument("--dest", help="file sink: existing (default: overwrite in place) or new")
     one.add_argument("--repeat", help="measured runs per cell (default 3)")

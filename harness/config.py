@@ -17,6 +17,7 @@ SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
 TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
+HTTP_ROUTES: tuple[str, ...] = ("file", "export")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Cell:
     # http sink only: how many viewers, and how much of the file each reads (0: all).
     clients: int = 0
     view_bytes: int = 0
+    # http sink only: "file" (GET the workload file) or "export" (a CSV export the
+    # server generates on the fly: whole-file builds it all, pipe streams it).
+    http_route: str = "file"
 
     def key(self) -> dict[str, object]:
         return {
@@ -54,6 +58,7 @@ class Cell:
             "high_water_mark_bytes": self.high_water_mark_bytes,
             # Only http cells carry these, so other cells keep their ids.
             **({"clients": self.clients, "view_bytes": self.view_bytes} if self.sink == "http" else {}),
+            **({"http_route": self.http_route} if self.http_route != "file" else {}),
         }
 
     @property
@@ -92,6 +97,7 @@ class MatrixConfig:
     high_water_mark_bytes: int = 0
     clients: tuple[int, ...] = (1,)
     view_bytes: int = 0
+    http_route: str = "file"
     # fio-style groups: when present, the matrix is the union of their products
     # (each group carries its own axes) and the axes above are only the first's.
     groups: tuple[MatrixConfig, ...] = ()
@@ -125,6 +131,7 @@ class MatrixConfig:
                                             high_water_mark_bytes=self.high_water_mark_bytes,
                                             clients=clients,
                                             view_bytes=self.view_bytes if sink == "http" else 0,
+                                            http_route=self.http_route if sink == "http" else "file",
                                         )
                                         out[cell] = None
         return list(out)

@@ -18,6 +18,7 @@ from harness.config import Cell, RunConfig
 from harness.http_clients import ClientResult, ClientSpec, expected_xxh3, run_clients
 from harness.http_server import ServerConfig, ServerProcess
 from harness.limits import MemoryCap
+from harness.matrix import EXPORT_MODES
 from strategies.registry import split_spec
 from workloads.cache import Workload
 
@@ -65,7 +66,10 @@ def _percentile(values: list[float], share: float) -> float | None:
 def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None) -> HttpResult:
     name, _ = split_spec(cell.strategy)
     size_bytes = workload.manifest.size_bytes
-    spans = _windows(cell, size_bytes)
+    export = cell.http_route == "export"
+    # An export's body is the generated csv itself: the same bytes as the workload file.
+    spans = [(0, size_bytes)] * cell.clients if export else _windows(cell, size_bytes)
+    target = f"/export.csv?mode={EXPORT_MODES[name]}" if export else f"/file?strategy={name}"
     server_config = ServerConfig(
         file_path=workload.path,
         content_type=workload.manifest.media_type,
@@ -74,10 +78,13 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
         hwm_bytes=cell.high_water_mark_bytes,
         sndbuf_bytes=RATE_LIMITED_SNDBUF_BYTES if cell.consumer_rate_bps else 0,
         idle_timeout_s=IDLE_TIMEOUT_S,
+        csv_size_bytes=workload.spec.size_bytes,
+        csv_seed=workload.spec.seed,
+        warm_csv=export,
     )
     specs = [
         ClientSpec(
-            target=f"/file?strategy={name}",
+            target=target,
             range=None if (start, length) == (0, size_bytes) else f"bytes={start}-{start + length - 1}",
             rate_bps=cell.consumer_rate_bps,
             timeout_s=config.timeout_s,
@@ -128,7 +135,10 @@ def _judge(
             continue
         key = (start, length)
         if key not in expected:
-            expected[key] = expected_xxh3(workload.path, start, length)
+            whole = (start, length) == (0, workload.manifest.size_bytes)
+            expected[key] = (
+                workload.manifest.xxh3_64 if whole else expected_xxh3(workload.path, start, length)
+            )
         if response.body_bytes != length or response.xxh3_64 != expected[key]:
             failures.append(f"{result.label}: {response.body_bytes} of {length} bytes, checksum mismatch")
     n = len(results)
@@ -151,6 +161,7 @@ def _judge(
         "server_pauses": report.get("pauses"),
         "server_max_buffered_bytes": report.get("max_buffered_bytes"),
         "sndbuf_bytes": RATE_LIMITED_SNDBUF_BYTES if cell.consumer_rate_bps else 0,
+        "route": cell.http_route,
     }
     if oom:
         limit = cap.limit_bytes if cap is not None else 0

@@ -7,6 +7,8 @@ from strategies.base import Capability
 from strategies.registry import Registry
 
 TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
+# The CSV export endpoint's two ways, by the strategy that stands for each.
+EXPORT_MODES = {"whole-file": "build", "pipe": "stream"}
 
 
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
@@ -19,6 +21,11 @@ def skip_reason(cell: Cell, registry: Registry) -> str | None:
             return f"{cls.name} cannot serve HTTP: {why}"
         if cell.transform != "none":
             return "transforms are not served over HTTP yet"
+        if cell.http_route == "export":
+            if cell.workload.kind != "csv":
+                return f"the export route generates a csv export, not {cell.workload.kind}"
+            if cls.name not in EXPORT_MODES:
+                return "a CSV export is either built whole (whole-file) or streamed (pipe)"
     if cell.transform != "none":
         if Capability.EXTERNAL in cls.capabilities:
             return f"{cls.name} is an external reference tool: it cannot run a transform"

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.config import CACHE_STATES, DEST_MODES, SINKS, TRANSFORM_NAMES, MatrixConfig
+from harness.config import CACHE_STATES, DEST_MODES, HTTP_ROUTES, SINKS, TRANSFORM_NAMES, MatrixConfig
 from harness.errors import UsageError
 from harness.units import parse_rate, parse_size
 from strategies.registry import Registry
@@ -25,7 +25,7 @@ from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
 
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients")
-GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size")
+GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
 RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit")
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
 TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "high_water_mark": "0",
     "clients": ["1"],
     "view_size": "0",
+    "http_route": "file",
     "seed": 0,
     "repeat": 3,
     "warmup": 1,
@@ -146,6 +147,7 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         high_water_mark_bytes=parse_size(str(full["high_water_mark"])),
         clients=tuple(_clients(c) for c in full["clients"]),
         view_bytes=parse_size(str(full["view_size"])),
+        http_route=_choices("http route", [str(full["http_route"])], HTTP_ROUTES)[0],
     )
 
 

@@ -244,9 +244,11 @@ def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
     sizes = sorted(values)
     if len(sizes) < 2 or sizes[-1] < 4 * sizes[0]:
         return Verdict(claim, "inconclusive", "needs two sizes at least 4x apart", {"sizes": sizes})
-    page = 4096.0
+    # A floor keeps log() finite: one page for bytes (nothing measurable below it),
+    # a microsecond for times and other figures.
+    floor = 4096.0 if claim.metric.endswith("_bytes") else 1e-6
     xs = [math.log(s) for s in sizes]
-    ys = [math.log(max(statistics.median(values[s]), page)) for s in sizes]
+    ys = [math.log(max(statistics.median(values[s]), floor)) for s in sizes]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mean_x) ** 2 for x in xs

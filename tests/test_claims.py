@@ -125,3 +125,15 @@ def test_bad_claims_are_rejected() -> None:
         Claim("x", "speed", {}, ">= 1").validate()
     with pytest.raises(ValueError, match="cannot read expect"):
         Claim("x", "wall_s", {}, "about right").validate()
+
+
+def test_scaling_of_times_is_not_floored_like_bytes() -> None:
+    # TTFB in seconds growing with size: 0.05 s -> 0.4 s over 8x the size is O(n).
+    records = [
+        rec("build", size, r, http={"ttfb_p50_s": 0.05 * size / 16, "clients": 1})
+        for size in (16, 128)
+        for r in range(2)
+    ]
+    claim = Claim("x", "ttfb_p50_s", {"strategy": "build", "http.clients": 1}, "O(n)")
+    result = evaluate(claim, records)
+    assert result.verdict == "holds" and result.numbers["slope"] == pytest.approx(1.0)
