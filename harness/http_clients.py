@@ -53,6 +53,7 @@ from harness.lifeline import PARENT_PID_ENV, die_with_parent
 
 LOOPBACK = "127.0.0.1"
 RECV_BUFFER_BYTES = 1 << 20
+UPLOAD_CHUNK_BYTES = 1 << 20
 RATE_SLICE_S = 0.01
 HEADER_LIMIT_BYTES = 64 << 10
 STALL_POLL_S = 0.02
@@ -77,6 +78,8 @@ class ClientSpec:
     start_delay_s: float = 0.0
     timeout_s: float = 30.0
     label: str = ""
+    # An upload: send this file as the request body (rate_bps then paces the upload).
+    body_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -305,6 +308,9 @@ def _request_bytes(spec: ClientSpec, port: int, last: bool) -> bytes:
     ]
     if spec.range is not None:
         lines.append(f"Range: {spec.range}")
+    if spec.body_path is not None:
+        lines.append(f"Content-Length: {os.path.getsize(spec.body_path)}")
+        lines.append("Content-Type: application/octet-stream")
     lines += [f"{k}: {v}" for k, v in spec.headers]
     lines.append("Connection: close" if last else "Connection: keep-alive")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
@@ -366,9 +372,26 @@ async def _stall(conn: _Conn, spec: ClientSpec, port: int, result: ClientResult)
         await asyncio.sleep(STALL_POLL_S)
 
 
+async def _send_body(conn: _Conn, spec: ClientSpec) -> None:
+    """Stream the upload body from its file, paced at ``rate_bps`` like a slow uplink."""
+    assert spec.body_path is not None
+    started = time.monotonic()
+    sent = 0
+    with open(spec.body_path, "rb", buffering=0) as f:
+        while chunk := f.read(UPLOAD_CHUNK_BYTES):
+            if spec.rate_bps:
+                ahead_s = sent / spec.rate_bps - (time.monotonic() - started)
+                if ahead_s > 0:
+                    await asyncio.sleep(ahead_s)
+            await conn.loop.sock_sendall(conn.sock, chunk)
+            sent += len(chunk)
+
+
 async def _exchange(conn: _Conn, spec: ClientSpec, port: int, last: bool, response: ResponseResult) -> bool:
     """One request and its response; True if the connection can carry another."""
     await conn.loop.sock_sendall(conn.sock, _request_bytes(spec, port, last))
+    if spec.body_path is not None:
+        await _send_body(conn, spec)
     sent_at = response.request_sent_at = time.monotonic()
     conn.first_data_at = None
     if spec.rate_bps:

@@ -18,7 +18,7 @@ from harness.config import Cell, RunConfig
 from harness.http_clients import ClientResult, ClientSpec, expected_xxh3, run_clients
 from harness.http_server import ServerConfig, ServerProcess
 from harness.limits import MemoryCap
-from harness.matrix import EXPORT_MODES
+from harness.matrix import EXPORT_MODES, UPLOAD_MODES
 from strategies.registry import split_spec
 from workloads.cache import Workload
 
@@ -67,9 +67,16 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
     name, _ = split_spec(cell.strategy)
     size_bytes = workload.manifest.size_bytes
     export = cell.http_route == "export"
-    # An export's body is the generated csv itself: the same bytes as the workload file.
-    spans = [(0, size_bytes)] * cell.clients if export else _windows(cell, size_bytes)
-    target = f"/export.csv?mode={EXPORT_MODES[name]}" if export else f"/file?strategy={name}"
+    upload = cell.http_route == "upload"
+    # An export's body is the generated csv itself: the same bytes as the workload
+    # file; an upload sends the whole workload file.
+    spans = [(0, size_bytes)] * cell.clients if export or upload else _windows(cell, size_bytes)
+    if export:
+        target = f"/export.csv?mode={EXPORT_MODES[name]}"
+    elif upload:
+        target = f"/upload?mode={UPLOAD_MODES[name]}"
+    else:
+        target = f"/file?strategy={name}"
     server_config = ServerConfig(
         file_path=workload.path,
         content_type=workload.manifest.media_type,
@@ -85,7 +92,11 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
     specs = [
         ClientSpec(
             target=target,
-            range=None if (start, length) == (0, size_bytes) else f"bytes={start}-{start + length - 1}",
+            method="POST" if upload else "GET",
+            body_path=str(workload.path) if upload else None,
+            range=None
+            if (start, length) == (0, size_bytes) or upload
+            else f"bytes={start}-{start + length - 1}",
             rate_bps=cell.consumer_rate_bps,
             timeout_s=config.timeout_s,
             label=f"viewer-{i}",
@@ -108,7 +119,7 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
     finally:
         server.kill()
     oom = cap is not None and cap.oom_killed()
-    return _judge(cell, workload, spans, results, report, wall_s, oom, cap)
+    return _judge(cell, workload, spans, results, report, wall_s, oom, cap, upload)
 
 
 def _judge(
@@ -120,6 +131,7 @@ def _judge(
     wall_s: float,
     oom: bool,
     cap: MemoryCap | None,
+    upload: bool = False,
 ) -> HttpResult:
     expected: dict[tuple[int, int], str] = {}
     failures: list[str] = []
@@ -127,9 +139,20 @@ def _judge(
     total_bytes = 0
     for result, (start, length) in zip(results, spans, strict=True):
         response = result.response
-        total_bytes += response.body_bytes
         if response.ttfb_s is not None:
             ttfbs.append(response.ttfb_s)
+        if upload:
+            # What counts is what the server stored: its own count and checksum.
+            stored = int(response.headers.get("x-stored-bytes", -1))
+            total_bytes += max(stored, 0)
+            if result.error or response.status != 201:
+                failures.append(f"{result.label}: {result.error or f'status {response.status}'}")
+            elif stored != length or response.headers.get("x-stored-xxh3") != workload.manifest.xxh3_64:
+                failures.append(
+                    f"{result.label}: server stored {stored} of {length} bytes, checksum mismatch"
+                )
+            continue
+        total_bytes += response.body_bytes
         if result.error or response.status not in (200, 206) or not response.complete:
             failures.append(f"{result.label}: {result.error or f'status {response.status}, incomplete'}")
             continue
@@ -176,11 +199,8 @@ def _judge(
     else:
         outcome, error = "ok", None
     verified = not failures and outcome == "ok"
-    detail = (
-        f"all {n} viewers' bodies match the file's ranges (xxh3-64)"
-        if verified
-        else "; ".join(failures[:3]) or str(error)
-    )
+    what = "uploads stored byte-exact by the server" if upload else "viewers' bodies match the file's ranges"
+    detail = f"all {n} {what} (xxh3-64)" if verified else "; ".join(failures[:3]) or str(error)
     server = {
         "peak_rss_bytes": peak,
         "baseline_rss_bytes": base,

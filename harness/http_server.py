@@ -54,6 +54,7 @@ import os
 import re
 import resource
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -67,6 +68,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import xxhash
 from aiohttp import hdrs, web
 
 from harness.lifeline import PARENT_PID_ENV, die_with_parent
@@ -81,6 +83,25 @@ from strategies.http_serving import (
 from workloads.registry import GENERATORS
 
 LOOPBACK = "127.0.0.1"
+UPLOAD_MODES = ("stream", "read")
+UPLOAD_MAX_BYTES = 1 << 40
+
+
+def _write_fully(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data)
+    written = 0
+    while written < view.nbytes:
+        written += os.write(fd, view[written:])
+
+
+def _file_xxh3(path: Path) -> str:
+    h = xxhash.xxh3_64()
+    with open(path, "rb", buffering=0) as f:
+        while block := f.read(4 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
 RESULT_SCHEMA_VERSION = 1
 _ERROR_MESSAGES_KEPT = 20
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
@@ -365,8 +386,12 @@ class HttpServer:
         self.counters = ServerCounters()
         self.active: dict[int, ActiveBody] = {}
         self.runner: web.AppRunner | None = None
-        self.app = web.Application()
+        # No body-size limit of aiohttp's own (1 MiB by default): the upload
+        # scenario measures what read() of a whole body costs, not a 413.
+        self.app = web.Application(client_max_size=UPLOAD_MAX_BYTES)
+        self.upload_dir = Path(tempfile.mkdtemp(prefix="streambench-uploads-"))
         self.app.router.add_get("/file", self.handle_file)
+        self.app.router.add_post("/upload", self.handle_upload)
         self.app.router.add_get("/export.csv", self.handle_export)
         self.app.router.add_get("/stats", self.handle_stats)
 
@@ -432,6 +457,48 @@ class HttpServer:
         )
         counts.bytes_sent += progress.bytes_sent
         return response
+
+    async def handle_upload(self, request: web.Request) -> web.Response:
+        """Store an uploaded body on disk, streamed (iter_chunked) or read whole (read()).
+
+        The stored file is read back and checksummed, the sums go back in headers
+        (X-Stored-Bytes, X-Stored-XXH3), and the file is deleted: the client checks
+        what the server really stored, and nothing piles up on disk.
+        """
+        self.counters.requests += 1
+        mode = request.query.get("mode", "stream")
+        if mode not in UPLOAD_MODES:
+            self.counters.saw_status(400)
+            raise web.HTTPBadRequest(text=f"mode {mode!r}; valid: {', '.join(UPLOAD_MODES)}\n")
+        counts = self.counters.by_strategy.setdefault(f"upload:{mode}", _StrategyCounts())
+        counts.requests += 1
+        fd, name = tempfile.mkstemp(dir=self.upload_dir)
+        path = Path(name)
+        try:
+            stored = 0
+            if mode == "read":
+                data = await request.read()  # the whole body in memory, as the bad way does
+                stored = len(data)
+                _write_fully(fd, data)
+                del data
+            else:
+                async for chunk in request.content.iter_chunked(self.params.chunk_bytes):
+                    _write_fully(fd, chunk)
+                    stored += len(chunk)
+            os.close(fd)
+            fd = -1
+            digest = _file_xxh3(path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            path.unlink(missing_ok=True)
+        counts.bytes_sent += stored
+        self.counters.saw_status(201)
+        return web.json_response(
+            {"stored_bytes": stored, "xxh3_64": digest},
+            status=201,
+            headers={"X-Stored-Bytes": str(stored), "X-Stored-XXH3": digest},
+        )
 
     async def handle_stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.snapshot())
@@ -606,6 +673,7 @@ async def run_server(
     with contextlib.suppress(asyncio.CancelledError):
         await watchdog
     await runner.cleanup()
+    shutil.rmtree(server.upload_dir, ignore_errors=True)
     sampler.stop()
     usage_after = resource.getrusage(resource.RUSAGE_SELF)
     final = read_status()

@@ -9,6 +9,8 @@ from strategies.registry import Registry
 TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
 # The CSV export endpoint's two ways, by the strategy that stands for each.
 EXPORT_MODES = {"whole-file": "build", "pipe": "stream"}
+# The upload endpoint's two ways: read the whole body (whole-file) or stream it to disk (pipe).
+UPLOAD_MODES = {"whole-file": "read", "pipe": "stream"}
 
 
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
@@ -21,6 +23,8 @@ def skip_reason(cell: Cell, registry: Registry) -> str | None:
             return f"{cls.name} cannot serve HTTP: {why}"
         if cell.transform != "none":
             return "transforms are not served over HTTP yet"
+        if cell.http_route == "upload" and cls.name not in UPLOAD_MODES:
+            return "an upload is either read whole (whole-file) or streamed to disk (pipe)"
         if cell.http_route == "export":
             if cell.workload.kind != "csv":
                 return f"the export route generates a csv export, not {cell.workload.kind}"

@@ -32,3 +32,19 @@ def test_http_cells_record_the_server_and_the_viewers(tmp_path: Path) -> None:
     skipped = json.loads((run_dir / "run.json").read_text())["skipped_cells"]
     assert {s["strategy"] for s in skipped} == {"readinto"}
     assert all("cannot serve HTTP" in s["reason"] for s in skipped)
+
+
+def test_uploads_are_stored_byte_exact_and_read_whole_costs_the_body(tmp_path: Path) -> None:
+    assert main([
+        "run", "--strategy", "whole-file,pipe", "--workload", "video:16MiB", "--sink", "http",
+        "--http-route", "upload", "--clients", "2", "--repeat", "1", "--warmup", "0", "--out", str(tmp_path),
+    ]) == 0  # fmt: skip
+    (run_dir,) = list(tmp_path.iterdir())
+    by = {r["strategy"]: r for r in load_records(run_dir)}
+    for r in by.values():
+        assert r["outcome"] == "ok" and r["verified"], r["verify_detail"]
+        assert r["bytes_moved"] == 2 * (16 << 20)  # what the server stored, by its own count
+        assert "stored byte-exact" in r["verify_detail"]
+    # read() holds each body whole; iter_chunked holds chunks.
+    assert by["whole-file"]["http"]["per_client_bytes"] >= 0.9 * (16 << 20)
+    assert by["pipe"]["http"]["per_client_bytes"] < 8 << 20  # bounded: aiohttp reads ahead a few MiB
