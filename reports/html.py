@@ -76,6 +76,7 @@ def report_view(meta: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[
         "backpressure": _backpressure_section(df, summary, colours),
         "chunks": _chunk_section(summary, colours),
         "pareto": _pareto_section(summary, colours),
+        "http": _http_rows(records),
         "flagged": _flagged_rows(df),
         "skipped": _skipped(meta),
         "profiles": _profiles(df),
@@ -86,6 +87,45 @@ def report_view(meta: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[
 
 
 # --- helpers ---------------------------------------------------------------
+
+
+def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One row per http cell: the server's memory and the viewers' figures, medians of measured runs."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("sink") == "http" and not r.get("warmup") and not r.get("profiler") and r.get("http"):
+            groups.setdefault(str(r.get("cell_id")), []).append(r)
+
+    def med(rows: list[dict[str, Any]], get: Any) -> float | None:
+        values = [v for v in (get(r) for r in rows) if v is not None and not is_missing(v)]
+        return float(np.median(values)) if values else None
+
+    out = []
+    for rows in groups.values():
+        first = rows[0]
+        http = first["http"]
+        ttfb50 = med(rows, lambda r: r["http"].get("ttfb_p50_s"))
+        ttfb99 = med(rows, lambda r: r["http"].get("ttfb_p99_s"))
+        out.append(
+            {
+                "strategy": str(first.get("strategy")),
+                "route": str(http.get("route", "file")),
+                "workload": f"{first.get('workload')} {fmt_bytes(first.get('size_bytes'))}",
+                "clients": str(http.get("clients")),
+                "view": fmt_bytes(http.get("view_bytes")),
+                "outcomes": ", ".join(sorted({str(r.get("outcome")) for r in rows})),
+                "server_peak": fmt_bytes(med(rows, lambda r: r.get("peak_rss_bytes"))),
+                "server_anon": fmt_bytes(med(rows, lambda r: r.get("peak_rss_anon_bytes"))),
+                "per_client": fmt_bytes(med(rows, lambda r: r["http"].get("per_client_bytes"))),
+                "ttfb": f"{fmt_num(ttfb50 * 1000 if ttfb50 is not None else None, 3)} / "
+                f"{fmt_num(ttfb99 * 1000 if ttfb99 is not None else None, 3)}",
+                "aggregate": fmt_num((med(rows, lambda r: r["http"].get("aggregate_bps")) or 0) / 1e6, 3),
+                "failed": str(sum(int(r["http"].get("failed_clients") or 0) for r in rows)),
+            }
+        )
+    return sorted(
+        out, key=lambda row: (row["route"], row["workload"], row["strategy"], int(row["clients"] or 0))
+    )
 
 
 def _sample_ms(meta: Mapping[str, Any], df: pd.DataFrame) -> str:
