@@ -93,7 +93,9 @@ def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     """One row per http cell: the server's memory and the viewers' figures, medians of measured runs."""
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in records:
-        if r.get("sink") == "http" and not r.get("warmup") and not r.get("profiler") and r.get("http"):
+        if not isinstance(r, Mapping) or not isinstance(r.get("http"), Mapping):
+            continue  # old or odd records: no http figures
+        if r.get("sink") == "http" and not r.get("warmup") and not r.get("profiler") and r["http"]:
             groups.setdefault(str(r.get("cell_id")), []).append(r)
 
     def med(rows: list[dict[str, Any]], get: Any) -> float | None:
