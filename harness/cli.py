@@ -353,7 +353,14 @@ def _execute(
     store.write_run_meta(meta)
     records = load_records(run_dir)
     _print_summary(records)
-    report_path = _write_report(run_dir, meta, records)
+    try:
+        report_path = _write_report(run_dir, meta, records)
+    except Exception as exc:  # a reporting bug must not look like lost measurements
+        err_console.print(
+            f"[red]the report could not be written ({type(exc).__name__}: {exc}); every record is in "
+            f"{store.results_path}; retry with: streambench report {run_dir}[/red]"
+        )
+        return 1
     if failures:
         err_console.print(f"[red]{failures} runs failed or were not verified; see the report[/red]")
     print(report_path)

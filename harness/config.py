@@ -17,7 +17,7 @@ SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
 TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
-HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload")
+HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload")
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class MemoryCap:
         for base, version in ((_own_cgroup_v2(), 2), (_own_cgroup_v1_memory(), 1)):
             if base is None:
                 continue
+            _remove_stale(base)
             directory = base / name
             try:
                 directory.mkdir(exist_ok=True)
@@ -97,6 +98,15 @@ class MemoryCap:
             with contextlib.suppress(OSError):
                 self._dir.rmdir()
             self._dir = None
+
+
+def _remove_stale(base: Path) -> None:
+    """Caps left by a harness that was killed (kill -9 skips close()): empty, safe to remove."""
+    for stale in base.glob("streambench-*"):
+        pid = stale.name.removeprefix("streambench-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                stale.rmdir()
 
 
 def join_cgroup(procs_path: str | None) -> None:

@@ -358,6 +358,10 @@ class Runner:
             else None
         )
         self._cap_method = cap.method if cap is not None else "none"
+        if cell.http_route == "s3-upload":
+            return self._run_s3(
+                run, workload, expected, cap, resident, method, cache_ok, started_at_utc, run_started_at
+            )
         try:
             result = run_http_cell(cell, workload, self.config, cap)
         except Exception as exc:  # the server would not start: say so, go on
@@ -402,6 +406,52 @@ class Runner:
             ttfb_s=server.get("ttfb_s"),
             http=result.http,
         )
+
+    def _run_s3(
+        self,
+        run: PlannedRun,
+        workload: Workload,
+        expected: Expected,
+        cap: MemoryCap | None,
+        resident: int | None,
+        method: str,
+        cache_ok: bool | None,
+        started_at_utc: str,
+        run_started_at: float,
+    ) -> Record:
+        """An upload to a real S3-compatible server on loopback; the record's memory is the client's."""
+        from harness.matrix import S3_METHODS
+        from harness.s3_run import run_s3_cell
+        from strategies.registry import split_spec
+
+        try:
+            r = run_s3_cell(
+                S3_METHODS[split_spec(run.cell.strategy)[0]], workload, self.config.timeout_s, cap
+            )
+        except Exception as exc:  # rclone missing or would not start: say so, go on
+            failed = json.dumps({"outcome": "error", "error": f"s3 run: {type(exc).__name__}: {exc}"})
+            return self._make_record(
+                run, workload, expected, {}, _Watch(result_bytes=failed.encode()), 0, "",
+                Received(0, "", None, None), resident, method, cache_ok, started_at_utc, run_started_at,
+            )  # fmt: skip
+        finally:
+            if cap is not None:
+                cap.close()
+        started_at = time.monotonic() - (r["wall_s"] or 0.0)
+        report = {
+            **{k: v for k, v in r.items() if k not in ("server", "s3", "verified", "verify_detail")},
+            "started_at": started_at,
+            "ended_at": started_at + (r["wall_s"] or 0.0),
+        }
+        record = self._make_record(
+            run, workload, expected, {}, _Watch(result_bytes=json.dumps(report).encode()), 0, "",
+            Received(int(r["bytes_moved"] or 0), "", None, None), resident, method, cache_ok,
+            started_at_utc, run_started_at,
+        )  # fmt: skip
+        return replace(
+            record, verified=bool(r["verified"]), verify_detail=str(r["verify_detail"]),
+            http={**r["s3"], "server": r["server"], "route": "s3-upload"},
+        )  # fmt: skip
 
     def _not_run(
         self,

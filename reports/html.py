@@ -95,6 +95,8 @@ def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     for r in records:
         if not isinstance(r, Mapping) or not isinstance(r.get("http"), Mapping):
             continue  # old or odd records: no http figures
+        if r["http"].get("route") == "s3-upload":
+            continue  # an S3 cell's figures are its client's: they are in the cells table
         if r.get("sink") == "http" and not r.get("warmup") and not r.get("profiler") and r["http"]:
             groups.setdefault(str(r.get("cell_id")), []).append(r)
 
@@ -126,7 +128,7 @@ def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             }
         )
     return sorted(
-        out, key=lambda row: (row["route"], row["workload"], row["strategy"], int(row["clients"] or 0))
+        out, key=lambda row: (row["route"], row["workload"], row["strategy"], row["clients"].rjust(6))
     )
 
 

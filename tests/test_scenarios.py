@@ -17,7 +17,7 @@ SCENARIOS = sorted(all_scenarios())
 def test_there_are_the_seed_scenarios() -> None:
     assert set(SCENARIOS) == {
         "readfile-vs-stream", "backpressure", "pipe-vs-manual", "highwatermark", "zero-copy", "mmap",
-        "compression", "log-pipeline", "async-arrival", "video", "csv-export", "upload",
+        "compression", "log-pipeline", "async-arrival", "video", "csv-export", "upload", "s3-upload",
     }  # fmt: skip
 
 
