@@ -176,6 +176,9 @@ def ensure_workloads(
                 progress=lambda done, total, task=task: progress.update(task, completed=done),  # type: ignore[misc]
                 message=lambda text: err_console.print(text),
             )
+        # A new file's dirty pages would be written back during the first measured
+        # runs and slow them; flush them now, before anything is timed.
+        cache.flush(out[spec].path)
     return out
 
 

@@ -288,6 +288,15 @@ def ensure(
     return generate(spec, data_dir, progress=progress)
 
 
+def flush(path: Path) -> None:
+    """Write a file's dirty pages to disk now (fdatasync), so no writeback is left pending."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
 def list_cached(data_dir: Path) -> list[tuple[Path, Manifest | None]]:
     """Every workload file in the cache with its manifest (None when untrusted)."""
     directory = workload_dir(data_dir)
