@@ -365,11 +365,9 @@ class Runner:
         try:
             result = run_http_cell(cell, workload, self.config, cap)
         except Exception as exc:  # the server would not start: say so, go on
-            failed = json.dumps({"outcome": "error", "error": f"http run: {type(exc).__name__}: {exc}"})
-            return self._make_record(
-                run, workload, expected, {}, _Watch(result_bytes=failed.encode()), 0, "",
-                Received(0, "", None, None), resident, method, cache_ok, started_at_utc, run_started_at,
-            )  # fmt: skip
+            why = f"http run: {type(exc).__name__}: {exc}"
+            return self._error_record(run, workload, expected, why, started_at_utc, run_started_at,
+                                      resident, method, cache_ok)  # fmt: skip
         finally:
             if cap is not None:
                 cap.close()
@@ -429,11 +427,9 @@ class Runner:
                 S3_METHODS[split_spec(run.cell.strategy)[0]], workload, self.config.timeout_s, cap
             )
         except Exception as exc:  # rclone missing or would not start: say so, go on
-            failed = json.dumps({"outcome": "error", "error": f"s3 run: {type(exc).__name__}: {exc}"})
-            return self._make_record(
-                run, workload, expected, {}, _Watch(result_bytes=failed.encode()), 0, "",
-                Received(0, "", None, None), resident, method, cache_ok, started_at_utc, run_started_at,
-            )  # fmt: skip
+            why = f"s3 run: {type(exc).__name__}: {exc}"
+            return self._error_record(run, workload, expected, why, started_at_utc, run_started_at,
+                                      resident, method, cache_ok)  # fmt: skip
         finally:
             if cap is not None:
                 cap.close()
@@ -462,12 +458,27 @@ class Runner:
         run_started_at: float,
         why: str,
     ) -> Record:
-        report = json.dumps({"outcome": "error", "error": why}).encode()
-        record = self._make_record(
-            run, workload, expected, {}, _Watch(result_bytes=report), 0, "",
-            Received(0, "", None, None), None, "not measured", None, started_at_utc, run_started_at,
-        )  # fmt: skip
+        record = self._error_record(run, workload, expected, why, started_at_utc, run_started_at)
         return replace(record, profile_error=why)
+
+    def _error_record(
+        self,
+        run: PlannedRun,
+        workload: Workload,
+        expected: Expected,
+        why: str,
+        started_at_utc: str,
+        run_started_at: float,
+        resident: int | None = None,
+        resident_method: str = "not measured",
+        cache_ok: bool | None = None,
+    ) -> Record:
+        """A record for a run that could not happen (a profiler or a server missing): outcome error, why."""
+        report = json.dumps({"outcome": "error", "error": why}).encode()
+        return self._make_record(
+            run, workload, expected, {}, _Watch(result_bytes=report), 0, "",
+            Received(0, "", None, None), resident, resident_method, cache_ok, started_at_utc, run_started_at,
+        )  # fmt: skip
 
     def expected(self, cell: Cell) -> Expected:
         key = (cell.workload, cell.transform)
