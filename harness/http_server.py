@@ -68,7 +68,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import xxhash
 from aiohttp import hdrs, web
 
 from harness.lifeline import PARENT_PID_ENV, die_with_parent
@@ -80,26 +79,12 @@ from strategies.http_serving import (
     ServeParams,
     skip_reason,
 )
+from workloads.cache import file_checksum, write_all
 from workloads.registry import GENERATORS
 
 LOOPBACK = "127.0.0.1"
 UPLOAD_MODES = ("stream", "read")
 UPLOAD_MAX_BYTES = 1 << 40
-
-
-def _write_fully(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data)
-    written = 0
-    while written < view.nbytes:
-        written += os.write(fd, view[written:])
-
-
-def _file_xxh3(path: Path) -> str:
-    h = xxhash.xxh3_64()
-    with open(path, "rb", buffering=0) as f:
-        while block := f.read(4 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 RESULT_SCHEMA_VERSION = 1
@@ -479,15 +464,15 @@ class HttpServer:
             if mode == "read":
                 data = await request.read()  # the whole body in memory, as the bad way does
                 stored = len(data)
-                _write_fully(fd, data)
+                write_all(fd, data)
                 del data
             else:
                 async for chunk in request.content.iter_chunked(self.params.chunk_bytes):
-                    _write_fully(fd, chunk)
+                    write_all(fd, chunk)
                     stored += len(chunk)
             os.close(fd)
             fd = -1
-            digest = _file_xxh3(path)
+            digest = file_checksum(path)
         finally:
             if fd >= 0:
                 os.close(fd)

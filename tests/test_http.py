@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ from harness.http_server import (
     parse_range,
 )
 from strategies.http_serving import HTTP_STRATEGIES, BodyProgress, skip_reason
+from tests.helpers import socket_inodes
 from workloads.cache import WorkloadSpec, ensure
 from workloads.registry import GENERATORS
 
@@ -386,18 +386,6 @@ def test_the_url_never_names_what_is_opened(server: ServerProcess, video: Path) 
     assert fetch(server.port, "/file", method="POST")[0] == 405
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    return inodes
-
-
 def _proc_net(kind: str) -> dict[str, tuple[str, str]]:
     """inode -> (local, remote) hex addresses from /proc/net/<kind>."""
     out = {}
@@ -415,7 +403,7 @@ def test_no_traffic_off_loopback(server: ServerProcess) -> None:
     )
     run = start_clients(server.port, [slow, ClientSpec(target="/file?strategy=sendfile")])
     time.sleep(max(0.0, run.start_at + 0.2 - time.monotonic()))
-    inodes = _socket_inodes(server.pid)
+    inodes = socket_inodes(server.pid)
     tcp = _proc_net("tcp")
     with open("/proc/net/unix") as f:
         next(f)

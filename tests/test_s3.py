@@ -30,6 +30,7 @@ from harness.s3_run import (
     run_s3_cell,
     verify_object,
 )
+from tests.helpers import socket_inodes
 from workloads.cache import Workload, WorkloadSpec, ensure
 
 MiB = 1 << 20
@@ -157,18 +158,6 @@ def test_the_server_speaks_s3_and_returns_what_was_stored(
             wrong.list_buckets()
 
 
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except FileNotFoundError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[len("socket:[") : -1])
-    return inodes
-
-
 def _listeners(kind: str) -> dict[str, str]:
     """inode -> local hex address of each listening socket in /proc/net/<kind>."""
     out = {}
@@ -184,7 +173,7 @@ def _listeners(kind: str) -> dict[str, str]:
 def test_the_server_listens_on_loopback_only(tmp_path: Path, no_process_left: object) -> None:
     with S3Server(tmp_path) as server:
         assert os.path.realpath(f"/proc/{server.pid}/exe") == str(rclone_binary())  # no shim left between
-        inodes = _socket_inodes(server.pid)
+        inodes = socket_inodes(server.pid)
         tcp, tcp6 = _listeners("tcp"), _listeners("tcp6")
         mine = [tcp[i] for i in inodes if i in tcp]
         assert mine == [f"0100007F:{server.port:04X}"]  # 127.0.0.1, little-endian

@@ -139,7 +139,8 @@ def check_cached(spec: WorkloadSpec, data_dir: Path, *, verify: bool = False) ->
     return Workload(spec, path, manifest), "ok"
 
 
-def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """``os.write`` until every byte is out (a write may take only part of a large buffer)."""
     view = memoryview(data)
     written = 0
     while written < view.nbytes:
@@ -173,7 +174,7 @@ class _BlockWriter:
                 continue  # drain after a failure, so put() never blocks forever
             try:
                 self._hash.update(data)
-                _write_all(self._fd, data)
+                write_all(self._fd, data)
             except BaseException as exc:  # a full disk: raised in the generating thread
                 self._error = exc
 
