@@ -11,6 +11,7 @@ strategy: sink and cache set-up, worker start, verification).
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -65,7 +66,7 @@ def _hyperfine_once(argv: list[str], prepare: str, runs: int) -> list[float]:
     with tempfile.NamedTemporaryFile(suffix=".json") as export:
         subprocess.run(
             [hyperfine, "--runs", str(runs), "--prepare", prepare, "--style", "none",
-             "--export-json", export.name, " ".join(argv)],
+             "--export-json", export.name, shlex.join(argv)],
             check=True, capture_output=True,
         )  # fmt: skip
         return [float(t) for t in json.loads(Path(export.name).read_text())["results"][0]["times"]]
@@ -77,11 +78,6 @@ def measure_overhead(
     workload = cache.ensure(WorkloadSpec("video", size_bytes), data_dir)
     spec = workload.spec
     cell = Cell(strategy, spec, "file", chunk_bytes, "warm", dest="existing")
-    dest = dest_path_for(data_dir, workload.manifest.size_bytes)
-    FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the same existing file
-    standalone = [sys.executable, "-m", "harness.standalone", strategy, str(workload.path), str(dest),
-                  "--chunk-size", str(chunk_bytes)]  # fmt: skip
-    prepare = f"sync; cat {workload.path} > /dev/null"  # flushed dest, warm source: as the harness does
     with tempfile.TemporaryDirectory() as out:
         config = RunConfig(
             matrix=MatrixConfig((strategy,), (spec,), ("file",), (chunk_bytes,), repeat=1, warmup=0),
@@ -90,6 +86,13 @@ def measure_overhead(
         )
         store = ResultStore(Path(out) / "bench")
         runner = Runner(config, store, "bench-overhead", {spec: workload})
+        dest = dest_path_for(runner.scratch_dir, workload.manifest.size_bytes)
+        FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the runner's own file
+        standalone = [sys.executable, "-m", "harness.standalone", strategy, str(workload.path), str(dest),
+                      "--chunk-size", str(chunk_bytes)]  # fmt: skip
+        # Flushed dest, warm source, as the harness does. Quoted: a data dir with
+        # a space, ';' or '$(...)' is a path, never shell code.
+        prepare = f"sync; cat {shlex.quote(str(workload.path))} > /dev/null"
         standalone_s: list[float] = []
         startup_s: list[float] = []
         runner.run(plan_runs([cell], repeat=1, warmup=1))  # warm-up, not kept
@@ -98,7 +101,7 @@ def measure_overhead(
             standalone_s += _hyperfine_once(standalone, prepare, 1)
             startup_s += _hyperfine_once([*standalone, "--noop"], prepare, 1)
         records = [r for r in load_records(store.run_dir) if not r["warmup"]][-rounds:]
-    dest.unlink(missing_ok=True)
+        runner.remove_scratch()
     return OverheadResult(
         strategy=strategy,
         size_bytes=workload.manifest.size_bytes,

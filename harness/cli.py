@@ -7,7 +7,6 @@ ends in one line on stderr and exit status 2; measured records are never lost.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
@@ -30,6 +29,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from harness.calibrate import load_calibration
 from harness.config import SINKS, TRANSFORM_NAMES, Cell, RunConfig
@@ -43,9 +43,17 @@ from harness.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
 from harness.record import Record
 from harness.report_commands import add_report_commands, load_inputs
 from harness.runner import PlannedRun, RunEvents, Runner, plan_runs
-from harness.sinks import dest_dir
-from harness.store import REPORT_FILE, RUN_FILE, ResultStore, load_records, load_run_meta
-from harness.units import format_bytes, parse_size
+from harness.store import (
+    REPORT_FILE,
+    RUN_FILE,
+    ResultStore,
+    finite,
+    load_records,
+    load_run_meta,
+    write_atomic,
+)
+from harness.text import console, printable
+from harness.units import format_bytes, parse_count, parse_seconds, parse_size
 from strategies.registry import REFERENCES, load_registry
 from workloads import cache
 from workloads.cache import WorkloadSpec
@@ -53,8 +61,37 @@ from workloads.registry import GENERATORS, kinds
 
 BUILTIN_MATRICES = Path(__file__).parent / "matrices"
 
-err_console = Console(stderr=True)
-out_console = Console()
+err_console = console(stderr=True)
+out_console = console()
+# The cap is charged from the moment a worker joins its cgroup (after its imports):
+# below this the worker cannot even start its strategy, and every run would end oom.
+MIN_MEMORY_LIMIT_BYTES = 8 << 20
+# A plan beyond either bound is confirmed first (a prompt, or --yes when not interactive).
+CONFIRM_RUNS = 2_000
+CONFIRM_SECONDS = 4 * 3600
+# run.json and the terminal list this many skipped cells; the rest are counted.
+SKIPPED_LISTED = 200
+
+
+class _Once(argparse.Action):
+    """A flag that takes one value: given twice, it is an error, not "the last one wins"."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        seen: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in seen:
+            raise UsageError(f"{option_string} was given twice; give it once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+class _Join(argparse.Action):
+    """An axis flag: given twice, the lists join (``--strategy a --strategy b`` is ``a,b``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, f"{before},{values}" if before is not None else values)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +106,19 @@ def _split(text: str) -> list[str]:
 
 def _data_dir(arg: str | None) -> Path:
     return Path(arg).expanduser() if arg else cache.default_data_dir()
+
+
+def _writable_dir(path: Path, what: str) -> Path:
+    """Make sure results can be written to ``path`` before anything is generated or run."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make {what} {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {what} {path}: permission denied")
+    return path
 
 
 _FLAG_KEYS = {
@@ -115,17 +165,24 @@ def build_run_config(spec: dict[str, Any], args: argparse.Namespace) -> RunConfi
     registry = load_registry(plugins=not args.no_plugins)
     matrix = build_matrix(spec, registry)
     memory_limit = spec.get("memory_limit")
+    memory_limit_bytes = (
+        parse_size(str(memory_limit)) if memory_limit is not None else default_memory_limit_bytes()
+    )
+    if 0 < memory_limit_bytes < MIN_MEMORY_LIMIT_BYTES:
+        raise UsageError(
+            f"memory limit {format_bytes(memory_limit_bytes)} is too small for a worker to start its "
+            f"strategy (every run would end oom); give at least {format_bytes(MIN_MEMORY_LIMIT_BYTES)} "
+            "(or 0 for no cap)"
+        )
     return RunConfig(
         matrix=matrix,
         out_dir=Path(args.out),
         data_dir=_data_dir(args.data_dir),
-        timeout_s=float(spec.get("timeout", 600.0)),
+        timeout_s=parse_seconds(spec.get("timeout", 600.0), "timeout"),
         verify_workloads=args.verify_workloads,
         plugins=not args.no_plugins,
         drop_caches=bool(getattr(args, "drop_caches", False)),
-        memory_limit_bytes=(
-            parse_size(str(memory_limit)) if memory_limit is not None else default_memory_limit_bytes()
-        ),
+        memory_limit_bytes=memory_limit_bytes,
         consumer_close_after_bytes=(
             parse_size(args.consumer_close_after) if args.consumer_close_after else 0
         ),
@@ -134,7 +191,7 @@ def build_run_config(spec: dict[str, Any], args: argparse.Namespace) -> RunConfi
 
 def _progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -146,7 +203,7 @@ def _progress(console: Console) -> Progress:
 
 def _generation_progress(console: Console) -> Progress:
     return Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(binary_units=True),
         TransferSpeedColumn(),
@@ -174,7 +231,7 @@ def ensure_workloads(
                 data_dir,
                 verify=verify,
                 progress=lambda done, total, task=task: progress.update(task, completed=done),  # type: ignore[misc]
-                message=lambda text: err_console.print(text),
+                message=lambda text: err_console.print(printable(text)),
             )
         # A new file's dirty pages would be written back during the first measured
         # runs and slow them; flush them now, before anything is timed.
@@ -207,8 +264,10 @@ def _meta_for(
         },
         "cells": [{"cell_id": c.cell_id, "label": c.label, **c.key()} for c in cells],
         "skipped_cells": [
-            {"cell_id": c.cell_id, "label": c.label, "reason": reason, **c.key()} for c, reason in skipped
+            {"cell_id": c.cell_id, "label": c.label, "reason": reason, **c.key()}
+            for c, reason in skipped[:SKIPPED_LISTED]
         ],
+        "skipped_cells_total": len(skipped),
         "workloads": {w.spec.file_stem(): asdict(w.manifest) for w in workloads.values()},
         "calibration": load_calibration(config.data_dir),
         "machine": machine_info(),
@@ -222,6 +281,32 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _start_run(spec, args, _profile_settings(args.profile, args.profile_rate))
 
 
+def _print_skipped(skipped: list[tuple[Cell, str]]) -> None:
+    """Skipped cells by reason: a count and a few examples each, never one line per cell."""
+    by_reason: dict[str, list[Cell]] = {}
+    for cell, reason in skipped:
+        by_reason.setdefault(reason, []).append(cell)
+    for reason, cells in list(by_reason.items())[:20]:
+        examples = ", ".join(c.label for c in cells[:2]) + (", ..." if len(cells) > 2 else "")
+        err_console.print(printable(f"skipped {len(cells)} cell(s): {reason} (e.g. {examples})"))
+    if len(by_reason) > 20:
+        err_console.print(f"... and {len(by_reason) - 20} more reasons (run.json lists them)")
+
+
+def _confirm(runs: int, seconds: float, yes: bool) -> None:
+    """A plan beyond the bounds runs only when the user says so."""
+    if yes or (runs <= CONFIRM_RUNS and seconds <= CONFIRM_SECONDS):
+        return
+    what = f"{runs:,} runs, about {seconds / 3600:.1f} h"
+    if sys.stdin is not None and sys.stdin.isatty():
+        answer = input(f"this plan is {what}; run it? [y/N] ").strip().lower()
+        if answer in ("y", "yes"):
+            return
+        raise UsageError("not started")
+    raise UsageError(f"this plan is {what} (more than {CONFIRM_RUNS:,} runs or "
+                     f"{CONFIRM_SECONDS / 3600:g} h): pass --yes to run it")  # fmt: skip
+
+
 def _start_run(
     spec: dict[str, Any],
     args: argparse.Namespace,
@@ -230,20 +315,29 @@ def _start_run(
 ) -> int:
     config = build_run_config(spec, args)
     cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
-    for cell, reason in skipped:
-        err_console.print(f"skipped: {cell.label}: {reason}")
+    _print_skipped(skipped)
     if not cells:
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
-    err_console.print(estimate(planned, config.data_dir, load_calibration(config.data_dir)).describe())
+    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir))
+    err_console.print(plan.describe())
+    if getattr(args, "dry_run", False):
+        return 0
+    _confirm(len(planned), plan.seconds, bool(getattr(args, "yes", False)))
+    # Where results go is checked before minutes of workload generation.
+    _writable_dir(config.out_dir, "results folder")
     workloads = ensure_workloads(config.matrix.all_workloads(), config.data_dir, config.verify_workloads)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     store = ResultStore(config.out_dir / run_id)
+    store.acquire()
     meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
     meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
     meta.update(extra_meta or {})
-    store.write_run_meta(meta)
-    return _execute(config, store, meta, planned, workloads, settings)
+    try:
+        store.write_run_meta(meta)
+        return _execute(config, store, meta, planned, workloads, settings)
+    finally:
+        store.release()
 
 
 def _resume(args: argparse.Namespace) -> int:
@@ -256,8 +350,8 @@ def _resume(args: argparse.Namespace) -> int:
     if not (run_dir / RUN_FILE).exists():
         raise UsageError(f"cannot resume {run_dir}: no {RUN_FILE} there")
     meta = load_run_meta(run_dir)
-    if "matrix_spec" not in meta:
-        raise UsageError(f"cannot resume {run_dir}: its {RUN_FILE} has no matrix_spec")
+    if not isinstance(meta.get("matrix_spec"), dict) or not isinstance(meta.get("config", {}), dict):
+        raise UsageError(f"cannot resume {run_dir}: its {RUN_FILE} has no matrix_spec and config objects")
     stored = meta.get("config", {})
     args.data_dir = args.data_dir or stored.get("data_dir")
     args.no_plugins = not stored.get("plugins", True)
@@ -265,6 +359,14 @@ def _resume(args: argparse.Namespace) -> int:
     spec.setdefault("memory_limit", str(stored.get("memory_limit_bytes", "")) or None)
     config = build_run_config({k: v for k, v in spec.items() if v is not None}, args)
     store = ResultStore(run_dir)
+    store.acquire()  # a second --resume of this run stops here, before it plans anything
+    try:
+        return _resume_owned(run_dir, meta, config, store)
+    finally:
+        store.release()
+
+
+def _resume_owned(run_dir: Path, meta: dict[str, Any], config: RunConfig, store: ResultStore) -> int:
     torn = store.repair_torn_tail()
     if torn:
         err_console.print(f"set aside a half-written last line ({torn} bytes) in {store.torn_path}")
@@ -316,7 +418,7 @@ def _execute(
     unavailable = {k: why for k in settings.kinds if (why := unavailable_reason(k)) is not None}
     for kind, why in unavailable.items():
         err_console.print(
-            f"[yellow]{kind} profiling cannot run here: {why}; the rest of the matrix runs[/yellow]"
+            f"{kind} profiling cannot run here: {why}; the rest of the matrix runs", style="yellow"
         )
     n_cells = len({p.cell for p in planned})
     err_console.print(f"run {run_id}: {n_cells} cells, {len(planned)} runs -> {run_dir}")
@@ -326,7 +428,7 @@ def _execute(
 
         def on_start(run: PlannedRun, index: int, total: int) -> None:
             tag = " (warm-up)" if run.warmup else f" #{run.repeat + 1}"
-            progress.update(task, description=f"{run.cell.label}{tag}")
+            progress.update(task, description=printable(f"{run.cell.label}{tag}"))
 
         def on_record(record: Record) -> None:
             nonlocal failures
@@ -334,11 +436,19 @@ def _execute(
             if record.outcome != "ok" or not record.verified:
                 failures += 1
                 progress.console.print(
-                    f"[red]{record.strategy} -> {record.sink}: {record.outcome}, "
-                    f"{record.error or record.verify_detail}[/red]"
+                    printable(
+                        f"{record.strategy} -> {record.sink}: {record.outcome}, "
+                        f"{record.error or record.verify_detail}"
+                    ),
+                    style="red",
+                    markup=False,
                 )
 
-        runner = Runner(config, store, run_id, workloads, RunEvents(on_start=on_start, on_record=on_record))
+        def on_message(text: str) -> None:
+            progress.console.print(printable(text), style="yellow", markup=False)
+
+        events = RunEvents(on_start=on_start, on_record=on_record, on_message=on_message)
+        runner = Runner(config, store, run_id, workloads, events)
         runner.unavailable_profilers = unavailable
         runner.profile_rate_hz = settings.rate_hz
         try:
@@ -351,7 +461,7 @@ def _execute(
             )
             return 130
         finally:
-            _remove_scratch(config.data_dir)
+            runner.remove_scratch()
     meta["finished_at_utc"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     store.write_run_meta(meta)
     records = load_records(run_dir)
@@ -360,26 +470,17 @@ def _execute(
         report_path = _write_report(run_dir, meta, records)
     except Exception as exc:  # a reporting bug must not look like lost measurements
         err_console.print(
-            f"[red]the report could not be written ({type(exc).__name__}: {exc}); every record is in "
-            f"{store.results_path}; retry with: streambench report {run_dir}[/red]"
+            printable(
+                f"the report could not be written ({type(exc).__name__}: {exc}); every record is in "
+                f"{store.results_path}; retry with: streambench report {run_dir}"
+            ),
+            style="red",
         )
         return 1
     if failures:
-        err_console.print(f"[red]{failures} runs failed or were not verified; see the report[/red]")
+        err_console.print(f"{failures} runs failed or were not verified; see the report", style="red")
     print(report_path)
     return 0
-
-
-def _remove_scratch(data_dir: Path) -> None:
-    """Destination files are scratch: a benchmark cleans up what it wrote."""
-    directory = dest_dir(data_dir)
-    if directory.exists():
-        for path in directory.iterdir():
-            path.unlink(missing_ok=True)
-        # A folder the user made a mount point (or filled with their own
-        # things) stays; only its scratch files go.
-        with contextlib.suppress(OSError):
-            directory.rmdir()
 
 
 def _num(value: Any, digits: int) -> str:
@@ -397,9 +498,9 @@ def _print_summary(records: list[dict[str, object]]) -> None:
         table.add_column(col)
     for row in summary.to_dict(orient="records"):
         table.add_row(
-            str(row["strategy"]),
-            f"{row['workload']}:{format_bytes(int(row['size_bytes']))}",
-            str(row["sink"]),
+            printable(row["strategy"]),
+            printable(f"{row['workload']}:{format_bytes(int(row['size_bytes']))}"),
+            printable(row["sink"]),
             format_bytes(int(row["chunk_bytes"])),
             _num(row.get("throughput_gbps_median"), 3),
             _num(row.get("share_of_cat"), 2),
@@ -416,17 +517,11 @@ def _write_report(
 
     html = render_report(dict(meta), records)
     path = output or run_dir / REPORT_FILE
-    _write_atomic(path, html)
+    write_atomic(path, html.encode())
     if "scenario" in meta and output is None:
         # A scenario run leads with its question and verdicts, then this report.
         return _write_scenario_report(run_dir, meta, records, html)
     return path.resolve()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _write_scenario_report(
@@ -445,17 +540,16 @@ def _write_scenario_report(
         table.add_column(col)
     for v in verdicts:
         colour = {"holds": "green", "fails": "red"}.get(v.verdict, "yellow")
-        table.add_row(f"[{colour}]{v.verdict}[/{colour}]", v.claim.says, v.detail)
+        table.add_row(Text(v.verdict, style=colour), printable(v.claim.says), printable(v.detail))
     err_console.print(table)
     path = run_dir / "scenario.html"
-    _write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html))
-    (run_dir / "verdicts.json").write_text(
-        json.dumps(
-            [{"says": v.claim.says, "verdict": v.verdict, "detail": v.detail, "numbers": v.numbers}
-             for v in verdicts],
-            indent=2, default=str,
-        )
+    write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html).encode())
+    verdicts_json = json.dumps(
+        finite([{"says": v.claim.says, "verdict": v.verdict, "detail": v.detail, "numbers": v.numbers}
+                for v in verdicts]),
+        indent=2, default=str,
     )  # fmt: skip
+    write_atomic(run_dir / "verdicts.json", verdicts_json.encode())
     return path.resolve()
 
 
@@ -494,8 +588,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from harness import calibrate
 
     data_dir = _data_dir(args.data_dir)
+    size_bytes, runs = parse_size(args.size), parse_count(args.runs, "--runs", 1, 100)
     err_console.print("measuring this machine's limits (about half a minute) ...")
-    results = calibrate.measure(data_dir, parse_size(args.size), int(args.runs))
+    results = calibrate.measure(data_dir, size_bytes, runs)
     path = calibrate.save(data_dir, results)
     table = Table(title="machine limits (median)")
     table.add_column("limit")
@@ -527,7 +622,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
         summary = json.loads(summary_path.read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {summary_path}: {exc}") from None
-    out_console.print(f"[bold]{matches[0]}[/bold]")
+    out_console.print(printable(matches[0]), style="bold")
     memory = summary.get("memory")
     if memory:
         out_console.print(
@@ -536,7 +631,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             f"allocated in all; overhead x{_num(memory.get('overhead'), 2)}"
         )
         for top in memory["top_allocations"][:5]:
-            out_console.print(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}")
+            out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
     cpu = summary.get("cpu")
     if cpu:
         active = summary.get("cpu-flamegraph", {}).get("active_share")
@@ -546,7 +641,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             f"overhead x{_num(cpu.get('overhead'), 2)}"
         )
         for top in cpu["top_self"][:5]:
-            out_console.print(f"  self {top['share']:6.1%}  {top['function']}")
+            out_console.print(printable(f"  self {top['share']:6.1%}  {top['function']}"))
     for part in summary.values():
         for name, rel in part.get("artifacts", {}).items():
             print(f"{name}: {(run_dir / rel).resolve()}")
@@ -556,12 +651,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_bench_overhead(args: argparse.Namespace) -> int:
     from harness.bench import measure_overhead
 
+    load_registry(plugins=False).resolve(args.strategy)  # an unknown name is one line, before any work
+    rounds = parse_count(args.rounds, "--rounds", 1, 1000)
     result = measure_overhead(
-        args.strategy,
-        parse_size(args.size),
-        parse_size(args.chunk_size),
-        _data_dir(args.data_dir),
-        int(args.rounds),
+        args.strategy, parse_size(args.size), parse_size(args.chunk_size), _data_dir(args.data_dir), rounds
     )
     print(result.describe())
     return 0
@@ -570,7 +663,8 @@ def cmd_bench_overhead(args: argparse.Namespace) -> int:
 def cmd_bench_generate(args: argparse.Namespace) -> int:
     from harness.bench import measure_generation
 
-    print(measure_generation(parse_size(args.size), _data_dir(args.data_dir), int(args.rounds)).describe())
+    rounds = parse_count(args.rounds, "--rounds", 1, 1000)
+    print(measure_generation(parse_size(args.size), _data_dir(args.data_dir), rounds).describe())
     return 0
 
 
@@ -597,17 +691,19 @@ def cmd_strategies(args: argparse.Namespace) -> int:
         caps = ", ".join(sorted(c.value for c in cls.capabilities))
         label = f"{name} (reference)" if name in REFERENCES else name
         options = "\n".join(f"{key}: {text}" for key, text in cls.options.items())
-        table.add_row(label, cls.summary, cls.node_analogue, caps, options)
+        table.add_row(*(printable(v) for v in (label, cls.summary, cls.node_analogue, caps, options)))
     out_console.print(table)
     for name, why in registry.broken_plugins.items():
-        err_console.print(f"plugin {name!r} could not be loaded: {why}")
+        err_console.print(printable(f"plugin {name!r} could not be loaded: {why}"))
     return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.kind not in GENERATORS:
         raise UsageError(f"unknown workload kind {args.kind!r}; valid kinds: {', '.join(kinds())}")
-    spec = WorkloadSpec(args.kind, parse_size(args.size), args.seed)
+    from harness.matrix_spec import MAX_SEED
+
+    spec = WorkloadSpec(args.kind, parse_size(args.size), parse_count(args.seed, "--seed", 0, MAX_SEED))
     workload = ensure_workloads([spec], _data_dir(args.data_dir), args.verify)[spec]
     print(workload.path)
     return 0
@@ -624,7 +720,7 @@ def cmd_workloads(args: argparse.Namespace) -> int:
         table.add_column(col)
     for path, manifest in cache.list_cached(data_dir):
         if manifest is None:
-            table.add_row("?", format_bytes(path.stat().st_size), "?", "?", "no manifest", str(path))
+            table.add_row("?", format_bytes(path.stat().st_size), "?", "?", "no manifest", printable(path))
             continue
         size_ok = path.stat().st_size == manifest.size_bytes
         if args.verify and size_ok:
@@ -637,7 +733,7 @@ def cmd_workloads(args: argparse.Namespace) -> int:
             str(manifest.seed),
             str(manifest.records),
             state,
-            str(path),
+            printable(path),
         )
     out_console.print(table)
     return 0
@@ -649,41 +745,66 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a benchmark matrix and write an HTML report")
     axes = run.add_argument_group("matrix axes (comma lists; override --matrix and the defaults)")
-    axes.add_argument("--strategy", help="NAME[:KEY=VALUE...] (default: every registered strategy)")
-    axes.add_argument("--workload", help="KIND:SIZE (default: video:1GiB,csv:1GiB)")
-    axes.add_argument("--sink", help=f"{', '.join(SINKS)} (default: null,file)")
-    axes.add_argument("--chunk-size", help="read size, Node's readable highWaterMark (default: 64KiB)")
-    axes.add_argument("--cache", help="warm, cold (default: warm)")
-    axes.add_argument("--transform", help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
-    axes.add_argument("--consumer-rate", help="the consumer's read rate, e.g. 50MB/s (default: unlimited)")
-    axes.add_argument("--clients", help="http sink: viewers per run, e.g. 1,16,128 (default 1)")
+    axes.add_argument(
+        "--strategy", action=_Join, help="NAME[:KEY=VALUE...] (default: every registered strategy)"
+    )
+    axes.add_argument("--workload", action=_Join, help="KIND:SIZE (default: video:1GiB,csv:1GiB)")
+    axes.add_argument("--sink", action=_Join, help=f"{', '.join(SINKS)} (default: null,file)")
+    axes.add_argument(
+        "--chunk-size", action=_Join, help="read size, Node's readable highWaterMark (default: 64KiB)"
+    )
+    axes.add_argument("--cache", action=_Join, help="warm, cold (default: warm)")
+    axes.add_argument("--transform", action=_Join, help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
+    axes.add_argument(
+        "--consumer-rate", action=_Join, help="the consumer's read rate, e.g. 50MB/s (default: unlimited)"
+    )
+    axes.add_argument("--clients", action=_Join, help="http sink: viewers per run, e.g. 1,16,128 (default 1)")
     one_view = "http sink: bytes each viewer reads, a window of the file (default: the whole file)"
     one = run.add_argument_group("settings")
-    one.add_argument("--matrix", help="a TOML matrix file (keys: the axes above; [[group]] tables)")
-    one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
-    one.add_argument("--view-size", help=one_view)
-    one.add_argument("--http-route", help="http sink: file (default) or export (a generated CSV export)")
-    one.add_argument("--high-water-mark", help="writable high-water mark (default: one chunk)")
-    one.add_argument("--dest", help="file sink: existing (default: overwrite in place) or new")
-    one.add_argument("--repeat", help="measured runs per cell (default 3)")
-    one.add_argument("--warmup", help="warm-up runs per cell, left out of statistics (default 1)")
-    one.add_argument("--seed", help="workload seed (default 0)")
-    one.add_argument("--timeout", help="seconds per run (default 600)")
-    one.add_argument("--memory-limit", help="memory cap per run (default 60%% of RAM); over it: oom")
     one.add_argument(
-        "--profile", help="extra profiled passes per cell: memory (memray), cpu (py-spy) or both"
+        "--matrix", action=_Once, help="a TOML matrix file (keys: the axes above; [[group]] tables)"
     )
-    one.add_argument("--profile-rate", help="py-spy samples per second (default 100)")
-    one.add_argument("--resume", metavar="RUN_DIR", help="run only the missing runs of an interrupted run")
-    one.add_argument("--out", default="results", help="results folder (default ./results)")
+    one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
+    one.add_argument("--view-size", action=_Once, help=one_view)
     one.add_argument(
-        "--data-dir", help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)"
+        "--http-route", action=_Once, help="http sink: file (default) or export (a generated CSV export)"
+    )
+    one.add_argument("--high-water-mark", action=_Once, help="writable high-water mark (default: one chunk)")
+    one.add_argument("--dest", action=_Once, help="file sink: existing (default: overwrite in place) or new")
+    one.add_argument("--repeat", action=_Once, help="measured runs per cell (default 3)")
+    one.add_argument(
+        "--warmup", action=_Once, help="warm-up runs per cell, left out of statistics (default 1)"
+    )
+    one.add_argument("--seed", action=_Once, help="workload seed (default 0)")
+    one.add_argument("--timeout", action=_Once, help="seconds per run (default 600)")
+    one.add_argument(
+        "--memory-limit", action=_Once, help="memory cap per run (default 60%% of RAM); over it: oom"
+    )
+    one.add_argument(
+        "--profile",
+        action=_Once,
+        help="extra profiled passes per cell: memory (memray), cpu (py-spy) or both",
+    )
+    one.add_argument("--profile-rate", action=_Once, help="py-spy samples per second (default 100)")
+    one.add_argument(
+        "--resume", action=_Once, metavar="RUN_DIR", help="run only the missing runs of an interrupted run"
+    )
+    one.add_argument("--out", action=_Once, default="results", help="results folder (default ./results)")
+    one.add_argument(
+        "--data-dir",
+        action=_Once,
+        help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)",
     )
     one.add_argument("--drop-caches", action="store_true", help="cold runs also drop the page cache (root)")
     one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
     one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
+    one.add_argument("--dry-run", action="store_true", help="print the plan (runs, time, disk) and stop")
+    one.add_argument("--yes", action="store_true", help=f"run a plan beyond {CONFIRM_RUNS} runs or "
+                     f"{CONFIRM_SECONDS // 3600} h without asking")  # fmt: skip
     one.add_argument(
-        "--consumer-close-after", help="fault injection: the consumer hangs up after this many bytes"
+        "--consumer-close-after",
+        action=_Once,
+        help="fault injection: the consumer hangs up after this many bytes",
     )
     run.set_defaults(func=cmd_run)
 
@@ -738,7 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = sub.add_parser("generate", help="generate (or reuse) a workload and print its path")
     generate.add_argument("kind")
     generate.add_argument("--size", required=True)
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", default="0")
     generate.add_argument("--data-dir")
     generate.add_argument("--verify", action="store_true", help="checksum a cached file before trusting it")
     generate.set_defaults(func=cmd_generate)
@@ -756,7 +877,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args))
     except UsageError as exc:
-        print(f"streambench: error: {exc}", file=sys.stderr)
+        print(f"streambench: error: {printable(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a folder we may not write: the machine, not a bug to trace
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"streambench: error: {printable(exc.strerror or exc)}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("streambench: interrupted", file=sys.stderr)

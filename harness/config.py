@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,10 @@ TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-selec
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
 HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload")
+# A cell id names folders (profiles/<cell-id>/): only these characters of a
+# strategy spec are kept in it, so a tag like "x/../.." can never leave the run.
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:=+-]")
+ID_NAME_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class Cell:
     def cell_id(self) -> str:
         """Stable across runs and machines: the same cell always gets the same id."""
         digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
-        return f"{self.strategy}-{self.workload.kind}-{self.sink}-{digest[:8]}"
+        name = _ID_UNSAFE.sub("_", self.strategy)[:ID_NAME_MAX].lstrip(".") or "_"
+        return f"{name}-{self.workload.kind}-{self.sink}-{digest[:8]}"
 
     @property
     def label(self) -> str:

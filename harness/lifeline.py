@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -22,3 +23,50 @@ def die_with_parent() -> None:
     # Empty: launched through another program (py-spy), whose pid nobody knew.
     if expected and os.getppid() != int(expected):
         os._exit(70)
+
+
+def pdeathsig_preexec() -> None:
+    """``preexec_fn`` for a tool a worker starts (cat, dd): it dies with the worker.
+
+    Runs in the forked child before exec; the death signal survives exec. The
+    worker starts tools from its only thread, where ``preexec_fn`` is safe.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, from ``/proc``."""
+    members: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # it ended while we looked
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def kill_group(pgid: int, timeout_s: float = 5.0) -> int:
+    """SIGKILL whatever is left of a run's process group and wait until it is gone.
+
+    Returns how many live processes were found. A measurement must never share
+    the machine with a previous run's leftovers (a ``dd`` still writing the
+    shared destination), so the caller waits here before the next run starts.
+    """
+    import time
+
+    found = len(group_members(pgid))
+    if found:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout_s
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return found

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.config import CACHE_STATES, DEST_MODES, HTTP_ROUTES, SINKS, TRANSFORM_NAMES, MatrixConfig
 from harness.errors import UsageError
-from harness.units import parse_rate, parse_size
+from harness.units import parse_count, parse_rate, parse_size
 from strategies.registry import Registry
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "repeat": 3,
     "warmup": 1,
 }
+# The product of a matrix's axes beyond this is a typo, not a benchmark: it is
+# refused before a single cell is built (350,000 cells took 99 s to list).
+MAX_CELLS = 20_000
+MAX_SEED = 2**63 - 1
 
 
 def _normalise(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
@@ -56,10 +60,18 @@ def _normalise(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> 
         if name in LIST_KEYS:
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
-            elif isinstance(value, list) and all(isinstance(v, str | int) for v in value):
+            elif isinstance(value, list) and all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in value
+            ):
                 value = [str(v) for v in value]
             else:
                 raise UsageError(f"{where}: {key!r} must be a list of strings or a comma string")
+            if not value:
+                # An empty list would silently mean "the default" (every strategy).
+                raise UsageError(f"{where}: {key!r} is empty; give at least one value or leave it out")
+            for v in value:
+                if not v.isprintable():
+                    raise UsageError(f"{where}: {key!r} has a value with control characters: {v!r}")
         out[name] = value
     return out
 
@@ -114,12 +126,8 @@ def _workload(text: str, seed: int) -> WorkloadSpec:
     return WorkloadSpec(kind, parse_size(size), seed)
 
 
-def _int(spec: Mapping[str, Any], key: str) -> int:
-    value = spec[key]
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{key} must be a whole number, got {value!r}") from None
+def _int(spec: Mapping[str, Any], key: str, minimum: int, maximum: int) -> int:
+    return parse_count(spec[key], key, minimum, maximum)
 
 
 def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warmup: int) -> MatrixConfig:
@@ -129,10 +137,18 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         registry.resolve(name)  # unknown names or options: one clear line
     if not full.get("workload"):
         raise UsageError("no workload given (e.g. --workload video:256MiB)")
-    seed = _int(full, "seed")
+    seed = _int(full, "seed", 0, MAX_SEED)
     chunks = tuple(parse_size(c) for c in full["chunk_size"])
     if any(c <= 0 for c in chunks):
         raise UsageError("chunk size must be positive")
+    n_cells = len(strategies) * len(chunks)
+    for axis in ("workload", "sink", "cache", "transform", "consumer_rate", "clients"):
+        n_cells *= len(full[axis])
+    if n_cells > MAX_CELLS:
+        raise UsageError(
+            f"the matrix's axes multiply to {n_cells:,} cells (more than {MAX_CELLS:,}): "
+            "split it into [[group]] tables of the combinations you mean"
+        )
     return MatrixConfig(
         strategies=strategies,
         workloads=tuple(_workload(w, seed) for w in full["workload"]),
@@ -164,15 +180,15 @@ def _clients(text: str) -> int:
 def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
     """The matrix a (merged) spec describes; groups become the matrix's groups."""
     full = {**DEFAULTS, **spec}
-    repeat, warmup = _int(full, "repeat"), _int(full, "warmup")
-    if repeat < 1 or warmup < 0:
-        raise UsageError("repeat must be >= 1 and warmup >= 0")
+    repeat, warmup = _int(full, "repeat", 1, 10_000), _int(full, "warmup", 0, 1_000)
     top = {k: v for k, v in full.items() if k in GROUP_KEYS}
     if "group" not in full:
         return _group_matrix(top, registry, repeat, warmup)
     groups = tuple(_group_matrix({**top, **g}, registry, repeat, warmup) for g in full["group"])
     if not groups:
         raise UsageError("the matrix has an empty group list")
+    if sum(len(g.cells()) for g in groups) > MAX_CELLS:
+        raise UsageError(f"the matrix's groups have more than {MAX_CELLS:,} cells between them")
     return MatrixConfig(
         strategies=groups[0].strategies,
         workloads=groups[0].workloads,

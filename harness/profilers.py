@@ -47,7 +47,11 @@ class ProfileSettings:
 
 
 def profiles_dir(run_dir: Path, cell_id: str) -> Path:
-    return run_dir / "profiles" / cell_id
+    path = run_dir / "profiles" / cell_id
+    # Cell ids are made path-safe; this makes sure of it where it matters.
+    if path.resolve().parent != (run_dir / "profiles").resolve():
+        raise ValueError(f"cell id {cell_id!r} is not a single safe path component")
+    return path
 
 
 def py_spy_path() -> str | None:

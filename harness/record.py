@@ -12,6 +12,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
   3 - http cells: memory and CPU figures are the server's; ``http`` holds clients,
       view_bytes, failed_clients and failures, ttfb_p50_s/p99_s/max_s,
       aggregate_bps, per_client_bytes, server counters.
+  4 - leftover_processes: live processes of the run's process group found (and
+      killed) after its worker ended, before the next run started.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -113,6 +115,7 @@ class Record:
     profile_overhead: float | None = None  # profiled wall_s / median unprofiled wall_s of the cell
     profile_error: str | None = None
     http: dict[str, Any] = field(default_factory=dict)
+    leftover_processes: int = 0
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

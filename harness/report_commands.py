@@ -8,8 +8,6 @@ input of any kind raises ``UsageError`` (one line; the CLI exits 2).
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,9 @@ from typing import Any
 from rich.console import Console
 
 from harness.errors import UsageError
-from harness.store import RESULTS_FILE, load_records, load_run_meta
+from harness.store import RESULTS_FILE, load_records, load_run_meta, parse_json, read_text, write_atomic
+from harness.text import console as make_console
+from harness.text import printable
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -47,18 +47,15 @@ def load_inputs(path: Path) -> Inputs:
         records_from_pytest_benchmark,
     )
 
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})") from None
+    obj = parse_json(read_text(path), str(path))
     if not is_pytest_benchmark(obj):
         raise UsageError(f"{path}: neither a streambench run directory nor pytest-benchmark JSON")
     try:
         records = records_from_pytest_benchmark(obj)
-    except ValueError as exc:
-        raise UsageError(f"{path}: {exc}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(
+            f"{path}: not a pytest-benchmark file this can read ({type(exc).__name__}: {exc})"
+        ) from None
     return Inputs(meta_from_pytest_benchmark(obj), records, path.parent, path.with_suffix(".html"))
 
 
@@ -70,18 +67,6 @@ def parse_fraction(text: str) -> float:
     return float(match.group(1)) / 100
 
 
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Write through a temporary name, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    return path.resolve()
-
-
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare a candidate run with a base run; exit 1 on a significant regression beyond --fail-on."""
     from reports.compare import compare, comparison_table, render_comparison
@@ -91,16 +76,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     cand = load_inputs(Path(args.cand_run))
     comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
     # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
-    console = Console() if Console().is_terminal else Console(width=160)
+    console = make_console() if Console().is_terminal else make_console(width=160)
     console.print(comparison_table(comparison))
     for note in comparison.notes:
-        console.print(f"note: {note}")
+        console.print(printable(f"note: {note}"))
     if args.output:
         html = render_comparison(comparison, base.meta, cand.meta)
-        console.print(str(write_atomic(Path(args.output), html.encode())))
+        console.print(printable(write_atomic(Path(args.output), html.encode())))
     if comparison.has_regression:
         console.print(
-            f"[bold red]{len(comparison.regressions)} significant regression(s) beyond --fail-on[/]"
+            f"{len(comparison.regressions)} significant regression(s) beyond --fail-on", style="bold red"
         )
         return 1
     console.print("no significant regression beyond --fail-on")

@@ -28,13 +28,14 @@ from typing import Any
 from harness import profilers
 from harness.config import Cell, RunConfig
 from harness.expected import Expected, expected_for
-from harness.lifeline import PARENT_PID_ENV
+from harness.lifeline import PARENT_PID_ENV, kill_group
 from harness.limits import MemoryCap
 from harness.probes import drop_all_caches, make_cold, make_warm, read_status, resident_bytes
 from harness.record import Record
-from harness.sinks import ConsumerSink, FileSink, Received, dest_path_for
+from harness.sinks import ConsumerSink, FileSink, Received, dest_path_for, remove_scratch, scratch_dir
 from harness.store import ResultStore
 from harness.units import format_bytes
+from workloads import cache
 from workloads.cache import Workload, WorkloadSpec
 
 # Residency that contradicts the asked cache state by more than this share
@@ -109,11 +110,11 @@ def _watch_worker(
                 watch.samples.append((now, status["RssAnon"], status.get("RssFile", 0)))
                 if cap is not None and cap.exceeded(status.get("VmRSS", 0)):
                     watch.over_cap = True
-                    os.kill(pid, signal.SIGKILL)
+                    os.killpg(pid, signal.SIGKILL)  # the worker and whatever it started
                     break
             if now > deadline:
                 watch.timed_out = True
-                os.kill(pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
                 break
             for fd, _ in poller.poll(interval_s * 1000):
                 if fd == pidfd:
@@ -157,6 +158,8 @@ class Runner:
         self.workloads = workloads
         self.events = events or RunEvents()
         self._worker: subprocess.Popen[bytes] | None = None
+        # This run's own scratch destinations (never another folder's files).
+        self.scratch_dir = scratch_dir(config.data_dir, run_id)
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
         self._cap_method = "none"
         self._cache_method = "not made"
@@ -169,11 +172,44 @@ class Runner:
         records: list[Record] = []
         for index, run in enumerate(planned):
             self.events.on_start(run, index, len(planned))
-            record = self.run_one(run)
+            record = self._checked(self.run_one(run))
             self.store.append(record)  # appended the moment it exists
             records.append(record)
             self.events.on_record(record)
         return records
+
+    def remove_scratch(self) -> None:
+        """Once the session is done: this runner's scratch destinations go, nothing else."""
+        remove_scratch(self.scratch_dir)
+
+    def _checked(self, record: Record) -> Record:
+        """After a checksum failure, re-check the workload itself; a corrupt one is made anew.
+
+        The cache trusts a file by its size; a flipped byte would otherwise fail
+        every later run. The failed record stays, saying what was found.
+        """
+        if record.verified or record.transform != "none" or record.bytes_received != record.size_bytes:
+            return record
+        spec = next((s for s in self.workloads if s.file_stem() == self._stem(record)), None)
+        if spec is None:
+            return record
+        workload = self.workloads[spec]
+        digest = cache.file_checksum(workload.path)
+        if digest == workload.manifest.xxh3_64:
+            return record
+        self.events.on_message(
+            f"workload {workload.path.name} no longer matches its manifest (xxh3 {digest}, manifest "
+            f"{workload.manifest.xxh3_64}): regenerating it before the next run"
+        )
+        self.workloads[spec] = cache.generate(spec, self.config.data_dir)
+        cache.flush(self.workloads[spec].path)
+        self._expected = {k: v for k, v in self._expected.items() if k[0] != spec}
+        return replace(
+            record, verify_detail=record.verify_detail + "; the workload file was corrupt and was regenerated"
+        )
+
+    def _stem(self, record: Record) -> str:
+        return WorkloadSpec(record.workload, record.size_bytes, record.seed).file_stem()
 
     def _prepare_cache(self, cell: Cell, path: Path) -> tuple[int | None, str, bool | None]:
         """Make the asked cache state, then measure it; the record gets both, and how."""
@@ -217,11 +253,17 @@ class Runner:
             profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
             profile_dir.mkdir(parents=True, exist_ok=True)
         sink: ConsumerSink | FileSink
-        if cell.sink in ("null", "tcp"):
-            sink = ConsumerSink(cell.sink, cell.consumer_rate_bps, self.config.consumer_close_after_bytes)
-        else:
-            dest = dest_path_for(self.config.data_dir, workload.manifest.size_bytes)
-            sink = FileSink(dest, workload.manifest.size_bytes, cell.dest)
+        try:
+            if cell.sink in ("null", "tcp"):
+                sink = ConsumerSink(cell.sink, cell.consumer_rate_bps, self.config.consumer_close_after_bytes)
+            else:
+                dest = dest_path_for(self.scratch_dir, workload.manifest.size_bytes)
+                sink = FileSink(dest, workload.manifest.size_bytes, cell.dest)
+        except OSError as exc:  # a full disk, a planted symlink: this run cannot happen, the next may
+            why = f"sink set-up failed: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}"
+            return self._error_record(
+                run, workload, expected, why.rstrip(": "), started_at_utc, run_started_at
+            )
         # Cache state last, right before the worker starts: nothing may disturb it.
         resident, method, cache_ok = self._prepare_cache(cell, workload.path)
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
@@ -258,6 +300,8 @@ class Runner:
                 env[PARENT_PID_ENV] = ""
         with tempfile.TemporaryFile() as stderr_file:
             try:
+                # Its own process group: whatever the worker starts (cat, dd)
+                # is killed with it and found if it outlives it.
                 worker = subprocess.Popen(
                     argv,
                     pass_fds=(sink.child_fd, result_w),
@@ -265,6 +309,7 @@ class Runner:
                     stdout=subprocess.DEVNULL,
                     stderr=stderr_file,
                     env=env,
+                    process_group=0,
                 )
                 self._worker = worker
                 self._cap_method = cap.method if cap is not None else "none"
@@ -276,6 +321,8 @@ class Runner:
                 )
                 watch.over_cap = watch.over_cap or (cap is not None and cap.oom_killed())
                 worker.returncode = os.waitstatus_to_exitcode(watch.wait_status)
+                # Nothing of this run may still run when the next one starts.
+                leftovers = kill_group(worker.pid)
                 self._worker = None
                 try:
                     received = sink.collect(timeout_s=60.0)
@@ -284,6 +331,9 @@ class Runner:
                     received = Received(0, f"sink failed: {type(exc).__name__}: {exc}", None, None)
             except BaseException:
                 sink.abort()
+                if self._worker is not None:
+                    kill_group(self._worker.pid)
+                    self._worker = None
                 raise
             finally:
                 os.close(result_r)
@@ -308,6 +358,7 @@ class Runner:
             started_at_utc,
             run_started_at,
         )
+        record = replace(record, leftover_processes=leftovers)
         if run.profiler is None:
             if not run.warmup and record.outcome == "ok" and record.wall_s is not None:
                 self._walls.setdefault(cell.cell_id, []).append(record.wall_s)
@@ -493,7 +544,7 @@ class Runner:
         worker = self._worker
         if worker is not None and worker.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGKILL)
+                os.killpg(worker.pid, signal.SIGKILL)
 
     def _make_record(
         self,

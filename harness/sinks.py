@@ -113,14 +113,16 @@ class FileSink:
     def __init__(self, dest_path: Path, size_bytes: int, mode: str) -> None:
         self.dest_path = dest_path
         self.detail: dict[str, int | str] = {"dest": mode}
-        dest_path.parent.mkdir(parents=True, exist_ok=True)
+        dest_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_NOFOLLOW on every open: a symlink planted at the destination is
+        # refused (ELOOP), never followed to overwrite what it points to.
         if mode == "new":
             dest_path.unlink(missing_ok=True)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         else:
             _prepare_existing(dest_path, size_bytes)
             flags = os.O_WRONLY  # no O_TRUNC: overwrite in place, like conv=notrunc
-        self.child_fd = os.open(dest_path, flags | os.O_CLOEXEC, 0o644)
+        self.child_fd = os.open(dest_path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
 
     def release_child_fd(self) -> None:
         if self.child_fd >= 0:
@@ -152,7 +154,7 @@ def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
     left there by an earlier run.
     """
     if not dest_path.exists() or dest_path.stat().st_size != size_bytes:
-        fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         try:
             zeros = bytes(1 << 20)
             remaining = size_bytes
@@ -162,7 +164,7 @@ def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
         finally:
             os.close(fd)
     stamp = os.urandom(16)
-    fd = os.open(dest_path, os.O_WRONLY)
+    fd = os.open(dest_path, os.O_WRONLY | os.O_NOFOLLOW)
     try:
         for offset in range(0, size_bytes, STAMP_STRIDE_BYTES):
             os.pwrite(fd, stamp[: min(len(stamp), size_bytes - offset)], offset)
@@ -177,6 +179,28 @@ def dest_dir(data_dir: Path) -> Path:
     return data_dir / "dest"
 
 
-def dest_path_for(data_dir: Path, size_bytes: int) -> Path:
+def scratch_dir(data_dir: Path, owner: str) -> Path:
+    """One run's own folder of scratch destinations: ``DATA_DIR/dest/<owner>.<pid>/``.
+
+    Cleaning up removes this folder's scratch files only, never anything else in
+    ``dest/`` (a user's ``--data-dir .`` may hold their own ``dest/``).
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in owner)
+    return dest_dir(data_dir) / f"{safe}.{os.getpid()}"
+
+
+def dest_path_for(scratch: Path, size_bytes: int) -> Path:
     """One scratch destination per size, shared by the cells (runs are sequential)."""
-    return dest_dir(data_dir) / f"dest-{size_bytes}B.out"
+    return scratch / f"dest-{size_bytes}B.out"
+
+
+def remove_scratch(scratch: Path) -> None:
+    """A benchmark cleans up what it wrote: this run's scratch files, then its folders if empty."""
+    if not scratch.is_dir() or scratch.is_symlink():
+        return
+    for path in scratch.iterdir():
+        if path.name.startswith("dest-") and path.name.endswith("B.out") and not path.is_dir():
+            path.unlink(missing_ok=True)
+    for directory in (scratch, scratch.parent):
+        with contextlib.suppress(OSError):  # not empty (the user's own files), or a mount point
+            directory.rmdir()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 
 from harness.errors import UsageError
 
@@ -19,6 +21,8 @@ _SIZE_UNITS: dict[str, int] = {
 }
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
 VALID_SIZE_UNITS = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+# Beyond this no file, buffer or rate here is meant: a typo, said as one.
+MAX_SIZE_BYTES = 1 << 60
 
 
 def parse_size(text: str) -> int:
@@ -27,25 +31,60 @@ def parse_size(text: str) -> int:
     unit = match.group(2).lower() if match else ""
     if not match or (unit not in _SIZE_UNITS and unit != ""):
         raise UsageError(f"bad size {text!r}: expected a number and one of {VALID_SIZE_UNITS} (e.g. 64KiB)")
-    value = float(match.group(1)) * _SIZE_UNITS.get(unit, 1)
-    if value != int(value):
+    # Decimal, not float: a 400-digit number is an error to say, not an OverflowError.
+    if len(match.group(1)) > 30:
+        raise UsageError(f"bad size {text[:40]!r}...: more than {format_bytes(MAX_SIZE_BYTES)}")
+    value = Decimal(match.group(1)) * _SIZE_UNITS.get(unit, 1)
+    if value != value.to_integral_value():
         raise UsageError(f"bad size {text!r}: not a whole number of bytes")
+    if value > MAX_SIZE_BYTES:
+        raise UsageError(f"bad size {text!r}: more than {format_bytes(MAX_SIZE_BYTES)}")
     return int(value)
 
 
 def parse_rate(text: str) -> int:
     """``'50MB/s'`` -> 50_000_000 bytes per second; ``'unlimited'`` -> 0."""
-    if text.strip().lower() in ("unlimited", "0", "inf"):
+    if text.strip().lower() in ("unlimited", "inf"):
         return 0
     body = text.strip()
     if body.lower().endswith("/s"):
         body = body[:-2]
     try:
-        return parse_size(body)
+        rate = parse_size(body)
     except UsageError:
+        rate = -1
+    if rate <= 0:
+        # 0 bytes per second would never finish: unlimited is said in words.
         raise UsageError(
-            f"bad rate {text!r}: expected a size per second (e.g. 50MB/s) or 'unlimited'"
-        ) from None
+            f"bad rate {text!r}: expected a positive size per second (e.g. 50MB/s) or 'unlimited'"
+        )
+    return rate
+
+
+def parse_count(text: object, name: str, minimum: int = 0, maximum: int = 1_000_000) -> int:
+    """A whole number from the command line or a TOML file (``1.7`` and ``true`` are not)."""
+    if isinstance(text, (bool, float)) or not isinstance(text, int | str):
+        raise UsageError(f"{name} must be a whole number, got {text!r}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, got {str(text)[:40]!r}") from None
+    if not minimum <= value <= maximum:
+        raise UsageError(f"{name} must be a whole number from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def parse_seconds(text: object, name: str, maximum_s: float = 7 * 24 * 3600) -> float:
+    """A positive, finite number of seconds (``nan``, ``0`` and ``-5`` are not)."""
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number of seconds, got {str(text)[:40]!r}") from None
+    if not math.isfinite(value) or not 0 < value <= maximum_s:
+        raise UsageError(
+            f"{name} must be a number of seconds above 0 and at most {maximum_s:g}, got {text!r}"
+        )
+    return value
 
 
 def format_bytes(n_bytes: float) -> str:

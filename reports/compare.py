@@ -28,6 +28,7 @@ import numpy as np
 from markupsafe import Markup
 from rich.table import Table
 
+from harness.text import printable
 from reports import svg
 from reports.frame import records_to_frame
 from reports.significance import (
@@ -283,7 +284,7 @@ def comparison_table(comparison: Comparison) -> Table:
         tp, mem = c.throughput, c.memory
         style = "bold red" if c.regression else ("yellow" if tp.significant or mem.significant else "")
         table.add_row(
-            c.label,
+            printable(c.label),
             f"{c.base_runs}/{c.cand_runs}",
             f"{fmt_num(tp.base_median / 1e9)} → {fmt_num(tp.cand_median / 1e9)}",
             f"{fmt_change(tp.ratio)} [{fmt_change(tp.ci_low)}, {fmt_change(tp.ci_high)}]",

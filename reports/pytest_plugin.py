@@ -63,7 +63,6 @@ class CellBenchmark:
         from harness.errors import UsageError
         from harness.matrix import skip_reason
         from harness.runner import PlannedRun, Runner
-        from harness.sinks import dest_path_for
         from harness.store import ResultStore
         from harness.units import parse_rate, parse_size
         from strategies.registry import load_registry
@@ -125,8 +124,7 @@ class CellBenchmark:
         try:
             self.benchmark.pedantic(one_round, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
         finally:
-            if sink == "file":
-                dest_path_for(self.data_dir, spec.size_bytes).unlink(missing_ok=True)
+            runner.remove_scratch()
         measured = [r for r in records if not r["warmup"]]
         ok = [r for r in measured if r["outcome"] == "ok" and r["wall_s"]]
         self.benchmark.extra_info.update(

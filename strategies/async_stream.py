@@ -25,7 +25,16 @@ import time
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams, parse_bool
+from strategies.base import (
+    Capability,
+    OptionCheck,
+    RunStats,
+    Sink,
+    Source,
+    StrategyParams,
+    one_of,
+    parse_bool,
+)
 
 LOOPS = ("asyncio", "uvloop")
 LAG_PROBE_INTERVAL_S = 0.001
@@ -78,6 +87,11 @@ class AsyncStream:
         "loop": "asyncio (default) or uvloop",
         "work": "none (default) or sha256: hash each chunk on the loop thread (sync processing)",
         "probe_lag": "false (default) or true: a 1 ms timer task measures event-loop lag",
+    }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {
+        "loop": one_of("asyncio", "uvloop"),
+        "work": one_of("none", "sha256"),
+        "probe_lag": parse_bool,
     }
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -109,6 +109,29 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+# Checks an option's value when the matrix is built, not when each run starts:
+# raises ValueError with what was expected.
+OptionCheck = Callable[[str], object]
+
+
+def one_of(*values: str) -> OptionCheck:
+    def check(value: str) -> object:
+        if value not in values:
+            raise ValueError(f"expected one of {', '.join(values)}")
+        return value
+
+    return check
+
+
+def whole_number(minimum: int) -> OptionCheck:
+    def check(value: str) -> object:
+        if not value.isdigit() or int(value) < minimum:
+            raise ValueError(f"expected a whole number >= {minimum}")
+        return int(value)
+
+    return check
+
+
 @dataclass
 class RunStats:
     """Counters a strategy fills while it runs; they go into the record as they are.
@@ -138,7 +161,8 @@ class Strategy(Protocol):
     """A way to move a source into a sink. ``run`` returns the bytes it moved.
 
     ``options`` maps each option the strategy understands to a one-line help
-    text that names its default.
+    text that names its default. An optional ``option_checks`` maps options to
+    an ``OptionCheck``, so a bad value is refused before any run starts.
     """
 
     name: ClassVar[str]

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from harness.units import parse_size
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams
 
 
 class MmapSlices:
@@ -27,6 +27,7 @@ class MmapSlices:
     options: ClassVar[Mapping[str, str]] = {
         "window": "bytes mapped-in behind the cursor before MADV_DONTNEED (default 0: never released)",
     }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {"window": parse_size}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         window_bytes = parse_size(params.options.get("window", "0"))

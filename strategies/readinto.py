@@ -14,7 +14,7 @@ import mmap
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams, parse_bool
+from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, parse_bool
 
 
 def _address(buf: mmap.mmap | bytearray) -> int:
@@ -29,6 +29,7 @@ class ReadInto:
     options: ClassVar[Mapping[str, str]] = {
         "align": "true (default): page-aligned mmap buffer; false: a bytearray (misaligned >= 128 KiB)",
     }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {"align": parse_bool}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         align = parse_bool(params.options.get("align", "true"))

@@ -11,12 +11,17 @@ import subprocess
 from collections.abc import Mapping
 from typing import ClassVar
 
+from harness.lifeline import pdeathsig_preexec
 from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 
 def _run_tool(argv: list[str], sink: Sink) -> None:
     # stdout is the sink fd itself: the tool's writes go where a strategy's would.
-    completed = subprocess.run(argv, stdout=sink.fd, stderr=subprocess.PIPE, check=False)
+    # It dies with the worker (kill -9 of the harness kills the worker, and so
+    # this tool): a leftover dd would keep writing into the next run.
+    completed = subprocess.run(
+        argv, stdout=sink.fd, stderr=subprocess.PIPE, check=False, preexec_fn=pdeathsig_preexec
+    )
     if completed.returncode != 0:
         tail = completed.stderr.decode(errors="replace").strip()[-300:]
         raise RuntimeError(f"{argv[0]} exited {completed.returncode}: {tail}")

@@ -45,6 +45,9 @@ TAG_OPTION = "tag"
 
 def split_spec(spec: str) -> tuple[str, dict[str, str]]:
     """``'mmap:window=64MiB'`` -> ``('mmap', {'window': '64MiB'})``."""
+    if not spec.isprintable() or not spec.strip():
+        # A name becomes a label in terminals and pages, and part of a cell id.
+        raise UsageError(f"bad strategy {spec!r}: names and options are printable text")
     name, *parts = spec.split(":")
     options: dict[str, str] = {}
     for part in parts:
@@ -108,10 +111,16 @@ class Registry:
         """The class and options a spec names; UsageError for unknown names or options."""
         name, options = split_spec(spec)
         cls = self.get(name)
-        for key in options:
+        checks = getattr(cls, "option_checks", {})
+        for key, value in options.items():
             if key not in cls.options and key != TAG_OPTION:
                 valid = ", ".join([*cls.options, TAG_OPTION])
                 raise UsageError(f"strategy {name!r} has no option {key!r}; its options: {valid}")
+            if key in checks:
+                try:
+                    checks[key](value)
+                except (ValueError, UsageError) as exc:
+                    raise UsageError(f"strategy {name!r}: bad {key}={value!r}: {exc}") from None
         options.pop(TAG_OPTION, None)
         return cls, options
 

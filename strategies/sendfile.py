@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, one_of
 
 METHODS = ("sendfile", "splice", "copy_file_range")
 
@@ -34,6 +34,9 @@ class SendFile:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.ZERO_COPY, Capability.HTTP})
     options: ClassVar[Mapping[str, str]] = {
         "method": "auto (default: by sink kind), sendfile, splice or copy_file_range",
+    }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {
+        "method": one_of("auto", "sendfile", "splice", "copy_file_range"),
     }
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:

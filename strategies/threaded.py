@@ -11,7 +11,7 @@ import threading
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, whole_number
 
 _END = b""
 
@@ -24,6 +24,7 @@ class Threaded:
     options: ClassVar[Mapping[str, str]] = {
         "depth": "queue slots (default: high-water mark / chunk size, at least 2)",
     }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {"depth": whole_number(1)}
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         depth = int(params.options.get("depth", max(2, params.hwm_bytes // params.chunk_bytes)))

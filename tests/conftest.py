@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+_SESSION_CACHE: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before any fixture runs: a module-scoped fixture runs before the
+    # function-scoped autouse one below, and would otherwise reach the user's
+    # real ~/.cache (or $XDG_CACHE_HOME). Nothing a test does may touch them.
+    global _SESSION_CACHE
+    _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="streambench-tests-"))
+    os.environ["STREAMBENCH_DATA_DIR"] = str(_SESSION_CACHE / "data")
+    os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE / "xdg")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_CACHE is not None:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_dir() -> Path:
     """One workload cache for the session: generated files are reused across tests."""
-    return tmp_path_factory.mktemp("data")
+    assert _SESSION_CACHE is not None
+    path = _SESSION_CACHE / "data"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(autouse=True)

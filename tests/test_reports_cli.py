@@ -78,7 +78,8 @@ def test_bad_input_is_one_usage_error(tmp_path: Path) -> None:
         load_inputs(other)
     torn = tmp_path / "torn"
     torn.mkdir()
-    (torn / "results.jsonl").write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    first = '{"cell_id": "c", "repeat": 0, "warmup": false, "outcome": "ok"}'
+    (torn / "results.jsonl").write_text(first + '\nnot json\n{"b": 2}\n')
     with pytest.raises(UsageError, match="not a JSON record"):
         load_inputs(torn)
     with pytest.raises(UsageError, match="not a streambench run directory"):

@@ -75,9 +75,14 @@ class Workload:
 
 
 def default_data_dir() -> Path:
+    """``$STREAMBENCH_DATA_DIR``, else ``$XDG_CACHE_HOME/streambench``, else ``~/.cache/streambench``."""
     env = os.environ.get("STREAMBENCH_DATA_DIR")
     if env:
         return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec: a relative value is invalid and is ignored.
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "streambench"
     return Path.home() / ".cache" / "streambench"
 
 
@@ -91,12 +96,21 @@ def paths_for(spec: WorkloadSpec, data_dir: Path) -> tuple[Path, Path]:
     return base.with_name(f"{base.name}.{ext}"), base.with_name(f"{base.name}.manifest.json")
 
 
+_MANIFEST_INTS = ("requested_size_bytes", "seed", "generator_version", "size_bytes", "records")
+
+
 def read_manifest(manifest_path: Path) -> Manifest | None:
+    """The manifest, or None when it is missing, unreadable or has a field of the wrong type."""
     try:
         raw = json.loads(manifest_path.read_text())
-        return Manifest(**raw)
-    except (OSError, ValueError, TypeError):
+        manifest = Manifest(**raw)
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
+    if any(type(getattr(manifest, k)) is not int for k in _MANIFEST_INTS):
+        return None
+    if not isinstance(manifest.xxh3_64, str) or not isinstance(manifest.kind, str):
+        return None
+    return manifest
 
 
 def file_checksum(path: Path, block_bytes: int = 4 << 20) -> str:
@@ -120,6 +134,9 @@ def file_checksum(path: Path, block_bytes: int = 4 << 20) -> str:
 def check_cached(spec: WorkloadSpec, data_dir: Path, *, verify: bool = False) -> tuple[Workload | None, str]:
     """The cached workload if it can be trusted, else ``None`` and why not."""
     path, manifest_path = paths_for(spec, data_dir)
+    if path.is_symlink() or manifest_path.is_symlink():
+        # The cache trusts only files it wrote: a same-size file behind a link is not one.
+        return None, "a symbolic link, not a file the cache wrote"
     if not path.exists():
         return None, "not generated yet"
     manifest = read_manifest(manifest_path)
