@@ -37,7 +37,7 @@ _KEPT_NUMBERS = frozenset({
     "repeat", "size_bytes", "seed", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes",
     "bytes_moved", "bytes_received", "memory_limit_bytes", "rss_sample_interval_s", "chunks",
     "largest_chunk_bytes", "schema_version", "leftover_processes", "clients", "view_bytes",
-    "seeking_clients", "failed_clients", "pipe_bytes", "consumer_rate_bps", "sndbuf_bytes",
+    "seeking_clients", "failed_clients", "pipe_bytes", "sndbuf_bytes",
     "server_requests", "server_errors", "part_bytes", "concurrency",
 })  # fmt: skip
 # Strings that name a moment, a run or a port.
