@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.units import parse_size
+from harness.common.units import parse_size
 
 VERDICTS = ("holds", "fails", "inconclusive")
 

@@ -28,7 +28,7 @@ import numpy as np
 from markupsafe import Markup
 from rich.table import Table
 
-from harness.text import printable
+from harness.common.text import printable
 from reports import svg
 from reports.frame import records_to_frame
 from reports.significance import (

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The fields that make a cell (harness.config.Cell.key()), with the default an
+# The fields that make a cell (harness.plan.config.Cell.key()), with the default an
 # older record that lacks one is given.
 CELL_DEFAULTS: dict[str, Any] = {
     "strategy": "?",
@@ -77,7 +77,7 @@ PAGE_BYTES = 4096
 
 
 def cell_id_for(key: dict[str, Any]) -> str:
-    """The same stable id as ``harness.config.Cell.cell_id`` for the same cell fields."""
+    """The same stable id as ``harness.plan.config.Cell.cell_id`` for the same cell fields."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     return f"{key['strategy']}-{key['workload']}-{key['sink']}-{digest[:8]}"
 

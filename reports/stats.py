@@ -19,7 +19,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from harness.units import format_bytes
+from harness.common.units import format_bytes
 from reports.frame import CELL_COLUMNS, PAGE_BYTES
 
 Values = Sequence[float] | np.ndarray
@@ -118,7 +118,7 @@ def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:
 
 
 def cell_label(row: Mapping[Any, Any]) -> str:
-    """The same shape as ``harness.config.Cell.label``."""
+    """The same shape as ``harness.plan.config.Cell.label``."""
     dest = f" ({row['dest']})" if row["sink"] == "file" else ""
     rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
     transform = f" |{row['transform']}" if row["transform"] != "none" else ""

@@ -13,7 +13,7 @@ import mmap
 from collections.abc import Mapping
 from typing import ClassVar
 
-from harness.units import parse_size
+from harness.common.units import parse_size
 from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams
 
 

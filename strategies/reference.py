@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Mapping
 from typing import ClassVar
 
-from harness.lifeline import pdeathsig_preexec
+from harness.common.lifeline import pdeathsig_preexec
 from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from harness.errors import UsageError
+from harness.common.errors import UsageError
 from strategies.base import Strategy
 
 ENTRY_POINT_GROUP = "streambench.strategies"

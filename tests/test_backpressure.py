@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.store import load_records
+from harness.results.store import load_records
 
 MiB = 1 << 20
 HWM_BYTES = 1 * MiB

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.record import SCHEMA_VERSION
-from harness.store import load_records
+from harness.results.record import SCHEMA_VERSION
+from harness.results.store import load_records
 
 MiB = 1 << 20
 

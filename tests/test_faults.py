@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.store import load_records
+from harness.results.store import load_records
 from workloads import cache
 from workloads.cache import WorkloadSpec
 

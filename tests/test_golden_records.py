@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from harness.cli import build_parser
-from harness.config import Cell, MatrixConfig, RunConfig
-from harness.runner import PlannedRun, Runner
-from harness.store import ResultStore
+from harness.execute.runner import PlannedRun, Runner
+from harness.plan.config import Cell, MatrixConfig, RunConfig
+from harness.results.store import ResultStore
 from workloads import cache
 from workloads.cache import WorkloadSpec
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from harness import store as store_module
 from harness.cli import main
-from harness.record import Record
-from harness.sinks import FileSink
-from harness.store import ResultStore, StoreError, load_records
+from harness.results import store as store_module
+from harness.results.record import Record
+from harness.results.store import ResultStore, StoreError, load_records
+from harness.sinks.handles import FileSink
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -164,7 +164,7 @@ def test_one_process_owns_a_run_directory(tmp_path: Path, capsys: pytest.Capture
     run_dir.joinpath("results.jsonl").write_text("")  # as if nothing ran yet
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from harness.store import ResultStore; from pathlib import Path; "
+         "import sys, time; from harness.results.store import ResultStore; from pathlib import Path; "
          "s = ResultStore(Path(sys.argv[1])); s.acquire(); print('held', flush=True); time.sleep(30)",
          str(run_dir)],
         stdout=subprocess.PIPE, text=True,
@@ -291,7 +291,7 @@ def test_a_timed_out_worker_leaves_no_dd_behind(tmp_path: Path, data_dir: Path) 
 
 
 def test_what_a_worker_leaves_running_is_killed_and_counted() -> None:
-    from harness.lifeline import group_members, kill_group
+    from harness.common.lifeline import group_members, kill_group
 
     # A group leader that starts a child and exits: the child is a leftover.
     leader = subprocess.Popen(

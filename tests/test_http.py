@@ -1,7 +1,7 @@
 """The HTTP scenario's server and clients, through real processes on 127.0.0.1.
 
 One server process (module fixture) serves an 8 MiB video workload; client processes
-from ``harness.http_clients`` ask it things. Byte-exactness is always checked against
+from ``harness.http.clients`` ask it things. Byte-exactness is always checked against
 the file (xxh3-64 of the exact range). The server's SO_SNDBUF is 64 KiB so a slow or
 silent client's bytes stay on the server's side instead of filling megabytes of
 kernel buffers: otherwise the server's part of a small body ends at once and "a
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import xxhash
 
-from harness.http_clients import (
+from harness.http.clients import (
     LOOPBACK,
     ClientResult,
     ClientSpec,
@@ -31,7 +31,7 @@ from harness.http_clients import (
     run_clients,
     start_clients,
 )
-from harness.http_server import (
+from harness.http.server import (
     ActiveBody,
     HttpServer,
     RangeAnswer,

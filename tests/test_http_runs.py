@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from harness.cli import main
-from harness.store import load_records
+from harness.results.store import load_records
 
 
 def test_http_cells_record_the_server_and_the_viewers(tmp_path: Path) -> None:

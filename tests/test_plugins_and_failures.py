@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.store import load_records
+from harness.results.store import load_records
 
 PLUGIN_SOURCE = textwrap.dedent(
     """

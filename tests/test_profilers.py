@@ -10,9 +10,9 @@ from typing import Any
 import memray
 import pytest
 
-from harness import profilers
 from harness.cli import main
-from harness.store import load_records
+from harness.measure import profilers
+from harness.results.store import load_records
 
 
 @pytest.fixture(scope="module")

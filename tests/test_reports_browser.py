@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from harness.store import load_records, load_run_meta
+from harness.results.store import load_records, load_run_meta
 from reports.compare import compare, render_comparison
 from reports.html import render_report
 

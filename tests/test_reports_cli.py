@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 import pandas as pd
 import pytest
 
-from harness.errors import UsageError
-from harness.report_commands import add_report_commands, load_inputs, parse_fraction
-from harness.store import load_records
+from harness.cli.results import add_report_commands, load_inputs, parse_fraction
+from harness.common.errors import UsageError
+from harness.results.store import load_records
 from reports.html import render_report
 from reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
 
@@ -172,10 +172,10 @@ def test_cells_without_timing_are_named(tmp_path: Path) -> None:
 
 def _plugin_args() -> list[str]:
     registered = any(
-        ep.value.startswith("reports.pytest_plugin")
+        ep.value.startswith("harness.pytest_plugin")
         for ep in importlib.metadata.entry_points(group="pytest11")
     )
-    return [] if registered else ["-p", "reports.pytest_plugin"]
+    return [] if registered else ["-p", "harness.pytest_plugin"]
 
 
 def _pytest(tmp_path: Path, source: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -248,7 +248,7 @@ def test_plugin_runs_a_cell_in_real_workers(tmp_path: Path) -> None:
 
         def test_untouched():
             # the plugin stays inert unless its fixture is used
-            assert "harness.runner" not in sys.modules
+            assert "harness.execute.runner" not in sys.modules
 
         def test_pipe(streambench_cell):
             runs = streambench_cell("pipe", workload="video:2MiB", sink="null", chunk="64KiB", rounds=3)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from rich.console import Console
 
-from harness.store import load_records, load_run_meta
+from harness.results.store import load_records, load_run_meta
 from reports.compare import compare, comparison_table, render_comparison
 from reports.html import render_report, summary_frame
 

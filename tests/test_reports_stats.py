@@ -202,7 +202,7 @@ def test_machine_limit_by_sink_and_cache() -> None:
 
 
 def test_cell_id_matches_the_harness() -> None:
-    from harness.config import Cell
+    from harness.plan.config import Cell
     from workloads.cache import WorkloadSpec
 
     cell = Cell("pipe", WorkloadSpec("video", 1 << 20, 0), "file", 65536, "warm", "existing")

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from harness import limits
-from harness.calibrate import measure
 from harness.cli import main
-from harness.config import Cell
-from harness.runner import plan_runs
-from harness.store import load_records
+from harness.execute.runner import plan_runs
+from harness.machine.calibrate import measure
+from harness.measure import limits
+from harness.plan.config import Cell
+from harness.results.store import load_records
 from workloads.cache import WorkloadSpec
 
 MiB = 1 << 20

@@ -17,9 +17,9 @@ import pytest
 import xxhash
 from botocore.exceptions import ClientError
 
-from harness.limits import MemoryCap
-from harness.s3_client import METHODS, make_client
-from harness.s3_run import (
+from harness.measure.limits import MemoryCap
+from harness.s3.client_process import METHODS, make_client
+from harness.s3.server import (
     BUCKET,
     LOOPBACK,
     S3Server,
@@ -207,7 +207,7 @@ def _set_child_subreaper(on: bool) -> None:
 def test_the_server_dies_with_the_harness(tmp_path: Path, no_process_left: object) -> None:
     # A harness killed with SIGKILL runs no cleanup: the kernel must take rclone down with it.
     code = (
-        "import sys, time; from pathlib import Path; from harness.s3_run import S3Server\n"
+        "import sys, time; from pathlib import Path; from harness.s3.server import S3Server\n"
         "s = S3Server(Path(sys.argv[1])).start(); print(s.pid, flush=True); time.sleep(60)\n"
     )
     _set_child_subreaper(True)  # the orphaned rclone becomes this test's child, reaped below

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.scenario import all_scenarios
+from harness.plan.scenario import all_scenarios
 from reports.claims import VERDICTS
 
 SCENARIOS = sorted(all_scenarios())

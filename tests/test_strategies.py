@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.store import load_records
+from harness.results.store import load_records
 from strategies.registry import load_registry
 from strategies.transforms import CSV_SELECT_COLUMNS, GREP_PATTERN, TRANSFORMS, reference_output
 from workloads import cache

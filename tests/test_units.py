@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.errors import UsageError
-from harness.units import format_bytes, parse_rate, parse_size
+from harness.common.errors import UsageError
+from harness.common.units import format_bytes, parse_rate, parse_size
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
+from harness.common.errors import UsageError
 from workloads import cache
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import xxhash
 
-from harness.errors import UsageError
+from harness.common.errors import UsageError
 from workloads.registry import GENERATORS, kinds
 
 TMP_SUFFIX = ".sb-tmp"

@@ -1,0 +1,140 @@
+"""The report-side commands: ``compare`` and ``export``, and input loading for ``report``.
+
+Wiring only: each command loads its inputs (a run directory, or a pytest-benchmark
+JSON file), calls a pure function of ``reports`` and writes what it returns. Bad
+input of any kind raises ``UsageError`` (one line; the CLI exits 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.common.errors import UsageError
+from harness.common.text import console as make_console
+from harness.common.text import printable
+from harness.results.store import (
+    RESULTS_FILE,
+    load_records,
+    load_run_meta,
+    parse_json,
+    read_text,
+    write_atomic,
+)
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a report is made from: a run's metadata and records, and where its report goes."""
+
+    meta: dict[str, Any]
+    records: list[dict[str, Any]]
+    run_dir: Path  # the run directory, or the folder holding the JSON file
+    default_output: Path
+
+
+def load_inputs(path: Path) -> Inputs:
+    """A run directory (or its results.jsonl), or a pytest-benchmark JSON file."""
+    if path.is_dir():
+        return Inputs(load_run_meta(path), load_records(path), path, path / "report.html")
+    if path.name == RESULTS_FILE and path.is_file():
+        return load_inputs(path.parent)
+    if not path.exists():
+        raise UsageError(f"no such run directory or file: {path}")
+    from reports.pytest_benchmark import (
+        is_pytest_benchmark,
+        meta_from_pytest_benchmark,
+        records_from_pytest_benchmark,
+    )
+
+    obj = parse_json(read_text(path), str(path))
+    if not is_pytest_benchmark(obj):
+        raise UsageError(f"{path}: neither a streambench run directory nor pytest-benchmark JSON")
+    try:
+        records = records_from_pytest_benchmark(obj)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(
+            f"{path}: not a pytest-benchmark file this can read ({type(exc).__name__}: {exc})"
+        ) from None
+    return Inputs(meta_from_pytest_benchmark(obj), records, path.parent, path.with_suffix(".html"))
+
+
+def parse_fraction(text: str) -> float:
+    """``'5%'`` (or ``'5'``) -> 0.05; a share from 0 to below 100 percent."""
+    match = _PERCENT.match(text)
+    if not match or float(match.group(1)) >= 100:
+        raise UsageError(f"bad percentage {text!r}: expected e.g. 5% (from 0 to below 100)")
+    return float(match.group(1)) / 100
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare a candidate run with a base run; exit 1 on a significant regression beyond --fail-on."""
+    from reports.compare import compare, comparison_table, render_comparison
+
+    fail_on = parse_fraction(args.fail_on)
+    base = load_inputs(Path(args.base_run))
+    cand = load_inputs(Path(args.cand_run))
+    comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
+    # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
+    console = make_console() if Console().is_terminal else make_console(width=160)
+    console.print(comparison_table(comparison))
+    for note in comparison.notes:
+        console.print(printable(f"note: {note}"))
+    if args.output:
+        html = render_comparison(comparison, base.meta, cand.meta)
+        console.print(printable(write_atomic(Path(args.output), html.encode())))
+    if comparison.has_regression:
+        console.print(
+            f"{len(comparison.regressions)} significant regression(s) beyond --fail-on", style="bold red"
+        )
+        return 1
+    console.print("no significant regression beyond --fail-on")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a run's records as parquet, CSV or pytest-benchmark JSON."""
+    from reports.export import EXPORTERS, MissingDependency
+
+    inputs = load_inputs(Path(args.run_dir))
+    try:
+        data = EXPORTERS[args.format](inputs.records, inputs.meta)
+    except MissingDependency as exc:
+        raise UsageError(str(exc)) from None
+    print(write_atomic(Path(args.output), data))
+    return 0
+
+
+def add_report_commands(subparsers: Any) -> None:
+    """Add ``compare`` and ``export`` to the CLI's subparsers."""
+    from reports.export import FORMATS
+
+    compare = subparsers.add_parser("compare", help="compare two runs cell by cell (exit 1 on a regression)")
+    compare.add_argument("base_run", help="the base: a run directory or a pytest-benchmark JSON file")
+    compare.add_argument("cand_run", help="the candidate: a run directory or a pytest-benchmark JSON file")
+    compare.add_argument(
+        "--fail-on",
+        default="5%",
+        help="a significant throughput drop or peak RSS growth beyond this fails (default 5%%)",
+    )
+    compare.add_argument(
+        "--correction",
+        choices=("holm", "bh"),
+        default="holm",
+        help="multiple-comparison correction: holm (default) or bh (Benjamini-Hochberg)",
+    )
+    compare.add_argument("-o", "--output", help="also write the comparison as HTML here")
+    compare.set_defaults(func=cmd_compare)
+
+    export = subparsers.add_parser("export", help="export a run's records (parquet, csv, pytest-benchmark)")
+    export.add_argument("run_dir", help="a run directory (or a pytest-benchmark JSON file)")
+    export.add_argument("--format", required=True, choices=FORMATS)
+    export.add_argument("-o", "--output", required=True, help="the file to write")
+    export.set_defaults(func=cmd_export)

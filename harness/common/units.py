@@ -1,0 +1,100 @@
+"""Parsing and printing sizes and rates; every number here carries its unit."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal
+
+from harness.common.errors import UsageError
+
+_SIZE_UNITS: dict[str, int] = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+VALID_SIZE_UNITS = "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+# Beyond this no file, buffer or rate here is meant: a typo, said as one.
+MAX_SIZE_BYTES = 1 << 60
+
+
+def parse_size(text: str) -> int:
+    """``'64KiB'`` -> 65536. A bare number is bytes. Fractions must come out whole."""
+    match = _SIZE_RE.match(text)
+    unit = match.group(2).lower() if match else ""
+    if not match or (unit not in _SIZE_UNITS and unit != ""):
+        raise UsageError(f"bad size {text!r}: expected a number and one of {VALID_SIZE_UNITS} (e.g. 64KiB)")
+    # Decimal, not float: a 400-digit number is an error to say, not an OverflowError.
+    if len(match.group(1)) > 30:
+        raise UsageError(f"bad size {text[:40]!r}...: more than {format_bytes(MAX_SIZE_BYTES)}")
+    value = Decimal(match.group(1)) * _SIZE_UNITS.get(unit, 1)
+    if value != value.to_integral_value():
+        raise UsageError(f"bad size {text!r}: not a whole number of bytes")
+    if value > MAX_SIZE_BYTES:
+        raise UsageError(f"bad size {text!r}: more than {format_bytes(MAX_SIZE_BYTES)}")
+    return int(value)
+
+
+def parse_rate(text: str) -> int:
+    """``'50MB/s'`` -> 50_000_000 bytes per second; ``'unlimited'`` -> 0."""
+    if text.strip().lower() in ("unlimited", "inf"):
+        return 0
+    body = text.strip()
+    if body.lower().endswith("/s"):
+        body = body[:-2]
+    try:
+        rate = parse_size(body)
+    except UsageError:
+        rate = -1
+    if rate <= 0:
+        # 0 bytes per second would never finish: unlimited is said in words.
+        raise UsageError(
+            f"bad rate {text!r}: expected a positive size per second (e.g. 50MB/s) or 'unlimited'"
+        )
+    return rate
+
+
+def parse_count(text: object, name: str, minimum: int = 0, maximum: int = 1_000_000) -> int:
+    """A whole number from the command line or a TOML file (``1.7`` and ``true`` are not)."""
+    if isinstance(text, (bool, float)) or not isinstance(text, int | str):
+        raise UsageError(f"{name} must be a whole number, got {text!r}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number, got {str(text)[:40]!r}") from None
+    if not minimum <= value <= maximum:
+        raise UsageError(f"{name} must be a whole number from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def parse_seconds(text: object, name: str, maximum_s: float = 7 * 24 * 3600) -> float:
+    """A positive, finite number of seconds (``nan``, ``0`` and ``-5`` are not)."""
+    try:
+        value = float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a number of seconds, got {str(text)[:40]!r}") from None
+    if not math.isfinite(value) or not 0 < value <= maximum_s:
+        raise UsageError(
+            f"{name} must be a number of seconds above 0 and at most {maximum_s:g}, got {text!r}"
+        )
+    return value
+
+
+def format_bytes(n_bytes: float) -> str:
+    """A short IEC string: 1073741824 -> '1GiB', 1536 -> '1.5KiB'."""
+    value = float(n_bytes)
+    if value != value:  # NaN: a failed run has no figure
+        return "–"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            text = f"{value:.2f}".rstrip("0").rstrip(".")
+            return f"{text}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

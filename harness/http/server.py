@@ -1,0 +1,877 @@
+"""The HTTP server a scenario measures: one workload file, served by a chosen strategy.
+
+Run as ``python -m harness.http.server --listen-fd N --result-fd M --file PATH ...``
+by ``ServerProcess`` (the parent side, at the bottom of this module). The parent
+makes the listening socket on 127.0.0.1 and passes its fd, so it knows the port
+before the server starts and the server can never bind anything else (a socket not
+on 127.0.0.1 is refused).
+
+Routes (nothing else exists; every other path is 404, and no part of the URL is
+ever opened: the one file is fixed at start):
+
+- ``GET|HEAD /file?strategy=NAME``: the workload file, body written by
+  ``strategies.http_serving.HTTP_STRATEGIES[NAME]`` (default ``--strategy``), with
+  single-range support (``parse_range``). ``video/mp4`` for ``.mp4`` files, else
+  ``--content-type``. Keep-alive on.
+- ``GET /export.csv?mode=build|stream``: a generated CSV export of ``--csv-size``
+  bytes (``CSV_EXPORT_MODES``).
+- ``GET /stats``: counters as JSON (debug; requests, bytes, active bodies, event
+  loop tasks, connections), for tests that check nothing leaked.
+
+Slow and silent clients: every write loop yields (``BodyProgress.sent``); a body
+that has not moved for ``--idle-timeout`` seconds (nothing handed over, transport
+buffer not shrinking) is cancelled and its connection aborted, which frees what it
+held; aiohttp's keep-alive timeout (same value) closes connections idle before or
+between requests, including ones that send headers and never finish them. A client
+that hangs up mid-body ends its body with a ``ConnectionError``, counted.
+
+Stop: SIGTERM/SIGINT, or EOF (or ``stop``) on ``--control-fd``. The result fd gets
+JSON lines: ``{"event": "ready", ...}`` once listening (after ``clear_refs``), and
+``{"event": "report", ...}`` at exit: ``VmHWM`` since ready, ``RssAnon``/``RssFile``
+peaks sampled every 10 ms by a thread, requests, bytes, errors, CPU.
+
+Range decisions (RFC 9110 §14), see ``parse_range``:
+
+- ``bytes=a-b``, ``a-``, ``-n`` → 206 with ``Content-Range``; ``b`` clamped to the end.
+- Unsatisfiable (``a`` at or past the end, ``-0``, any range of an empty file)
+  → 416 with ``Content-Range: bytes */size``.
+- Malformed (not ``bytes=``, garbage, ``b < a``, no range at all) → ignored: 200
+  and the whole body, as RFC 9110 says (aiohttp's own parser answers 416).
+- More than one range → ignored: 200 and the whole body (RFC 9110 lets a server
+  ignore Range; no multipart/byteranges here). Empty list elements are skipped, so
+  ``bytes=0-0,`` is one range.
+- Range on HEAD, or with ``If-Range`` (we send no validator it could match) → 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from aiohttp import hdrs, web
+
+from harness.common.lifeline import PARENT_PID_ENV, die_with_parent
+from harness.common.paths import PACKAGE_ROOT
+from harness.measure.probes import read_status, reset_peak_rss
+from strategies.http_serving import (
+    CSV_EXPORT_MODES,
+    HTTP_STRATEGIES,
+    BodyProgress,
+    ServeParams,
+    skip_reason,
+)
+from workloads.cache import file_checksum, write_all
+from workloads.registry import GENERATORS
+
+LOOPBACK = "127.0.0.1"
+UPLOAD_MODES = ("stream", "read")
+UPLOAD_MAX_BYTES = 1 << 40
+
+
+RESULT_SCHEMA_VERSION = 1
+_ERROR_MESSAGES_KEPT = 20
+_LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
+
+# --- Range -----------------------------------------------------------------------
+
+_RANGE_SPEC = re.compile(r"(\d+)-(\d*)|-(\d+)")
+
+
+@dataclass(frozen=True)
+class RangeAnswer:
+    """What a Range header asks of a file of ``size_bytes``: the body and its status.
+
+    ``kind``: ``full`` (200, the whole file), ``partial`` (206, ``length`` bytes from
+    ``start``) or ``unsatisfiable`` (416). ``reason`` says why, for logs and tests.
+    """
+
+    kind: Literal["full", "partial", "unsatisfiable"]
+    start: int
+    length: int
+    size_bytes: int
+    reason: str
+
+    @property
+    def status(self) -> int:
+        return {"full": 200, "partial": 206, "unsatisfiable": 416}[self.kind]
+
+    @property
+    def content_range(self) -> str | None:
+        if self.kind == "partial":
+            return f"bytes {self.start}-{self.start + self.length - 1}/{self.size_bytes}"
+        if self.kind == "unsatisfiable":
+            return f"bytes */{self.size_bytes}"
+        return None
+
+
+def _full(size_bytes: int, reason: str) -> RangeAnswer:
+    return RangeAnswer("full", 0, size_bytes, size_bytes, reason)
+
+
+def _position(digits: str) -> int:
+    """A byte position; absurdly long ones (int() refuses > 4300 digits) saturate."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else 10**18
+
+
+def parse_range(header: str | None, size_bytes: int) -> RangeAnswer:
+    """Our own single-range parser (module docstring: the decisions and why)."""
+    if header is None:
+        return _full(size_bytes, "no Range")
+    unit, eq, range_set = header.partition("=")
+    if not eq or unit.strip().lower() != "bytes":
+        return _full(size_bytes, "malformed: not a bytes range (ignored)")
+    # RFC 9110 §5.6.1: a list allows OWS around commas and empty elements.
+    elements = [e.strip(" \t") for e in range_set.split(",")]
+    elements = [e for e in elements if e]
+    if not elements:
+        return _full(size_bytes, "malformed: no range (ignored)")
+    specs: list[tuple[int | None, int | None]] = []
+    for element in elements:
+        match = _RANGE_SPEC.fullmatch(element)
+        if match is None:
+            return _full(size_bytes, f"malformed: {element!r} (ignored)")
+        first, last, suffix = match.groups()
+        if suffix is not None:
+            specs.append((None, _position(suffix)))
+            continue
+        first_pos = _position(first)
+        last_pos = _position(last) if last else None
+        if last_pos is not None and last_pos < first_pos:
+            return _full(size_bytes, f"malformed: {element!r} ends before it starts (ignored)")
+        specs.append((first_pos, last_pos))
+    if len(specs) > 1:
+        return _full(size_bytes, f"multi-range ({len(specs)} ranges) ignored")
+    start_pos, last_or_suffix = specs[0]
+    if start_pos is None:  # suffix: the last n bytes
+        n = last_or_suffix or 0
+        if n == 0 or size_bytes == 0:
+            return RangeAnswer("unsatisfiable", 0, 0, size_bytes, "suffix of 0 bytes or empty file")
+        start = max(0, size_bytes - n)
+        return RangeAnswer("partial", start, size_bytes - start, size_bytes, "suffix range")
+    if start_pos >= size_bytes:
+        return RangeAnswer("unsatisfiable", 0, 0, size_bytes, "starts at or past the end")
+    end = size_bytes if last_or_suffix is None else min(last_or_suffix + 1, size_bytes)
+    return RangeAnswer("partial", start_pos, end - start_pos, size_bytes, "single range")
+
+
+# --- configuration -----------------------------------------------------------------
+
+
+def content_type_for(path: Path, fallback: str) -> str:
+    return "video/mp4" if path.suffix.lower() == ".mp4" else fallback
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server process is started with (also its command line).
+
+    ``hwm_bytes`` 0 means one chunk. ``idle_timeout_s`` is both the body watchdog's
+    no-progress limit and aiohttp's keep-alive timeout. ``sndbuf_bytes`` sets
+    SO_SNDBUF on the listener, so every connection inherits it (0: the kernel
+    autotunes, up to ``tcp_wmem``'s max, 4 MiB here, which can hold a whole small
+    range and end the server's part of a slow body at once).
+    """
+
+    file_path: Path
+    content_type: str = "application/octet-stream"
+    default_strategy: str = "sendfile"
+    chunk_bytes: int = 256 << 10
+    hwm_bytes: int = 0
+    sndbuf_bytes: int = 0
+    idle_timeout_s: float = 15.0
+    csv_size_bytes: int = 64 << 20
+    csv_seed: int = 0
+    shutdown_timeout_s: float = 2.0
+    rss_sample_interval_s: float = 0.01
+    # Build the csv generator's vocabularies before "ready" (0.2 s once), so an
+    # export's first byte measures the export, not the pools' first use.
+    warm_csv: bool = False
+
+    def to_argv(self) -> list[str]:
+        return [
+            "--file",
+            str(Path(self.file_path).resolve()),
+            "--content-type",
+            self.content_type,
+            "--strategy",
+            self.default_strategy,
+            "--chunk-bytes",
+            str(self.chunk_bytes),
+            "--hwm-bytes",
+            str(self.hwm_bytes),
+            "--sndbuf-bytes",
+            str(self.sndbuf_bytes),
+            "--idle-timeout",
+            str(self.idle_timeout_s),
+            "--csv-size",
+            str(self.csv_size_bytes),
+            "--csv-seed",
+            str(self.csv_seed),
+            "--shutdown-timeout",
+            str(self.shutdown_timeout_s),
+            "--rss-interval",
+            str(self.rss_sample_interval_s),
+            *(["--warm-csv"] if self.warm_csv else []),
+        ]
+
+    @property
+    def served_content_type(self) -> str:
+        return content_type_for(self.file_path, self.content_type)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ServerConfig, int, int, int]:
+    """(config, listen fd, result fd, control fd or -1)."""
+    p = argparse.ArgumentParser(prog="streambench-http-server")
+    p.add_argument("--listen-fd", type=int, required=True, help="a listening socket on 127.0.0.1")
+    p.add_argument("--result-fd", type=int, required=True, help="JSON lines: ready, then report")
+    p.add_argument("--control-fd", type=int, default=-1, help="stop on EOF or 'stop' here")
+    p.add_argument("--file", type=Path, required=True)
+    p.add_argument("--content-type", default="application/octet-stream")
+    p.add_argument("--strategy", default="sendfile", help="when the request names none")
+    p.add_argument("--chunk-bytes", type=int, default=256 << 10)
+    p.add_argument("--hwm-bytes", type=int, default=0)
+    p.add_argument("--sndbuf-bytes", type=int, default=0, help="SO_SNDBUF per connection (0: autotuned)")
+    p.add_argument("--idle-timeout", type=float, default=15.0)
+    p.add_argument("--csv-size", type=int, default=64 << 20)
+    p.add_argument("--csv-seed", type=int, default=0)
+    p.add_argument("--shutdown-timeout", type=float, default=2.0)
+    p.add_argument("--rss-interval", type=float, default=0.01)
+    p.add_argument("--warm-csv", action="store_true", help="build the csv pools before ready")
+    a = p.parse_args(argv)
+    if a.strategy not in HTTP_STRATEGIES:
+        p.error(f"--strategy {a.strategy!r} cannot serve HTTP: {skip_reason(a.strategy)}")
+    if a.chunk_bytes <= 0 or a.idle_timeout <= 0:
+        p.error("--chunk-bytes and --idle-timeout must be positive")
+    config = ServerConfig(
+        file_path=a.file,
+        content_type=a.content_type,
+        default_strategy=a.strategy,
+        chunk_bytes=a.chunk_bytes,
+        hwm_bytes=a.hwm_bytes,
+        sndbuf_bytes=a.sndbuf_bytes,
+        idle_timeout_s=a.idle_timeout,
+        csv_size_bytes=a.csv_size,
+        csv_seed=a.csv_seed,
+        warm_csv=a.warm_csv,
+        shutdown_timeout_s=a.shutdown_timeout,
+        rss_sample_interval_s=a.rss_interval,
+    )
+    return config, a.listen_fd, a.result_fd, a.control_fd
+
+
+def check_loopback_listener(sock: socket.socket) -> None:
+    """Refuse anything but a TCP socket bound to 127.0.0.1."""
+    if sock.family != socket.AF_INET or sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"listen fd is not an IPv4 TCP socket: {sock!r}")
+    host, port = sock.getsockname()
+    if host != LOOPBACK or port == 0:
+        raise ValueError(f"listen fd is bound to {host}:{port}, not {LOOPBACK}:<port>")
+
+
+# --- the server's state ------------------------------------------------------------
+
+
+@dataclass
+class ActiveBody:
+    """One body being written, as the idle watchdog sees it."""
+
+    transport: asyncio.BaseTransport | None
+    progress: BodyProgress
+    moved_at: float
+    mark: tuple[int, int] = (-1, -1)
+    deadline: asyncio.Timeout | None = None
+    timed_out: bool = False
+
+
+@dataclass
+class _StrategyCounts:
+    requests: int = 0
+    bytes_sent: int = 0
+
+
+@dataclass
+class ServerCounters:
+    """Totals over the server's life; the report and ``/stats`` carry them."""
+
+    requests: int = 0
+    bytes_sent: int = 0
+    errors: int = 0
+    idle_timeouts: int = 0
+    client_disconnects: int = 0
+    bodies_completed: int = 0
+    pauses: int = 0
+    drains: int = 0
+    max_buffered_bytes: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_strategy: dict[str, _StrategyCounts] = field(default_factory=dict)
+    error_messages: list[str] = field(default_factory=list)
+
+    def saw_status(self, status: int) -> None:
+        self.by_status[str(status)] = self.by_status.get(str(status), 0) + 1
+
+    def error(self, message: str) -> None:
+        self.errors += 1
+        if len(self.error_messages) < _ERROR_MESSAGES_KEPT:
+            self.error_messages.append(message)
+
+
+class _RssSampler(threading.Thread):
+    """Peak RssAnon/RssFile of this process, sampled (a lower bound; VmHWM is exact)."""
+
+    def __init__(self, interval_s: float) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        self.interval_s = interval_s
+        self.peaks: dict[str, int] = {}
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def sample(self) -> None:
+        status = read_status()
+        self.samples += 1
+        for key in ("RssAnon", "RssFile", "VmRSS"):
+            if key in status and status[key] > self.peaks.get(key, -1):
+                self.peaks[key] = status[key]
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval_s):
+            self.sample()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+        self.sample()
+
+
+class HttpServer:
+    """The aiohttp application and its counters; one per server process."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.params = ServeParams(config.chunk_bytes, config.hwm_bytes)
+        self.counters = ServerCounters()
+        self.active: dict[int, ActiveBody] = {}
+        self.runner: web.AppRunner | None = None
+        # No body-size limit of aiohttp's own (1 MiB by default): the upload
+        # scenario measures what read() of a whole body costs, not a 413.
+        self.app = web.Application(client_max_size=UPLOAD_MAX_BYTES)
+        self.upload_dir = Path(tempfile.mkdtemp(prefix="streambench-uploads-"))
+        self.app.router.add_get("/file", self.handle_file)
+        self.app.router.add_post("/upload", self.handle_upload)
+        self.app.router.add_get("/export.csv", self.handle_export)
+        self.app.router.add_get("/stats", self.handle_stats)
+
+    # -- handlers --
+
+    async def handle_file(self, request: web.Request) -> web.StreamResponse:
+        self.counters.requests += 1
+        name = request.query.get("strategy", self.config.default_strategy)
+        serve = HTTP_STRATEGIES.get(name)
+        if serve is None:
+            self.counters.saw_status(400)
+            valid = ", ".join(HTTP_STRATEGIES)
+            raise web.HTTPBadRequest(text=f"strategy {name!r}: {skip_reason(name)}; valid: {valid}\n")
+        path = self.config.file_path
+        size_bytes = os.stat(path).st_size
+        if request.method != hdrs.METH_GET:
+            answer = _full(size_bytes, f"Range is not defined for {request.method}")
+        elif hdrs.IF_RANGE in request.headers:
+            answer = _full(size_bytes, "If-Range: no validator of ours can match (Range ignored)")
+        else:
+            answer = parse_range(request.headers.get(hdrs.RANGE), size_bytes)
+        self.counters.saw_status(answer.status)
+        headers = {hdrs.ACCEPT_RANGES: "bytes"}
+        if answer.content_range is not None:
+            headers[hdrs.CONTENT_RANGE] = answer.content_range
+        if answer.kind == "unsatisfiable":
+            return web.Response(status=416, headers=headers, text="range not satisfiable\n")
+        headers[hdrs.CONTENT_TYPE] = self.config.served_content_type
+        response = web.StreamResponse(status=answer.status, headers=headers)
+        response.content_length = answer.length
+        writer = await response.prepare(request)
+        assert writer is not None
+        if request.method == hdrs.METH_HEAD or answer.length == 0:
+            return response
+        counts = self.counters.by_strategy.setdefault(name, _StrategyCounts())
+        counts.requests += 1
+        progress = await self._run_body(
+            request,
+            response,
+            lambda progress: serve(request, writer, path, answer.start, answer.length, self.params, progress),
+        )
+        counts.bytes_sent += progress.bytes_sent
+        return response
+
+    async def handle_export(self, request: web.Request) -> web.StreamResponse:
+        self.counters.requests += 1
+        mode = request.query.get("mode", "stream")
+        export = CSV_EXPORT_MODES.get(mode)
+        if export is None:
+            self.counters.saw_status(400)
+            raise web.HTTPBadRequest(text=f"mode {mode!r}; valid: {', '.join(CSV_EXPORT_MODES)}\n")
+        self.counters.saw_status(200)
+        response = web.StreamResponse(status=200, headers={hdrs.CONTENT_TYPE: "text/csv; charset=utf-8"})
+        counts = self.counters.by_strategy.setdefault(f"csv-export:{mode}", _StrategyCounts())
+        counts.requests += 1
+        cfg = self.config
+        progress = await self._run_body(
+            request,
+            response,
+            lambda progress: export(
+                request, response, cfg.csv_size_bytes, cfg.csv_seed, self.params, progress
+            ),
+        )
+        counts.bytes_sent += progress.bytes_sent
+        return response
+
+    async def handle_upload(self, request: web.Request) -> web.Response:
+        """Store an uploaded body on disk, streamed (iter_chunked) or read whole (read()).
+
+        The stored file is read back and checksummed, the sums go back in headers
+        (X-Stored-Bytes, X-Stored-XXH3), and the file is deleted: the client checks
+        what the server really stored, and nothing piles up on disk.
+        """
+        self.counters.requests += 1
+        mode = request.query.get("mode", "stream")
+        if mode not in UPLOAD_MODES:
+            self.counters.saw_status(400)
+            raise web.HTTPBadRequest(text=f"mode {mode!r}; valid: {', '.join(UPLOAD_MODES)}\n")
+        counts = self.counters.by_strategy.setdefault(f"upload:{mode}", _StrategyCounts())
+        counts.requests += 1
+        fd, name = tempfile.mkstemp(dir=self.upload_dir)
+        path = Path(name)
+        try:
+            stored = 0
+            if mode == "read":
+                data = await request.read()  # the whole body in memory, as the bad way does
+                stored = len(data)
+                write_all(fd, data)
+                del data
+            else:
+                async for chunk in request.content.iter_chunked(self.params.chunk_bytes):
+                    write_all(fd, chunk)
+                    stored += len(chunk)
+            os.close(fd)
+            fd = -1
+            digest = file_checksum(path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            path.unlink(missing_ok=True)
+        counts.bytes_sent += stored
+        self.counters.saw_status(201)
+        return web.json_response(
+            {"stored_bytes": stored, "xxh3_64": digest},
+            status=201,
+            headers={"X-Stored-Bytes": str(stored), "X-Stored-XXH3": digest},
+        )
+
+    async def handle_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    # -- bodies, the watchdog --
+
+    async def _run_body(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        write_body: Callable[[BodyProgress], Awaitable[int]],
+    ) -> BodyProgress:
+        """Run one body under the idle watchdog; a failed body closes its connection."""
+        loop = asyncio.get_running_loop()
+        body = ActiveBody(request.transport, BodyProgress(), loop.time())
+        key = id(body)
+        self.active[key] = body
+        c = self.counters
+        try:
+            async with asyncio.timeout(None) as deadline:
+                body.deadline = deadline
+                await write_body(body.progress)
+            c.bodies_completed += 1
+        except TimeoutError:
+            if not body.timed_out:
+                c.error("TimeoutError inside a body")
+            else:
+                c.idle_timeouts += 1
+            self._abort(request, response)
+        except ConnectionError:
+            c.client_disconnects += 1
+            self._abort(request, response)
+        except Exception as exc:  # the body cannot be completed: the client must see it cut
+            c.error(f"{type(exc).__name__}: {exc}")
+            self._abort(request, response)
+        finally:
+            del self.active[key]
+            p = body.progress
+            c.bytes_sent += p.bytes_sent
+            c.pauses += p.pauses
+            c.drains += p.drains
+            c.max_buffered_bytes = max(c.max_buffered_bytes, p.max_buffered_bytes)
+        return body.progress
+
+    @staticmethod
+    def _abort(request: web.Request, response: web.StreamResponse) -> None:
+        # abort(), not close(): close() would wait to flush a buffer a silent
+        # client never reads, holding it; abort drops it. SO_LINGER 0 makes the
+        # kernel drop its send queue too and answer RST: a plain close() of a
+        # socket with unsent bytes queues the FIN behind them, and the orphaned
+        # socket keeps its buffer (megabytes) for as long as the peer stays silent.
+        response.force_close()
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        transport.abort()
+
+    async def watch_idle(self) -> None:
+        """Cancel bodies that have not moved for ``idle_timeout_s``.
+
+        Progress is either bytes handed over (``BodyProgress.sent``) or the
+        transport's buffer changing (a big write draining into a slow reader); a
+        body inside ``BodyProgress.producing()`` (reading, generating) is never idle.
+        """
+        idle_s = self.config.idle_timeout_s
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(0.02, idle_s / 4))
+            now = loop.time()
+            for body in list(self.active.values()):
+                if body.progress.producing_now:  # the client waits on us, not we on it
+                    body.moved_at = now
+                    continue
+                transport = body.transport
+                buffered = -1
+                if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+                    buffered = transport.get_write_buffer_size()
+                mark = (body.progress.bytes_sent, buffered)
+                if mark != body.mark:
+                    body.mark, body.moved_at = mark, now
+                elif now - body.moved_at >= idle_s and not body.timed_out and body.deadline is not None:
+                    body.timed_out = True
+                    body.deadline.reschedule(now)
+
+    def snapshot(self) -> dict[str, Any]:
+        c = asdict(self.counters)
+        server = self.runner.server if self.runner is not None else None
+        status = read_status()
+        return {
+            **c,
+            "active_bodies": len(self.active),
+            "tasks": len(asyncio.all_tasks()),
+            "connections": len(server.connections) if server is not None else 0,
+            "threads": threading.active_count(),
+            "rss_bytes": status.get("VmRSS"),
+            "rss_anon_bytes": status.get("RssAnon"),
+        }
+
+
+def _write_line(fd: int, payload: dict[str, Any]) -> None:
+    data = (json.dumps(payload) + "\n").encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+async def run_server(
+    config: ServerConfig, sock: socket.socket, result_fd: int, control_fd: int = -1
+) -> dict[str, Any]:
+    """Serve on ``sock`` until told to stop; return the report."""
+    loop = asyncio.get_running_loop()
+    server = HttpServer(config)
+    runner = web.AppRunner(
+        server.app,
+        access_log=None,
+        keepalive_timeout=config.idle_timeout_s,
+        shutdown_timeout=config.shutdown_timeout_s,
+        handle_signals=False,
+    )
+    await runner.setup()
+    server.runner = runner
+    site = web.SockSite(runner, sock)
+    await site.start()
+
+    stop = asyncio.Event()
+    stopped_by: list[str] = []
+
+    def request_stop(why: str) -> None:
+        if not stopped_by:
+            stopped_by.append(why)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signal.Signals(signum).name)
+    if control_fd >= 0:
+
+        def on_control() -> None:
+            try:
+                data = os.read(control_fd, 64)
+            except OSError:
+                data = b""
+            if not data or b"stop" in data:
+                loop.remove_reader(control_fd)
+                request_stop("control-fd" if not data else "control-stop")
+
+        loop.add_reader(control_fd, on_control)
+    watchdog = asyncio.create_task(server.watch_idle())
+
+    if config.warm_csv:
+        for _ in GENERATORS["csv"].blocks(1, config.csv_seed):
+            pass
+    # What follows is the server's own memory: imports and setup are not.
+    gc.collect()
+    peak_reset = reset_peak_rss()
+    baseline = read_status()
+    sampler = _RssSampler(config.rss_sample_interval_s)
+    sampler.start()
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
+    started_at = time.monotonic()
+    _write_line(
+        result_fd,
+        {"event": "ready", "pid": os.getpid(), "port": sock.getsockname()[1], "started_at": started_at},
+    )
+
+    await stop.wait()
+    stop_requested_at = time.monotonic()
+    watchdog.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watchdog
+    await runner.cleanup()
+    shutil.rmtree(server.upload_dir, ignore_errors=True)
+    sampler.stop()
+    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    final = read_status()
+    if control_fd >= 0:
+        with contextlib.suppress(ValueError, OSError):
+            loop.remove_reader(control_fd)
+    return {
+        "event": "report",
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "pid": os.getpid(),
+        "stopped_by": stopped_by[0] if stopped_by else None,
+        "wall_s": stop_requested_at - started_at,
+        "shutdown_s": time.monotonic() - stop_requested_at,
+        "user_s": usage_after.ru_utime - usage_before.ru_utime,
+        "sys_s": usage_after.ru_stime - usage_before.ru_stime,
+        "peak_rss_bytes": final.get("VmHWM"),
+        "peak_rss_reset": peak_reset,
+        "baseline_rss_bytes": baseline.get("VmRSS"),
+        "baseline_rss_anon_bytes": baseline.get("RssAnon"),
+        "peak_rss_anon_bytes": sampler.peaks.get("RssAnon"),
+        "peak_rss_file_bytes": sampler.peaks.get("RssFile"),
+        "rss_samples": sampler.samples,
+        "final_rss_anon_bytes": final.get("RssAnon"),
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        **asdict(server.counters),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    die_with_parent()
+    config, listen_fd, result_fd, control_fd = parse_args(argv)
+    try:
+        sock = socket.socket(fileno=listen_fd)
+        check_loopback_listener(sock)
+        if config.sndbuf_bytes:
+            # Accepted sockets inherit the listener's SO_SNDBUF (and lose autotuning).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.sndbuf_bytes)
+        if not config.file_path.is_file():
+            raise ValueError(f"not a regular file: {config.file_path}")
+        report = asyncio.run(run_server(config, sock, result_fd, control_fd))
+    except Exception as exc:
+        _write_line(result_fd, {"event": "error", "error": f"{type(exc).__name__}: {exc}"})
+        os.close(result_fd)
+        raise SystemExit(1) from exc
+    _write_line(result_fd, report)
+    os.close(result_fd)
+
+
+# --- the parent's side -------------------------------------------------------------
+
+
+def make_listener(backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 and a free port, for the server to inherit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((LOOPBACK, 0))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class ServerProcess:
+    """A running server process: its port, ``stats()``, and ``stop()`` -> its report.
+
+    Start with ``ServerProcess.start(config)``; use as a context manager so the
+    process is never left behind (``__exit__`` stops it, or kills it).
+    """
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, result_r: int, control_w: int, stderr: IO[bytes]
+    ) -> None:
+        self.proc = proc
+        self.port = port
+        self._result_r = result_r
+        self._control_w = control_w
+        self._stderr = stderr
+        self._pending = b""
+        self.ready: dict[str, Any] = {}
+        self.report: dict[str, Any] | None = None
+
+    @classmethod
+    def start(cls, config: ServerConfig, *, ready_timeout_s: float = 20.0) -> ServerProcess:
+        listener = make_listener()
+        port = int(listener.getsockname()[1])
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        control_r, control_w = os.pipe2(os.O_CLOEXEC)
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.http.server",
+            "--listen-fd",
+            str(listener.fileno()),
+            "--result-fd",
+            str(result_w),
+            "--control-fd",
+            str(control_r),
+            *config.to_argv(),
+        ]
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        # Kept open for the server's life (stderr_tail); closed by __exit__ or kill().
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                argv,
+                pass_fds=(listener.fileno(), result_w, control_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+                cwd=PACKAGE_ROOT,
+            )
+        except BaseException:
+            for fd in (result_r, result_w, control_r, control_w):
+                os.close(fd)
+            stderr.close()
+            raise
+        finally:
+            listener.close()  # the server owns the only copy now
+        os.close(result_w)
+        os.close(control_r)
+        server = cls(proc, port, result_r, control_w, stderr)
+        try:
+            line = server._read_line(ready_timeout_s)
+            if line is None or line.get("event") != "ready":
+                raise RuntimeError(f"http server did not start: {line}; stderr: {server.stderr_tail()}")
+        except BaseException:
+            server.kill()
+            raise
+        server.ready = line
+        return server
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_line(self, timeout_s: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._result_r], [], [], left)[0]:
+                raise TimeoutError(f"no word from the http server in {timeout_s} s")
+            data = os.read(self._result_r, 65536)
+            if not data:
+                return None
+            self._pending += data
+        line, _, self._pending = self._pending.partition(b"\n")
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        from harness.http.clients import fetch
+
+        status, _, body = fetch(self.port, "/stats", timeout_s=timeout_s)
+        if status != 200:
+            raise RuntimeError(f"/stats answered {status}")
+        parsed: dict[str, Any] = json.loads(body)
+        return parsed
+
+    def stop(self, timeout_s: float = 15.0, *, signal_stop: bool = False) -> dict[str, Any]:
+        """Stop the server (EOF on its control pipe, or SIGTERM) and return its report."""
+        if self.report is not None:
+            return self.report
+        if signal_stop:
+            self.proc.send_signal(signal.SIGTERM)
+        elif self._control_w >= 0:
+            os.close(self._control_w)
+            self._control_w = -1
+        try:
+            line = self._read_line(timeout_s)
+            self.proc.wait(timeout=timeout_s)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            self._close_fds()
+        if line is None or line.get("event") != "report":
+            raise RuntimeError(f"http server gave no report: {line}; stderr: {self.stderr_tail()}")
+        self.report = line
+        return line
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        for name in ("_result_r", "_control_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
+
+    def stderr_tail(self, n_bytes: int = 4000) -> str:
+        if self._stderr.closed:
+            return ""
+        self._stderr.seek(max(0, self._stderr.seek(0, os.SEEK_END) - n_bytes))
+        return self._stderr.read().decode(errors="replace").strip()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.proc.poll() is None and self.report is None:
+                self.stop()
+        finally:
+            self.kill()
+            self._stderr.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""``streambench bench overhead``: the harness's own cost, measured against hyperfine.
+
+The same strategy, file and destination are timed twice, interleaved per round:
+by the harness (wall time around ``strategy.run`` in a worker) and standalone
+(``python -m harness.worker.standalone`` under hyperfine, minus hyperfine's time for the
+same command with ``--noop``, i.e. the interpreter's start and imports). It also
+reports the harness's fixed cost per run (everything a run costs beyond the
+strategy: sink and cache set-up, worker start, verification).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.common.errors import UsageError
+from harness.execute.runner import Runner, plan_runs
+from harness.plan.config import Cell, MatrixConfig, RunConfig
+from harness.results.store import ResultStore, load_records
+from harness.sinks.handles import FileSink, dest_path_for
+from workloads import cache
+from workloads.cache import WorkloadSpec
+
+
+@dataclass(frozen=True)
+class OverheadResult:
+    strategy: str
+    size_bytes: int
+    rounds: int
+    harness_wall_s: list[float]
+    harness_fixed_cost_s: list[float]
+    standalone_s: list[float]
+    startup_s: list[float]
+
+    @property
+    def ratio(self) -> float:
+        """Harness-timed over standalone-timed (1.0: the harness adds nothing)."""
+        standalone = statistics.median(self.standalone_s) - statistics.median(self.startup_s)
+        return statistics.median(self.harness_wall_s) / standalone
+
+    def describe(self) -> str:
+        med = statistics.median
+        standalone = med(self.standalone_s) - med(self.startup_s)
+        return (
+            f"{self.strategy}, {self.size_bytes / 2**30:g} GiB -> existing file, {self.rounds} rounds\n"
+            f"  harness wall_s (median)             {med(self.harness_wall_s):.4f} s\n"
+            f"  hyperfine standalone (median)       {med(self.standalone_s):.4f} s\n"
+            f"  hyperfine --noop (start + imports)  {med(self.startup_s):.4f} s\n"
+            f"  standalone strategy time            {standalone:.4f} s\n"
+            f"  harness / standalone                {self.ratio:.3f}\n"
+            f"  harness fixed cost per run (median) {med(self.harness_fixed_cost_s) * 1000:.0f} ms"
+        )
+
+
+def _hyperfine_once(argv: list[str], prepare: str, runs: int) -> list[float]:
+    hyperfine = shutil.which("hyperfine")
+    if hyperfine is None:
+        raise UsageError("hyperfine is not installed (apt-get install hyperfine)")
+    with tempfile.NamedTemporaryFile(suffix=".json") as export:
+        subprocess.run(
+            [hyperfine, "--runs", str(runs), "--prepare", prepare, "--style", "none",
+             "--export-json", export.name, shlex.join(argv)],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return [float(t) for t in json.loads(Path(export.name).read_text())["results"][0]["times"]]
+
+
+def measure_overhead(
+    strategy: str, size_bytes: int, chunk_bytes: int, data_dir: Path, rounds: int = 5
+) -> OverheadResult:
+    workload = cache.ensure(WorkloadSpec("video", size_bytes), data_dir)
+    spec = workload.spec
+    cell = Cell(strategy, spec, "file", chunk_bytes, "warm", dest="existing")
+    with tempfile.TemporaryDirectory() as out:
+        config = RunConfig(
+            matrix=MatrixConfig((strategy,), (spec,), ("file",), (chunk_bytes,), repeat=1, warmup=0),
+            out_dir=Path(out),
+            data_dir=data_dir,
+        )
+        store = ResultStore(Path(out) / "bench")
+        runner = Runner(config, store, "bench-overhead", {spec: workload})
+        dest = dest_path_for(runner.scratch_dir, workload.manifest.size_bytes)
+        FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the runner's own file
+        standalone = [sys.executable, "-m", "harness.worker.standalone", strategy, str(workload.path),
+                      str(dest), "--chunk-size", str(chunk_bytes)]  # fmt: skip
+        # Flushed dest, warm source, as the harness does. Quoted: a data dir with
+        # a space, ';' or '$(...)' is a path, never shell code.
+        prepare = f"sync; cat {shlex.quote(str(workload.path))} > /dev/null"
+        standalone_s: list[float] = []
+        startup_s: list[float] = []
+        runner.run(plan_runs([cell], repeat=1, warmup=1))  # warm-up, not kept
+        for _ in range(rounds):  # A B A B: drift hits both sides alike
+            runner.run(plan_runs([cell], repeat=1, warmup=0))
+            standalone_s += _hyperfine_once(standalone, prepare, 1)
+            startup_s += _hyperfine_once([*standalone, "--noop"], prepare, 1)
+        records = [r for r in load_records(store.run_dir) if not r["warmup"]][-rounds:]
+        runner.remove_scratch()
+    return OverheadResult(
+        strategy=strategy,
+        size_bytes=workload.manifest.size_bytes,
+        rounds=rounds,
+        harness_wall_s=[float(r["wall_s"]) for r in records],
+        harness_fixed_cost_s=[float(r["run_total_s"]) - float(r["wall_s"]) for r in records],
+        standalone_s=standalone_s,
+        startup_s=startup_s,
+    )
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    size_bytes: int
+    rounds: int
+    seconds: dict[str, list[float]]  # kind (or "dd") -> one time per round
+    peak_rss_bytes: dict[str, int]
+    written_bytes: dict[str, int]
+
+    def describe(self) -> str:
+        med = statistics.median
+        dd_bps = self.size_bytes / med(self.seconds["dd"])
+        lines = [
+            f"generation vs dd, {self.size_bytes / 2**30:g} GiB new files, {self.rounds} rounds (median)"
+        ]
+        for kind, times in self.seconds.items():
+            bps = self.written_bytes.get(kind, self.size_bytes) / med(times)
+            peak = self.peak_rss_bytes.get(kind)
+            peak_text = f", peak RSS {peak / 2**20:.0f} MiB" if peak else ""
+            lines.append(f"  {kind:7s} {bps / 1e9:5.2f} GB/s  = {bps / dd_bps:4.2f}x dd{peak_text}")
+        return "\n".join(lines)
+
+
+def _generate_child(kind: str, size_bytes: int, data_dir: Path) -> None:
+    """In a child process: generate, then report own VmHWM and bytes (the parent's HWM is not ours)."""
+    from harness.measure.probes import read_status
+
+    workload = cache.generate(WorkloadSpec(kind, size_bytes), data_dir)
+    print(json.dumps({"peak_rss_bytes": read_status().get("VmHWM"), "bytes": workload.manifest.size_bytes}))
+
+
+def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> GenerationResult:
+    import time
+
+    from workloads.registry import kinds
+
+    scratch = data_dir / "bench-generate"
+    scratch.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, list[float]] = {k: [] for k in [*kinds(), "dd"]}
+    peaks: dict[str, int] = {}
+    written: dict[str, int] = {}
+    try:
+        for _ in range(rounds):  # kind A, kind B, ..., dd, then again: drift hits all alike
+            for kind in kinds():
+                t0 = time.perf_counter()
+                child = [sys.executable, "-m", "harness.machine.bench", "generate-child", kind,
+                         str(size_bytes)]  # fmt: skip
+                out = subprocess.run([*child, str(scratch)], check=True, capture_output=True, text=True)
+                seconds[kind].append(time.perf_counter() - t0)
+                report = json.loads(out.stdout)
+                peaks[kind] = max(peaks.get(kind, 0), int(report["peak_rss_bytes"]))
+                written[kind] = int(report["bytes"])
+                cache.clean(scratch)
+            t0 = time.perf_counter()
+            subprocess.run(
+                ["dd", "if=/dev/zero", f"of={scratch / 'dd.out'}", "bs=1M", f"count={size_bytes >> 20}",
+                 "status=none"],
+                check=True,
+            )  # fmt: skip
+            seconds["dd"].append(time.perf_counter() - t0)
+            (scratch / "dd.out").unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return GenerationResult(size_bytes, rounds, seconds, peaks, written)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["generate-child"]:
+        _generate_child(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))

@@ -1,0 +1,70 @@
+"""Which cells of a matrix can run, and why the others cannot (shown, never silent)."""
+
+from __future__ import annotations
+
+from harness.plan.config import Cell
+from strategies.base import Capability
+from strategies.registry import Registry
+
+TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
+# The CSV export endpoint's two ways, by the strategy that stands for each.
+EXPORT_MODES = {"whole-file": "build", "pipe": "stream"}
+# The upload endpoint's two ways: read the whole body (whole-file) or stream it to disk (pipe).
+UPLOAD_MODES = {"whole-file": "read", "pipe": "stream"}
+# An S3 upload's three ways with boto3, by the strategy each is the analogue of.
+S3_METHODS = {"whole-file": "put_object_bytes", "pipe": "put_object_file", "threaded": "upload_fileobj"}
+
+
+def _http_skip_reason(cell: Cell, name: str) -> str | None:
+    """Each route has its own ways; only serving a file needs an HTTP serving function."""
+    if cell.transform != "none":
+        return "transforms are not served over HTTP yet"
+    if cell.http_route == "s3-upload":
+        if name not in S3_METHODS:
+            return (
+                "an S3 upload is put_object(bytes) (whole-file), put_object(file) (pipe) "
+                "or multipart upload_fileobj (threaded)"
+            )
+        return None
+    if cell.http_route == "upload":
+        return (
+            None
+            if name in UPLOAD_MODES
+            else "an upload is read whole (whole-file) or streamed to disk (pipe)"
+        )
+    if cell.http_route == "export":
+        if cell.workload.kind != "csv":
+            return f"the export route generates a csv export, not {cell.workload.kind}"
+        return None if name in EXPORT_MODES else "a CSV export is built whole (whole-file) or streamed (pipe)"
+    from strategies.http_serving import skip_reason as http_skip_reason
+
+    why = http_skip_reason(name)
+    return None if why is None else f"{name} cannot serve HTTP: {why}"
+
+
+def skip_reason(cell: Cell, registry: Registry) -> str | None:
+    cls, _ = registry.resolve(cell.strategy)
+    if cell.sink == "http":
+        return _http_skip_reason(cell, cls.name)
+    if cell.transform != "none":
+        if Capability.EXTERNAL in cls.capabilities:
+            return f"{cls.name} is an external reference tool: it cannot run a transform"
+        if Capability.TRANSFORMS not in cls.capabilities:
+            return f"{cls.name} cannot transform: its bytes never pass through user space"
+        if cell.transform == "csv-select" and cell.workload.kind != "csv":
+            return f"csv-select needs a csv workload, not {cell.workload.kind}"
+        if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS:
+            return f"grep needs a text workload, not {cell.workload.kind}"
+    return None
+
+
+def split_runnable(cells: list[Cell], registry: Registry) -> tuple[list[Cell], list[tuple[Cell, str]]]:
+    runnable: list[Cell] = []
+    skipped: list[tuple[Cell, str]] = []
+    for cell in cells:
+        reason = skip_reason(cell, registry)
+        if reason is None:
+            runnable.append(cell)
+        else:
+            skipped.append((cell, reason))
+    return runnable, skipped

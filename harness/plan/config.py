@@ -1,0 +1,163 @@
+"""The one config object: the command line is parsed once into these frozen dataclasses.
+
+The core (runner, worker, store) only ever sees these, never argparse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.common.units import format_bytes
+from workloads.cache import WorkloadSpec
+
+SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
+TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
+CACHE_STATES: tuple[str, ...] = ("warm", "cold")
+DEST_MODES: tuple[str, ...] = ("existing", "new")
+HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload")
+# A cell id names folders (profiles/<cell-id>/): only these characters of a
+# strategy spec are kept in it, so a tag like "x/../.." can never leave the run.
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:=+-]")
+ID_NAME_MAX = 60
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the matrix: everything that decides what a run measures."""
+
+    strategy: str
+    workload: WorkloadSpec
+    sink: str
+    chunk_bytes: int
+    cache: str = "warm"
+    # Only a file sink has a destination; other sinks record "-".
+    dest: str = "-"
+    transform: str = "none"
+    # How fast the consumer at the far end reads (null and tcp sinks); 0: as fast as it can.
+    consumer_rate_bps: int = 0
+    # The writable's high-water mark; 0: one chunk.
+    high_water_mark_bytes: int = 0
+    # http sink only: how many viewers, and how much of the file each reads (0: all).
+    clients: int = 0
+    view_bytes: int = 0
+    # http sink only: "file" (GET the workload file) or "export" (a CSV export the
+    # server generates on the fly: whole-file builds it all, pipe streams it).
+    http_route: str = "file"
+
+    def key(self) -> dict[str, object]:
+        return {
+            "strategy": self.strategy,
+            "workload": self.workload.kind,
+            "size_bytes": self.workload.size_bytes,
+            "seed": self.workload.seed,
+            "sink": self.sink,
+            "chunk_bytes": self.chunk_bytes,
+            "cache": self.cache,
+            "dest": self.dest,
+            "transform": self.transform,
+            "consumer_rate_bps": self.consumer_rate_bps,
+            "high_water_mark_bytes": self.high_water_mark_bytes,
+            # Only http cells carry these, so other cells keep their ids.
+            **({"clients": self.clients, "view_bytes": self.view_bytes} if self.sink == "http" else {}),
+            **({"http_route": self.http_route} if self.http_route != "file" else {}),
+        }
+
+    @property
+    def cell_id(self) -> str:
+        """Stable across runs and machines: the same cell always gets the same id."""
+        digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
+        name = _ID_UNSAFE.sub("_", self.strategy)[:ID_NAME_MAX].lstrip(".") or "_"
+        return f"{name}-{self.workload.kind}-{self.sink}-{digest[:8]}"
+
+    @property
+    def label(self) -> str:
+        dest = f" ({self.dest})" if self.sink == "file" else ""
+        rate = f" @{format_bytes(self.consumer_rate_bps)}/s" if self.consumer_rate_bps else ""
+        transform = f" |{self.transform}" if self.transform != "none" else ""
+        if self.sink == "http":
+            rate += f" x{self.clients} viewers"
+        return (
+            f"{self.strategy}{transform} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
+            f"-> {self.sink}{dest}{rate} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
+        )
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """The axes; cells are their product."""
+
+    strategies: tuple[str, ...]
+    workloads: tuple[WorkloadSpec, ...]
+    sinks: tuple[str, ...]
+    chunk_sizes_bytes: tuple[int, ...]
+    cache_states: tuple[str, ...] = ("warm",)
+    dest: str = "existing"
+    repeat: int = 3
+    warmup: int = 1
+    transforms: tuple[str, ...] = ("none",)
+    consumer_rates_bps: tuple[int, ...] = (0,)
+    high_water_mark_bytes: int = 0
+    clients: tuple[int, ...] = (1,)
+    view_bytes: int = 0
+    http_route: str = "file"
+    # fio-style groups: when present, the matrix is the union of their products
+    # (each group carries its own axes) and the axes above are only the first's.
+    groups: tuple[MatrixConfig, ...] = ()
+
+    def all_workloads(self) -> list[WorkloadSpec]:
+        specs = [w for g in self.groups for w in g.workloads] if self.groups else list(self.workloads)
+        return list(dict.fromkeys(specs))
+
+    def cells(self) -> list[Cell]:
+        """The product of the axes, without duplicates (a file sink has no consumer rate)."""
+        if self.groups:
+            return list(dict.fromkeys(c for g in self.groups for c in g.cells()))
+        out: dict[Cell, None] = {}
+        for workload in self.workloads:
+            for strategy in self.strategies:
+                for transform in self.transforms:
+                    for sink in self.sinks:
+                        for rate in self.consumer_rates_bps:
+                            for chunk_bytes in self.chunk_sizes_bytes:
+                                for cache in self.cache_states:
+                                    for clients in self.clients if sink == "http" else (0,):
+                                        cell = Cell(
+                                            strategy,
+                                            workload,
+                                            sink,
+                                            chunk_bytes,
+                                            cache,
+                                            dest=self.dest if sink == "file" else "-",
+                                            transform=transform,
+                                            consumer_rate_bps=0 if sink == "file" else rate,
+                                            high_water_mark_bytes=self.high_water_mark_bytes,
+                                            clients=clients,
+                                            view_bytes=self.view_bytes if sink == "http" else 0,
+                                            http_route=self.http_route if sink == "http" else "file",
+                                        )
+                                        out[cell] = None
+        return list(out)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole ``streambench run``: the matrix plus where things live and limits."""
+
+    matrix: MatrixConfig
+    out_dir: Path
+    data_dir: Path
+    timeout_s: float = 600.0
+    rss_sample_interval_s: float = 0.01
+    verify_workloads: bool = False
+    plugins: bool = True
+    # Fault injection: the consumer hangs up after this many bytes (0: never).
+    consumer_close_after_bytes: int = 0
+    # Each run's memory cap (0: none); over it the run is killed and recorded as oom.
+    memory_limit_bytes: int = 0
+    # Cold runs also drop the whole page cache (root only; recorded either way).
+    drop_caches: bool = False
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""Before a run: how long it will take and how much disk it needs, said up front."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.common.units import format_bytes
+from harness.execute.runner import PlannedRun
+from workloads import cache
+
+# Fixed cost of one run here: spawn the worker and consumer (~50 ms measured).
+RUN_OVERHEAD_S = 0.1
+# A file sink's destination is checksummed and synced after each run (~0.3 s/GiB).
+FILE_SINK_VERIFY_BPS = 3.5e9
+# Rough strategy rates (bytes/s, this kind of 2-core VM); calibration can only lower them:
+# calibrated read speeds are far above what a strategy moves into a reading process.
+DEFAULT_RATES_BPS = {"read": 3e9, "cold_read": 1e9, "whole_file": 0.5e9}
+TRANSFORM_RATES_BPS = {"gzip": 0.14e9, "sha256": 0.5e9, "grep": 0.17e9, "csv-select": 0.018e9}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    runs: int
+    seconds: float
+    new_workload_bytes: int
+    dest_bytes: int
+    free_bytes: int
+
+    def describe(self) -> str:
+        disk = self.new_workload_bytes + self.dest_bytes
+        text = (
+            f"plan: {self.runs} runs, about {self.seconds / 60:.1f} min; disk: "
+            f"{format_bytes(self.new_workload_bytes)} of new workloads + {format_bytes(self.dest_bytes)} "
+            f"of scratch destinations = {format_bytes(disk)} ({format_bytes(self.free_bytes)} free)"
+        )
+        if disk > self.free_bytes:
+            text += " -- NOT ENOUGH FREE SPACE"
+        return text
+
+
+def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
+    cell = run.cell
+    size = cell.workload.size_bytes
+    rate = min(float(calibration.get("warm_read_bps") or 1e12), DEFAULT_RATES_BPS["read"])
+    if cell.cache == "cold":
+        rate = min(float(calibration.get("cold_read_bps") or 1e12), DEFAULT_RATES_BPS["cold_read"])
+    if cell.strategy.startswith("whole-file"):
+        rate = min(rate, DEFAULT_RATES_BPS["whole_file"])
+    if cell.transform in TRANSFORM_RATES_BPS:
+        rate = min(rate, TRANSFORM_RATES_BPS[cell.transform])
+    if cell.consumer_rate_bps:
+        rate = min(rate, cell.consumer_rate_bps)
+    verify_s = size / FILE_SINK_VERIFY_BPS if cell.sink == "file" else 0.0
+    return size / rate + verify_s + RUN_OVERHEAD_S
+
+
+def estimate(planned: list[PlannedRun], data_dir: Path, calibration: dict[str, Any]) -> Estimate:
+    specs = {p.cell.workload for p in planned}
+    new_bytes = sum(s.size_bytes for s in specs if cache.check_cached(s, data_dir)[0] is None)
+    dest_sizes = {p.cell.workload.size_bytes for p in planned if p.cell.sink == "file"}
+    probe = data_dir if data_dir.exists() else Path(data_dir.anchor or "/")
+    return Estimate(
+        runs=len(planned),
+        seconds=sum(_run_seconds(p, calibration) for p in planned),
+        new_workload_bytes=new_bytes,
+        dest_bytes=sum(dest_sizes),
+        free_bytes=shutil.disk_usage(probe).free,
+    )

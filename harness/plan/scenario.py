@@ -1,0 +1,110 @@
+"""Interview-style scenarios: a question, a narrative, a small matrix, and claims to test.
+
+A scenario is one TOML file in ``harness/scenarios/`` (declared data, no code):
+``question``, ``narrative``, ``default_size``, ``estimate_s``, ``chart``
+(the one chart that answers it), optional ``profile`` kinds, a ``[matrix]``
+(a matrix spec; ``{size}``, ``{size/4}``, ``{2*size}`` stand for byte counts)
+and ``[[claim]]`` tables (see :mod:`reports.claims`). Running it runs the
+matrix like ``streambench run`` and then judges each claim on the records.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.common.errors import UsageError
+from harness.common.paths import SCENARIOS_DIR
+from harness.plan.spec import normalise_spec
+from reports.claims import Claim
+
+SCENARIO_DIR = SCENARIOS_DIR
+_PLACEHOLDER = re.compile(r"\{(?:([\d.]+)\*)?size(?:/([\d.]+))?\}")
+_KEYS = {"question", "narrative", "default_size", "estimate_s", "chart", "profile", "matrix", "claim"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    question: str
+    narrative: str
+    default_size_bytes: int
+    estimate_s: float
+    chart: dict[str, Any]
+    profile: tuple[str, ...]
+    matrix: dict[str, Any]  # with placeholders
+    claims: tuple[dict[str, Any], ...]  # with placeholders
+
+    def expand(self, size_bytes: int) -> tuple[dict[str, Any], list[Claim]]:
+        """The matrix spec and claims for one size, placeholders replaced by byte counts."""
+        spec = normalise_spec(_substitute(self.matrix, size_bytes), f"scenario {self.name}")
+        claims = []
+        for raw in _substitute(list(self.claims), size_bytes):
+            for selector in ("subject", "baseline"):
+                if isinstance(raw.get(selector), dict) and "size_bytes" in raw[selector]:
+                    raw[selector]["size_bytes"] = int(str(raw[selector]["size_bytes"]).rstrip("B"))
+            try:
+                claim = Claim(
+                    says=raw["says"], metric=raw["metric"], subject=dict(raw["subject"]),
+                    expect=str(raw["expect"]), baseline=raw.get("baseline"),
+                )  # fmt: skip
+                claim.validate()
+            except (KeyError, ValueError) as exc:
+                raise UsageError(f"scenario {self.name}: bad claim {raw.get('says', raw)!r}: {exc}") from None
+            claims.append(claim)
+        return spec, claims
+
+
+def _substitute(value: Any, size_bytes: int) -> Any:
+    if isinstance(value, str):
+
+        def bytes_for(m: re.Match[str]) -> str:
+            factor = float(m.group(1) or 1) / float(m.group(2) or 1)
+            return f"{int(size_bytes * factor)}B"
+
+        return _PLACEHOLDER.sub(bytes_for, value)
+    if isinstance(value, list):
+        return [_substitute(v, size_bytes) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v, size_bytes) for k, v in value.items()}
+    return value
+
+
+def load_scenario(path: Path) -> Scenario:
+    from harness.common.units import parse_size
+
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: malformed TOML: {exc}") from None
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(_KEYS)}")
+    try:
+        return Scenario(
+            name=path.stem,
+            question=raw["question"],
+            narrative=raw.get("narrative", "").strip(),
+            default_size_bytes=parse_size(raw.get("default_size", "256MiB")),
+            estimate_s=float(raw.get("estimate_s", 60)),
+            chart=dict(raw.get("chart", {"metric": "throughput_bps"})),
+            profile=tuple(raw.get("profile", ())),
+            matrix=dict(raw["matrix"]),
+            claims=tuple(raw.get("claim", ())),
+        )
+    except KeyError as exc:
+        raise UsageError(f"{path}: missing key {exc}") from None
+
+
+def all_scenarios() -> dict[str, Scenario]:
+    return {p.stem: load_scenario(p) for p in sorted(SCENARIO_DIR.glob("*.toml"))}
+
+
+def get_scenario(name: str) -> Scenario:
+    scenarios = all_scenarios()
+    if name not in scenarios:
+        raise UsageError(f"unknown scenario {name!r}; valid: {', '.join(scenarios)}")
+    return scenarios[name]

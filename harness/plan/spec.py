@@ -1,0 +1,200 @@
+"""Matrix specs: the axes of a run as plain data, from flags, a TOML file, or run.json.
+
+A spec is a mapping with the same keys as the ``run`` flags (``strategy``,
+``workload``, ``sink``, ``chunk_size``, ``cache``, ``transform``,
+``consumer_rate``: lists or comma strings; ``dest``, ``high_water_mark``,
+``seed``, ``repeat``, ``warmup``, ``timeout``, ``memory_limit``: scalars) and an
+optional list of ``[[group]]`` tables, fio-style: each group overrides axes of
+the top level and expands on its own; the matrix is the union of the groups.
+Flags override the file, in every group. The merged spec is stored in
+``run.json``, so ``--resume`` rebuilds exactly the same matrix.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.common.errors import UsageError
+from harness.common.units import parse_count, parse_rate, parse_size
+from harness.plan.config import CACHE_STATES, DEST_MODES, HTTP_ROUTES, SINKS, TRANSFORM_NAMES, MatrixConfig
+from strategies.registry import Registry
+from workloads.cache import WorkloadSpec
+from workloads.registry import GENERATORS, kinds
+
+LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients")
+GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
+RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit")
+GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
+TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
+
+DEFAULTS: dict[str, Any] = {
+    "sink": ["null", "file"],
+    "chunk_size": ["64KiB"],
+    "cache": ["warm"],
+    "transform": ["none"],
+    "consumer_rate": ["unlimited"],
+    "dest": "existing",
+    "high_water_mark": "0",
+    "clients": ["1"],
+    "view_size": "0",
+    "http_route": "file",
+    "seed": 0,
+    "repeat": 3,
+    "warmup": 1,
+}
+# The product of a matrix's axes beyond this is a typo, not a benchmark: it is
+# refused before a single cell is built (350,000 cells took 99 s to list).
+MAX_CELLS = 20_000
+MAX_SEED = 2**63 - 1
+
+
+def _normalise(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in allowed:
+            raise UsageError(f"{where}: unknown key {key!r}; valid keys: {', '.join(allowed)}")
+        if name in LIST_KEYS:
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            elif isinstance(value, list) and all(
+                isinstance(v, str | int) and not isinstance(v, bool) for v in value
+            ):
+                value = [str(v) for v in value]
+            else:
+                raise UsageError(f"{where}: {key!r} must be a list of strings or a comma string")
+            if not value:
+                # An empty list would silently mean "the default" (every strategy).
+                raise UsageError(f"{where}: {key!r} is empty; give at least one value or leave it out")
+            for v in value:
+                if not v.isprintable():
+                    raise UsageError(f"{where}: {key!r} has a value with control characters: {v!r}")
+        out[name] = value
+    return out
+
+
+def load_spec_file(path: Path) -> dict[str, Any]:
+    """A TOML matrix file as a normalised spec; any problem is one clear line."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"matrix file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read matrix file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: malformed TOML: {exc}") from None
+    return normalise_spec(raw, str(path))
+
+
+def normalise_spec(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    spec = _normalise({k: v for k, v in raw.items() if k != "group"}, TOP_KEYS, where)
+    groups = raw.get("group", [])
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        raise UsageError(f"{where}: 'group' must be an array of tables ([[group]])")
+    if groups:
+        spec["group"] = [_normalise(g, GROUP_KEYS, f"{where} group {i + 1}") for i, g in enumerate(groups)]
+    return spec
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` wins key by key; its axes also win inside every group of ``base``."""
+    merged = {**base, **{k: v for k, v in override.items() if k != "group"}}
+    if "group" in override:
+        merged["group"] = override["group"]
+    if "group" in merged:
+        axis_overrides = {k: v for k, v in override.items() if k in GROUP_KEYS and k != "name"}
+        merged["group"] = [{**g, **axis_overrides} for g in merged["group"]]
+    return merged
+
+
+def _choices(kind: str, values: list[str], valid: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    for value in values:
+        if value not in valid:
+            raise UsageError(f"unknown {kind} {value!r}; valid: {', '.join(valid)}")
+    return tuple(values)
+
+
+def _workload(text: str, seed: int) -> WorkloadSpec:
+    kind, sep, size = text.partition(":")
+    if not sep:
+        raise UsageError(f"bad workload {text!r}: expected KIND:SIZE, e.g. video:256MiB")
+    if kind not in GENERATORS:
+        raise UsageError(f"unknown workload kind {kind!r}; valid kinds: {', '.join(kinds())}")
+    return WorkloadSpec(kind, parse_size(size), seed)
+
+
+def _int(spec: Mapping[str, Any], key: str, minimum: int, maximum: int) -> int:
+    return parse_count(spec[key], key, minimum, maximum)
+
+
+def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warmup: int) -> MatrixConfig:
+    full = {**DEFAULTS, **spec}
+    strategies = tuple(full.get("strategy") or registry.names())
+    for name in strategies:
+        registry.resolve(name)  # unknown names or options: one clear line
+    if not full.get("workload"):
+        raise UsageError("no workload given (e.g. --workload video:256MiB)")
+    seed = _int(full, "seed", 0, MAX_SEED)
+    chunks = tuple(parse_size(c) for c in full["chunk_size"])
+    if any(c <= 0 for c in chunks):
+        raise UsageError("chunk size must be positive")
+    n_cells = len(strategies) * len(chunks)
+    for axis in ("workload", "sink", "cache", "transform", "consumer_rate", "clients"):
+        n_cells *= len(full[axis])
+    if n_cells > MAX_CELLS:
+        raise UsageError(
+            f"the matrix's axes multiply to {n_cells:,} cells (more than {MAX_CELLS:,}): "
+            "split it into [[group]] tables of the combinations you mean"
+        )
+    return MatrixConfig(
+        strategies=strategies,
+        workloads=tuple(_workload(w, seed) for w in full["workload"]),
+        sinks=_choices("sink", full["sink"], SINKS),
+        chunk_sizes_bytes=chunks,
+        cache_states=_choices("cache state", full["cache"], CACHE_STATES),
+        dest=_choices("dest", [str(full["dest"])], DEST_MODES)[0],
+        repeat=repeat,
+        warmup=warmup,
+        transforms=_choices("transform", full["transform"], TRANSFORM_NAMES),
+        consumer_rates_bps=tuple(parse_rate(r) for r in full["consumer_rate"]),
+        high_water_mark_bytes=parse_size(str(full["high_water_mark"])),
+        clients=tuple(_clients(c) for c in full["clients"]),
+        view_bytes=parse_size(str(full["view_size"])),
+        http_route=_choices("http route", [str(full["http_route"])], HTTP_ROUTES)[0],
+    )
+
+
+def _clients(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1024:
+        raise UsageError(f"bad client count {text!r}: a whole number from 1 to 1024")
+    return n
+
+
+def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
+    """The matrix a (merged) spec describes; groups become the matrix's groups."""
+    full = {**DEFAULTS, **spec}
+    repeat, warmup = _int(full, "repeat", 1, 10_000), _int(full, "warmup", 0, 1_000)
+    top = {k: v for k, v in full.items() if k in GROUP_KEYS}
+    if "group" not in full:
+        return _group_matrix(top, registry, repeat, warmup)
+    groups = tuple(_group_matrix({**top, **g}, registry, repeat, warmup) for g in full["group"])
+    if not groups:
+        raise UsageError("the matrix has an empty group list")
+    if sum(len(g.cells()) for g in groups) > MAX_CELLS:
+        raise UsageError(f"the matrix's groups have more than {MAX_CELLS:,} cells between them")
+    return MatrixConfig(
+        strategies=groups[0].strategies,
+        workloads=groups[0].workloads,
+        sinks=groups[0].sinks,
+        chunk_sizes_bytes=groups[0].chunk_sizes_bytes,
+        repeat=repeat,
+        warmup=warmup,
+        groups=groups,
+    )

@@ -1,0 +1,86 @@
+"""The consumer at the far end of ``null`` and ``tcp`` sinks: it really reads every byte.
+
+Writing to /dev/null proves nothing for mmap or zero-copy strategies (the kernel
+never reads it). This process sits at the other end of a pipe or a loopback
+TCP connection, reads every byte into a page-aligned buffer, counts and
+checksums it (xxh3-64, tens of GB/s, so never the bottleneck), throws it away,
+and prints one JSON line at EOF:
+``{"bytes": N, "xxh3_64": "...", "first_byte_at": t, "last_byte_at": t}``
+with CLOCK_MONOTONIC times, comparable with the worker's.
+
+``--rate`` makes it a slow client (bytes per second, averaged from its first
+byte): the reason backpressure exists. ``--close-after`` makes it hang up after
+that many bytes (fault injection: the peer that goes away mid-body).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mmap
+import os
+import sys
+import time
+
+import xxhash
+
+from harness.common.lifeline import die_with_parent
+
+READ_BUFFER_BYTES = 1 << 20
+# With a rate, read in slices of about 10 ms worth of bytes, so the pace is
+# smooth rather than one big read per second.
+RATE_SLICE_S = 0.01
+
+
+def consume(fd: int, rate_bps: int = 0, close_after_bytes: int = 0) -> dict[str, object]:
+    h = xxhash.xxh3_64()
+    buf = mmap.mmap(-1, READ_BUFFER_BYTES)  # page-aligned: copies into it run at full speed
+    view = memoryview(buf)
+    read_bytes = READ_BUFFER_BYTES
+    if rate_bps:
+        read_bytes = max(4096, min(READ_BUFFER_BYTES, int(rate_bps * RATE_SLICE_S)))
+    if close_after_bytes:
+        read_bytes = min(read_bytes, close_after_bytes)
+    target = view[:read_bytes]
+    total_bytes = 0
+    first_byte_at: float | None = None
+    while True:
+        if rate_bps and first_byte_at is not None:
+            ahead_s = total_bytes / rate_bps - (time.monotonic() - first_byte_at)
+            if ahead_s > 0:
+                time.sleep(ahead_s)
+        n = os.readv(fd, [target])
+        if not n:
+            break
+        if first_byte_at is None:
+            first_byte_at = time.monotonic()
+        h.update(view[:n])
+        total_bytes += n
+        if close_after_bytes and total_bytes >= close_after_bytes:
+            break
+    last_byte_at = time.monotonic()
+    target.release()
+    view.release()
+    buf.close()
+    return {
+        "bytes": total_bytes,
+        "xxh3_64": h.hexdigest(),
+        "first_byte_at": first_byte_at,
+        "last_byte_at": last_byte_at,
+    }
+
+
+def main() -> None:
+    die_with_parent()
+    parser = argparse.ArgumentParser(prog="streambench-consumer")
+    parser.add_argument("fd", type=int)
+    parser.add_argument("--rate", type=int, default=0, help="bytes per second (0: as fast as it can)")
+    parser.add_argument("--close-after", type=int, default=0, help="hang up after this many bytes")
+    args = parser.parse_args()
+    result = consume(args.fd, args.rate, args.close_after)
+    os.close(args.fd)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

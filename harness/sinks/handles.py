@@ -1,0 +1,206 @@
+"""Parent-side sinks: what sits at the far end of the fd a worker writes to.
+
+- ``null``: a consumer process at the other end of a pipe that reads, counts and
+  checksums every byte (see :mod:`harness.sinks.consumer`); never /dev/null.
+- ``tcp``: the same consumer at the other end of a loopback TCP connection,
+  optionally reading at a set rate: the slow client that makes backpressure real.
+- ``file``: a destination file on the same filesystem as the workload. By
+  default an *existing* file of the same size is overwritten in place, because
+  fresh pages of a new file fault in slowly and erratically on this kind of VM;
+  ``new`` creates the file for each run. Either way the choice is recorded.
+
+After the worker exits, ``collect()`` says what the far end received, so the
+runner can compare it with the workload's manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.common.lifeline import PARENT_PID_ENV
+from workloads.cache import file_checksum
+
+F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032
+PIPE_BYTES = 1 << 20  # the largest pipe an unprivileged process may ask for by default
+STAMP_STRIDE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Received:
+    """What the far end of a sink got."""
+
+    bytes_received: int
+    xxh3_64: str
+    first_byte_at: float | None
+    last_byte_at: float | None
+
+
+class ConsumerSink:
+    """``null`` (a pipe) or ``tcp`` (a loopback connection) with a consumer process behind it."""
+
+    def __init__(self, kind: str, rate_bps: int = 0, close_after_bytes: int = 0) -> None:
+        self.kind = kind
+        if kind == "null":
+            consumer_fd, child_fd = os.pipe2(os.O_CLOEXEC)
+            # A smaller pipe still works (and its size is recorded): not an error.
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(child_fd, F_SETPIPE_SZ, PIPE_BYTES)
+            self.detail = {"pipe_bytes": fcntl.fcntl(child_fd, F_GETPIPE_SZ)}
+        elif kind == "tcp":
+            consumer_fd, child_fd = _loopback_pair()
+            sndbuf = socket.socket(fileno=os.dup(child_fd))
+            self.detail = {"so_sndbuf_bytes": sndbuf.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)}
+            sndbuf.close()
+        else:
+            raise ValueError(f"not a consumer sink: {kind}")
+        self.detail["consumer_rate_bps"] = rate_bps
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        argv = [sys.executable, "-m", "harness.sinks.consumer", str(consumer_fd), "--rate", str(rate_bps)]
+        if close_after_bytes:
+            argv += ["--close-after", str(close_after_bytes)]
+        try:
+            self._consumer = subprocess.Popen(argv, pass_fds=(consumer_fd,), stdout=subprocess.PIPE, env=env)
+        finally:
+            os.close(consumer_fd)
+        self.child_fd = child_fd
+
+    def release_child_fd(self) -> None:
+        """Close the parent's copy, so the consumer sees EOF when the worker is done."""
+        if self.child_fd >= 0:
+            os.close(self.child_fd)
+            self.child_fd = -1
+
+    def collect(self, timeout_s: float) -> Received:
+        self.release_child_fd()
+        out, _ = self._consumer.communicate(timeout=timeout_s)
+        if self._consumer.returncode != 0:
+            raise RuntimeError(f"{self.kind} consumer exited {self._consumer.returncode}")
+        data = json.loads(out)
+        return Received(int(data["bytes"]), str(data["xxh3_64"]), data["first_byte_at"], data["last_byte_at"])
+
+    def abort(self) -> None:
+        self.release_child_fd()
+        if self._consumer.poll() is None:
+            self._consumer.kill()
+        self._consumer.wait()
+        if self._consumer.stdout is not None:
+            self._consumer.stdout.close()
+
+
+def _loopback_pair() -> tuple[int, int]:
+    """A connected TCP pair on 127.0.0.1: (consumer's end, worker's end), as raw fds."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    # detach(): the fds now belong to us (and the children), not to socket objects.
+    return server.detach(), client.detach()
+
+
+class FileSink:
+    kind = "file"
+
+    def __init__(self, dest_path: Path, size_bytes: int, mode: str) -> None:
+        self.dest_path = dest_path
+        self.detail: dict[str, int | str] = {"dest": mode}
+        dest_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # O_NOFOLLOW on every open: a symlink planted at the destination is
+        # refused (ELOOP), never followed to overwrite what it points to.
+        if mode == "new":
+            dest_path.unlink(missing_ok=True)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        else:
+            _prepare_existing(dest_path, size_bytes)
+            flags = os.O_WRONLY  # no O_TRUNC: overwrite in place, like conv=notrunc
+        self.child_fd = os.open(dest_path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+
+    def release_child_fd(self) -> None:
+        if self.child_fd >= 0:
+            os.close(self.child_fd)
+            self.child_fd = -1
+
+    def collect(self, timeout_s: float) -> Received:
+        self.release_child_fd()
+        size_bytes = self.dest_path.stat().st_size
+        digest = file_checksum(self.dest_path)
+        # Flush what the run wrote now, outside any timed section, so its
+        # writeback does not bleed into the next measured run.
+        fd = os.open(self.dest_path, os.O_RDONLY)
+        try:
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        return Received(size_bytes, digest, None, None)
+
+    def abort(self) -> None:
+        self.release_child_fd()
+
+
+def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
+    """Make ``dest_path`` an existing, allocated file of ``size_bytes``, then stamp it.
+
+    The stamps (16 random bytes every MiB, new for every run) make sure a run
+    that skips any MiB of the destination cannot pass verification on bytes
+    left there by an earlier run.
+    """
+    if not dest_path.exists() or dest_path.stat().st_size != size_bytes:
+        fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            zeros = bytes(1 << 20)
+            remaining = size_bytes
+            while remaining > 0:
+                remaining -= os.write(fd, zeros[: min(remaining, len(zeros))])
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+    stamp = os.urandom(16)
+    fd = os.open(dest_path, os.O_WRONLY | os.O_NOFOLLOW)
+    try:
+        for offset in range(0, size_bytes, STAMP_STRIDE_BYTES):
+            os.pwrite(fd, stamp[: min(len(stamp), size_bytes - offset)], offset)
+        # The last bytes too, so a run one chunk short is always caught.
+        tail = min(len(stamp), size_bytes)
+        os.pwrite(fd, stamp[:tail], size_bytes - tail)
+    finally:
+        os.close(fd)
+
+
+def dest_dir(data_dir: Path) -> Path:
+    return data_dir / "dest"
+
+
+def scratch_dir(data_dir: Path, owner: str) -> Path:
+    """One run's own folder of scratch destinations: ``DATA_DIR/dest/<owner>.<pid>/``.
+
+    Cleaning up removes this folder's scratch files only, never anything else in
+    ``dest/`` (a user's ``--data-dir .`` may hold their own ``dest/``).
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in owner)
+    return dest_dir(data_dir) / f"{safe}.{os.getpid()}"
+
+
+def dest_path_for(scratch: Path, size_bytes: int) -> Path:
+    """One scratch destination per size, shared by the cells (runs are sequential)."""
+    return scratch / f"dest-{size_bytes}B.out"
+
+
+def remove_scratch(scratch: Path) -> None:
+    """A benchmark cleans up what it wrote: this run's scratch files, then its folders if empty."""
+    if not scratch.is_dir() or scratch.is_symlink():
+        return
+    for path in scratch.iterdir():
+        if path.name.startswith("dest-") and path.name.endswith("B.out") and not path.is_dir():
+            path.unlink(missing_ok=True)
+    for directory in (scratch, scratch.parent):
+        with contextlib.suppress(OSError):  # not empty (the user's own files), or a mount point
+            directory.rmdir()
