@@ -61,12 +61,11 @@ class CellBenchmark:
     ) -> list[dict[str, Any]]:
         from harness.common.errors import UsageError
         from harness.common.units import parse_rate, parse_size
-        from harness.execute.runner import PlannedRun, Runner
         from harness.plan.applicability import skip_reason
-        from harness.plan.config import Cell, MatrixConfig, RunConfig
-        from harness.results.store import ResultStore
+        from harness.plan.config import Cell
+        from harness.session import CellSession
         from strategies.registry import load_registry
-        from workloads.cache import WorkloadSpec, ensure
+        from workloads.cache import WorkloadSpec
 
         if timing not in ("worker", "round-trip"):
             raise ValueError(f"timing must be 'worker' or 'round-trip', not {timing!r}")
@@ -89,42 +88,20 @@ class CellBenchmark:
         reason = skip_reason(cell, load_registry(plugins=True))
         if reason is not None:
             pytest.skip(f"{cell.label}: {reason}")
-        config = RunConfig(
-            matrix=MatrixConfig(
-                (strategy,),
-                (spec,),
-                (sink,),
-                (cell.chunk_bytes,),
-                (cache,),
-                dest,
-                rounds,
-                warmup_rounds,
-                transforms=(transform,),
-                consumer_rates_bps=(rate,),
-                high_water_mark_bytes=cell.high_water_mark_bytes,
-            ),
-            out_dir=self.out_dir,
-            data_dir=self.data_dir,
-            timeout_s=timeout_s,
+        session = CellSession(
+            cell, self.out_dir, self.data_dir, run_id=f"pytest-{secrets.token_hex(3)}", timeout_s=timeout_s
         )
-        run_id = f"pytest-{secrets.token_hex(3)}"
-        store = ResultStore(self.out_dir / run_id)
-        runner = Runner(config, store, run_id, {spec: ensure(spec, self.data_dir)})
         records: list[dict[str, Any]] = []
         # With --benchmark-disable, pedantic calls the target once, without warm-up.
         warmups = 0 if getattr(self.benchmark, "disabled", False) else warmup_rounds
 
         def one_round() -> None:
-            warmup = len(records) < warmups
-            repeat = len(records) if warmup else len(records) - warmups
-            record = runner.run_one(PlannedRun(cell, repeat, warmup))
-            store.append(record)
-            records.append(asdict(record))
+            records.append(asdict(session.run(warmup=len(records) < warmups)))
 
         try:
             self.benchmark.pedantic(one_round, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
         finally:
-            runner.remove_scratch()
+            session.close()
         measured = [r for r in records if not r["warmup"]]
         ok = [r for r in measured if r["outcome"] == "ok" and r["wall_s"]]
         self.benchmark.extra_info.update(
@@ -140,7 +117,7 @@ class CellBenchmark:
                     if any(r["peak_rss_bytes"] is not None for r in ok)
                     else None
                 ),
-                "results_dir": str(store.run_dir),
+                "results_dir": str(session.store.run_dir),
                 RECORDS_KEY: records,
             }
         )

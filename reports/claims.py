@@ -23,7 +23,6 @@ Noise makes a claim ``inconclusive``, never quietly ``holds``.
 
 from __future__ import annotations
 
-import math
 import operator
 import re
 import statistics
@@ -31,7 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.common.errors import UsageError
 from harness.common.units import parse_size
+from reports.scaling import complexity, loglog_fit
 
 VERDICTS = ("holds", "fails", "inconclusive")
 
@@ -144,6 +145,22 @@ class Claim:
             raise ValueError(f"cannot read expect {self.expect!r} (see reports/claims.py for the forms)")
 
 
+def parse_claims(raws: list[dict[str, Any]], where: str) -> list[Claim]:
+    """Claims from a scenario's ``[[claim]]`` tables; a bad one is one clear line."""
+    claims = []
+    for raw in raws:
+        try:
+            claim = Claim(
+                says=raw["says"], metric=raw["metric"], subject=dict(raw["subject"]),
+                expect=str(raw["expect"]), baseline=raw.get("baseline"),
+            )  # fmt: skip
+            claim.validate()
+        except (KeyError, ValueError, TypeError) as exc:
+            raise UsageError(f"{where}: bad claim {raw.get('says', raw)!r}: {exc}") from None
+        claims.append(claim)
+    return claims
+
+
 @dataclass
 class Verdict:
     claim: Claim
@@ -247,17 +264,10 @@ def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
     # A floor keeps log() finite: one page for bytes (nothing measurable below it),
     # a microsecond for times and other figures.
     floor = 4096.0 if claim.metric.endswith("_bytes") else 1e-6
-    xs = [math.log(s) for s in sizes]
-    ys = [math.log(max(statistics.median(values[s]), floor)) for s in sizes]
-    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum(
-        (x - mean_x) ** 2 for x in xs
-    )
-    linear = claim.expect == "O(n)"
-    if linear:
-        verdict = "holds" if slope >= 0.8 else "fails" if slope <= 0.3 else "inconclusive"
-    else:
-        verdict = "holds" if slope <= 0.2 else "fails" if slope >= 0.5 else "inconclusive"
+    slope, _ = loglog_fit(sizes, [statistics.median(values[s]) for s in sizes], floor)
+    # The report's memory-vs-size chart reads the same slope with the same thresholds.
+    kind = complexity(slope)
+    verdict = "holds" if kind == claim.expect else "inconclusive" if kind == "between" else "fails"
     medians = {s: statistics.median(values[s]) for s in sizes}
     detail = f"log-log slope {slope:.2f} over sizes " + ", ".join(
         f"{s / 2**20:g} MiB -> {_fmt(v, claim.metric)}" for s, v in medians.items()

@@ -7,31 +7,16 @@ here, so nothing downstream has to ask whether a column exists.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-# The fields that make a cell (harness.plan.config.Cell.key()), with the default an
-# older record that lacks one is given.
-CELL_DEFAULTS: dict[str, Any] = {
-    "strategy": "?",
-    "workload": "?",
-    "size_bytes": 0,
-    "sink": "?",
-    "chunk_bytes": 0,
-    "cache": "warm",
-    "dest": "-",
-    "transform": "none",
-    "consumer_rate_bps": 0,
-    "high_water_mark_bytes": 0,
-    "seed": 0,
-}
+from harness.results.identity import CELL_DEFAULTS, cell_id, cell_key, record_cell_fields
+
+# The fields that make a cell (harness.results.identity, shared with the plan's Cell).
 CELL_COLUMNS = list(CELL_DEFAULTS)
-_INT_CELL_COLUMNS = ("size_bytes", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes", "seed")
 
 NUMERIC_COLUMNS = (
     "wall_s",
@@ -78,8 +63,7 @@ PAGE_BYTES = 4096
 
 def cell_id_for(key: dict[str, Any]) -> str:
     """The same stable id as ``harness.plan.config.Cell.cell_id`` for the same cell fields."""
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
-    return f"{key['strategy']}-{key['workload']}-{key['sink']}-{digest[:8]}"
+    return cell_id(cell_key({**CELL_DEFAULTS, **key}))
 
 
 def _as_int(value: Any, default: int) -> int:
@@ -91,14 +75,9 @@ def _as_int(value: Any, default: int) -> int:
 
 def normalise_record(raw: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``raw`` with every field the reports read present and typed."""
-    record = {**_OTHER_DEFAULTS, **raw}
-    for column, default in CELL_DEFAULTS.items():
-        value = record.get(column)
-        if value is None:
-            value = default
-        record[column] = _as_int(value, default) if column in _INT_CELL_COLUMNS else str(value)
+    record = {**_OTHER_DEFAULTS, **raw, **record_cell_fields(raw)}
     if not record.get("cell_id"):
-        record["cell_id"] = cell_id_for({c: record[c] for c in CELL_COLUMNS})
+        record["cell_id"] = cell_id(cell_key(record))
     record["cell_id"] = str(record["cell_id"])
     for column in NUMERIC_COLUMNS:
         record.setdefault(column, None)

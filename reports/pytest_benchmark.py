@@ -22,7 +22,8 @@ from typing import Any
 from pytest_benchmark import __version__ as PYTEST_BENCHMARK_VERSION
 from pytest_benchmark.stats import Stats
 
-from reports.frame import CELL_COLUMNS, normalise_record
+from harness.results.identity import cell_key
+from reports.frame import normalise_record
 from reports.stats import cell_label
 
 RECORDS_KEY = "streambench_records"
@@ -76,7 +77,7 @@ def to_pytest_benchmark(records: Sequence[dict[str, Any]], meta: Mapping[str, An
                 "group": f"{first['workload']} -> {first['sink']}",
                 "name": f"streambench[{label}]",
                 "fullname": f"streambench::{cell_id}",
-                "params": {column: first[column] for column in CELL_COLUMNS},
+                "params": cell_key(first),
                 "param": cell_id,
                 "extra_info": extra,
                 "options": {

@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from harness.common.units import format_bytes
+from harness.results.identity import cell_label as identity_label
+from reports import scaling
 from reports.frame import CELL_COLUMNS, PAGE_BYTES
+from reports.scaling import complexity_label
 
 Values = Sequence[float] | np.ndarray
 
@@ -31,9 +34,6 @@ TUKEY_K = 1.5
 # Stability warnings (after pyperf): a spread this wide, or fewer repeats than this.
 SPREAD_WARN_FRACTION = 0.10
 MIN_REPEATS = 3
-# Memory growth against workload size, log-log slope: below O1 is O(1), above ON is O(n).
-SLOPE_O1 = 0.3
-SLOPE_ON = 0.7
 # The knee of a chunk-size sweep: the smallest chunk within this share of the best median.
 KNEE_SHARE = 0.95
 
@@ -118,14 +118,8 @@ def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:
 
 
 def cell_label(row: Mapping[Any, Any]) -> str:
-    """The same shape as ``harness.plan.config.Cell.label``."""
-    dest = f" ({row['dest']})" if row["sink"] == "file" else ""
-    rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
-    transform = f" |{row['transform']}" if row["transform"] != "none" else ""
-    return (
-        f"{row['strategy']}{transform} {row['workload']}:{format_bytes(row['size_bytes'])} "
-        f"-> {row['sink']}{dest}{rate} chunk {format_bytes(row['chunk_bytes'])} {row['cache']}"
-    )
+    """The same words as ``harness.plan.config.Cell.label`` (viewers included for http cells)."""
+    return identity_label(row)
 
 
 def setting_label(row: Mapping[Any, Any]) -> str:
@@ -353,19 +347,12 @@ def reference_ratios(summary: pd.DataFrame, reference: str = "cat") -> pd.Series
 
 
 def classify_slope(slope: float) -> str:
-    if slope < SLOPE_O1:
-        return "O(1)"
-    if slope > SLOPE_ON:
-        return "O(n)"
-    return f"between O(1) and O(n) (slope {slope:.2f})"
+    return complexity_label(slope)
 
 
 def loglog_fit(sizes: Values, growth: Values) -> tuple[float, float]:
     """Least squares of log(growth floored at one page) on log(size): (slope, intercept), natural logs."""
-    x = np.log(np.asarray(sizes, dtype=float))
-    y = np.log(np.maximum(np.asarray(growth, dtype=float), PAGE_BYTES))
-    slope, intercept = np.polyfit(x, y, 1)
-    return float(slope), float(intercept)
+    return scaling.loglog_fit(np.asarray(sizes, dtype=float), np.asarray(growth, dtype=float), PAGE_BYTES)
 
 
 def memory_scaling(summary: pd.DataFrame) -> list[dict[str, Any]]:

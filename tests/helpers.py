@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -16,3 +17,10 @@ def socket_inodes(pid: int) -> set[str]:
         if target.startswith("socket:["):
             inodes.add(target[len("socket:[") : -1])
     return inodes
+
+
+# One anchor for the tests' own files (tests/unit and tests/integration share them).
+TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parent
+FIXTURES = TESTS_DIR / "fixtures" / "reports"
+GOLDEN = TESTS_DIR / "golden"

@@ -1,4 +1,4 @@
-"""The report-side commands: ``compare`` and ``export``, and input loading for ``report``.
+"""The report-side commands: ``report``, ``compare``, ``export`` and ``profile``, and their inputs.
 
 Wiring only: each command loads its inputs (a run directory, or a pytest-benchmark
 JSON file), calls a pure function of ``reports`` and writes what it returns. Bad
@@ -8,6 +8,7 @@ input of any kind raises ``UsageError`` (one line; the CLI exits 2).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.cli.console import num, out_console
 from harness.common.errors import UsageError
 from harness.common.text import console as make_console
 from harness.common.text import printable
+from harness.common.units import format_bytes
 from harness.results.store import (
     RESULTS_FILE,
     load_records,
@@ -26,6 +29,7 @@ from harness.results.store import (
     read_text,
     write_atomic,
 )
+from harness.session import write_report
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -74,6 +78,59 @@ def parse_fraction(text: str) -> float:
     return float(match.group(1)) / 100
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Rebuild a run's report (and a scenario run's page), or report a pytest-benchmark JSON file."""
+    source = Path(args.run_dir)
+    inputs = load_inputs(source)
+    output = Path(args.output) if args.output else None
+    if output is None and not source.is_dir():
+        output = inputs.default_output
+    print(write_report(inputs.run_dir, inputs.meta, inputs.records, output))
+    return 0
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Print the profiler summaries of one cell of a run, with its artifacts' paths."""
+    run_dir = Path(args.run_dir)
+    base = run_dir / "profiles"
+    if not base.is_dir():
+        raise UsageError(f"{run_dir} has no profiles (run with --profile memory|cpu|both)")
+    cells = sorted(p.name for p in base.iterdir() if p.is_dir())
+    matches = [c for c in cells if c == args.cell] or [c for c in cells if c.startswith(args.cell)]
+    if len(matches) != 1:
+        why = "no profiled cell" if not matches else f"{len(matches)} profiled cells"
+        raise UsageError(f"{why} matches {args.cell!r}; profiled cells: {', '.join(cells)}")
+    summary_path = base / matches[0] / "summary.json"
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {summary_path}: {exc}") from None
+    out_console.print(printable(matches[0]), style="bold")
+    memory = summary.get("memory")
+    if memory:
+        out_console.print(
+            f"memray: peak heap {format_bytes(memory['peak_heap_bytes'])} (heap, not resident memory), "
+            f"{memory['total_allocations']} allocations, {format_bytes(memory['total_allocated_bytes'])} "
+            f"allocated in all; overhead x{num(memory.get('overhead'), 2)}"
+        )
+        for top in memory["top_allocations"][:5]:
+            out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
+    cpu = summary.get("cpu")
+    if cpu:
+        active = summary.get("cpu-flamegraph", {}).get("active_share")
+        out_console.print(
+            f"py-spy: {cpu['samples']} samples (idle included), on-CPU share {num(active, 2)}, "
+            f"blocking-call leaf share {num(cpu['wait_leaf_share'], 2)}; "
+            f"overhead x{num(cpu.get('overhead'), 2)}"
+        )
+        for top in cpu["top_self"][:5]:
+            out_console.print(printable(f"  self {top['share']:6.1%}  {top['function']}"))
+    for part in summary.values():
+        for name, rel in part.get("artifacts", {}).items():
+            print(f"{name}: {(run_dir / rel).resolve()}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare a candidate run with a base run; exit 1 on a significant regression beyond --fail-on."""
     from reports.compare import compare, comparison_table, render_comparison
@@ -112,9 +169,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_report_commands(subparsers: Any) -> None:
-    """Add ``compare`` and ``export`` to the CLI's subparsers."""
+def add_commands(subparsers: Any) -> None:
+    """Add ``report``, ``compare`` and ``export`` to the CLI's subparsers."""
     from reports.export import FORMATS
+
+    report = subparsers.add_parser(
+        "report", help="rebuild the HTML report of a run (or of a pytest-benchmark JSON file)"
+    )
+    report.add_argument("run_dir", help="a run directory or a pytest-benchmark JSON file")
+    report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
+    report.set_defaults(func=cmd_report)
 
     compare = subparsers.add_parser("compare", help="compare two runs cell by cell (exit 1 on a regression)")
     compare.add_argument("base_run", help="the base: a run directory or a pytest-benchmark JSON file")
@@ -138,3 +202,10 @@ def add_report_commands(subparsers: Any) -> None:
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("-o", "--output", required=True, help="the file to write")
     export.set_defaults(func=cmd_export)
+
+
+def add_profile_command(subparsers: Any) -> None:
+    profile = subparsers.add_parser("profile", help="print a cell's profiler summaries and artifact paths")
+    profile.add_argument("run_dir")
+    profile.add_argument("cell", help="a cell id (or a unique prefix, e.g. 'mmap-video')")
+    profile.set_defaults(func=cmd_profile)

@@ -48,31 +48,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
-import re
-import resource
-import select
 import shutil
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any
 
 from aiohttp import hdrs, web
 
-from harness.common.lifeline import PARENT_PID_ENV, die_with_parent
-from harness.common.paths import PACKAGE_ROOT
-from harness.measure.probes import read_status, reset_peak_rss
+from harness.common.lifeline import die_with_parent
+from harness.http.ranges import full_answer, parse_range
+from harness.http.server_config import ServerConfig
+from harness.measure.measured import MeasuredSection
+from harness.measure.probes import read_status
 from strategies.http_serving import (
     CSV_EXPORT_MODES,
     HTTP_STRATEGIES,
@@ -91,153 +87,6 @@ UPLOAD_MAX_BYTES = 1 << 40
 RESULT_SCHEMA_VERSION = 1
 _ERROR_MESSAGES_KEPT = 20
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
-
-# --- Range -----------------------------------------------------------------------
-
-_RANGE_SPEC = re.compile(r"(\d+)-(\d*)|-(\d+)")
-
-
-@dataclass(frozen=True)
-class RangeAnswer:
-    """What a Range header asks of a file of ``size_bytes``: the body and its status.
-
-    ``kind``: ``full`` (200, the whole file), ``partial`` (206, ``length`` bytes from
-    ``start``) or ``unsatisfiable`` (416). ``reason`` says why, for logs and tests.
-    """
-
-    kind: Literal["full", "partial", "unsatisfiable"]
-    start: int
-    length: int
-    size_bytes: int
-    reason: str
-
-    @property
-    def status(self) -> int:
-        return {"full": 200, "partial": 206, "unsatisfiable": 416}[self.kind]
-
-    @property
-    def content_range(self) -> str | None:
-        if self.kind == "partial":
-            return f"bytes {self.start}-{self.start + self.length - 1}/{self.size_bytes}"
-        if self.kind == "unsatisfiable":
-            return f"bytes */{self.size_bytes}"
-        return None
-
-
-def _full(size_bytes: int, reason: str) -> RangeAnswer:
-    return RangeAnswer("full", 0, size_bytes, size_bytes, reason)
-
-
-def _position(digits: str) -> int:
-    """A byte position; absurdly long ones (int() refuses > 4300 digits) saturate."""
-    digits = digits.lstrip("0") or "0"
-    return int(digits) if len(digits) <= 18 else 10**18
-
-
-def parse_range(header: str | None, size_bytes: int) -> RangeAnswer:
-    """Our own single-range parser (module docstring: the decisions and why)."""
-    if header is None:
-        return _full(size_bytes, "no Range")
-    unit, eq, range_set = header.partition("=")
-    if not eq or unit.strip().lower() != "bytes":
-        return _full(size_bytes, "malformed: not a bytes range (ignored)")
-    # RFC 9110 §5.6.1: a list allows OWS around commas and empty elements.
-    elements = [e.strip(" \t") for e in range_set.split(",")]
-    elements = [e for e in elements if e]
-    if not elements:
-        return _full(size_bytes, "malformed: no range (ignored)")
-    specs: list[tuple[int | None, int | None]] = []
-    for element in elements:
-        match = _RANGE_SPEC.fullmatch(element)
-        if match is None:
-            return _full(size_bytes, f"malformed: {element!r} (ignored)")
-        first, last, suffix = match.groups()
-        if suffix is not None:
-            specs.append((None, _position(suffix)))
-            continue
-        first_pos = _position(first)
-        last_pos = _position(last) if last else None
-        if last_pos is not None and last_pos < first_pos:
-            return _full(size_bytes, f"malformed: {element!r} ends before it starts (ignored)")
-        specs.append((first_pos, last_pos))
-    if len(specs) > 1:
-        return _full(size_bytes, f"multi-range ({len(specs)} ranges) ignored")
-    start_pos, last_or_suffix = specs[0]
-    if start_pos is None:  # suffix: the last n bytes
-        n = last_or_suffix or 0
-        if n == 0 or size_bytes == 0:
-            return RangeAnswer("unsatisfiable", 0, 0, size_bytes, "suffix of 0 bytes or empty file")
-        start = max(0, size_bytes - n)
-        return RangeAnswer("partial", start, size_bytes - start, size_bytes, "suffix range")
-    if start_pos >= size_bytes:
-        return RangeAnswer("unsatisfiable", 0, 0, size_bytes, "starts at or past the end")
-    end = size_bytes if last_or_suffix is None else min(last_or_suffix + 1, size_bytes)
-    return RangeAnswer("partial", start_pos, end - start_pos, size_bytes, "single range")
-
-
-# --- configuration -----------------------------------------------------------------
-
-
-def content_type_for(path: Path, fallback: str) -> str:
-    return "video/mp4" if path.suffix.lower() == ".mp4" else fallback
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """Everything the server process is started with (also its command line).
-
-    ``hwm_bytes`` 0 means one chunk. ``idle_timeout_s`` is both the body watchdog's
-    no-progress limit and aiohttp's keep-alive timeout. ``sndbuf_bytes`` sets
-    SO_SNDBUF on the listener, so every connection inherits it (0: the kernel
-    autotunes, up to ``tcp_wmem``'s max, 4 MiB here, which can hold a whole small
-    range and end the server's part of a slow body at once).
-    """
-
-    file_path: Path
-    content_type: str = "application/octet-stream"
-    default_strategy: str = "sendfile"
-    chunk_bytes: int = 256 << 10
-    hwm_bytes: int = 0
-    sndbuf_bytes: int = 0
-    idle_timeout_s: float = 15.0
-    csv_size_bytes: int = 64 << 20
-    csv_seed: int = 0
-    shutdown_timeout_s: float = 2.0
-    rss_sample_interval_s: float = 0.01
-    # Build the csv generator's vocabularies before "ready" (0.2 s once), so an
-    # export's first byte measures the export, not the pools' first use.
-    warm_csv: bool = False
-
-    def to_argv(self) -> list[str]:
-        return [
-            "--file",
-            str(Path(self.file_path).resolve()),
-            "--content-type",
-            self.content_type,
-            "--strategy",
-            self.default_strategy,
-            "--chunk-bytes",
-            str(self.chunk_bytes),
-            "--hwm-bytes",
-            str(self.hwm_bytes),
-            "--sndbuf-bytes",
-            str(self.sndbuf_bytes),
-            "--idle-timeout",
-            str(self.idle_timeout_s),
-            "--csv-size",
-            str(self.csv_size_bytes),
-            "--csv-seed",
-            str(self.csv_seed),
-            "--shutdown-timeout",
-            str(self.shutdown_timeout_s),
-            "--rss-interval",
-            str(self.rss_sample_interval_s),
-            *(["--warm-csv"] if self.warm_csv else []),
-        ]
-
-    @property
-    def served_content_type(self) -> str:
-        return content_type_for(self.file_path, self.content_type)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ServerConfig, int, int, int]:
@@ -336,33 +185,6 @@ class ServerCounters:
             self.error_messages.append(message)
 
 
-class _RssSampler(threading.Thread):
-    """Peak RssAnon/RssFile of this process, sampled (a lower bound; VmHWM is exact)."""
-
-    def __init__(self, interval_s: float) -> None:
-        super().__init__(name="rss-sampler", daemon=True)
-        self.interval_s = interval_s
-        self.peaks: dict[str, int] = {}
-        self.samples = 0
-        self._stop_event = threading.Event()
-
-    def sample(self) -> None:
-        status = read_status()
-        self.samples += 1
-        for key in ("RssAnon", "RssFile", "VmRSS"):
-            if key in status and status[key] > self.peaks.get(key, -1):
-                self.peaks[key] = status[key]
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval_s):
-            self.sample()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-        self.sample()
-
-
 class HttpServer:
     """The aiohttp application and its counters; one per server process."""
 
@@ -394,9 +216,9 @@ class HttpServer:
         path = self.config.file_path
         size_bytes = os.stat(path).st_size
         if request.method != hdrs.METH_GET:
-            answer = _full(size_bytes, f"Range is not defined for {request.method}")
+            answer = full_answer(size_bytes, f"Range is not defined for {request.method}")
         elif hdrs.IF_RANGE in request.headers:
-            answer = _full(size_bytes, "If-Range: no validator of ours can match (Range ignored)")
+            answer = full_answer(size_bytes, "If-Range: no validator of ours can match (Range ignored)")
         else:
             answer = parse_range(request.headers.get(hdrs.RANGE), size_bytes)
         self.counters.saw_status(answer.status)
@@ -641,13 +463,9 @@ async def run_server(
         for _ in GENERATORS["csv"].blocks(1, config.csv_seed):
             pass
     # What follows is the server's own memory: imports and setup are not.
-    gc.collect()
-    peak_reset = reset_peak_rss()
-    baseline = read_status()
-    sampler = _RssSampler(config.rss_sample_interval_s)
-    sampler.start()
-    usage_before = resource.getrusage(resource.RUSAGE_SELF)
-    started_at = time.monotonic()
+    section = MeasuredSection(sample_interval_s=config.rss_sample_interval_s, include_children=False)
+    section.start()
+    started_at = section.started_at
     _write_line(
         result_fd,
         {"event": "ready", "pid": os.getpid(), "port": sock.getsockname()[1], "started_at": started_at},
@@ -660,9 +478,8 @@ async def run_server(
         await watchdog
     await runner.cleanup()
     shutil.rmtree(server.upload_dir, ignore_errors=True)
-    sampler.stop()
-    usage_after = resource.getrusage(resource.RUSAGE_SELF)
-    final = read_status()
+    section.stop()
+    figures, final = section.figures(), section.final
     if control_fd >= 0:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(control_fd)
@@ -673,15 +490,15 @@ async def run_server(
         "stopped_by": stopped_by[0] if stopped_by else None,
         "wall_s": stop_requested_at - started_at,
         "shutdown_s": time.monotonic() - stop_requested_at,
-        "user_s": usage_after.ru_utime - usage_before.ru_utime,
-        "sys_s": usage_after.ru_stime - usage_before.ru_stime,
+        "user_s": figures["strategy_user_s"],
+        "sys_s": figures["strategy_sys_s"],
         "peak_rss_bytes": final.get("VmHWM"),
-        "peak_rss_reset": peak_reset,
-        "baseline_rss_bytes": baseline.get("VmRSS"),
-        "baseline_rss_anon_bytes": baseline.get("RssAnon"),
-        "peak_rss_anon_bytes": sampler.peaks.get("RssAnon"),
-        "peak_rss_file_bytes": sampler.peaks.get("RssFile"),
-        "rss_samples": sampler.samples,
+        "peak_rss_reset": figures["peak_rss_reset"],
+        "baseline_rss_bytes": figures["baseline_rss_bytes"],
+        "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],
+        "peak_rss_anon_bytes": figures["sampled_peak_rss_anon_bytes"],
+        "peak_rss_file_bytes": figures["sampled_peak_rss_file_bytes"],
+        "rss_samples": section.sampler.samples if section.sampler is not None else 0,
         "final_rss_anon_bytes": final.get("RssAnon"),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         **asdict(server.counters),
@@ -706,171 +523,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1) from exc
     _write_line(result_fd, report)
     os.close(result_fd)
-
-
-# --- the parent's side -------------------------------------------------------------
-
-
-def make_listener(backlog: int = 1024) -> socket.socket:
-    """A listening TCP socket on 127.0.0.1 and a free port, for the server to inherit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((LOOPBACK, 0))
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-class ServerProcess:
-    """A running server process: its port, ``stats()``, and ``stop()`` -> its report.
-
-    Start with ``ServerProcess.start(config)``; use as a context manager so the
-    process is never left behind (``__exit__`` stops it, or kills it).
-    """
-
-    def __init__(
-        self, proc: subprocess.Popen[bytes], port: int, result_r: int, control_w: int, stderr: IO[bytes]
-    ) -> None:
-        self.proc = proc
-        self.port = port
-        self._result_r = result_r
-        self._control_w = control_w
-        self._stderr = stderr
-        self._pending = b""
-        self.ready: dict[str, Any] = {}
-        self.report: dict[str, Any] | None = None
-
-    @classmethod
-    def start(cls, config: ServerConfig, *, ready_timeout_s: float = 20.0) -> ServerProcess:
-        listener = make_listener()
-        port = int(listener.getsockname()[1])
-        result_r, result_w = os.pipe2(os.O_CLOEXEC)
-        control_r, control_w = os.pipe2(os.O_CLOEXEC)
-        argv = [
-            sys.executable,
-            "-m",
-            "harness.http.server",
-            "--listen-fd",
-            str(listener.fileno()),
-            "--result-fd",
-            str(result_w),
-            "--control-fd",
-            str(control_r),
-            *config.to_argv(),
-        ]
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        # Kept open for the server's life (stderr_tail); closed by __exit__ or kill().
-        stderr = tempfile.TemporaryFile()  # noqa: SIM115
-        try:
-            proc = subprocess.Popen(
-                argv,
-                pass_fds=(listener.fileno(), result_w, control_r),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=env,
-                cwd=PACKAGE_ROOT,
-            )
-        except BaseException:
-            for fd in (result_r, result_w, control_r, control_w):
-                os.close(fd)
-            stderr.close()
-            raise
-        finally:
-            listener.close()  # the server owns the only copy now
-        os.close(result_w)
-        os.close(control_r)
-        server = cls(proc, port, result_r, control_w, stderr)
-        try:
-            line = server._read_line(ready_timeout_s)
-            if line is None or line.get("event") != "ready":
-                raise RuntimeError(f"http server did not start: {line}; stderr: {server.stderr_tail()}")
-        except BaseException:
-            server.kill()
-            raise
-        server.ready = line
-        return server
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def _read_line(self, timeout_s: float) -> dict[str, Any] | None:
-        deadline = time.monotonic() + timeout_s
-        while b"\n" not in self._pending:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._result_r], [], [], left)[0]:
-                raise TimeoutError(f"no word from the http server in {timeout_s} s")
-            data = os.read(self._result_r, 65536)
-            if not data:
-                return None
-            self._pending += data
-        line, _, self._pending = self._pending.partition(b"\n")
-        parsed: dict[str, Any] = json.loads(line)
-        return parsed
-
-    def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
-        from harness.http.clients import fetch
-
-        status, _, body = fetch(self.port, "/stats", timeout_s=timeout_s)
-        if status != 200:
-            raise RuntimeError(f"/stats answered {status}")
-        parsed: dict[str, Any] = json.loads(body)
-        return parsed
-
-    def stop(self, timeout_s: float = 15.0, *, signal_stop: bool = False) -> dict[str, Any]:
-        """Stop the server (EOF on its control pipe, or SIGTERM) and return its report."""
-        if self.report is not None:
-            return self.report
-        if signal_stop:
-            self.proc.send_signal(signal.SIGTERM)
-        elif self._control_w >= 0:
-            os.close(self._control_w)
-            self._control_w = -1
-        try:
-            line = self._read_line(timeout_s)
-            self.proc.wait(timeout=timeout_s)
-        except BaseException:
-            self.kill()
-            raise
-        finally:
-            self._close_fds()
-        if line is None or line.get("event") != "report":
-            raise RuntimeError(f"http server gave no report: {line}; stderr: {self.stderr_tail()}")
-        self.report = line
-        return line
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._close_fds()
-
-    def _close_fds(self) -> None:
-        for name in ("_result_r", "_control_w"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                os.close(fd)
-                setattr(self, name, -1)
-
-    def stderr_tail(self, n_bytes: int = 4000) -> str:
-        if self._stderr.closed:
-            return ""
-        self._stderr.seek(max(0, self._stderr.seek(0, os.SEEK_END) - n_bytes))
-        return self._stderr.read().decode(errors="replace").strip()
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            if self.proc.poll() is None and self.report is None:
-                self.stop()
-        finally:
-            self.kill()
-            self._stderr.close()
 
 
 if __name__ == "__main__":

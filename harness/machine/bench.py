@@ -17,13 +17,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.common.errors import UsageError
-from harness.execute.runner import Runner, plan_runs
-from harness.plan.config import Cell, MatrixConfig, RunConfig
-from harness.results.store import ResultStore, load_records
+from harness.plan.config import Cell
+from harness.session import cell_session
 from harness.sinks.handles import FileSink, dest_path_for
 from workloads import cache
 from workloads.cache import WorkloadSpec
@@ -78,15 +77,8 @@ def measure_overhead(
     workload = cache.ensure(WorkloadSpec("video", size_bytes), data_dir)
     spec = workload.spec
     cell = Cell(strategy, spec, "file", chunk_bytes, "warm", dest="existing")
-    with tempfile.TemporaryDirectory() as out:
-        config = RunConfig(
-            matrix=MatrixConfig((strategy,), (spec,), ("file",), (chunk_bytes,), repeat=1, warmup=0),
-            out_dir=Path(out),
-            data_dir=data_dir,
-        )
-        store = ResultStore(Path(out) / "bench")
-        runner = Runner(config, store, "bench-overhead", {spec: workload})
-        dest = dest_path_for(runner.scratch_dir, workload.manifest.size_bytes)
+    with tempfile.TemporaryDirectory() as out, cell_session(cell, Path(out), data_dir) as session:
+        dest = dest_path_for(session.runner.scratch_dir, workload.manifest.size_bytes)
         FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the runner's own file
         standalone = [sys.executable, "-m", "harness.worker.standalone", strategy, str(workload.path),
                       str(dest), "--chunk-size", str(chunk_bytes)]  # fmt: skip
@@ -95,13 +87,12 @@ def measure_overhead(
         prepare = f"sync; cat {shlex.quote(str(workload.path))} > /dev/null"
         standalone_s: list[float] = []
         startup_s: list[float] = []
-        runner.run(plan_runs([cell], repeat=1, warmup=1))  # warm-up, not kept
+        session.run(warmup=True)  # not kept
         for _ in range(rounds):  # A B A B: drift hits both sides alike
-            runner.run(plan_runs([cell], repeat=1, warmup=0))
+            session.run()
             standalone_s += _hyperfine_once(standalone, prepare, 1)
             startup_s += _hyperfine_once([*standalone, "--noop"], prepare, 1)
-        records = [r for r in load_records(store.run_dir) if not r["warmup"]][-rounds:]
-        runner.remove_scratch()
+        records = [asdict(r) for r in session.records if not r.warmup]
     return OverheadResult(
         strategy=strategy,
         size_bytes=workload.manifest.size_bytes,

@@ -5,13 +5,11 @@ The core (runner, worker, store) only ever sees these, never argparse.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from harness.common.units import format_bytes
+from harness.results.identity import cell_id, cell_key, cell_label
 from workloads.cache import WorkloadSpec
 
 SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
@@ -19,10 +17,6 @@ TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-selec
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
 HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload")
-# A cell id names folders (profiles/<cell-id>/): only these characters of a
-# strategy spec are kept in it, so a tag like "x/../.." can never leave the run.
-_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:=+-]")
-ID_NAME_MAX = 60
 
 
 @dataclass(frozen=True)
@@ -48,7 +42,7 @@ class Cell:
     # server generates on the fly: whole-file builds it all, pipe streams it).
     http_route: str = "file"
 
-    def key(self) -> dict[str, object]:
+    def fields(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
             "workload": self.workload.kind,
@@ -61,29 +55,22 @@ class Cell:
             "transform": self.transform,
             "consumer_rate_bps": self.consumer_rate_bps,
             "high_water_mark_bytes": self.high_water_mark_bytes,
-            # Only http cells carry these, so other cells keep their ids.
-            **({"clients": self.clients, "view_bytes": self.view_bytes} if self.sink == "http" else {}),
-            **({"http_route": self.http_route} if self.http_route != "file" else {}),
+            "clients": self.clients,
+            "view_bytes": self.view_bytes,
+            "http_route": self.http_route,
         }
+
+    def key(self) -> dict[str, Any]:
+        return cell_key(self.fields())
 
     @property
     def cell_id(self) -> str:
         """Stable across runs and machines: the same cell always gets the same id."""
-        digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()
-        name = _ID_UNSAFE.sub("_", self.strategy)[:ID_NAME_MAX].lstrip(".") or "_"
-        return f"{name}-{self.workload.kind}-{self.sink}-{digest[:8]}"
+        return cell_id(self.key())
 
     @property
     def label(self) -> str:
-        dest = f" ({self.dest})" if self.sink == "file" else ""
-        rate = f" @{format_bytes(self.consumer_rate_bps)}/s" if self.consumer_rate_bps else ""
-        transform = f" |{self.transform}" if self.transform != "none" else ""
-        if self.sink == "http":
-            rate += f" x{self.clients} viewers"
-        return (
-            f"{self.strategy}{transform} {self.workload.kind}:{format_bytes(self.workload.size_bytes)} "
-            f"-> {self.sink}{dest}{rate} chunk {format_bytes(self.chunk_bytes)} {self.cache}"
-        )
+        return cell_label(self.fields())
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.common.units import format_bytes
-from harness.execute.runner import PlannedRun
+from harness.plan.planning import PlannedRun
 from workloads import cache
 
 # Fixed cost of one run here: spawn the worker and consumer (~50 ms measured).

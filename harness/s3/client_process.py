@@ -27,10 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
-import threading
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # types-boto3[s3]: stubs only, never imported at run time
@@ -83,38 +80,6 @@ def client_env(base: dict[str, str] | None = None) -> dict[str, str]:
         }
     )
     return env
-
-
-class AnonSampler:
-    """Samples this process's ``RssAnon`` every ``interval_s`` in a thread; keeps the peak."""
-
-    def __init__(self, interval_s: float = RSS_SAMPLE_INTERVAL_S) -> None:
-        from harness.measure.probes import read_status
-
-        self._read = read_status
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self.peak_bytes = 0
-        self.samples = 0
-        self._thread = threading.Thread(target=self._run, name="streambench-rss-sampler", daemon=True)
-
-    def sample(self) -> None:
-        anon = self._read("self").get("RssAnon", 0)
-        self.peak_bytes = max(self.peak_bytes, anon)
-        self.samples += 1
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            self.sample()
-
-    def start(self) -> None:
-        self.sample()
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sample()
 
 
 def make_client(endpoint: str, access_key: str, secret_key: str) -> S3Client:
@@ -200,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3.s3.transfer
     import botocore
 
-    from harness.measure.probes import read_status, reset_peak_rss
+    from harness.measure.measured import MeasuredSection
 
     client = make_client(args.endpoint, access_key, secret_key)
     size_bytes = os.path.getsize(args.file)
@@ -212,21 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps({"event": "report", "outcome": "error", "error": f"setup: {exc}"}) + "\n")
         return 0
     # Setup done (imports, the service model, the client): from here on the peak is the upload's.
-    peak_reset = reset_peak_rss()
-    baseline = read_status("self")
-    sampler = AnonSampler()
-    usage0 = resource.getrusage(resource.RUSAGE_SELF)
+    section = MeasuredSection(sample_interval_s=RSS_SAMPLE_INTERVAL_S, include_children=False)
     outcome, error, etag = "ok", None, None
-    sampler.start()
-    t0 = time.perf_counter()
+    section.start()
     try:
         etag = upload(client, args.method, args.file, args.bucket, args.key, args.part_size, args.concurrency)
     except Exception as exc:  # the server refused, a connection dropped: a measured outcome
         outcome, error = "error", f"{type(exc).__name__}: {exc}"
-    wall_s = time.perf_counter() - t0
-    sampler.stop()
-    usage1 = resource.getrusage(resource.RUSAGE_SELF)
-    status = read_status("self")
+    section.stop()
+    figures, status = section.figures(), section.final
     report = {
         "event": "report",
         "method": args.method,
@@ -234,17 +193,17 @@ def main(argv: list[str] | None = None) -> int:
         "error": error,
         "bytes": size_bytes if outcome == "ok" else 0,
         "file_bytes": size_bytes,
-        "wall_s": wall_s,
+        "wall_s": figures["wall_s"],
         "peak_rss_bytes": status.get("VmHWM"),
-        "peak_rss_reset": peak_reset,
-        "baseline_rss_bytes": baseline.get("VmRSS"),
-        "baseline_rss_anon_bytes": baseline.get("RssAnon"),
-        "peak_rss_anon_bytes": sampler.peak_bytes,
-        "rss_anon_samples": sampler.samples,
+        "peak_rss_reset": figures["peak_rss_reset"],
+        "baseline_rss_bytes": figures["baseline_rss_bytes"],
+        "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],
+        "peak_rss_anon_bytes": figures["sampled_peak_rss_anon_bytes"],
+        "rss_anon_samples": section.sampler.samples if section.sampler is not None else 0,
         "final_rss_anon_bytes": status.get("RssAnon"),
         "final_rss_file_bytes": status.get("RssFile"),
-        "user_s": usage1.ru_utime - usage0.ru_utime,
-        "sys_s": usage1.ru_stime - usage0.ru_stime,
+        "user_s": figures["strategy_user_s"],
+        "sys_s": figures["strategy_sys_s"],
         "part_bytes": args.part_size if args.method == "upload_fileobj" else None,
         "concurrency": args.concurrency if args.method == "upload_fileobj" else 1,
         "etag": etag,

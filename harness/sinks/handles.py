@@ -22,10 +22,12 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.common.lifeline import PARENT_PID_ENV
+from harness.plan.config import Cell
 from workloads.cache import file_checksum
 
 F_SETPIPE_SZ = 1031
@@ -204,3 +206,18 @@ def remove_scratch(scratch: Path) -> None:
     for directory in (scratch, scratch.parent):
         with contextlib.suppress(OSError):  # not empty (the user's own files), or a mount point
             directory.rmdir()
+
+
+Sink = ConsumerSink | FileSink
+# (cell, the run's scratch folder, size, consumer's hang-up point) -> the parent's end of the sink
+SinkFactory = Callable[[Cell, Path, int, int], Sink]
+
+
+def consumer_sink(cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0) -> Sink:
+    """A consumer process behind a pipe (null) or a loopback socket (tcp), at the cell's rate."""
+    return ConsumerSink(cell.sink, cell.consumer_rate_bps, close_after_bytes)
+
+
+def file_sink(cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0) -> Sink:
+    """A destination file in the run's scratch folder, existing or new as the cell says."""
+    return FileSink(dest_path_for(scratch, size_bytes), size_bytes, cell.dest)

@@ -10,43 +10,22 @@ also when the strategy failed (outcome ``error`` with the message).
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
-import resource
 import sys
-import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 from harness.common.lifeline import die_with_parent
 from harness.measure.limits import join_cgroup
-from harness.measure.probes import read_io, read_status, reset_peak_rss
+from harness.measure.measured import MeasuredReport, MeasuredSection
 from strategies.base import RunStats, Sink, Source, StrategyParams
 from strategies.registry import load_registry
 from strategies.transforms import make_transform
 
-_RUSAGE_FIELDS = {
-    "user_s": "ru_utime",
-    "sys_s": "ru_stime",
-    "major_faults": "ru_majflt",
-    "minor_faults": "ru_minflt",
-    "inblock": "ru_inblock",
-    "oublock": "ru_oublock",
-    "voluntary_ctx_switches": "ru_nvcsw",
-    "involuntary_ctx_switches": "ru_nivcsw",
-}
 
-
-def _usage() -> dict[str, float]:
-    """This process plus its reaped children (e.g. cat): the run's own resource use."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {k: getattr(own, f) + getattr(children, f) for k, f in _RUSAGE_FIELDS.items()}
-
-
-def run_job(job: dict[str, Any]) -> dict[str, Any]:
+def run_job(job: dict[str, Any]) -> MeasuredReport:
     registry = load_registry(plugins=bool(job.get("plugins", True)))
     strategy_cls, options = registry.resolve(job["strategy"])
     strategy = strategy_cls()
@@ -61,13 +40,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     )
     stats = RunStats()
 
-    # Everything allocated so far is the interpreter's; collect it now so a GC
-    # pass does not land inside the timed section.
-    gc.collect()
-    peak_reset = reset_peak_rss()
-    baseline = read_status()
-    io_before = read_io()
-    usage_before = _usage()
+    section = MeasuredSection()
     outcome, error, moved_bytes = "ok", None, 0
     # A memory-profiled pass: memray tracks exactly the timed section (these
     # passes are never the ones timings come from).
@@ -76,7 +49,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         import memray
 
         tracker = memray.Tracker(job["memray_path"], native_traces=False, memory_interval_ms=10)
-    started_at = time.monotonic()
+    section.start()
     try:
         with tracker:
             moved_bytes = strategy.run(source, sink, params, stats)
@@ -85,52 +58,38 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         outcome = "error"
         error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc(file=sys.stderr)
-    ended_at = time.monotonic()
+    section.stop()
     if outcome == "ok" and moved_bytes != source.size_bytes:
         outcome = "error"
         error = (
             f"moved {moved_bytes} of {source.size_bytes} bytes: "
             "the source changed size during the run (truncated?)"
         )
-    usage_after = _usage()
-    io_after = read_io()
-    final = read_status()
     # Closing our end is the EOF the consumer waits for; it is not part of the run.
     os.close(sink.fd)
-
-    io_delta = {k: io_after.get(k, 0) - io_before.get(k, 0) for k in io_after}
+    figures = section.figures()
+    io_delta = figures["io"]
     if transform is not None:
         stats.notes.update(transform.notes())
 
     def per_call(n_bytes: int | None, calls: int | None) -> float | None:
         return n_bytes / calls if n_bytes and calls else None
 
-    return {
-        "outcome": outcome,
-        "error": error,
-        "bytes_moved": moved_bytes,
-        "started_at": started_at,
-        "ended_at": ended_at,
-        "wall_s": ended_at - started_at,
-        **{f"strategy_{k}": usage_after[k] - usage_before[k] for k in usage_after},
-        "peak_rss_bytes": final.get("VmHWM"),
-        "peak_rss_reset": peak_reset,
-        "baseline_rss_bytes": baseline.get("VmRSS"),
-        "baseline_rss_anon_bytes": baseline.get("RssAnon"),
-        "baseline_rss_file_bytes": baseline.get("RssFile"),
-        "final_rss_anon_bytes": final.get("RssAnon"),
-        "final_rss_file_bytes": final.get("RssFile"),
-        "io": io_delta,
-        "chunks": stats.chunks,
-        "largest_chunk_bytes": stats.largest_chunk_bytes,
-        "observed_read_chunk_bytes": per_call(io_delta.get("rchar"), io_delta.get("syscr")),
-        "observed_write_chunk_bytes": per_call(io_delta.get("wchar"), io_delta.get("syscw")),
-        "pauses": stats.pauses,
-        "drains": stats.drains,
-        "max_buffered_bytes": stats.max_buffered_bytes,
-        "buffered_timeline": [[round(t, 4), b] for t, b in stats.buffered_timeline],
-        "strategy_notes": stats.notes,
-    }
+    return MeasuredReport(
+        **figures,
+        outcome=outcome,
+        error=error,
+        bytes_moved=moved_bytes,
+        chunks=stats.chunks,
+        largest_chunk_bytes=stats.largest_chunk_bytes,
+        observed_read_chunk_bytes=per_call(io_delta.get("rchar"), io_delta.get("syscr")),
+        observed_write_chunk_bytes=per_call(io_delta.get("wchar"), io_delta.get("syscw")),
+        pauses=stats.pauses,
+        drains=stats.drains,
+        max_buffered_bytes=stats.max_buffered_bytes,
+        buffered_timeline=[[round(t, 4), b] for t, b in stats.buffered_timeline],
+        strategy_notes=stats.notes,
+    )
 
 
 def main() -> None:
@@ -143,9 +102,9 @@ def main() -> None:
         report = run_job(job)
     except Exception as exc:  # setup failed before the run; still report, never hang
         traceback.print_exc(file=sys.stderr)
-        report = {"outcome": "error", "error": f"worker setup: {type(exc).__name__}: {exc}"}
+        report = MeasuredReport(outcome="error", error=f"worker setup: {type(exc).__name__}: {exc}")
     with open(result_fd, "w", closefd=True) as out:
-        out.write(json.dumps(report))
+        out.write(report.to_json())
 
 
 if __name__ == "__main__":

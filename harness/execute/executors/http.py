@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.http.clients import ClientResult, ClientSpec, expected_xxh3, run_clients
-from harness.http.server import ServerConfig, ServerProcess
+from harness.execute.context import RunContext
+from harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from harness.http.client_run import expected_xxh3, run_clients
+from harness.http.clients import ClientResult, ClientSpec
+from harness.http.server_config import ServerConfig
+from harness.http.server_process import ServerProcess
 from harness.measure.limits import MemoryCap
 from harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
 from harness.plan.config import Cell, RunConfig
+from harness.plan.planning import PlannedRun
+from harness.sinks.handles import Received
 from strategies.registry import split_spec
 from workloads.cache import Workload
 
@@ -63,20 +70,86 @@ def _percentile(values: list[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None) -> HttpResult:
+@dataclass(frozen=True)
+class Route:
+    """What the clients of one HTTP route ask for, and how their answers are judged."""
+
+    name: str
+    target: Callable[[str], str]  # strategy name -> request target
+    # Every client takes the whole body (an export is the csv workload's bytes;
+    # an upload sends the whole file); else viewers read windows, half of them seeking.
+    whole_body: bool = False
+    upload: bool = False
+    warm_csv: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "file": Route("file", lambda name: f"/file?strategy={name}"),
+    "export": Route("export", lambda name: f"/export.csv?mode={EXPORT_MODES[name]}", whole_body=True,
+                    warm_csv=True),
+    "upload": Route("upload", lambda name: f"/upload?mode={UPLOAD_MODES[name]}", whole_body=True,
+                    upload=True),
+}  # fmt: skip
+
+
+class HttpExecutor:
+    """``http`` cells of one route: the record's memory and CPU are the server's."""
+
+    def __init__(self, route: Route) -> None:
+        self.route = route
+
+    def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
+        ctx.make_cache_state()
+        cap = ctx.memory_cap()
+        try:
+            result = run_http_cell(self.route, planned.cell, ctx.workload, ctx.config, cap)
+        except Exception as exc:  # the server would not start: say so, go on
+            return Measurement.not_run(f"http run: {type(exc).__name__}: {exc}")
+        server = result.server
+        ended_at = time.monotonic()
+        started_at = ended_at - (result.wall_s or 0.0)
+        crashed = result.outcome == "crashed"
+        report = MeasuredReport(
+            outcome=result.outcome,
+            error=result.error,
+            bytes_moved=result.bytes_received,
+            wall_s=result.wall_s,
+            started_at=started_at,
+            ended_at=ended_at,
+            strategy_user_s=server.get("user_s"),
+            strategy_sys_s=server.get("sys_s"),
+            peak_rss_bytes=server.get("peak_rss_bytes"),
+            peak_rss_reset=server.get("peak_rss_reset"),
+            baseline_rss_bytes=server.get("baseline_rss_bytes"),
+            baseline_rss_anon_bytes=server.get("baseline_rss_anon_bytes"),
+            sampled_peak_rss_anon_bytes=server.get("peak_rss_anon_bytes"),
+            sampled_peak_rss_file_bytes=server.get("peak_rss_file_bytes"),
+            max_buffered_bytes=result.http.get("server_max_buffered_bytes"),
+            pauses=result.http.get("server_pauses"),
+        )
+        return Measurement(
+            report=None if crashed else report,
+            who="server",
+            returncode=None if crashed else 0,
+            stderr_tail=(result.error or "") if crashed else "",
+            over_cap=result.outcome == "oom",
+            over_cap_detail=f"; {result.http.get('failed_clients', 0)} viewers failed",
+            received=Received(result.bytes_received, "", None, None),
+            verdict=Verdict(result.verified, result.verify_detail),
+            sink_detail={"sndbuf_bytes": result.http.get("sndbuf_bytes")},
+            http=result.http,
+            ttfb_s=server.get("ttfb_s"),
+        )
+
+
+def run_http_cell(
+    route: Route, cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None
+) -> HttpResult:
     name, _ = split_spec(cell.strategy)
     size_bytes = workload.manifest.size_bytes
-    export = cell.http_route == "export"
-    upload = cell.http_route == "upload"
-    # An export's body is the generated csv itself: the same bytes as the workload
-    # file; an upload sends the whole workload file.
-    spans = [(0, size_bytes)] * cell.clients if export or upload else _windows(cell, size_bytes)
-    if export:
-        target = f"/export.csv?mode={EXPORT_MODES[name]}"
-    elif upload:
-        target = f"/upload?mode={UPLOAD_MODES[name]}"
-    else:
-        target = f"/file?strategy={name}"
+    upload = route.upload
+    spans = [(0, size_bytes)] * cell.clients if route.whole_body else _windows(cell, size_bytes)
+    target = route.target(name)
     server_config = ServerConfig(
         file_path=workload.path,
         content_type=workload.manifest.media_type,
@@ -87,7 +160,7 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
         idle_timeout_s=IDLE_TIMEOUT_S,
         csv_size_bytes=workload.spec.size_bytes,
         csv_seed=workload.spec.seed,
-        warm_csv=export,
+        warm_csv=route.warm_csv,
     )
     specs = [
         ClientSpec(
@@ -119,7 +192,7 @@ def run_http_cell(cell: Cell, workload: Workload, config: RunConfig, cap: Memory
     finally:
         server.kill()
     oom = cap is not None and cap.oom_killed()
-    return _judge(cell, workload, spans, results, report, wall_s, oom, cap, upload)
+    return _judge(cell, workload, spans, results, report, wall_s, oom, cap, route)
 
 
 def _judge(
@@ -131,8 +204,9 @@ def _judge(
     wall_s: float,
     oom: bool,
     cap: MemoryCap | None,
-    upload: bool = False,
+    route: Route,
 ) -> HttpResult:
+    upload = route.upload
     expected: dict[tuple[int, int], str] = {}
     failures: list[str] = []
     ttfbs: list[float] = []
@@ -184,7 +258,7 @@ def _judge(
         "server_pauses": report.get("pauses"),
         "server_max_buffered_bytes": report.get("max_buffered_bytes"),
         "sndbuf_bytes": RATE_LIMITED_SNDBUF_BYTES if cell.consumer_rate_bps else 0,
-        "route": cell.http_route,
+        "route": route.name,
     }
     if oom:
         limit = cap.limit_bytes if cap is not None else 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +22,8 @@ from rich.console import Console
 from harness.results.store import load_records, load_run_meta
 from reports.compare import compare, comparison_table, render_comparison
 from reports.html import render_report, summary_frame
+from tests.helpers import FIXTURES, GOLDEN
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
-GOLDEN = Path(__file__).parent / "golden"
 HOSTILE = "<script>alert(1)</script>"
 
 

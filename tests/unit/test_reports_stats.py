@@ -302,3 +302,21 @@ def test_corrections_only_raise_p_values(p: list[float]) -> None:
     h, bh = holm(p), benjamini_hochberg(p)
     for raw, a, b in zip(p, h, bh, strict=True):
         assert raw <= b + 1e-12 <= a + 2e-12 <= 1 + 2e-12
+
+
+def test_viewers_are_part_of_a_cells_identity_in_labels_and_fits() -> None:
+    """The seam's fix: 1 and 4 clients of one http cell are two cells, and two memory fits."""
+    records = []
+    for clients, per_client in ((1, 1), (4, 4)):
+        for size in (1 << 20, 16 << 20):
+            records.append(
+                record(
+                    sink="http", size_bytes=size, bytes_moved=size, cell_id=None,
+                    peak_rss_bytes=(25 << 20) + per_client * size, http={"clients": clients, "route": "export"},
+                )
+            )  # fmt: skip
+    summary = cell_summary(records_to_frame(records))
+    assert sorted(summary["label"].str.extract(r"x(\d) viewers")[0]) == ["1", "1", "4", "4"]
+    fits = memory_scaling(summary)
+    assert len(fits) == 2 and all(f["complexity"] == "O(n)" for f in fits)
+    assert {f["clients"] for f in fits} == {1, 4}

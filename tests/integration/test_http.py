@@ -22,24 +22,12 @@ from typing import Any
 import pytest
 import xxhash
 
-from harness.http.clients import (
-    LOOPBACK,
-    ClientResult,
-    ClientSpec,
-    expected_xxh3,
-    fetch,
-    run_clients,
-    start_clients,
-)
-from harness.http.server import (
-    ActiveBody,
-    HttpServer,
-    RangeAnswer,
-    ServerConfig,
-    ServerProcess,
-    check_loopback_listener,
-    parse_range,
-)
+from harness.http.client_run import expected_xxh3, fetch, run_clients, start_clients
+from harness.http.clients import LOOPBACK, ClientResult, ClientSpec
+from harness.http.ranges import RangeAnswer, parse_range
+from harness.http.server import ActiveBody, HttpServer, check_loopback_listener
+from harness.http.server_config import ServerConfig
+from harness.http.server_process import ServerProcess
 from strategies.http_serving import HTTP_STRATEGIES, BodyProgress, skip_reason
 from tests.helpers import socket_inodes
 from workloads.cache import WorkloadSpec, ensure

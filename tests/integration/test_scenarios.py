@@ -11,6 +11,9 @@ from harness.cli import main
 from harness.plan.scenario import all_scenarios
 from reports.claims import VERDICTS
 
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 SCENARIOS = sorted(all_scenarios())
 
 

@@ -14,6 +14,9 @@ import pytest
 from harness.cli import main
 from harness.results.store import load_records
 
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 MiB = 1 << 20
 HWM_BYTES = 1 * MiB
 

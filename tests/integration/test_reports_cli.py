@@ -14,13 +14,12 @@ from typing import Any, NoReturn
 import pandas as pd
 import pytest
 
-from harness.cli.results import add_report_commands, load_inputs, parse_fraction
+from harness.cli.results import add_commands, load_inputs, parse_fraction
 from harness.common.errors import UsageError
 from harness.results.store import load_records
 from reports.html import render_report
 from reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
-
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+from tests.helpers import FIXTURES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 def run_command(argv: list[str]) -> int:
     parser = _Parser(prog="streambench")
-    add_report_commands(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
+    add_commands(parser.add_subparsers(dest="command", required=True, parser_class=_Parser))
     args = parser.parse_args(argv)
     return int(args.func(args))
 

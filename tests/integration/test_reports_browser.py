@@ -25,8 +25,11 @@ import pytest
 from harness.results.store import load_records, load_run_meta
 from reports.compare import compare, render_comparison
 from reports.html import render_report
+from tests.helpers import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "reports"
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (
     "--headless",

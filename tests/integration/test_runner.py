@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.execute.runner import plan_runs
 from harness.machine.calibrate import measure
 from harness.measure import limits
 from harness.plan.config import Cell
+from harness.plan.planning import plan_runs
 from harness.results.store import load_records
 from workloads.cache import WorkloadSpec
 

@@ -24,6 +24,9 @@ from strategies.transforms import CSV_SELECT_COLUMNS, GREP_PATTERN, TRANSFORMS, 
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 MiB = 1 << 20
 ALL_STRATEGIES = ",".join(load_registry(plugins=False).names())
 

@@ -14,6 +14,9 @@ from harness.cli import main
 from harness.measure import profilers
 from harness.results.store import load_records
 
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:

@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 
 from harness.cli import build_parser
-from harness.execute.runner import PlannedRun, Runner
+from harness.execute.runner import Runner
 from harness.plan.config import Cell, MatrixConfig, RunConfig
+from harness.plan.planning import PlannedRun
 from harness.results.store import ResultStore
+from tests.helpers import GOLDEN
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
-GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("STREAMBENCH_UPDATE_GOLDEN") == "1"
 MiB = 1 << 20
 KiB = 1 << 10

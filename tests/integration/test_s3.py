@@ -17,7 +17,9 @@ import pytest
 import xxhash
 from botocore.exceptions import ClientError
 
+from harness.execute.executors.s3 import run_s3_cell
 from harness.measure.limits import MemoryCap
+from harness.s3.client import run_client
 from harness.s3.client_process import METHODS, make_client
 from harness.s3.server import (
     BUCKET,
@@ -26,15 +28,16 @@ from harness.s3.server import (
     S3ServerError,
     rclone_binary,
     rclone_version,
-    run_client,
-    run_s3_cell,
     verify_object,
 )
-from tests.helpers import socket_inodes
+from tests.helpers import ROOT, socket_inodes
 from workloads.cache import Workload, WorkloadSpec, ensure
 
+# Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
+pytestmark = pytest.mark.slow
+
 MiB = 1 << 20
-ROOT = Path(__file__).resolve().parent.parent
+
 _PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -251,4 +254,4 @@ def test_a_client_over_the_memory_cap_is_oom(
     finally:
         cap.close()
     assert r["outcome"] == "oom", r
-    assert not r["verified"] and "24 MiB" in str(r["error"])
+    assert not r["verified"] and "24MiB" in str(r["error"])

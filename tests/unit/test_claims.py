@@ -137,3 +137,13 @@ def test_scaling_of_times_is_not_floored_like_bytes() -> None:
     claim = Claim("x", "ttfb_p50_s", {"strategy": "build", "http.clients": 1}, "O(n)")
     result = evaluate(claim, records)
     assert result.verdict == "holds" and result.numbers["slope"] == pytest.approx(1.0)
+
+
+def test_the_reports_label_and_the_claims_verdict_read_one_slope() -> None:
+    """The seam's fix: stats.py and claims.py once used different thresholds (0.3/0.7 vs 0.2/0.8)."""
+    from reports.scaling import complexity
+    from reports.stats import classify_slope
+
+    for slope, kind in [(0.0, "O(1)"), (0.2, "O(1)"), (0.25, "between"), (0.75, "between"), (0.8, "O(n)")]:
+        assert complexity(slope) == kind
+        assert classify_slope(slope).startswith(kind)

@@ -1,0 +1,81 @@
+"""``calibrate``, ``bench-overhead`` and ``bench-generate``: the machine and the harness measured."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from rich.table import Table
+
+from harness.cli.console import err_console, out_console
+from harness.cli.run import resolve_data_dir
+from harness.common.units import format_bytes, parse_count, parse_size
+from strategies.registry import load_registry
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from harness.machine import calibrate
+
+    data_dir = resolve_data_dir(args.data_dir)
+    size_bytes, runs = parse_size(args.size), parse_count(args.runs, "--runs", 1, 100)
+    err_console.print("measuring this machine's limits (about half a minute) ...")
+    results = calibrate.measure(data_dir, size_bytes, runs)
+    path = calibrate.save(data_dir, results)
+    table = Table(title="machine limits (median)")
+    table.add_column("limit")
+    table.add_column("GB/s", justify="right")
+    for key in ("warm_read_bps", "cold_read_bps", "page_cache_write_bps", "memcpy_bps", "loopback_tcp_bps"):
+        table.add_row(key.removesuffix("_bps").replace("_", " "), f"{results[key] / 1e9:.2f}")
+    out_console.print(table)
+    out_console.print(
+        f"cold reads asked the disk for {[format_bytes(b) for b in results['cold_read_disk_bytes']]} "
+        "(on a VM, the rest came from the host's cache)"
+    )
+    print(path)
+    return 0
+
+
+def cmd_bench_overhead(args: argparse.Namespace) -> int:
+    from harness.machine.bench import measure_overhead
+
+    load_registry(plugins=False).resolve(args.strategy)  # an unknown name is one line, before any work
+    rounds = parse_count(args.rounds, "--rounds", 1, 1000)
+    result = measure_overhead(
+        args.strategy,
+        parse_size(args.size),
+        parse_size(args.chunk_size),
+        resolve_data_dir(args.data_dir),
+        rounds,
+    )
+    print(result.describe())
+    return 0
+
+
+def cmd_bench_generate(args: argparse.Namespace) -> int:
+    from harness.machine.bench import measure_generation
+
+    rounds = parse_count(args.rounds, "--rounds", 1, 1000)
+    print(measure_generation(parse_size(args.size), resolve_data_dir(args.data_dir), rounds).describe())
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    bench = sub.add_parser("bench-overhead", help="the harness's overhead vs the same code under hyperfine")
+    bench.add_argument("--strategy", default="pipe")
+    bench.add_argument("--size", default="1GiB")
+    bench.add_argument("--chunk-size", default="1MiB")
+    bench.add_argument("--rounds", default="10")
+    bench.add_argument("--data-dir")
+    bench.set_defaults(func=cmd_bench_overhead)
+
+    bench_gen = sub.add_parser("bench-generate", help="workload generation throughput vs dd on the same disk")
+    bench_gen.add_argument("--size", default="2GiB")
+    bench_gen.add_argument("--rounds", default="3")
+    bench_gen.add_argument("--data-dir")
+    bench_gen.set_defaults(func=cmd_bench_generate)
+
+    calibrate = sub.add_parser("calibrate", help="measure this machine's limits; runs store them")
+    calibrate.add_argument("--size", default="512MiB", help="file size to measure with (default 512MiB)")
+    calibrate.add_argument("--runs", default="3", help="repeats per measurement (default 3)")
+    calibrate.add_argument("--data-dir")
+    calibrate.set_defaults(func=cmd_calibrate)

@@ -1,0 +1,214 @@
+"""``run`` and ``scenario``: flags -> a matrix spec and session options -> a session.
+
+Nothing here measures: it parses, calls :mod:`harness.session`, and prints the
+report's path last.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from harness.cli.console import err_console, out_console, session_events
+from harness.common.errors import UsageError
+from harness.common.paths import MATRICES_DIR
+from harness.common.text import printable
+from harness.common.units import format_bytes, parse_size
+from harness.plan.config import SINKS, TRANSFORM_NAMES
+from harness.plan.spec import load_spec_file, merge, normalise_spec
+from harness.session import (
+    CONFIRM_RUNS,
+    CONFIRM_SECONDS,
+    SessionOptions,
+    SessionResult,
+    profile_settings,
+    resume,
+    start,
+)
+from workloads import cache
+
+# Flag attribute -> spec key: the axes and settings a matrix file can also give.
+FLAG_KEYS = (
+    "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
+    "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
+    "memory_limit",
+)  # fmt: skip
+
+
+class Once(argparse.Action):
+    """A flag that takes one value: given twice, it is an error, not "the last one wins"."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        seen: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in seen:
+            raise UsageError(f"{option_string} was given twice; give it once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+class Join(argparse.Action):
+    """An axis flag: given twice, the lists join (``--strategy a --strategy b`` is ``a,b``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:  # fmt: skip
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, f"{before},{values}" if before is not None else values)
+
+
+def resolve_data_dir(arg: str | None) -> Path:
+    return Path(arg).expanduser() if arg else cache.default_data_dir()
+
+
+def build_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """defaults <- built-in or --matrix file <- flags, as one plain mapping."""
+    if args.full and args.matrix:
+        raise UsageError("--full and --matrix are two matrices; give one")
+    if args.full:
+        base = load_spec_file(MATRICES_DIR / "full.toml")
+    elif args.matrix:
+        base = load_spec_file(Path(args.matrix))
+    else:
+        base = load_spec_file(MATRICES_DIR / "default.toml")
+    # Only the flags the user gave: they override the file (and the defaults).
+    flags = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
+    return merge(base, normalise_spec(flags, "command line"))
+
+
+def _finish(result: SessionResult) -> int:
+    if result.report_path is not None:
+        print(result.report_path)
+    return result.exit_code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a benchmark matrix and write an HTML report."""
+    if args.resume:
+        given = [f"--{key.replace('_', '-')}" for key in FLAG_KEYS if getattr(args, key) is not None]
+        if given or args.matrix or args.full:
+            dropped = ", ".join(given) or "--matrix/--full"
+            raise UsageError(f"--resume runs the stored matrix of {args.resume}; drop {dropped}")
+        return _finish(resume(Path(args.resume), Path(args.data_dir) if args.data_dir else None,
+                              session_events()))  # fmt: skip
+    options = SessionOptions(
+        out_dir=Path(args.out),
+        data_dir=resolve_data_dir(args.data_dir),
+        plugins=not args.no_plugins,
+        verify_workloads=args.verify_workloads,
+        drop_caches=args.drop_caches,
+        consumer_close_after_bytes=parse_size(args.consumer_close_after) if args.consumer_close_after else 0,
+        dry_run=args.dry_run,
+        assume_yes=args.yes,
+    )
+    settings = profile_settings(args.profile, args.profile_rate)
+    return _finish(start(build_spec(args), options, settings, session_events()))
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    """List the interview scenarios, or run one and judge its claims."""
+    from harness.plan.scenario import all_scenarios, get_scenario
+    from reports.claims import parse_claims
+
+    if args.action == "list":
+        table = Table(title="scenarios")
+        for col in ("name", "question", "default size", "about"):
+            table.add_column(col)
+        for name, s in all_scenarios().items():
+            table.add_row(
+                name, s.question, format_bytes(s.default_size_bytes), f"{s.estimate_s / 60:.1f} min"
+            )
+        out_console.print(table)
+        return 0
+    if not args.name:
+        raise UsageError("scenario run needs a NAME (see 'streambench scenario list')")
+    scenario = get_scenario(args.name)
+    size_bytes = parse_size(args.size) if args.size else scenario.default_size_bytes
+    spec, raw_claims = scenario.expand(size_bytes)
+    parse_claims(raw_claims, f"scenario {scenario.name}")  # a bad claim is said before anything runs
+    kinds = args.profile if args.profile else ",".join(scenario.profile) or None
+    options = SessionOptions(out_dir=Path(args.out), data_dir=resolve_data_dir(args.data_dir))
+    extra = {"scenario": {"name": scenario.name, "size_bytes": size_bytes, "question": scenario.question}}
+    err_console.print(printable(f"scenario {scenario.name}: {scenario.question}"))
+    return _finish(start(spec, options, profile_settings(kinds, args.profile_rate), session_events(), extra))
+
+
+def add_commands(sub: Any) -> None:
+    run = sub.add_parser("run", help="run a benchmark matrix and write an HTML report")
+    axes = run.add_argument_group("matrix axes (comma lists; override --matrix and the defaults)")
+    axes.add_argument(
+        "--strategy", action=Join, help="NAME[:KEY=VALUE...] (default: every registered strategy)"
+    )
+    axes.add_argument("--workload", action=Join, help="KIND:SIZE (default: video:1GiB,csv:1GiB)")
+    axes.add_argument("--sink", action=Join, help=f"{', '.join(SINKS)} (default: null,file)")
+    axes.add_argument(
+        "--chunk-size", action=Join, help="read size, Node's readable highWaterMark (default: 64KiB)"
+    )
+    axes.add_argument("--cache", action=Join, help="warm, cold (default: warm)")
+    axes.add_argument("--transform", action=Join, help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
+    axes.add_argument(
+        "--consumer-rate", action=Join, help="the consumer's read rate, e.g. 50MB/s (default: unlimited)"
+    )
+    axes.add_argument("--clients", action=Join, help="http sink: viewers per run, e.g. 1,16,128 (default 1)")
+    one_view = "http sink: bytes each viewer reads, a window of the file (default: the whole file)"
+    one = run.add_argument_group("settings")
+    one.add_argument(
+        "--matrix", action=Once, help="a TOML matrix file (keys: the axes above; [[group]] tables)"
+    )
+    one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
+    one.add_argument("--view-size", action=Once, help=one_view)
+    one.add_argument(
+        "--http-route", action=Once, help="http sink: file (default) or export (a generated CSV export)"
+    )
+    one.add_argument("--high-water-mark", action=Once, help="writable high-water mark (default: one chunk)")
+    one.add_argument("--dest", action=Once, help="file sink: existing (default: overwrite in place) or new")
+    one.add_argument("--repeat", action=Once, help="measured runs per cell (default 3)")
+    one.add_argument(
+        "--warmup", action=Once, help="warm-up runs per cell, left out of statistics (default 1)"
+    )
+    one.add_argument("--seed", action=Once, help="workload seed (default 0)")
+    one.add_argument("--timeout", action=Once, help="seconds per run (default 600)")
+    one.add_argument(
+        "--memory-limit", action=Once, help="memory cap per run (default 60%% of RAM); over it: oom"
+    )
+    one.add_argument(
+        "--profile", action=Once, help="extra profiled passes per cell: memory (memray), cpu (py-spy) or both"
+    )
+    one.add_argument("--profile-rate", action=Once, help="py-spy samples per second (default 100)")
+    one.add_argument(
+        "--resume", action=Once, metavar="RUN_DIR", help="run only the missing runs of an interrupted run"
+    )
+    one.add_argument("--out", action=Once, default="results", help="results folder (default ./results)")
+    one.add_argument(
+        "--data-dir",
+        action=Once,
+        help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)",
+    )
+    one.add_argument("--drop-caches", action="store_true", help="cold runs also drop the page cache (root)")
+    one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
+    one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
+    one.add_argument("--dry-run", action="store_true", help="print the plan (runs, time, disk) and stop")
+    one.add_argument("--yes", action="store_true", help=f"run a plan beyond {CONFIRM_RUNS} runs or "
+                     f"{CONFIRM_SECONDS // 3600} h without asking")  # fmt: skip
+    one.add_argument(
+        "--consumer-close-after",
+        action=Once,
+        help="fault injection: the consumer hangs up after this many bytes",
+    )
+    run.set_defaults(func=cmd_run)
+
+
+def add_scenario_command(sub: Any) -> None:
+    scenario = sub.add_parser(
+        "scenario", help="interview-style scenarios: list, or run one and judge its claims"
+    )
+    scenario.add_argument("action", choices=["list", "run"])
+    scenario.add_argument("name", nargs="?")
+    scenario.add_argument("--size", help="the scenario's size (default: its own)")
+    scenario.add_argument("--profile", help="memory, cpu or both (default: what the scenario asks for)")
+    scenario.add_argument("--profile-rate", help="py-spy samples per second (default 100)")
+    scenario.add_argument("--out", default="results")
+    scenario.add_argument("--data-dir")
+    scenario.set_defaults(func=cmd_scenario)

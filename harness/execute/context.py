@@ -1,0 +1,91 @@
+"""One planned run's world on the parent side: its workload, what must arrive, cache state, cap.
+
+An executor asks the context for the cache state right before its measured
+process starts (nothing may disturb it after) and for the memory cap when it
+starts that process; the record then says what *this* run made, never what a
+previous run left in some runner attribute.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.execute.expected import Expected
+from harness.measure.limits import MemoryCap
+from harness.measure.probes import drop_all_caches, make_cold, make_warm, resident_bytes
+from harness.plan.config import RunConfig
+from harness.plan.planning import PlannedRun
+from workloads.cache import Workload
+
+# Residency that contradicts the asked cache state by more than this share
+# flags the record (cache_state_ok = False).
+RESIDENCY_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """The cache state asked, how it was made, and the residency measured right after."""
+
+    method: str
+    resident_bytes: int | None
+    resident_method: str
+    ok: bool | None
+
+
+NOT_MADE = CacheState("not made", None, "not measured", None)
+
+
+@dataclass
+class RunContext:
+    planned: PlannedRun
+    config: RunConfig
+    workload: Workload
+    expected: Expected
+    # This run's scratch folder (file destinations) and, on a profiler pass, its artifacts.
+    scratch_dir: Path
+    profile_dir: Path | None = None
+    profile_rate_hz: int = 100
+    started_at_utc: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    started_at: float = field(default_factory=time.monotonic)
+    cache: CacheState = NOT_MADE
+    cap: MemoryCap | None = None
+    # The measured process while it runs (the runner kills its group on Ctrl-C).
+    measured_pid: int | None = None
+
+    @property
+    def cap_method(self) -> str:
+        return self.cap.method if self.cap is not None else "none"
+
+    def make_cache_state(self) -> CacheState:
+        """Make the asked cache state, then measure it; the record gets both, and how."""
+        cell, path = self.planned.cell, self.workload.path
+        if cell.cache == "cold":
+            make_cold(path)
+            method = "fdatasync + FADV_DONTNEED"
+            if self.config.drop_caches:
+                allowed = drop_all_caches()
+                method += " + drop_caches" if allowed else " (drop_caches not permitted)"
+        elif resident_bytes(path)[0] < cell.workload.size_bytes:
+            make_warm(path)  # read it only when some of it is not in the page cache yet
+            method = "read the file"
+        else:
+            method = "already resident"
+        resident, resident_method = resident_bytes(path)
+        size = cell.workload.size_bytes
+        tolerance = RESIDENCY_TOLERANCE * max(size, 1)
+        ok = resident >= size - tolerance if cell.cache == "warm" else resident <= tolerance
+        self.cache = CacheState(method, resident, resident_method, ok)
+        return self.cache
+
+    def memory_cap(self) -> MemoryCap | None:
+        """This run's cap (a cgroup where one can be made, else a watchdog); None: no cap asked."""
+        if self.cap is None and self.config.memory_limit_bytes:
+            self.cap = MemoryCap(self.config.memory_limit_bytes, f"streambench-{os.getpid()}")
+        return self.cap
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.close()

@@ -1,0 +1,124 @@
+"""The worker executor: null, tcp and file cells, one fresh ``python -m harness.worker`` per run.
+
+The sink is set up first, the cache state last (nothing may disturb it), then
+the worker starts in its own process group with the sink's fd and a result
+pipe; the parent watches it (RSS samples, deadline, cap), reaps it, empties
+its process group, and collects what the far end received.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from harness.common.lifeline import PARENT_PID_ENV, kill_group
+from harness.execute.context import RunContext
+from harness.execute.measurement import NOTHING_RECEIVED, MeasuredReport, Measurement
+from harness.measure import profilers
+from harness.measure.watch import watch
+from harness.plan.planning import PlannedRun
+from harness.sinks.handles import Received, SinkFactory
+
+STDERR_TAIL_BYTES = 2000
+
+
+class WorkerExecutor:
+    def __init__(self, open_sink: SinkFactory) -> None:
+        self.open_sink = open_sink
+
+    def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
+        cell, config, workload = planned.cell, ctx.config, ctx.workload
+        size_bytes = workload.manifest.size_bytes
+        try:
+            sink = self.open_sink(cell, ctx.scratch_dir, size_bytes, config.consumer_close_after_bytes)
+        except OSError as exc:  # a full disk, a planted symlink: this run cannot happen, the next may
+            why = f"sink set-up failed: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}"
+            return Measurement.not_run(why.rstrip(": "))
+        # Cache state last, right before the worker starts: nothing may disturb it.
+        ctx.make_cache_state()
+        cap = ctx.memory_cap()
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        job = {
+            "strategy": cell.strategy,
+            "source_path": str(workload.path),
+            "size_bytes": size_bytes,
+            "sink": cell.sink,
+            "sink_fd": sink.child_fd,
+            "result_fd": result_w,
+            "chunk_bytes": cell.chunk_bytes,
+            "high_water_mark_bytes": cell.high_water_mark_bytes,
+            "transform": cell.transform,
+            "plugins": config.plugins,
+            "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
+        }
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        argv = [sys.executable, "-m", "harness.worker"]
+        if planned.profiler == "memory" and ctx.profile_dir is not None:
+            capture = profilers.memray_capture_path(ctx.profile_dir)
+            capture.unlink(missing_ok=True)  # memray never overwrites a capture
+            job["memray_path"] = str(capture)
+        argv.append(json.dumps(job))
+        if planned.profiler is not None and ctx.profile_dir is not None:
+            argv = profilers.worker_argv(planned.profiler, argv, ctx.profile_dir, cell.strategy,
+                                         ctx.profile_rate_hz)  # fmt: skip
+            if argv[0] != sys.executable:
+                # Under py-spy the worker's parent is py-spy: it dies with py-spy,
+                # and py-spy is what kill_current and the timeout kill.
+                env[PARENT_PID_ENV] = ""
+        with tempfile.TemporaryFile() as stderr_file:
+            try:
+                # Its own process group: whatever the worker starts (cat, dd)
+                # is killed with it and found if it outlives it.
+                worker = subprocess.Popen(
+                    argv,
+                    pass_fds=(sink.child_fd, result_w),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr_file,
+                    env=env,
+                    process_group=0,
+                )
+                ctx.measured_pid = worker.pid
+                os.close(result_w)
+                result_w = -1
+                sink.release_child_fd()
+                seen = watch(worker.pid, config.timeout_s, config.rss_sample_interval_s, cap, result_r)
+                worker.returncode = seen.returncode
+                # Nothing of this run may still run when the next one starts.
+                leftovers = kill_group(worker.pid)
+                ctx.measured_pid = None
+                try:
+                    received = sink.collect(timeout_s=60.0)
+                except Exception as exc:  # the sink failed: the record says so
+                    sink.abort()
+                    received = Received(0, f"sink failed: {type(exc).__name__}: {exc}", None, None)
+            except BaseException:
+                sink.abort()
+                if ctx.measured_pid is not None:
+                    kill_group(ctx.measured_pid)
+                    ctx.measured_pid = None
+                raise
+            finally:
+                os.close(result_r)
+                if result_w >= 0:
+                    os.close(result_w)
+            stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
+            stderr_tail = stderr_file.read().decode(errors="replace").strip()
+        ru = seen.rusage
+        return Measurement(
+            report=MeasuredReport.from_json(seen.result_bytes),
+            who="worker",
+            samples=seen.samples,
+            user_s=ru.ru_utime if ru is not None else None,
+            sys_s=ru.ru_stime if ru is not None else None,
+            returncode=worker.returncode,
+            stderr_tail=stderr_tail,
+            timed_out=seen.timed_out,
+            over_cap=seen.over_cap or (cap is not None and cap.oom_killed()),
+            received=received if received is not None else NOTHING_RECEIVED,
+            sink_detail=dict(sink.detail),
+            leftover_processes=leftovers,
+        )

@@ -1,0 +1,187 @@
+"""Measurement -> Record: outcome rules, verification and peaks, in one pure function.
+
+Every executor's measurement becomes a record here and nowhere else, so the
+rules (over the cap is oom, past the deadline is timeout, no report is
+crashed, a MemoryError under the cap is oom) are written once. Unit tests
+drive it with fake measurements: no process, no clock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.common.units import format_bytes
+from harness.execute.context import RunContext
+from harness.execute.measurement import MeasuredReport, Measurement
+from harness.plan.config import RunConfig
+from harness.results.record import Record
+
+# At most this many points of RSS timeline are kept per record.
+TIMELINE_MAX_POINTS = 600
+# The timeline keeps samples this close outside the measured section.
+TIMELINE_MARGIN_S = 0.05
+
+
+def classify(
+    m: Measurement, memory_limit_bytes: int, timeout_s: float, cap_method: str
+) -> tuple[str, str | None]:
+    """(outcome, error) of a measurement: the one place these rules live."""
+    # The worker's words carry no subject (records before the seam said them so).
+    subject = "" if m.who == "worker" else f"{m.who} "
+    if m.over_cap:
+        limit = format_bytes(memory_limit_bytes)
+        return "oom", f"{subject}killed at the memory cap of {limit} ({cap_method}){m.over_cap_detail}"
+    if m.timed_out:
+        return "timeout", f"{subject}killed after {timeout_s:g} s"
+    if m.report is None:
+        if m.returncode is None:
+            how = ""
+        else:
+            how = f" (signal {-m.returncode})" if m.returncode < 0 else f" (exit status {m.returncode})"
+        return "crashed", f"{m.who} died{how} without a report: {m.stderr_tail[-500:]}"
+    error = m.report.error
+    if error is not None and error.startswith("MemoryError"):
+        return "oom", error  # the allocation failed under the cap instead of a kill
+    return m.report.outcome, error
+
+
+def timeline(samples: list[tuple[float, int, int]], started_at: float, ended_at: float) -> list[list[float]]:
+    window = [s for s in samples if started_at - TIMELINE_MARGIN_S <= s[0] <= ended_at + TIMELINE_MARGIN_S]
+    stride = max(1, -(-len(window) // TIMELINE_MAX_POINTS))
+    return [[round(t - started_at, 4), float(a), float(f)] for t, a, f in window[::stride]]
+
+
+def _peaks(m: Measurement, report: MeasuredReport) -> tuple[int | None, int | None, list[list[float]]]:
+    """Anon and file-backed peaks: the parent's samples in the section, and what the process saw."""
+    if report.started_at is None or report.ended_at is None:
+        return None, None, []
+    window = [s for s in m.samples if report.started_at <= s[0] <= report.ended_at]
+    seen_anon = (
+        report.baseline_rss_anon_bytes,
+        report.final_rss_anon_bytes,
+        report.sampled_peak_rss_anon_bytes,
+    )
+    seen_file = (
+        report.baseline_rss_file_bytes,
+        report.final_rss_file_bytes,
+        report.sampled_peak_rss_file_bytes,
+    )
+    anon = [s[1] for s in window] + [v for v in seen_anon if v]
+    file = [s[2] for s in window] + [v for v in seen_file if v]
+    return (max(anon) if anon else None, max(file) if file else None,
+            timeline(m.samples, report.started_at, report.ended_at))  # fmt: skip
+
+
+def _verification(ctx: RunContext, m: Measurement, outcome: str, report: MeasuredReport) -> tuple[bool, str]:
+    if m.verdict is not None:
+        return m.verdict.verified, m.verdict.detail
+    cell, expected = ctx.planned.cell, ctx.expected
+    size_bytes = ctx.workload.manifest.size_bytes
+    received = m.received
+    what = "the workload's" if cell.transform == "none" else f"the {cell.transform} reference's"
+    # Each check: (passed, what to say when it did not).
+    checks = [
+        (outcome == "ok", f"outcome {outcome}"),
+        (
+            received.bytes_received == expected.size_bytes,
+            f"sink received {received.bytes_received} of {expected.size_bytes} bytes",
+        ),
+        (
+            received.xxh3_64 == expected.xxh3_64,
+            f"sink checksum {received.xxh3_64} differs from {what} {expected.xxh3_64}",
+        ),
+        (
+            report.bytes_moved == size_bytes,
+            f"strategy reports {report.bytes_moved} of {size_bytes} bytes moved",
+        ),
+    ]
+    if expected.sha256 is not None:
+        got = report.strategy_notes.get("sha256")
+        checks.append((got == expected.sha256, f"sha256 {got} is wrong"))
+    failed = [why for ok, why in checks if not ok]
+    return not failed, "size and xxh3-64 match" if not failed else "; ".join(failed)
+
+
+def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, run_total_s: float) -> Record:
+    """The record of one planned run: what its context made and its executor measured."""
+    planned, cell = ctx.planned, ctx.planned.cell
+    cap_method = ctx.cap_method
+    outcome, error = classify(m, config.memory_limit_bytes, config.timeout_s, cap_method)
+    report = m.report or MeasuredReport(outcome=outcome, error=error)
+    anon_peak, file_peak, rss_timeline = _peaks(m, report)
+    verified, verify_detail = _verification(ctx, m, outcome, report)
+    started_at = report.started_at
+
+    def since_start(t: float | None) -> float | None:
+        return None if t is None or started_at is None else t - started_at
+
+    fields: dict[str, Any] = {
+        "strategy_user_s": report.strategy_user_s,
+        "strategy_sys_s": report.strategy_sys_s,
+        "strategy_major_faults": report.strategy_major_faults,
+        "strategy_minor_faults": report.strategy_minor_faults,
+        "strategy_inblock": report.strategy_inblock,
+        "strategy_oublock": report.strategy_oublock,
+        "strategy_voluntary_ctx_switches": report.strategy_voluntary_ctx_switches,
+        "strategy_involuntary_ctx_switches": report.strategy_involuntary_ctx_switches,
+    }
+    return Record(
+        run_id=run_id,
+        cell_id=cell.cell_id,
+        repeat=planned.repeat,
+        warmup=planned.warmup,
+        strategy=cell.strategy,
+        workload=cell.workload.kind,
+        size_bytes=ctx.workload.manifest.size_bytes,
+        seed=cell.workload.seed,
+        sink=cell.sink,
+        chunk_bytes=cell.chunk_bytes,
+        cache=cell.cache,
+        dest=cell.dest,
+        transform=cell.transform,
+        consumer_rate_bps=cell.consumer_rate_bps,
+        high_water_mark_bytes=cell.high_water_mark_bytes,
+        outcome=outcome,
+        error=error,
+        wall_s=report.wall_s,
+        user_s=m.user_s,
+        sys_s=m.sys_s,
+        **fields,
+        ttfb_s=m.ttfb_s if m.ttfb_s is not None else since_start(m.received.first_byte_at),
+        sink_last_byte_s=since_start(m.received.last_byte_at),
+        peak_rss_bytes=report.peak_rss_bytes,
+        baseline_rss_bytes=report.baseline_rss_bytes,
+        peak_rss_anon_bytes=anon_peak,
+        peak_rss_file_bytes=file_peak,
+        baseline_rss_anon_bytes=report.baseline_rss_anon_bytes,
+        baseline_rss_file_bytes=report.baseline_rss_file_bytes,
+        peak_rss_method="VmHWM after clear_refs" if report.peak_rss_reset else "VmHWM (no reset!)",
+        rss_sample_interval_s=config.rss_sample_interval_s,
+        memory_limit_bytes=config.memory_limit_bytes,
+        memory_limit_method=cap_method,
+        rss_timeline=rss_timeline,
+        bytes_moved=report.bytes_moved,
+        bytes_received=m.received.bytes_received,
+        verified=verified,
+        verify_detail=verify_detail,
+        io=dict(report.io),
+        chunks=report.chunks,
+        largest_chunk_bytes=report.largest_chunk_bytes,
+        observed_read_chunk_bytes=report.observed_read_chunk_bytes,
+        observed_write_chunk_bytes=report.observed_write_chunk_bytes,
+        pauses=report.pauses,
+        drains=report.drains,
+        max_buffered_bytes=report.max_buffered_bytes,
+        buffered_timeline=list(report.buffered_timeline),
+        sink_detail=dict(m.sink_detail),
+        resident_bytes_before=ctx.cache.resident_bytes,
+        resident_method=ctx.cache.resident_method,
+        cache_method=ctx.cache.method,
+        cache_state_ok=ctx.cache.ok,
+        started_at_utc=ctx.started_at_utc,
+        run_total_s=run_total_s,
+        strategy_notes=dict(report.strategy_notes),
+        profiler=planned.profiler,
+        http=dict(m.http),
+        leftover_processes=m.leftover_processes,
+    )

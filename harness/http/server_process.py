@@ -1,0 +1,181 @@
+"""The parent's handle of an HTTP server process: start it on a loopback socket, stop it, read its report."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from typing import IO, Any
+
+from harness.common.lifeline import PARENT_PID_ENV
+from harness.common.paths import PACKAGE_ROOT
+from harness.http.server import LOOPBACK
+from harness.http.server_config import ServerConfig
+
+
+def make_listener(backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1 and a free port, for the server to inherit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((LOOPBACK, 0))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class ServerProcess:
+    """A running server process: its port, ``stats()``, and ``stop()`` -> its report.
+
+    Start with ``ServerProcess.start(config)``; use as a context manager so the
+    process is never left behind (``__exit__`` stops it, or kills it).
+    """
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, result_r: int, control_w: int, stderr: IO[bytes]
+    ) -> None:
+        self.proc = proc
+        self.port = port
+        self._result_r = result_r
+        self._control_w = control_w
+        self._stderr = stderr
+        self._pending = b""
+        self.ready: dict[str, Any] = {}
+        self.report: dict[str, Any] | None = None
+
+    @classmethod
+    def start(cls, config: ServerConfig, *, ready_timeout_s: float = 20.0) -> ServerProcess:
+        listener = make_listener()
+        port = int(listener.getsockname()[1])
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        control_r, control_w = os.pipe2(os.O_CLOEXEC)
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.http.server",
+            "--listen-fd",
+            str(listener.fileno()),
+            "--result-fd",
+            str(result_w),
+            "--control-fd",
+            str(control_r),
+            *config.to_argv(),
+        ]
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        # Kept open for the server's life (stderr_tail); closed by __exit__ or kill().
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            proc = subprocess.Popen(
+                argv,
+                pass_fds=(listener.fileno(), result_w, control_r),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+                cwd=PACKAGE_ROOT,
+            )
+        except BaseException:
+            for fd in (result_r, result_w, control_r, control_w):
+                os.close(fd)
+            stderr.close()
+            raise
+        finally:
+            listener.close()  # the server owns the only copy now
+        os.close(result_w)
+        os.close(control_r)
+        server = cls(proc, port, result_r, control_w, stderr)
+        try:
+            line = server._read_line(ready_timeout_s)
+            if line is None or line.get("event") != "ready":
+                raise RuntimeError(f"http server did not start: {line}; stderr: {server.stderr_tail()}")
+        except BaseException:
+            server.kill()
+            raise
+        server.ready = line
+        return server
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read_line(self, timeout_s: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout_s
+        while b"\n" not in self._pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._result_r], [], [], left)[0]:
+                raise TimeoutError(f"no word from the http server in {timeout_s} s")
+            data = os.read(self._result_r, 65536)
+            if not data:
+                return None
+            self._pending += data
+        line, _, self._pending = self._pending.partition(b"\n")
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        from harness.http.client_run import fetch
+
+        status, _, body = fetch(self.port, "/stats", timeout_s=timeout_s)
+        if status != 200:
+            raise RuntimeError(f"/stats answered {status}")
+        parsed: dict[str, Any] = json.loads(body)
+        return parsed
+
+    def stop(self, timeout_s: float = 15.0, *, signal_stop: bool = False) -> dict[str, Any]:
+        """Stop the server (EOF on its control pipe, or SIGTERM) and return its report."""
+        if self.report is not None:
+            return self.report
+        if signal_stop:
+            self.proc.send_signal(signal.SIGTERM)
+        elif self._control_w >= 0:
+            os.close(self._control_w)
+            self._control_w = -1
+        try:
+            line = self._read_line(timeout_s)
+            self.proc.wait(timeout=timeout_s)
+        except BaseException:
+            self.kill()
+            raise
+        finally:
+            self._close_fds()
+        if line is None or line.get("event") != "report":
+            raise RuntimeError(f"http server gave no report: {line}; stderr: {self.stderr_tail()}")
+        self.report = line
+        return line
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
+        for name in ("_result_r", "_control_w"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
+
+    def stderr_tail(self, n_bytes: int = 4000) -> str:
+        if self._stderr.closed:
+            return ""
+        self._stderr.seek(max(0, self._stderr.seek(0, os.SEEK_END) - n_bytes))
+        return self._stderr.read().decode(errors="replace").strip()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.proc.poll() is None and self.report is None:
+                self.stop()
+        finally:
+            self.kill()
+            self._stderr.close()

@@ -1,0 +1,99 @@
+"""A cell's identity: its key, its stable id and its label, defined once.
+
+The plan's ``Cell`` and the reports' records both use these functions on plain
+mappings of cell fields, so a cell run today and its record read next year get
+the same id and the same words. HTTP fields (viewers, window, route) are part
+of an ``http`` cell's key only, so the ids of other cells never moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from harness.common.units import format_bytes
+
+# The fields that make a cell, with the value an older record that lacks one is given.
+CELL_DEFAULTS: dict[str, Any] = {
+    "strategy": "?",
+    "workload": "?",
+    "size_bytes": 0,
+    "sink": "?",
+    "chunk_bytes": 0,
+    "cache": "warm",
+    "dest": "-",
+    "transform": "none",
+    "consumer_rate_bps": 0,
+    "high_water_mark_bytes": 0,
+    "seed": 0,
+    # http cells only
+    "clients": 0,
+    "view_bytes": 0,
+    "http_route": "file",
+}
+INT_FIELDS = frozenset({
+    "size_bytes", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes", "seed",
+    "clients", "view_bytes",
+})  # fmt: skip
+_HTTP_FIELDS = ("clients", "view_bytes")
+# A cell id names folders (profiles/<cell-id>/): only these characters of a
+# strategy spec are kept in it, so a tag like "x/../.." can never leave the run.
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._:=+-]")
+ID_NAME_MAX = 60
+
+
+def cell_key(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that identify a cell, as ``Cell.key()`` has always written them."""
+    key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route")}
+    if fields["sink"] == "http":
+        key.update({k: fields[k] for k in _HTTP_FIELDS})
+    if fields.get("http_route", "file") != "file":
+        key["http_route"] = fields["http_route"]
+    return key
+
+
+def cell_id(key: Mapping[str, Any]) -> str:
+    """Stable across runs and machines: the same cell always gets the same id."""
+    digest = hashlib.sha256(json.dumps(dict(key), sort_keys=True).encode()).hexdigest()
+    name = _ID_UNSAFE.sub("_", str(key["strategy"]))[:ID_NAME_MAX].lstrip(".") or "_"
+    return f"{name}-{key['workload']}-{key['sink']}-{digest[:8]}"
+
+
+def cell_label(fields: Mapping[str, Any]) -> str:
+    """How a cell is named in terminals and pages."""
+    dest = f" ({fields['dest']})" if fields["sink"] == "file" else ""
+    rate = f" @{format_bytes(fields['consumer_rate_bps'])}/s" if fields["consumer_rate_bps"] else ""
+    transform = f" |{fields['transform']}" if fields["transform"] != "none" else ""
+    if fields["sink"] == "http":
+        rate += f" x{fields.get('clients', 0)} viewers"
+    return (
+        f"{fields['strategy']}{transform} {fields['workload']}:{format_bytes(fields['size_bytes'])} "
+        f"-> {fields['sink']}{dest}{rate} chunk {format_bytes(fields['chunk_bytes'])} {fields['cache']}"
+    )
+
+
+def record_cell_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's cell fields; an http record keeps its viewers and route under ``http``."""
+    http = record.get("http") if isinstance(record.get("http"), Mapping) else {}
+    assert isinstance(http, Mapping)
+    fields: dict[str, Any] = {}
+    for name, default in CELL_DEFAULTS.items():
+        value = record.get(name)
+        if value is None and name in ("clients", "view_bytes"):
+            value = http.get(name)
+        if value is None and name == "http_route":
+            value = http.get("route")
+        if value is None:
+            value = default
+        if name in INT_FIELDS:
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                value = default
+        else:
+            value = str(value)
+        fields[name] = value
+    return fields

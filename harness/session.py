@@ -1,0 +1,473 @@
+"""A whole run behind plain options and callbacks: plan, start or resume, execute, run.json, report.
+
+The command line (``harness.cli``), the pytest plugin and the benchmarks all
+drive runs through here; none of them hands the core an argparse namespace or
+prints from inside it. What a session has to tell the user goes through
+:class:`SessionEvents` (the CLI draws it with rich; tests may ignore it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.common.errors import UsageError
+from harness.common.units import format_bytes, parse_seconds, parse_size
+from harness.execute.runner import RunEvents, Runner
+from harness.machine.calibrate import load_calibration
+from harness.machine.info import machine_info
+from harness.measure.limits import default_memory_limit_bytes
+from harness.measure.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
+from harness.plan.applicability import split_runnable
+from harness.plan.config import Cell, MatrixConfig, RunConfig
+from harness.plan.estimate import Estimate, estimate
+from harness.plan.planning import PlannedRun, plan_runs
+from harness.plan.spec import build_matrix
+from harness.results.record import Record
+from harness.results.store import (
+    REPORT_FILE,
+    RUN_FILE,
+    ResultStore,
+    finite,
+    load_records,
+    load_run_meta,
+    write_atomic,
+)
+from strategies.registry import load_registry
+from workloads import cache
+from workloads.cache import ProgressFn, WorkloadSpec
+
+# The cap is charged from the moment a worker joins its cgroup (after its imports):
+# below this the worker cannot even start its strategy, and every run would end oom.
+MIN_MEMORY_LIMIT_BYTES = 8 << 20
+# A plan beyond either bound is confirmed first (a prompt, or --yes when not interactive).
+CONFIRM_RUNS = 2_000
+CONFIRM_SECONDS = 4 * 3600
+# run.json lists this many skipped cells; the rest are counted.
+SKIPPED_LISTED = 200
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Where a run lives and how it behaves; everything else is the matrix spec."""
+
+    out_dir: Path
+    data_dir: Path
+    plugins: bool = True
+    verify_workloads: bool = False
+    drop_caches: bool = False
+    # Fault injection: the consumer hangs up after this many bytes (0: never).
+    consumer_close_after_bytes: int = 0
+    dry_run: bool = False
+    assume_yes: bool = False
+
+
+def _no_progress(spec: WorkloadSpec) -> AbstractContextManager[ProgressFn | None]:
+    return nullcontext(None)
+
+
+@dataclass
+class SessionEvents:
+    """What a session tells its user. Every callback has a silent default."""
+
+    message: Callable[[str, str], None] = lambda text, level: None  # level: info, warn, error
+    skipped: Callable[[list[tuple[Cell, str]]], None] = lambda skipped: None
+    plan: Callable[[Estimate], None] = lambda plan: None
+    # Asked before a plan beyond the bounds; None: nobody can be asked.
+    confirm: Callable[[str], bool | None] = lambda question: None
+    generating: Callable[[WorkloadSpec], AbstractContextManager[ProgressFn | None]] = _no_progress
+    run_started: Callable[[PlannedRun, int, int], None] = lambda run, index, total: None
+    record: Callable[[Record], None] = lambda record: None
+    # The measured runs' records, once every run is done (the CLI prints a summary).
+    finished: Callable[[list[dict[str, Any]]], None] = lambda records: None
+    verdicts: Callable[[Any, list[Any]], None] = lambda scenario, verdicts: None
+    # The runner is running: the CLI draws progress inside this.
+    executing: Callable[[int], AbstractContextManager[None]] = lambda total: nullcontext()
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    exit_code: int
+    run_dir: Path | None = None
+    report_path: Path | None = None
+    failures: int = 0
+
+
+def profile_settings(kinds: Sequence[str] | str | None, rate: Any) -> ProfileSettings:
+    if isinstance(kinds, str):
+        kinds = list(PROFILE_KINDS) if kinds == "both" else [k.strip() for k in kinds.split(",") if k.strip()]
+    for kind in kinds or ():
+        if kind not in PROFILE_KINDS:
+            raise UsageError(f"unknown profiler {kind!r}; valid: memory, cpu, both")
+    try:
+        rate_hz = int(rate) if rate is not None else 100
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--profile-rate must be a whole number of samples per second, got {rate!r}"
+        ) from None
+    if not 1 <= rate_hz <= 1000:
+        raise UsageError("--profile-rate must be between 1 and 1000 (py-spy slows targets badly above ~100)")
+    return ProfileSettings(tuple(kinds or ()), rate_hz)
+
+
+def build_run_config(spec: Mapping[str, Any], options: SessionOptions) -> RunConfig:
+    """The one config object of a run: the matrix a spec describes plus where and how it runs."""
+    matrix = build_matrix(spec, load_registry(plugins=options.plugins))
+    memory_limit = spec.get("memory_limit")
+    memory_limit_bytes = (
+        parse_size(str(memory_limit)) if memory_limit is not None else default_memory_limit_bytes()
+    )
+    if 0 < memory_limit_bytes < MIN_MEMORY_LIMIT_BYTES:
+        raise UsageError(
+            f"memory limit {format_bytes(memory_limit_bytes)} is too small for a worker to start its "
+            f"strategy (every run would end oom); give at least {format_bytes(MIN_MEMORY_LIMIT_BYTES)} "
+            "(or 0 for no cap)"
+        )
+    return RunConfig(
+        matrix=matrix,
+        out_dir=options.out_dir,
+        data_dir=options.data_dir,
+        timeout_s=parse_seconds(spec.get("timeout", 600.0), "timeout"),
+        verify_workloads=options.verify_workloads,
+        plugins=options.plugins,
+        drop_caches=options.drop_caches,
+        memory_limit_bytes=memory_limit_bytes,
+        consumer_close_after_bytes=options.consumer_close_after_bytes,
+    )
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """Make sure results can be written to ``path`` before anything is generated or run."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{what} {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make {what} {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into {what} {path}: permission denied")
+    return path
+
+
+def ensure_workloads(
+    specs: Sequence[WorkloadSpec], data_dir: Path, verify: bool, events: SessionEvents
+) -> dict[WorkloadSpec, cache.Workload]:
+    out: dict[WorkloadSpec, cache.Workload] = {}
+    for spec in specs:
+        cached, _ = cache.check_cached(spec, data_dir, verify=verify)
+        if cached is not None:
+            out[spec] = cached
+            continue
+        with events.generating(spec) as progress:
+            out[spec] = cache.ensure(
+                spec, data_dir, verify=verify, progress=progress, message=lambda t: events.message(t, "warn")
+            )
+        # A new file's dirty pages would be written back during the first measured
+        # runs and slow them; flush them now, before anything is timed.
+        cache.flush(out[spec].path)
+    return out
+
+
+def _now_utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _meta_for(
+    run_id: str,
+    config: RunConfig,
+    spec: Mapping[str, Any],
+    cells: list[Cell],
+    skipped: list[tuple[Cell, str]],
+    workloads: dict[WorkloadSpec, cache.Workload],
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "started_at_utc": _now_utc(),
+        "argv": sys.argv[1:],
+        # The merged spec rebuilds exactly this matrix on --resume.
+        "matrix_spec": dict(spec),
+        "config": {
+            "repeat": config.matrix.repeat,
+            "warmup": config.matrix.warmup,
+            "data_dir": str(config.data_dir),
+            "timeout_s": config.timeout_s,
+            "memory_limit_bytes": config.memory_limit_bytes,
+            "rss_sample_interval_s": config.rss_sample_interval_s,
+            "plugins": config.plugins,
+        },
+        "cells": [{"cell_id": c.cell_id, "label": c.label, **c.key()} for c in cells],
+        "skipped_cells": [
+            {"cell_id": c.cell_id, "label": c.label, "reason": reason, **c.key()}
+            for c, reason in skipped[:SKIPPED_LISTED]
+        ],
+        "skipped_cells_total": len(skipped),
+        "workloads": {w.spec.file_stem(): asdict(w.manifest) for w in workloads.values()},
+        "calibration": load_calibration(config.data_dir),
+        "machine": machine_info(),
+    }
+
+
+def _confirm(runs: int, seconds: float, options: SessionOptions, events: SessionEvents) -> None:
+    """A plan beyond the bounds runs only when the user says so."""
+    if options.assume_yes or (runs <= CONFIRM_RUNS and seconds <= CONFIRM_SECONDS):
+        return
+    what = f"{runs:,} runs, about {seconds / 3600:.1f} h"
+    answer = events.confirm(f"this plan is {what}; run it?")
+    if answer is None:
+        raise UsageError(f"this plan is {what} (more than {CONFIRM_RUNS:,} runs or "
+                         f"{CONFIRM_SECONDS / 3600:g} h): pass --yes to run it")  # fmt: skip
+    if not answer:
+        raise UsageError("not started")
+
+
+def start(
+    spec: Mapping[str, Any],
+    options: SessionOptions,
+    settings: ProfileSettings,
+    events: SessionEvents,
+    extra_meta: Mapping[str, Any] | None = None,
+) -> SessionResult:
+    """Plan a matrix, say the plan, generate its workloads, run it, write its report."""
+    config = build_run_config(spec, options)
+    cells, skipped = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
+    events.skipped(skipped)
+    if not cells:
+        raise UsageError("no cell of this matrix can run (see the skipped cells above)")
+    planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
+    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir))
+    events.plan(plan)
+    if options.dry_run:
+        return SessionResult(0)
+    _confirm(len(planned), plan.seconds, options, events)
+    # Where results go is checked before minutes of workload generation.
+    writable_dir(config.out_dir, "results folder")
+    workloads = ensure_workloads(
+        config.matrix.all_workloads(), config.data_dir, config.verify_workloads, events
+    )
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+    store = ResultStore(config.out_dir / run_id)
+    store.acquire()
+    meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
+    meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
+    meta.update(extra_meta or {})
+    try:
+        store.write_run_meta(meta)
+        return _execute(config, store, meta, planned, workloads, settings, events)
+    finally:
+        store.release()
+
+
+def resume(run_dir: Path, data_dir: Path | None, events: SessionEvents) -> SessionResult:
+    """Run only the (cell, repeat, profiler) pairs an interrupted run is missing."""
+    if not (run_dir / RUN_FILE).exists():
+        raise UsageError(f"cannot resume {run_dir}: no {RUN_FILE} there")
+    meta = load_run_meta(run_dir)
+    if not isinstance(meta.get("matrix_spec"), dict) or not isinstance(meta.get("config", {}), dict):
+        raise UsageError(f"cannot resume {run_dir}: its {RUN_FILE} has no matrix_spec and config objects")
+    stored = meta.get("config", {})
+    options = SessionOptions(
+        out_dir=run_dir.parent,
+        data_dir=data_dir or Path(stored.get("data_dir") or cache.default_data_dir()),
+        plugins=bool(stored.get("plugins", True)),
+    )
+    spec = dict(meta["matrix_spec"])
+    spec.setdefault("memory_limit", str(stored.get("memory_limit_bytes", "")) or None)
+    config = build_run_config({k: v for k, v in spec.items() if v is not None}, options)
+    store = ResultStore(run_dir)
+    store.acquire()  # a second --resume of this run stops here, before it plans anything
+    try:
+        return _resume_owned(run_dir, meta, config, store, events)
+    finally:
+        store.release()
+
+
+def _resume_owned(
+    run_dir: Path, meta: dict[str, Any], config: RunConfig, store: ResultStore, events: SessionEvents
+) -> SessionResult:
+    torn = store.repair_torn_tail()
+    if torn:
+        events.message(f"set aside a half-written last line ({torn} bytes) in {store.torn_path}", "warn")
+    done = {
+        (r["cell_id"], int(r["repeat"]), bool(r["warmup"]), r.get("profiler")) for r in load_records(run_dir)
+    }
+    cells, _ = split_runnable(config.matrix.cells(), load_registry(plugins=config.plugins))
+    stored_profile = meta.get("profile")
+    profile: dict[str, Any] = stored_profile if isinstance(stored_profile, dict) else {}
+    settings = profile_settings(profile.get("kinds", []), profile.get("rate_hz"))
+    plan = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
+    planned = [p for p in plan if p.key not in done]
+    run_id = meta.get("run_id", run_dir.name)
+    events.message(f"resuming {run_id}: {len(done)} runs done, {len(planned)} to go", "info")
+    workloads = ensure_workloads(
+        config.matrix.all_workloads(), config.data_dir, config.verify_workloads, events
+    )
+    meta.setdefault("resumed_at_utc", []).append(_now_utc())
+    store.write_run_meta(meta)
+    return _execute(config, store, meta, planned, workloads, settings, events)
+
+
+def _execute(
+    config: RunConfig,
+    store: ResultStore,
+    meta: dict[str, Any],
+    planned: list[PlannedRun],
+    workloads: dict[WorkloadSpec, cache.Workload],
+    settings: ProfileSettings,
+    events: SessionEvents,
+) -> SessionResult:
+    run_dir = store.run_dir
+    run_id = str(meta["run_id"])
+    unavailable = {k: why for k in settings.kinds if (why := unavailable_reason(k)) is not None}
+    for kind, why in unavailable.items():
+        events.message(f"{kind} profiling cannot run here: {why}; the rest of the matrix runs", "warn")
+    n_cells = len({p.cell for p in planned})
+    events.message(f"run {run_id}: {n_cells} cells, {len(planned)} runs -> {run_dir}", "info")
+    failures = 0
+
+    def on_record(record: Record) -> None:
+        nonlocal failures
+        if record.outcome != "ok" or not record.verified:
+            failures += 1
+        events.record(record)
+
+    run_events = RunEvents(
+        on_start=events.run_started, on_record=on_record, on_message=lambda t: events.message(t, "warn")
+    )
+    runner = Runner(config, store, run_id, workloads, run_events, unavailable, settings.rate_hz)
+    with events.executing(len(planned)):
+        try:
+            runner.run(planned)
+        except KeyboardInterrupt:
+            runner.kill_current()
+            events.message(
+                f"interrupted: every finished record is kept in {store.results_path}; "
+                f"continue with: streambench run --resume {run_dir}",
+                "error",
+            )
+            return SessionResult(130, run_dir)
+        finally:
+            runner.remove_scratch()
+    meta["finished_at_utc"] = _now_utc()
+    store.write_run_meta(meta)
+    records = load_records(run_dir)
+    events.finished(records)
+    try:
+        report_path = write_report(run_dir, meta, records, None, events)
+    except Exception as exc:  # a reporting bug must not look like lost measurements
+        events.message(
+            f"the report could not be written ({type(exc).__name__}: {exc}); every record is in "
+            f"{store.results_path}; retry with: streambench report {run_dir}",
+            "error",
+        )
+        return SessionResult(1, run_dir, failures=failures)
+    if failures:
+        events.message(f"{failures} runs failed or were not verified; see the report", "error")
+    return SessionResult(0, run_dir, report_path, failures)
+
+
+def write_report(
+    run_dir: Path,
+    meta: Mapping[str, Any],
+    records: list[dict[str, Any]],
+    output: Path | None = None,
+    events: SessionEvents | None = None,
+) -> Path:
+    """The run's report.html (or ``output``); a scenario run's page leads with its verdicts."""
+    from reports.html import render_report
+
+    html = render_report(dict(meta), records)
+    path = output or run_dir / REPORT_FILE
+    write_atomic(path, html.encode())
+    if "scenario" in meta and output is None:
+        return _write_scenario_report(run_dir, meta, records, html, events or SessionEvents())
+    return path.resolve()
+
+
+def _write_scenario_report(
+    run_dir: Path,
+    meta: Mapping[str, Any],
+    records: list[dict[str, Any]],
+    full_report_html: str,
+    events: SessionEvents,
+) -> Path:
+    from harness.plan.scenario import get_scenario
+    from reports.claims import evaluate, parse_claims
+    from reports.scenario_html import render_scenario
+
+    info = meta["scenario"]
+    scenario = get_scenario(info["name"])
+    _, raw_claims = scenario.expand(int(info["size_bytes"]))
+    claims = parse_claims(raw_claims, f"scenario {scenario.name}")
+    verdicts = [evaluate(c, records) for c in claims]
+    events.verdicts(scenario, verdicts)
+    path = run_dir / "scenario.html"
+    write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html).encode())
+    verdicts_json = json.dumps(
+        finite([{"says": v.claim.says, "verdict": v.verdict, "detail": v.detail, "numbers": v.numbers}
+                for v in verdicts]),
+        indent=2, default=str,
+    )  # fmt: skip
+    write_atomic(run_dir / "verdicts.json", verdicts_json.encode())
+    return path.resolve()
+
+
+@dataclass
+class CellSession:
+    """One cell run round by round outside a matrix: the pytest plugin's and bench-overhead's runs.
+
+    The same runner, worker, probes and verification as a matrix run; records go
+    to ``out_dir/<run_id>/results.jsonl`` as they exist.
+    """
+
+    cell: Cell
+    out_dir: Path
+    data_dir: Path
+    run_id: str = field(default_factory=lambda: f"cell-{secrets.token_hex(3)}")
+    timeout_s: float = 600.0
+    memory_limit_bytes: int = 0
+    plugins: bool = True
+    records: list[Record] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        workload = cache.ensure(self.cell.workload, self.data_dir)
+        config = RunConfig(
+            matrix=MatrixConfig(
+                (self.cell.strategy,), (self.cell.workload,), (self.cell.sink,), (self.cell.chunk_bytes,),
+                repeat=1, warmup=0,
+            ),
+            out_dir=self.out_dir,
+            data_dir=self.data_dir,
+            timeout_s=self.timeout_s,
+            memory_limit_bytes=self.memory_limit_bytes,
+            plugins=self.plugins,
+        )  # fmt: skip
+        self.workload = workload
+        self.store = ResultStore(self.out_dir / self.run_id)
+        self.runner = Runner(config, self.store, self.run_id, {self.cell.workload: workload})
+
+    def run(self, *, warmup: bool = False) -> Record:
+        """One more round of this cell, appended to the store the moment it exists."""
+        repeat = sum(1 for r in self.records if r.warmup == warmup)
+        (record,) = self.runner.run([PlannedRun(self.cell, repeat, warmup)])
+        self.records.append(record)
+        return record
+
+    def close(self) -> None:
+        self.runner.remove_scratch()
+
+
+@contextmanager
+def cell_session(cell: Cell, out_dir: Path, data_dir: Path, **kwargs: Any) -> Iterator[CellSession]:
+    session = CellSession(cell, out_dir, data_dir, **kwargs)
+    try:
+        yield session
+    finally:
+        session.close()

@@ -1,0 +1,153 @@
+"""Who may import whom, and where the kind of a cell may be read: checked on the source (ast)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+
+PACKAGES = ("harness", "strategies", "workloads", "reports")
+LEAF = "harness.common"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (a function-level import counts too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _project_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    return {name for name in _imports(path) if name in modules}
+
+
+def _in(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+MODULES = _modules()
+
+
+@pytest.mark.parametrize("package", ["strategies", "workloads"])
+def test_strategies_and_workloads_import_only_the_leaf_package(package: str) -> None:
+    bad = {
+        (name, imported)
+        for name, path in MODULES.items()
+        if _in(name, package)
+        for imported in _project_imports(path, MODULES)
+        if _in(imported, "harness") and not _in(imported, LEAF)
+    }
+    assert not bad, sorted(bad)
+
+
+def test_reports_import_only_the_leaf_and_results_packages() -> None:
+    bad = {
+        (name, imported)
+        for name, path in MODULES.items()
+        if _in(name, "reports")
+        for imported in _project_imports(path, MODULES)
+        if _in(imported, "harness") and not (_in(imported, LEAF) or _in(imported, "harness.results"))
+    }
+    assert not bad, sorted(bad)
+
+
+def test_the_leaf_package_imports_nothing_of_the_project() -> None:
+    bad = {
+        (name, imported)
+        for name, path in MODULES.items()
+        if _in(name, LEAF)
+        for imported in _project_imports(path, MODULES)
+        if not _in(imported, LEAF)
+    }
+    assert not bad, sorted(bad)
+
+
+def test_the_plan_imports_no_reports() -> None:
+    bad = {
+        (name, imported)
+        for name, path in MODULES.items()
+        if _in(name, "harness.plan")
+        for imported in _project_imports(path, MODULES)
+        if _in(imported, "reports")
+    }
+    assert not bad, sorted(bad)
+
+
+MEASURED_CHILDREN = (
+    "harness.worker.__main__",
+    "harness.sinks.consumer",
+    "harness.http.server",
+    "harness.http.clients",
+    "harness.s3.client_process",
+)
+
+
+@pytest.mark.parametrize("child", MEASURED_CHILDREN)
+def test_measured_children_never_import_pandas_rich_or_jinja2(child: str) -> None:
+    """The closure of what a measured child can import (at any depth) holds none of them."""
+    seen: set[str] = set()
+    todo = [child]
+    third_party: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in MODULES:
+            continue
+        seen.add(name)
+        for imported in _imports(MODULES[name]):
+            if imported in MODULES:
+                todo.append(imported)
+            else:
+                third_party.add(imported.split(".")[0])
+    assert not third_party & {"pandas", "rich", "jinja2"}, (child, sorted(seen))
+
+
+# Where a cell's kind (its sink, its HTTP route) is read to decide how to run it.
+_KIND_ATTRS = frozenset({"sink", "http_route"})
+_RUN_ROOMS = ("harness.execute", "harness.session", "harness.measure", "harness.worker", "harness.sinks")
+
+
+def _reads_kind(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr in _KIND_ATTRS for n in ast.walk(node))
+
+
+def test_only_executor_for_branches_on_the_kind_of_cell() -> None:
+    found = []
+    for name, path in MODULES.items():
+        if not any(_in(name, room) for room in _RUN_ROOMS):
+            continue
+        tree = ast.parse(path.read_text())
+        allowed: set[int] = set()
+        for fn in ast.walk(tree):
+            if (
+                isinstance(fn, ast.FunctionDef)
+                and name == "harness.execute.executors"
+                and fn.name == "executor_for"
+            ):
+                allowed.update(id(n) for n in ast.walk(fn))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare | ast.If | ast.IfExp | ast.Match) and id(node) not in allowed:
+                test = node.test if isinstance(node, ast.If | ast.IfExp) else node
+                if isinstance(test, ast.AST) and isinstance(test, ast.Compare) and _reads_kind(test):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                if isinstance(node, ast.Match) and _reads_kind(node.subject):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, found
