@@ -13,9 +13,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from strategies.transforms import Transform
+if TYPE_CHECKING:
+    # Types only: a run without a transform never imports csv, zlib and hashlib.
+    from strategies.transforms import Transform
 
 
 class Capability(enum.Enum):

@@ -10,13 +10,74 @@ Executors never build records; :func:`harness.execute.recording.to_record` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from harness.measure.measured import MeasuredReport
+from harness.measure.report import MeasuredReportDict
 from harness.sinks.handles import Received
 
-__all__ = ["NOTHING_RECEIVED", "MeasuredReport", "Measurement", "Verdict"]
+
+@dataclass(frozen=True)
+class MeasuredReport:
+    """The parent's view of a :class:`~harness.measure.measured.MeasuredReportDict`."""
+
+    outcome: str
+    error: str | None = None
+    bytes_moved: int = 0
+    # time.monotonic() of the measured section's start and end, in the measured process
+    started_at: float | None = None
+    ended_at: float | None = None
+    wall_s: float | None = None
+    # getrusage deltas over the section (children such as cat included)
+    strategy_user_s: float | None = None
+    strategy_sys_s: float | None = None
+    strategy_major_faults: int | None = None
+    strategy_minor_faults: int | None = None
+    strategy_inblock: int | None = None
+    strategy_oublock: int | None = None
+    strategy_voluntary_ctx_switches: int | None = None
+    strategy_involuntary_ctx_switches: int | None = None
+    # the process's own memory: VmHWM after clear_refs, status before and after
+    peak_rss_bytes: int | None = None
+    peak_rss_reset: bool | None = None
+    baseline_rss_bytes: int | None = None
+    baseline_rss_anon_bytes: int | None = None
+    baseline_rss_file_bytes: int | None = None
+    final_rss_anon_bytes: int | None = None
+    final_rss_file_bytes: int | None = None
+    # peaks the process sampled itself (a server, an S3 client), when it did
+    sampled_peak_rss_anon_bytes: int | None = None
+    sampled_peak_rss_file_bytes: int | None = None
+    io: dict[str, int] = field(default_factory=dict)
+    chunks: int = 0
+    largest_chunk_bytes: int = 0
+    observed_read_chunk_bytes: float | None = None
+    observed_write_chunk_bytes: float | None = None
+    pauses: int | None = None
+    drains: int | None = None
+    max_buffered_bytes: int | None = None
+    buffered_timeline: list[list[float]] = field(default_factory=list)
+    strategy_notes: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, raw: MeasuredReportDict | dict[str, Any]) -> MeasuredReport:
+        """From a child's JSON report: unknown keys are ignored, missing ones take their defaults."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in raw.items() if k in known and v is not None}
+        values.setdefault("outcome", "error")
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> MeasuredReport | None:
+        """None when the process left no (whole) report: it died."""
+        if not data:
+            return None
+        try:
+            raw = json.loads(data)
+        except (ValueError, RecursionError):
+            return None
+        return cls.from_mapping(raw) if isinstance(raw, dict) and "outcome" in raw else None
 
 
 @dataclass(frozen=True)

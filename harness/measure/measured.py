@@ -7,20 +7,23 @@ final status. An optional thread samples the child's own ``RssAnon``/``RssFile``
 (a lower bound of the peak; ``VmHWM`` is exact) where no parent can watch it
 closely (a server serving many clients, a client under boto3's threads).
 
-``figures()`` is the contract every measured child reports under the same keys
-(:class:`MeasuredReport`, the one contract of a measured section). This module imports
-nothing heavy: measured children start fast.
+``figures()`` gives the keys every measured child reports
+(:class:`harness.measure.report.MeasuredReportDict`, the one contract of a
+measured section; the parent reads it as ``harness.execute.measurement.MeasuredReport``).
+This module imports nothing heavy: measured children start fast.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import resource
-import threading
 import time
-from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # Types only: defining the contract's 33 keys costs ~1 ms, the worker's start pays nothing.
+    from harness.measure.report import MeasuredReportDict
+    from harness.measure.sampler import RssSampler
 
 from harness.measure.probes import read_io, read_status, reset_peak_rss
 
@@ -45,42 +48,17 @@ def _usage(children: bool) -> dict[str, float]:
     return {k: getattr(own, f) + getattr(kids, f) for k, f in _RUSAGE_FIELDS.items()}
 
 
-class RssSampler(threading.Thread):
-    """Peaks of this process's RssAnon, RssFile and VmRSS, sampled every ``interval_s``."""
-
-    def __init__(self, interval_s: float) -> None:
-        super().__init__(name="streambench-rss-sampler", daemon=True)
-        self.interval_s = interval_s
-        self.peaks: dict[str, int] = {}
-        self.samples = 0
-        self._stop_event = threading.Event()
-
-    def sample(self) -> None:
-        status = read_status()
-        self.samples += 1
-        for key in ("RssAnon", "RssFile", "VmRSS"):
-            if key in status and status[key] > self.peaks.get(key, -1):
-                self.peaks[key] = status[key]
-
-    def start(self) -> None:
-        self.sample()
-        super().start()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.interval_s):
-            self.sample()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-        self.sample()
-
-
 class MeasuredSection:
     """Before and after of one measured section in the process that runs it."""
 
     def __init__(self, *, sample_interval_s: float | None = None, include_children: bool = True) -> None:
-        self._sampler = RssSampler(sample_interval_s) if sample_interval_s else None
+        self._sampler: RssSampler | None = None
+        if sample_interval_s:
+            # Only children without a close parent watcher sample themselves; the
+            # worker never pays for importing threading.
+            from harness.measure.sampler import RssSampler
+
+            self._sampler = RssSampler(sample_interval_s)
         self._children = include_children
         self.started_at = self.ended_at = 0.0
 
@@ -108,15 +86,23 @@ class MeasuredSection:
     def sampler(self) -> RssSampler | None:
         return self._sampler
 
-    def figures(self) -> dict[str, Any]:
+    def figures(self) -> MeasuredReportDict:
         """The section's figures under the keys every measured child reports."""
         io_delta = {k: self._io_after.get(k, 0) - self._io_before.get(k, 0) for k in self._io_after}
         peaks = self._sampler.peaks if self._sampler is not None else {}
+        used = {k: self._usage_after[k] - self._usage_before[k] for k in self._usage_after}
         return {
             "started_at": self.started_at,
             "ended_at": self.ended_at,
             "wall_s": self.ended_at - self.started_at,
-            **{f"strategy_{k}": self._usage_after[k] - self._usage_before[k] for k in self._usage_after},
+            "strategy_user_s": used["user_s"],
+            "strategy_sys_s": used["sys_s"],
+            "strategy_major_faults": int(used["major_faults"]),
+            "strategy_minor_faults": int(used["minor_faults"]),
+            "strategy_inblock": int(used["inblock"]),
+            "strategy_oublock": int(used["oublock"]),
+            "strategy_voluntary_ctx_switches": int(used["voluntary_ctx_switches"]),
+            "strategy_involuntary_ctx_switches": int(used["involuntary_ctx_switches"]),
             "peak_rss_bytes": self.final.get("VmHWM"),
             "peak_rss_reset": self.peak_reset,
             "baseline_rss_bytes": self.baseline.get("VmRSS"),
@@ -128,66 +114,3 @@ class MeasuredSection:
             "sampled_peak_rss_file_bytes": peaks.get("RssFile"),
             "io": io_delta,
         }
-
-
-@dataclass(frozen=True)
-class MeasuredReport:
-    outcome: str
-    error: str | None = None
-    bytes_moved: int = 0
-    # time.monotonic() of the measured section's start and end, in the measured process
-    started_at: float | None = None
-    ended_at: float | None = None
-    wall_s: float | None = None
-    # getrusage deltas over the section (children such as cat included)
-    strategy_user_s: float | None = None
-    strategy_sys_s: float | None = None
-    strategy_major_faults: int | None = None
-    strategy_minor_faults: int | None = None
-    strategy_inblock: int | None = None
-    strategy_oublock: int | None = None
-    strategy_voluntary_ctx_switches: int | None = None
-    strategy_involuntary_ctx_switches: int | None = None
-    # the process's own memory: VmHWM after clear_refs, status before and after
-    peak_rss_bytes: int | None = None
-    peak_rss_reset: bool | None = None
-    baseline_rss_bytes: int | None = None
-    baseline_rss_anon_bytes: int | None = None
-    baseline_rss_file_bytes: int | None = None
-    final_rss_anon_bytes: int | None = None
-    final_rss_file_bytes: int | None = None
-    # peaks the process sampled itself (a server, an S3 client), when it did
-    sampled_peak_rss_anon_bytes: int | None = None
-    sampled_peak_rss_file_bytes: int | None = None
-    io: dict[str, int] = field(default_factory=dict)
-    chunks: int = 0
-    largest_chunk_bytes: int = 0
-    observed_read_chunk_bytes: float | None = None
-    observed_write_chunk_bytes: float | None = None
-    pauses: int | None = None
-    drains: int | None = None
-    max_buffered_bytes: int | None = None
-    buffered_timeline: list[list[float]] = field(default_factory=list)
-    strategy_notes: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps({f.name: getattr(self, f.name) for f in fields(self)})
-
-    @classmethod
-    def from_mapping(cls, raw: dict[str, Any]) -> MeasuredReport:
-        """From a child's JSON report: unknown keys are ignored, missing ones take their defaults."""
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in raw.items() if k in known and v is not None}
-        values.setdefault("outcome", "error")
-        return cls(**values)
-
-    @classmethod
-    def from_json(cls, data: bytes) -> MeasuredReport | None:
-        """None when the process left no (whole) report: it died."""
-        if not data:
-            return None
-        try:
-            raw = json.loads(data)
-        except (ValueError, RecursionError):
-            return None
-        return cls.from_mapping(raw) if isinstance(raw, dict) and "outcome" in raw else None

@@ -15,23 +15,29 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.common.lifeline import die_with_parent
 from harness.measure.limits import join_cgroup
-from harness.measure.measured import MeasuredReport, MeasuredSection
+from harness.measure.measured import MeasuredSection
 from strategies.base import RunStats, Sink, Source, StrategyParams
 from strategies.registry import load_registry
-from strategies.transforms import make_transform
+
+if TYPE_CHECKING:
+    from harness.measure.report import MeasuredReportDict
 
 
-def run_job(job: dict[str, Any]) -> MeasuredReport:
+def run_job(job: dict[str, Any]) -> MeasuredReportDict:
     registry = load_registry(plugins=bool(job.get("plugins", True)))
     strategy_cls, options = registry.resolve(job["strategy"])
     strategy = strategy_cls()
     source = Source(Path(job["source_path"]), int(job["size_bytes"]))
     sink = Sink.on_fd(job["sink"], int(job["sink_fd"]))
-    transform = make_transform(job.get("transform"))
+    transform = None
+    if job.get("transform") not in (None, "none"):
+        from strategies.transforms import make_transform
+
+        transform = make_transform(job["transform"])
     params = StrategyParams(
         chunk_bytes=int(job["chunk_bytes"]),
         options=options,
@@ -75,21 +81,22 @@ def run_job(job: dict[str, Any]) -> MeasuredReport:
     def per_call(n_bytes: int | None, calls: int | None) -> float | None:
         return n_bytes / calls if n_bytes and calls else None
 
-    return MeasuredReport(
+    report: MeasuredReportDict = {
         **figures,
-        outcome=outcome,
-        error=error,
-        bytes_moved=moved_bytes,
-        chunks=stats.chunks,
-        largest_chunk_bytes=stats.largest_chunk_bytes,
-        observed_read_chunk_bytes=per_call(io_delta.get("rchar"), io_delta.get("syscr")),
-        observed_write_chunk_bytes=per_call(io_delta.get("wchar"), io_delta.get("syscw")),
-        pauses=stats.pauses,
-        drains=stats.drains,
-        max_buffered_bytes=stats.max_buffered_bytes,
-        buffered_timeline=[[round(t, 4), b] for t, b in stats.buffered_timeline],
-        strategy_notes=stats.notes,
-    )
+        "outcome": outcome,
+        "error": error,
+        "bytes_moved": moved_bytes,
+        "chunks": stats.chunks,
+        "largest_chunk_bytes": stats.largest_chunk_bytes,
+        "observed_read_chunk_bytes": per_call(io_delta.get("rchar"), io_delta.get("syscr")),
+        "observed_write_chunk_bytes": per_call(io_delta.get("wchar"), io_delta.get("syscw")),
+        "pauses": stats.pauses,
+        "drains": stats.drains,
+        "max_buffered_bytes": stats.max_buffered_bytes,
+        "buffered_timeline": [[round(t, 4), b] for t, b in stats.buffered_timeline],
+        "strategy_notes": stats.notes,
+    }
+    return report
 
 
 def main() -> None:
@@ -102,9 +109,9 @@ def main() -> None:
         report = run_job(job)
     except Exception as exc:  # setup failed before the run; still report, never hang
         traceback.print_exc(file=sys.stderr)
-        report = MeasuredReport(outcome="error", error=f"worker setup: {type(exc).__name__}: {exc}")
+        report = {"outcome": "error", "error": f"worker setup: {type(exc).__name__}: {exc}"}
     with open(result_fd, "w", closefd=True) as out:
-        out.write(report.to_json())
+        out.write(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -122,3 +122,11 @@ def test_a_run_that_never_ran_says_so_and_carries_its_own_state() -> None:
     ctx.cache = CacheState("already resident", MiB, "cachestat", True)
     r = to_record(ctx, Measurement(_ok_report(), received=GOOD), "run", CONFIG, 1.0)
     assert (r.cache_method, r.resident_bytes_before, r.cache_state_ok) == ("already resident", MiB, True)
+
+
+def test_the_childs_contract_and_the_parents_view_have_the_same_fields() -> None:
+    from dataclasses import fields
+
+    from harness.measure.report import MeasuredReportDict
+
+    assert set(MeasuredReportDict.__annotations__) == {f.name for f in fields(MeasuredReport)}

@@ -312,7 +312,8 @@ def test_viewers_are_part_of_a_cells_identity_in_labels_and_fits() -> None:
             records.append(
                 record(
                     sink="http", size_bytes=size, bytes_moved=size, cell_id=None,
-                    peak_rss_bytes=(25 << 20) + per_client * size, http={"clients": clients, "route": "export"},
+                    peak_rss_bytes=(25 << 20) + per_client * size,
+                    http={"clients": clients, "route": "export"},
                 )
             )  # fmt: skip
     summary = cell_summary(records_to_frame(records))
