@@ -26,6 +26,8 @@ DASH = "–"
 def is_missing(value: Any) -> bool:
     if value is None:
         return True
+    if isinstance(value, str):
+        return False  # text is never missing: a strategy named "NaN" is a name, not a number
     try:
         return math.isnan(float(value))
     except (TypeError, ValueError):

@@ -28,6 +28,7 @@ class Capability(enum.Enum):
     BUFFERS = "buffers"  # holds bytes in user space between read and write
     EXTERNAL = "external"  # moves bytes with another program (a reference point)
     HTTP = "http"  # can write an HTTP response body (strategies.http_serving)
+    NODE = "node"  # runs in Node.js (harness/node/worker.mjs), not in Python
 
 
 @dataclass(frozen=True)

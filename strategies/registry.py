@@ -33,6 +33,11 @@ BUILTINS: dict[str, str] = {
     "threaded": "strategies.threaded:Threaded",
     "unbounded": "strategies.unbounded:Unbounded",
     "lines": "strategies.lines:Lines",
+    "node-readfile": "strategies.node:NodeReadFile",
+    "node-pipe": "strategies.node:NodePipe",
+    "node-pause-drain": "strategies.node:NodePauseDrain",
+    "node-pipeline": "strategies.node:NodePipeline",
+    "node-async-iter": "strategies.node:NodeAsyncIter",
     "cat": "strategies.reference:Cat",
     "dd": "strategies.reference:Dd",
 }
@@ -127,3 +132,11 @@ class Registry:
 
 def load_registry(*, plugins: bool = True) -> Registry:
     return Registry(plugins=plugins)
+
+
+def runtime_of(spec: str) -> str:
+    """What runs a strategy: "python", or another runtime a strategy class names (``runtime``)."""
+    name, _ = split_spec(spec)
+    if name in BUILTINS:
+        return str(getattr(_import(BUILTINS[name]), "runtime", "python"))
+    return "python"

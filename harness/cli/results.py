@@ -107,7 +107,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {summary_path}: {exc}") from None
     out_console.print(printable(matches[0]), style="bold")
     memory = summary.get("memory")
-    if memory:
+    if memory and "sampled_live_bytes" in memory:  # a Node cell: V8's sampling heap profiler
+        out_console.print(
+            f"node --heap-prof: {format_bytes(memory['sampled_live_bytes'])} sampled live at exit; "
+            f"overhead x{num(memory.get('overhead'), 2)}"
+        )
+        for top in memory["top_allocations"][:5]:
+            out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
+    elif memory:
         out_console.print(
             f"memray: peak heap {format_bytes(memory['peak_heap_bytes'])} (heap, not resident memory), "
             f"{memory['total_allocations']} allocations, {format_bytes(memory['total_allocated_bytes'])} "
@@ -116,7 +123,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
         for top in memory["top_allocations"][:5]:
             out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
     cpu = summary.get("cpu")
-    if cpu:
+    if cpu and cpu.get("profiler") == "node --cpu-prof":
+        out_console.print(
+            f"node --cpu-prof: {cpu['samples']} samples, on-CPU share {num(cpu['active_share'], 2)}, "
+            f"in streambench's Node code {num(cpu['strategy_share'], 2)}; "
+            f"overhead x{num(cpu.get('overhead'), 2)}"
+        )
+        for top in cpu["top_self"][:5]:
+            out_console.print(printable(f"  self {top['share']:6.1%}  {top['function']}"))
+    elif cpu:
         active = summary.get("cpu-flamegraph", {}).get("active_share")
         out_console.print(
             f"py-spy: {cpu['samples']} samples (idle included), on-CPU share {num(active, 2)}, "

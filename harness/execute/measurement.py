@@ -99,6 +99,9 @@ class Measurement:
     report: MeasuredReport | None
     # Who was measured, for the record's words: "worker", "server", "s3 client".
     who: str = "worker"
+    # What ran the strategy ("python", "node") and its version.
+    runtime: str = "python"
+    runtime_version: str | None = None
     # (monotonic time, RssAnon, RssFile) sampled by the parent every interval
     samples: list[tuple[float, int, int]] = field(default_factory=list)
     # wait4 of the measured process itself (None: not this executor's child)

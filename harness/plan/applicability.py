@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from harness.plan.config import Cell
 from strategies.base import Capability
 from strategies.registry import Registry
@@ -42,8 +44,22 @@ def _http_skip_reason(cell: Cell, name: str) -> str | None:
     return None if why is None else f"{name} cannot serve HTTP: {why}"
 
 
+def _node_skip_reason(cell: Cell) -> str | None:
+    if shutil.which("node") is None:
+        return "node is not installed (apt-get install nodejs)"
+    if shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is missing: a Node worker could outlive the harness"
+    if cell.sink == "http":
+        return "Node strategies do not serve the http sink yet"
+    if cell.transform == "csv-select":
+        return "csv-select has no Node transform (gzip, sha256 and grep do)"
+    return None
+
+
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
     cls, _ = registry.resolve(cell.strategy)
+    if Capability.NODE in cls.capabilities and (why := _node_skip_reason(cell)) is not None:
+        return why
     if cell.sink == "http":
         return _http_skip_reason(cell, cls.name)
     if cell.transform != "none":

@@ -14,6 +14,10 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       aggregate_bps, per_client_bytes, server counters.
   4 - leftover_processes: live processes of the run's process group found (and
       killed) after its worker ended, before the next run started.
+  5 - runtime ("python" or "node") and runtime_version of what ran the strategy;
+      Node runs add node_version, the effective readable/writable highWaterMarks and
+      process.memoryUsage() at the peak and at the end to strategy_notes; sink_detail
+      says when the far end decoded what it got (decoded, wire_bytes).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -116,6 +120,8 @@ class Record:
     profile_error: str | None = None
     http: dict[str, Any] = field(default_factory=dict)
     leftover_processes: int = 0
+    runtime: str = "python"
+    runtime_version: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

@@ -21,6 +21,7 @@ import mmap
 import os
 import sys
 import time
+import zlib
 
 import xxhash
 
@@ -32,8 +33,14 @@ READ_BUFFER_BYTES = 1 << 20
 RATE_SLICE_S = 0.01
 
 
-def consume(fd: int, rate_bps: int = 0, close_after_bytes: int = 0) -> dict[str, object]:
+def consume(
+    fd: int, rate_bps: int = 0, close_after_bytes: int = 0, decode: str | None = None
+) -> dict[str, object]:
     h = xxhash.xxh3_64()
+    # decode "gzip": count and hash what the gzip stream holds (a compressor whose bytes
+    # differ from Python's, Node's zlib, is judged by what it compressed, byte-exact).
+    inflate = zlib.decompressobj(31) if decode == "gzip" else None
+    decoded_bytes = 0
     buf = mmap.mmap(-1, READ_BUFFER_BYTES)  # page-aligned: copies into it run at full speed
     view = memoryview(buf)
     read_bytes = READ_BUFFER_BYTES
@@ -54,7 +61,12 @@ def consume(fd: int, rate_bps: int = 0, close_after_bytes: int = 0) -> dict[str,
             break
         if first_byte_at is None:
             first_byte_at = time.monotonic()
-        h.update(view[:n])
+        if inflate is None:
+            h.update(view[:n])
+        else:
+            plain = inflate.decompress(view[:n])
+            h.update(plain)
+            decoded_bytes += len(plain)
         total_bytes += n
         if close_after_bytes and total_bytes >= close_after_bytes:
             break
@@ -62,9 +74,18 @@ def consume(fd: int, rate_bps: int = 0, close_after_bytes: int = 0) -> dict[str,
     target.release()
     view.release()
     buf.close()
+    if inflate is None:
+        return {"bytes": total_bytes, "xxh3_64": h.hexdigest(), "first_byte_at": first_byte_at,
+                "last_byte_at": last_byte_at}  # fmt: skip
+    plain = inflate.flush()
+    h.update(plain)
+    decoded_bytes += len(plain)
+    # An incomplete gzip stream never passes: the count says so.
+    complete = inflate.eof and not inflate.unused_data
     return {
-        "bytes": total_bytes,
+        "bytes": decoded_bytes if complete else -1,
         "xxh3_64": h.hexdigest(),
+        "wire_bytes": total_bytes,
         "first_byte_at": first_byte_at,
         "last_byte_at": last_byte_at,
     }
@@ -76,8 +97,9 @@ def main() -> None:
     parser.add_argument("fd", type=int)
     parser.add_argument("--rate", type=int, default=0, help="bytes per second (0: as fast as it can)")
     parser.add_argument("--close-after", type=int, default=0, help="hang up after this many bytes")
+    parser.add_argument("--decode", choices=["gzip"], help="count and hash the decoded stream")
     args = parser.parse_args()
-    result = consume(args.fd, args.rate, args.close_after)
+    result = consume(args.fd, args.rate, args.close_after, args.decode)
     os.close(args.fd)
     sys.stdout.write(json.dumps(result) + "\n")
 

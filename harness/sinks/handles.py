@@ -22,9 +22,12 @@ import os
 import socket
 import subprocess
 import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import xxhash
 
 from harness.common.lifeline import PARENT_PID_ENV
 from harness.plan.config import Cell
@@ -49,8 +52,11 @@ class Received:
 class ConsumerSink:
     """``null`` (a pipe) or ``tcp`` (a loopback connection) with a consumer process behind it."""
 
-    def __init__(self, kind: str, rate_bps: int = 0, close_after_bytes: int = 0) -> None:
+    def __init__(
+        self, kind: str, rate_bps: int = 0, close_after_bytes: int = 0, decode: str | None = None
+    ) -> None:
         self.kind = kind
+        self.detail: dict[str, int | str]
         if kind == "null":
             consumer_fd, child_fd = os.pipe2(os.O_CLOEXEC)
             # A smaller pipe still works (and its size is recorded): not an error.
@@ -69,6 +75,9 @@ class ConsumerSink:
         argv = [sys.executable, "-m", "harness.sinks.consumer", str(consumer_fd), "--rate", str(rate_bps)]
         if close_after_bytes:
             argv += ["--close-after", str(close_after_bytes)]
+        if decode:
+            argv += ["--decode", decode]
+            self.detail["decoded"] = decode
         try:
             self._consumer = subprocess.Popen(argv, pass_fds=(consumer_fd,), stdout=subprocess.PIPE, env=env)
         finally:
@@ -87,6 +96,8 @@ class ConsumerSink:
         if self._consumer.returncode != 0:
             raise RuntimeError(f"{self.kind} consumer exited {self._consumer.returncode}")
         data = json.loads(out)
+        if "wire_bytes" in data:
+            self.detail["wire_bytes"] = int(data["wire_bytes"])
         return Received(int(data["bytes"]), str(data["xxh3_64"]), data["first_byte_at"], data["last_byte_at"])
 
     def abort(self) -> None:
@@ -112,9 +123,15 @@ def _loopback_pair() -> tuple[int, int]:
 class FileSink:
     kind = "file"
 
-    def __init__(self, dest_path: Path, size_bytes: int, mode: str) -> None:
+    def __init__(self, dest_path: Path, size_bytes: int, mode: str, decode: str | None = None) -> None:
         self.dest_path = dest_path
+        self.decode = decode
         self.detail: dict[str, int | str] = {"dest": mode}
+        if decode:
+            # How many bytes a decoded stream takes on the wire is not known before
+            # the run: the destination is made anew, so no stale tail can follow it.
+            self.detail["decoded"] = decode
+            self.detail["dest"] = mode = "new"
         dest_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # O_NOFOLLOW on every open: a symlink planted at the destination is
         # refused (ELOOP), never followed to overwrite what it points to.
@@ -134,7 +151,11 @@ class FileSink:
     def collect(self, timeout_s: float) -> Received:
         self.release_child_fd()
         size_bytes = self.dest_path.stat().st_size
-        digest = file_checksum(self.dest_path)
+        if self.decode == "gzip":
+            self.detail["wire_bytes"] = size_bytes
+            size_bytes, digest = _gunzip_checksum(self.dest_path)
+        else:
+            digest = file_checksum(self.dest_path)
         # Flush what the run wrote now, outside any timed section, so its
         # writeback does not bleed into the next measured run.
         fd = os.open(self.dest_path, os.O_RDONLY)
@@ -146,6 +167,22 @@ class FileSink:
 
     def abort(self) -> None:
         self.release_child_fd()
+
+
+def _gunzip_checksum(path: Path) -> tuple[int, str]:
+    """(bytes, xxh3-64) of what a gzip file holds; -1 bytes when the stream is incomplete."""
+    h = xxhash.xxh3_64()
+    inflate = zlib.decompressobj(31)
+    n_bytes = 0
+    with open(path, "rb") as f:
+        while block := f.read(4 << 20):
+            plain = inflate.decompress(block)
+            h.update(plain)
+            n_bytes += len(plain)
+    plain = inflate.flush()
+    h.update(plain)
+    n_bytes += len(plain)
+    return (n_bytes if inflate.eof and not inflate.unused_data else -1), h.hexdigest()
 
 
 def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
@@ -209,15 +246,19 @@ def remove_scratch(scratch: Path) -> None:
 
 
 Sink = ConsumerSink | FileSink
-# (cell, the run's scratch folder, size, consumer's hang-up point) -> the parent's end of the sink
-SinkFactory = Callable[[Cell, Path, int, int], Sink]
+# (cell, the run's scratch folder, size, consumer's hang-up point, what to decode) -> the parent's end
+SinkFactory = Callable[[Cell, Path, int, int, "str | None"], Sink]
 
 
-def consumer_sink(cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0) -> Sink:
+def consumer_sink(
+    cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0, decode: str | None = None
+) -> Sink:
     """A consumer process behind a pipe (null) or a loopback socket (tcp), at the cell's rate."""
-    return ConsumerSink(cell.sink, cell.consumer_rate_bps, close_after_bytes)
+    return ConsumerSink(cell.sink, cell.consumer_rate_bps, close_after_bytes, decode)
 
 
-def file_sink(cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0) -> Sink:
+def file_sink(
+    cell: Cell, scratch: Path, size_bytes: int, close_after_bytes: int = 0, decode: str | None = None
+) -> Sink:
     """A destination file in the run's scratch folder, existing or new as the cell says."""
-    return FileSink(dest_path_for(scratch, size_bytes), size_bytes, cell.dest)
+    return FileSink(dest_path_for(scratch, size_bytes), size_bytes, cell.dest, decode)

@@ -24,10 +24,17 @@ class Executor(Protocol):
 def executor_for(cell: Cell) -> Executor:
     # Imported here: each executor pulls in only its own world (aiohttp, boto3's helpers).
     if cell.sink in ("null", "tcp", "file"):
-        from harness.execute.executors.worker import WorkerExecutor
         from harness.sinks.handles import consumer_sink, file_sink
+        from strategies.registry import runtime_of
 
-        return WorkerExecutor(file_sink if cell.sink == "file" else consumer_sink)
+        open_sink = file_sink if cell.sink == "file" else consumer_sink
+        if runtime_of(cell.strategy) == "node":
+            from harness.execute.executors.node import NodeExecutor
+
+            return NodeExecutor(open_sink)
+        from harness.execute.executors.worker import WorkerExecutor
+
+        return WorkerExecutor(open_sink)
     if cell.http_route == "s3-upload":
         from harness.execute.executors.s3 import S3Executor
 

@@ -9,6 +9,7 @@ own bytes for its range. The record's memory figures are the *server's*.
 
 from __future__ import annotations
 
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -130,6 +131,7 @@ class HttpExecutor:
         return Measurement(
             report=None if crashed else report,
             who="server",
+            runtime_version=platform.python_version(),
             returncode=None if crashed else 0,
             stderr_tail=(result.error or "") if crashed else "",
             over_cap=result.outcome == "oom",

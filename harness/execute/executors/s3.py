@@ -7,6 +7,7 @@ under the run's cap; the stored object is checked on the server's disk.
 
 from __future__ import annotations
 
+import platform
 import shutil
 import time
 from dataclasses import replace
@@ -137,6 +138,7 @@ def s3_upload(
     m = Measurement(
         report=report if "outcome" in client else None,
         who="s3 client",
+        runtime_version=platform.python_version(),
         returncode=client["returncode"],
         stderr_tail=client["stderr_tail"],
         timed_out=client["timed_out"],

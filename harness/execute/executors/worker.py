@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
+from typing import Any
 
 from harness.common.lifeline import PARENT_PID_ENV, kill_group
 from harness.execute.context import RunContext
@@ -26,14 +28,44 @@ STDERR_TAIL_BYTES = 2000
 
 
 class WorkerExecutor:
+    """A fresh Python worker per run; subclasses start another measured program the same way."""
+
+    runtime = "python"
+
     def __init__(self, open_sink: SinkFactory) -> None:
         self.open_sink = open_sink
+
+    def decode(self, planned: PlannedRun) -> str | None:
+        """What the far end must decode before it counts (None: the bytes as they come)."""
+        return None
+
+    def command(self, planned: PlannedRun, ctx: RunContext, job: dict[str, Any]) -> tuple[list[str], bool]:
+        """The measured program's argv, and whether it is started through another program (py-spy)."""
+        cell = planned.cell
+        argv = [sys.executable, "-m", "harness.worker"]
+        if planned.profiler == "memory" and ctx.profile_dir is not None:
+            capture = profilers.memray_capture_path(ctx.profile_dir)
+            capture.unlink(missing_ok=True)  # memray never overwrites a capture
+            job["memray_path"] = str(capture)
+        argv.append(json.dumps(job))
+        if planned.profiler is not None and ctx.profile_dir is not None:
+            argv = profilers.worker_argv(planned.profiler, argv, ctx.profile_dir, cell.strategy,
+                                         ctx.profile_rate_hz)  # fmt: skip
+        return argv, argv[0] != sys.executable
+
+    def runtime_version(self, report: MeasuredReport | None) -> str:
+        return platform.python_version()
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         cell, config, workload = planned.cell, ctx.config, ctx.workload
         size_bytes = workload.manifest.size_bytes
         try:
-            sink = self.open_sink(cell, ctx.scratch_dir, size_bytes, config.consumer_close_after_bytes)
+            # An existing destination has the size the run will write (a transform's
+            # output is smaller or larger than the workload), so no stale tail stays.
+            sink = self.open_sink(
+                cell, ctx.scratch_dir, ctx.expected.size_bytes, config.consumer_close_after_bytes,
+                self.decode(planned),
+            )  # fmt: skip
         except OSError as exc:  # a full disk, a planted symlink: this run cannot happen, the next may
             why = f"sink set-up failed: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}"
             return Measurement.not_run(why.rstrip(": "))
@@ -55,19 +87,11 @@ class WorkerExecutor:
             "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
         }
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        argv = [sys.executable, "-m", "harness.worker"]
-        if planned.profiler == "memory" and ctx.profile_dir is not None:
-            capture = profilers.memray_capture_path(ctx.profile_dir)
-            capture.unlink(missing_ok=True)  # memray never overwrites a capture
-            job["memray_path"] = str(capture)
-        argv.append(json.dumps(job))
-        if planned.profiler is not None and ctx.profile_dir is not None:
-            argv = profilers.worker_argv(planned.profiler, argv, ctx.profile_dir, cell.strategy,
-                                         ctx.profile_rate_hz)  # fmt: skip
-            if argv[0] != sys.executable:
-                # Under py-spy the worker's parent is py-spy: it dies with py-spy,
-                # and py-spy is what kill_current and the timeout kill.
-                env[PARENT_PID_ENV] = ""
+        argv, launched_through = self.command(planned, ctx, job)
+        if launched_through:
+            # Under py-spy the worker's parent is py-spy: it dies with py-spy,
+            # and py-spy is what kill_current and the timeout kill.
+            env[PARENT_PID_ENV] = ""
         with tempfile.TemporaryFile() as stderr_file:
             try:
                 # Its own process group: whatever the worker starts (cat, dd)
@@ -108,8 +132,11 @@ class WorkerExecutor:
             stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
             stderr_tail = stderr_file.read().decode(errors="replace").strip()
         ru = seen.rusage
+        report = MeasuredReport.from_json(seen.result_bytes)
         return Measurement(
-            report=MeasuredReport.from_json(seen.result_bytes),
+            report=report,
+            runtime=self.runtime,
+            runtime_version=self.runtime_version(report),
             who="worker",
             samples=seen.samples,
             user_s=ru.ru_utime if ru is not None else None,
