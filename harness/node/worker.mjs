@@ -8,16 +8,12 @@
 //
 // No npm dependency: node: built-ins only.
 
-import crypto from "node:crypto";
-import { once } from "node:events";
 import fs from "node:fs";
-import net from "node:net";
-import { pipeline, Transform } from "node:stream";
-import zlib from "node:zlib";
+
+import { makeTransform, monotonic, newStats, openSink, openSource, STRATEGIES } from "./strategies.mjs";
 
 const job = JSON.parse(process.argv[2]);
 const MEMORY_SAMPLE_MS = 10;
-const BUFFERED_TIMELINE_MAX = 2000;
 
 // --- probes --------------------------------------------------------------------------------------
 
@@ -55,171 +51,6 @@ function resetPeakRss() {
     return false;
   }
 }
-// CLOCK_MONOTONIC, in seconds: the same clock as the parent's time.monotonic().
-const monotonic = () => Number(process.hrtime.bigint()) / 1e9;
-
-// --- transforms ----------------------------------------------------------------------------------
-
-function sha256Transform(notes) {
-  const h = crypto.createHash("sha256");
-  return new Transform({
-    transform(chunk, _enc, done) {
-      h.update(chunk);
-      done(null, chunk);
-    },
-    flush(done) {
-      notes.sha256 = h.digest("hex");
-      done();
-    },
-  });
-}
-
-function grepTransform(pattern, notes) {
-  // Keep the lines that contain the pattern; a line may span chunks (the Python Grep's rules).
-  const needle = Buffer.from(pattern, "latin1");
-  let carry = Buffer.alloc(0);
-  let kept = 0;
-  const filter = (text) => {
-    const out = [];
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf(10, start);
-      const line = nl < 0 ? text.subarray(start) : text.subarray(start, nl);
-      if (line.includes(needle)) {
-        out.push(line, Buffer.from("\n"));
-        kept += 1;
-      }
-      if (nl < 0) break;
-      start = nl + 1;
-    }
-    return Buffer.concat(out);
-  };
-  return new Transform({
-    transform(chunk, _enc, done) {
-      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-      const cut = data.lastIndexOf(10);
-      if (cut < 0) {
-        carry = Buffer.from(data);
-        return done();
-      }
-      carry = Buffer.from(data.subarray(cut + 1));
-      done(null, filter(data.subarray(0, cut)));
-    },
-    flush(done) {
-      let tail = Buffer.alloc(0);
-      if (carry.length && carry.includes(needle)) {
-        kept += 1;
-        tail = Buffer.concat([carry, Buffer.from("\n")]);
-      }
-      notes.grep_pattern = pattern;
-      notes.lines_kept = kept;
-      done(null, tail.length ? tail : undefined);
-    },
-  });
-}
-
-function makeTransform(name, notes) {
-  if (!name || name === "none") return null;
-  if (name === "gzip") {
-    notes.gzip_level = job.gzip_level;
-    return zlib.createGzip({ level: job.gzip_level });
-  }
-  if (name === "sha256") return sha256Transform(notes);
-  if (name === "grep") return grepTransform(job.grep_pattern, notes);
-  throw new Error(`no Node transform ${name}`);
-}
-
-// --- the sink: the harness's fd, wrapped as Node wraps a pipe, a socket or a file ------------------
-
-function openSink(writableHwm) {
-  if (job.sink === "file") {
-    return fs.createWriteStream(null, { fd: job.sink_fd, highWaterMark: writableHwm, autoClose: true });
-  }
-  return new net.Socket({ fd: job.sink_fd, readable: false, writable: true, writableHighWaterMark: writableHwm });
-}
-
-// --- strategies: the seeds' code ------------------------------------------------------------------
-
-// Bytes moved are the source's own count (ReadStream.bytesRead): no extra 'data' listener
-// changes how a strategy's stream flows.
-const stats = { source: null, moved: 0, pauses: null, drains: null, maxBuffered: null, timeline: [] };
-
-function sawBuffered(sink, t0) {
-  const held = sink.writableLength;
-  if (held > stats.maxBuffered) stats.maxBuffered = held;
-  if (stats.timeline.length < BUFFERED_TIMELINE_MAX) stats.timeline.push([monotonic() - t0, held]);
-}
-
-const finished = (sink) =>
-  new Promise((resolve, reject) => {
-    sink.once("finish", resolve);
-    sink.once("error", reject);
-  });
-
-const STRATEGIES = {
-  // fs.readFile(path, (err, buf) => res.end(buf)): the whole file in one Buffer, then one write.
-  async "node-readfile"({ source, sink }) {
-    const buf = await fs.promises.readFile(source);
-    stats.moved = buf.length;
-    const done = finished(sink);
-    sink.end(buf);
-    await done;
-  },
-  // fs.createReadStream(path).pipe(res): pipe() respects backpressure for us.
-  async "node-pipe"({ readable, sink }) {
-    const done = finished(sink);
-    readable.on("error", (e) => sink.destroy(e));
-    readable.pipe(sink);
-    await done;
-  },
-  // write() -> false: pause(); 'drain': resume(). The seeds' manual backpressure.
-  async "node-pause-drain"({ readable, sink, t0 }) {
-    stats.pauses = 0;
-    stats.drains = 0;
-    stats.maxBuffered = 0;
-    const done = finished(sink);
-    readable.on("data", (c) => {
-      if (!sink.write(c)) {
-        stats.pauses += 1;
-        readable.pause();
-        sink.once("drain", () => {
-          stats.drains += 1;
-          readable.resume();
-        });
-      }
-      sawBuffered(sink, t0);
-    });
-    readable.on("end", () => sink.end());
-    readable.on("error", (e) => sink.destroy(e));
-    await done;
-  },
-  // stream.pipeline(src, ..., res, callback): errors and cleanup in one place.
-  async "node-pipeline"({ source, transform, sink }) {
-    await new Promise((resolve, reject) => {
-      const src = fs.createReadStream(source, { highWaterMark: job.chunk_bytes });
-      stats.source = src;
-      const stages = transform ? [src, transform, sink] : [src, sink];
-      pipeline(...stages, (err) => (err ? reject(err) : resolve()));
-    });
-  },
-  // for await (const chunk of src) { if (!res.write(chunk)) await once(res, 'drain') }
-  async "node-async-iter"({ readable, sink, t0 }) {
-    stats.pauses = 0;
-    stats.drains = 0;
-    stats.maxBuffered = 0;
-    const done = finished(sink);
-    for await (const c of readable) {
-      if (!sink.write(c)) {
-        stats.pauses += 1;
-        sawBuffered(sink, t0);
-        await once(sink, "drain");
-        stats.drains += 1;
-      }
-    }
-    sink.end();
-    await done;
-  },
-};
 
 // --- the measured section -------------------------------------------------------------------------
 
@@ -229,19 +60,13 @@ async function main() {
   if (!run) throw new Error(`unknown Node strategy ${job.strategy}`);
   const notes = { node_version: process.version, v8_version: process.versions.v8 };
   const writableHwm = job.high_water_mark_bytes || job.chunk_bytes;
-  const sink = openSink(writableHwm);
-  const transform = makeTransform(job.transform, notes);
-  let readable = null;
-  if (job.strategy !== "node-readfile" && job.strategy !== "node-pipeline") {
-    const src = fs.createReadStream(job.source_path, { highWaterMark: job.chunk_bytes });
-    stats.source = src;
-    notes.readable_high_water_mark_bytes = src.readableHighWaterMark;
-    readable = transform ? src.pipe(transform) : src;
-    if (transform) src.on("error", (e) => transform.destroy(e));
-  } else if (job.strategy === "node-pipeline") {
-    notes.readable_high_water_mark_bytes = job.chunk_bytes;
-  }
+  const stats = newStats();
+  const sink = openSink(job, writableHwm);
+  const transform = makeTransform(job, notes);
   if (job.strategy === "node-readfile" && transform) throw new Error("node-readfile runs no transform");
+  const readable = openSource(job, transform, stats);
+  notes.readable_high_water_mark_bytes = stats.source ? stats.source.readableHighWaterMark : job.chunk_bytes;
+  if (job.strategy === "node-readfile") delete notes.readable_high_water_mark_bytes;
   notes.writable_high_water_mark_bytes = sink.writableHighWaterMark;
 
   // Setup is done: from here on, the peak is the run's.
@@ -259,7 +84,7 @@ async function main() {
   let outcome = "ok";
   let error = null;
   try {
-    await run({ source: job.source_path, readable, transform, sink, t0 });
+    await run({ source: job.source_path, readable, transform, sink, t0, stats, job });
   } catch (e) {
     outcome = "error";
     error = `${e.name || "Error"}: ${e.message}`;

@@ -28,6 +28,7 @@ from harness.plan.planning import PlannedRun
 from strategies.transforms import GREP_PATTERN, GZIP_LEVEL
 
 NODE_WORKER = PACKAGE_ROOT / "harness" / "node" / "worker.mjs"
+NODE_STANDALONE = PACKAGE_ROOT / "harness" / "node" / "standalone.mjs"
 CPU_PROFILE_NAME = NODE_ARTIFACTS["cpu"]
 HEAP_PROFILE_NAME = NODE_ARTIFACTS["memory"]
 
