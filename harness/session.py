@@ -411,8 +411,8 @@ def _write_scenario_report(
     path = run_dir / "scenario.html"
     write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html).encode())
     verdicts_json = json.dumps(
-        finite([{"says": v.claim.says, "verdict": v.verdict, "detail": v.detail, "numbers": v.numbers}
-                for v in verdicts]),
+        finite([{"says": v.claim.says, "verdict": v.verdict, "about": v.about, "detail": v.detail,
+                 "numbers": v.numbers} for v in verdicts]),
         indent=2, default=str,
     )  # fmt: skip
     write_atomic(run_dir / "verdicts.json", verdicts_json.encode())

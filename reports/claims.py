@@ -13,6 +13,8 @@ A claim is declared data (a scenario's ``[[claim]]`` table)::
   (medians per size; needs two sizes at least 4x apart);
 - ``">= 0.9x"`` (with ``baseline``): subject / baseline, per size, over every pair of
   repeats: holds when all pairs agree, fails when the median ratio disagrees;
+- ``"within 2x"`` (with ``baseline``): the same, two-sided: every ratio between 1/2 and 2
+  (e.g. Node's pipe against Python's pipe on the same sink: runtimes compared);
 - ``"<= 2x high_water_mark_bytes"``: against a field of the subject's own records;
 - ``"<= 16MiB"``, ``"> 0"``: against a constant (sizes take units);
 - ``"outcome oom"``: every subject record ended that way; ``"verified"``: every
@@ -116,6 +118,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
 }
 _RATIO_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x$")
+_WITHIN_RE = re.compile(r"^within\s+([\d.]+)\s*x$")
 _FIELD_RE = re.compile(r"^(>=|<=|>|<)\s*([\d.]+)\s*x\s+([a-z_.]+)$")
 _CONST_RE = re.compile(r"^(>=|<=|>|<)\s*(\S+)$")
 _KNEE_RE = re.compile(r"^knee\s*(>=|<=|>|<)\s*(\S+)$")
@@ -138,7 +141,7 @@ class Claim:
             or e.startswith("outcome ")
             or _KNEE_RE.match(e)
             or _FIELD_RE.match(e)
-            or (_RATIO_RE.match(e) and self.baseline is not None)
+            or ((_RATIO_RE.match(e) or _WITHIN_RE.match(e)) and self.baseline is not None)
             or (_CONST_RE.match(e) and not _RATIO_RE.match(e))
         )
         if not known:
@@ -167,6 +170,8 @@ class Verdict:
     verdict: str
     detail: str
     numbers: dict[str, Any] = field(default_factory=dict)
+    # Which runtime the claim is about: "python", "node", or "node vs python" for a comparison.
+    about: str = ""
 
 
 def _field(r: Mapping[str, Any], key: str) -> Any:
@@ -217,7 +222,22 @@ def _combine(parts: list[str]) -> str:
     return "holds"
 
 
+def _runtimes(records: Sequence[Mapping[str, Any]], selector: Mapping[str, Any]) -> list[str]:
+    return sorted({str(r.get("runtime") or "python") for r in records if _matches(r, selector)})
+
+
 def evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+    """The claim's verdict on these records, and which runtime it is about."""
+    verdict = _evaluate(claim, records)
+    about = "/".join(_runtimes(records, claim.subject))
+    if claim.baseline is not None:
+        base = "/".join(_runtimes(records, claim.baseline))
+        about = about if base == about else f"{about} vs {base}"
+    verdict.about = about
+    return verdict
+
+
+def _evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
     claim.validate()
     expect = claim.expect.strip()
     if expect == "verified":
@@ -247,7 +267,12 @@ def evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
     if expect in ("O(n)", "O(1)"):
         return _scaling(claim, values)
     if claim.baseline is not None and (m := _RATIO_RE.match(expect)):
-        return _ratio(claim, values, _values(records, claim, claim.baseline), m.group(1), float(m.group(2)))
+        op, factor = m.group(1), float(m.group(2))
+        return _ratio(claim, values, _values(records, claim, claim.baseline), lambda r: _OPS[op](r, factor))
+    if claim.baseline is not None and (m := _WITHIN_RE.match(expect)):
+        factor = float(m.group(1))
+        return _ratio(claim, values, _values(records, claim, claim.baseline),
+                      lambda r: 1 / factor <= r <= factor)  # fmt: skip
     if m := _FIELD_RE.match(expect):
         return _field_bound(claim, records, m.group(1), float(m.group(2)), m.group(3))
     m = _CONST_RE.match(expect)
@@ -276,9 +301,11 @@ def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
 
 
 def _ratio(
-    claim: Claim, subject: dict[int, list[float]], baseline: dict[int, list[float]], op: str, factor: float
+    claim: Claim,
+    subject: dict[int, list[float]],
+    baseline: dict[int, list[float]],
+    accepts: Callable[[float], bool],
 ) -> Verdict:
-    compare = _OPS[op]
     parts: list[str] = []
     details: list[str] = []
     numbers: dict[str, Any] = {}
@@ -289,8 +316,8 @@ def _ratio(
         if not ratios:
             continue
         median = statistics.median(ratios)
-        all_agree = all(compare(r, factor) for r in ratios)
-        verdict = "holds" if all_agree else "fails" if not compare(median, factor) else "inconclusive"
+        all_agree = all(accepts(r) for r in ratios)
+        verdict = "holds" if all_agree else "fails" if not accepts(median) else "inconclusive"
         parts.append(verdict)
         details.append(f"{size / 2**20:g} MiB: ratio {median:.3g} (pairs {ratios[0]:.3g}..{ratios[-1]:.3g})")
         numbers[str(size)] = {

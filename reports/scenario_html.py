@@ -96,7 +96,8 @@ def render_scenario(
     )
     rows = "".join(
         f'<tr><td style="color:{_COLOURS[v.verdict]};font-weight:700">{e(v.verdict)}</td>'
-        f"<td>{e(v.claim.says)}</td><td><code>{e(v.claim.metric)} {e(v.claim.expect)}</code></td>"
+        f"<td>{e(v.about)}</td><td>{e(v.claim.says)}</td>"
+        f"<td><code>{e(v.claim.metric)} {e(v.claim.expect)}</code></td>"
         f"<td>{e(v.detail)}</td></tr>"
         for v in verdicts
     )
@@ -115,7 +116,8 @@ iframe {{ width: 100%; height: 1400px; border: 1px solid #ddd; }}
 {counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive.</p>
 <p>{e(scenario.narrative)}</p>
 <h2>Verdicts</h2>
-<table><thead><tr><th>verdict</th><th>claim</th><th>tested as</th><th>measured</th></tr></thead>
+<table><thead><tr><th>verdict</th><th>runtime</th><th>claim</th><th>tested as</th><th>measured</th></tr>
+</thead>
 <tbody>{rows}</tbody></table>
 <h2>The chart that answers it</h2>
 {svg}

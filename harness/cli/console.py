@@ -79,11 +79,12 @@ def print_summary(records: list[dict[str, Any]]) -> None:
 
 def print_verdicts(scenario: Any, verdicts: list[Any]) -> None:
     table = Table(title=printable(f"scenario {scenario.name}: {scenario.question}"))
-    for col in ("verdict", "claim", "measured"):
+    for col in ("verdict", "runtime", "claim", "measured"):
         table.add_column(col)
     for v in verdicts:
         colour = {"holds": "green", "fails": "red"}.get(v.verdict, "yellow")
-        table.add_row(Text(v.verdict, style=colour), printable(v.claim.says), printable(v.detail))
+        table.add_row(Text(v.verdict, style=colour), printable(v.about), printable(v.claim.says),
+                      printable(v.detail))  # fmt: skip
     err_console.print(table)
 
 

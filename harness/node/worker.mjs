@@ -55,7 +55,6 @@ function resetPeakRss() {
 // --- the measured section -------------------------------------------------------------------------
 
 async function main() {
-  if (job.cgroup_procs) fs.writeFileSync(job.cgroup_procs, String(process.pid)); // under the cap first
   const run = STRATEGIES[job.strategy];
   if (!run) throw new Error(`unknown Node strategy ${job.strategy}`);
   const notes = { node_version: process.version, v8_version: process.versions.v8 };
@@ -69,7 +68,9 @@ async function main() {
   if (job.strategy === "node-readfile") delete notes.readable_high_water_mark_bytes;
   notes.writable_high_water_mark_bytes = sink.writableHighWaterMark;
 
-  // Setup is done: from here on, the peak is the run's.
+  // Setup is done: under the cap (as the Python worker joins after its imports), and from
+  // here on the peak is the run's.
+  if (job.cgroup_procs) fs.writeFileSync(job.cgroup_procs, String(process.pid));
   globalThis.gc?.();
   const peakReset = resetPeakRss();
   const baseline = readStatus();

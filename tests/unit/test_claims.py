@@ -147,3 +147,21 @@ def test_the_reports_label_and_the_claims_verdict_read_one_slope() -> None:
     for slope, kind in [(0.0, "O(1)"), (0.2, "O(1)"), (0.25, "between"), (0.75, "between"), (0.8, "O(n)")]:
         assert complexity(slope) == kind
         assert classify_slope(slope).startswith(kind)
+
+
+def test_within_compares_two_runtimes_both_ways_and_says_which() -> None:
+    from reports.claims import Claim, evaluate
+
+    def rec(strategy: str, runtime: str, wall_s: float) -> dict[str, object]:
+        return {"strategy": strategy, "runtime": runtime, "size_bytes": 1 << 30, "bytes_moved": 1 << 30,
+                "wall_s": wall_s, "outcome": "ok", "warmup": False, "profiler": None}  # fmt: skip
+
+    claim = Claim("Node pipe within 2x of Python pipe", "throughput_bps", {"strategy": "node-pipe"},
+                  "within 2x", {"strategy": "pipe"})  # fmt: skip
+    close = [rec("node-pipe", "node", 1.5), rec("node-pipe", "node", 1.6), rec("pipe", "python", 1.0)]
+    verdict = evaluate(claim, close)
+    assert verdict.verdict == "holds" and verdict.about == "node vs python"
+    far = [rec("node-pipe", "node", 3.0), rec("node-pipe", "node", 3.2), rec("pipe", "python", 1.0)]
+    assert evaluate(claim, far).verdict == "fails"
+    faster = [rec("node-pipe", "node", 0.3), rec("pipe", "python", 1.0)]  # two-sided: 3.3x faster fails too
+    assert evaluate(claim, faster).verdict == "fails"
