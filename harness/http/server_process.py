@@ -51,15 +51,16 @@ class ServerProcess:
         self.report: dict[str, Any] | None = None
 
     @classmethod
-    def start(cls, config: ServerConfig, *, ready_timeout_s: float = 20.0) -> ServerProcess:
+    def start(
+        cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None
+    ) -> ServerProcess:
+        """Start the server; ``program`` is another server speaking the same protocol (Node's)."""
         listener = make_listener()
         port = int(listener.getsockname()[1])
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         control_r, control_w = os.pipe2(os.O_CLOEXEC)
         argv = [
-            sys.executable,
-            "-m",
-            "harness.http.server",
+            *(program or [sys.executable, "-m", "harness.http.server"]),
             "--listen-fd",
             str(listener.fileno()),
             "--result-fd",

@@ -14,6 +14,8 @@ EXPORT_MODES = {"whole-file": "build", "pipe": "stream"}
 # The upload endpoint's two ways: read the whole body (whole-file) or stream it to disk (pipe).
 UPLOAD_MODES = {"whole-file": "read", "pipe": "stream"}
 # An S3 upload's three ways with boto3, by the strategy each is the analogue of.
+# The Node servers (harness/node/server.mjs): the seed's endpoint, and one that honours Range.
+NODE_SERVERS = ("node-pipe", "node-pipeline")
 S3_METHODS = {"whole-file": "put_object_bytes", "pipe": "put_object_file", "threaded": "upload_fileobj"}
 
 
@@ -50,7 +52,11 @@ def _node_skip_reason(cell: Cell) -> str | None:
     if shutil.which("setpriv") is None:
         return "setpriv (util-linux) is missing: a Node worker could outlive the harness"
     if cell.sink == "http":
-        return "Node strategies do not serve the http sink yet"
+        if cell.http_route != "file" or cell.transform != "none":
+            return "a Node server serves the file route only (no export, upload, s3 or transform)"
+        if cell.strategy.split(":")[0] not in NODE_SERVERS:
+            return "a Node server is node-pipe (the seed's, no Range) or node-pipeline (Range-aware)"
+        return None
     if cell.transform == "csv-select":
         return "csv-select has no Node transform (gzip, sha256 and grep do)"
     return None
@@ -58,8 +64,8 @@ def _node_skip_reason(cell: Cell) -> str | None:
 
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
     cls, _ = registry.resolve(cell.strategy)
-    if Capability.NODE in cls.capabilities and (why := _node_skip_reason(cell)) is not None:
-        return why
+    if Capability.NODE in cls.capabilities:
+        return _node_skip_reason(cell)
     if cell.sink == "http":
         return _http_skip_reason(cell, cls.name)
     if cell.transform != "none":

@@ -173,3 +173,30 @@ def test_node_cells_are_skipped_with_the_reason_where_node_is_missing(
     assert main(["run", "--strategy", "node-pipe,pipe", "--workload", "video:1MiB", "--sink", "null",
                  "--out", str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     assert "node is not installed" in capsys.readouterr().err
+
+
+def test_node_servers_serve_the_viewers_and_the_seeds_ignores_range(tmp_path: Path) -> None:
+    records = _run(tmp_path, "--strategy", "node-pipe,node-pipeline", "--workload", "video:8MiB",
+                   "--sink", "http", "--clients", "2", "--view-size", "1MiB")  # fmt: skip
+    by = {r["strategy"]: r for r in records}
+    ranged = by["node-pipeline"]
+    assert ranged["outcome"] == "ok" and ranged["verified"], ranged["verify_detail"]
+    assert ranged["runtime"] == "node" and ranged["http"]["seeking_clients"] == 1
+    assert ranged["peak_rss_bytes"] > 0 and ranged["peak_rss_method"] == "VmHWM after clear_refs"
+    seed = by["node-pipe"]
+    # Asked for 1 MiB windows, the seed's endpoint sent the whole 8 MiB file (no Range support).
+    assert seed["outcome"] == "error" and f"{8 * MiB} of {MiB} bytes" in seed["error"]
+    assert _node_processes() == [] and not [p for p in _server_processes()]
+
+
+def _server_processes() -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(a.endswith(b"harness/node/server.mjs") for a in argv):
+                found.append(int(entry.name))
+    return found

@@ -40,5 +40,10 @@ def executor_for(cell: Cell) -> Executor:
 
         return S3Executor()
     from harness.execute.executors.http import ROUTES, HttpExecutor
+    from strategies.registry import runtime_of
 
+    if runtime_of(cell.strategy) == "node":
+        from harness.execute.executors.node import node_server_program
+
+        return HttpExecutor(ROUTES[cell.http_route], node_server_program(), runtime="node")
     return HttpExecutor(ROUTES[cell.http_route])

@@ -96,14 +96,21 @@ ROUTES: dict[str, Route] = {
 class HttpExecutor:
     """``http`` cells of one route: the record's memory and CPU are the server's."""
 
-    def __init__(self, route: Route) -> None:
+    def __init__(
+        self, route: Route, server_program: list[str] | None = None, runtime: str = "python"
+    ) -> None:
         self.route = route
+        self.runtime = runtime
+        # None: the aiohttp server; else another program speaking its protocol (the Node server).
+        self.server_program = server_program
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         ctx.make_cache_state()
         cap = ctx.memory_cap()
         try:
-            result = run_http_cell(self.route, planned.cell, ctx.workload, ctx.config, cap)
+            result = run_http_cell(
+                self.route, planned.cell, ctx.workload, ctx.config, cap, self.server_program
+            )
         except Exception as exc:  # the server would not start: say so, go on
             return Measurement.not_run(f"http run: {type(exc).__name__}: {exc}")
         server = result.server
@@ -131,7 +138,8 @@ class HttpExecutor:
         return Measurement(
             report=None if crashed else report,
             who="server",
-            runtime_version=platform.python_version(),
+            runtime=self.runtime,
+            runtime_version=server.get("node_version") or platform.python_version(),
             returncode=None if crashed else 0,
             stderr_tail=(result.error or "") if crashed else "",
             over_cap=result.outcome == "oom",
@@ -145,7 +153,12 @@ class HttpExecutor:
 
 
 def run_http_cell(
-    route: Route, cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None
+    route: Route,
+    cell: Cell,
+    workload: Workload,
+    config: RunConfig,
+    cap: MemoryCap | None,
+    server_program: list[str] | None = None,
 ) -> HttpResult:
     name, _ = split_spec(cell.strategy)
     size_bytes = workload.manifest.size_bytes
@@ -178,7 +191,7 @@ def run_http_cell(
         )
         for i, (start, length) in enumerate(spans)
     ]
-    server = ServerProcess.start(server_config)
+    server = ServerProcess.start(server_config, program=server_program)
     try:
         if cap is not None and cap.procs_path is not None:
             # Under the cap before the first request: a server that holds whole
@@ -287,5 +300,6 @@ def _judge(
         "sys_s": report.get("sys_s"),
         "peak_rss_reset": report.get("peak_rss_reset"),
         "ttfb_s": statistics.median(ttfbs) if ttfbs else None,
+        "node_version": report.get("node_version"),
     }
     return HttpResult(outcome, error, wall_s, total_bytes, verified, detail, server, http)

@@ -29,6 +29,7 @@ from strategies.transforms import GREP_PATTERN, GZIP_LEVEL
 
 NODE_WORKER = PACKAGE_ROOT / "harness" / "node" / "worker.mjs"
 NODE_STANDALONE = PACKAGE_ROOT / "harness" / "node" / "standalone.mjs"
+NODE_SERVER = PACKAGE_ROOT / "harness" / "node" / "server.mjs"
 CPU_PROFILE_NAME = NODE_ARTIFACTS["cpu"]
 HEAP_PROFILE_NAME = NODE_ARTIFACTS["memory"]
 
@@ -81,3 +82,8 @@ class NodeExecutor(WorkerExecutor):
             manifest = ctx.workload.manifest
             ctx.expected = Expected(manifest.size_bytes, manifest.xxh3_64)
         return super().run(planned, ctx)
+
+
+def node_server_program() -> list[str]:
+    """The Node HTTP server (the seed's endpoint, or Range-aware), dying with the harness."""
+    return ["setpriv", "--pdeathsig", "KILL", node_binary() or "node", str(NODE_SERVER)]

@@ -1,0 +1,202 @@
+// The Node.js HTTP server under test: the seed's video endpoint, and the same with Range support.
+//
+// `node harness/node/server.mjs --listen-fd N --result-fd N --control-fd N --file PATH --strategy S
+//  --chunk-bytes N [--rss-interval S]` speaks the protocol of harness/http/server.py: it serves on
+// the 127.0.0.1 socket the parent made, writes {"event": "ready", ...} on the result fd, stops on EOF
+// (or "stop") on the control fd, and writes one {"event": "report", ...} line with its own memory
+// (VmHWM after clear_refs, sampled RssAnon/RssFile peaks), CPU and counters.
+//
+// Strategies (GET /file?strategy= picks one, else --strategy):
+//   node-pipe      the seed verbatim in spirit: fs.createReadStream(file).pipe(res); no Range (200 and
+//                  the whole file, whatever was asked), no 'error' handler on the stream.
+//   node-pipeline  Range-aware (206 with Content-Range, 416 with bytes */size; a malformed or
+//                  multi-range header is ignored, as RFC 9110 allows) and stream.pipeline(rs, res, cb).
+
+import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { pipeline } from "node:stream";
+
+function args(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
+  return out;
+}
+const a = args(process.argv.slice(2));
+const resultFd = Number(a["result-fd"]);
+const controlFd = Number(a["control-fd"] ?? -1);
+const file = a.file;
+const defaultStrategy = a.strategy || "node-pipeline";
+const chunkBytes = Number(a["chunk-bytes"] || 65536);
+const sampleMs = Number(a["rss-interval"] || 0.01) * 1000;
+
+function readStatus() {
+  const out = {};
+  for (const line of fs.readFileSync("/proc/self/status", "utf8").split("\n")) {
+    const m = line.match(/^(\w+):\s+(\d+)\s+kB/);
+    if (m) out[m[1]] = Number(m[2]) * 1024;
+  }
+  return out;
+}
+const writeLine = (obj) => {
+  const data = Buffer.from(`${JSON.stringify(obj)}\n`);
+  for (let off = 0; off < data.length; ) off += fs.writeSync(resultFd, data, off);
+};
+
+const counters = { requests: 0, errors: 0, bytes_sent: 0, status: {}, pauses: 0, max_buffered_bytes: 0, error_messages: [] };
+const sawStatus = (s) => (counters.status[s] = (counters.status[s] || 0) + 1);
+
+// One range, RFC 9110: "bytes=a-b", "bytes=a-", "bytes=-n"; anything else is ignored (200).
+function parseRange(header, size) {
+  if (!header) return { status: 200, start: 0, length: size };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return { status: 200, start: 0, length: size };
+  let start;
+  let end;
+  if (m[1] === "") {
+    const n = Number(m[2]);
+    if (n === 0) return { status: 416 };
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== "" && Number(m[2]) < start) return { status: 200, start: 0, length: size };
+  }
+  if (start >= size) return { status: 416 };
+  return { status: 206, start, length: end - start + 1 };
+}
+
+function track(res) {
+  // What the response holds in user space: the writable's queue, as pause/drain would see it.
+  const timer = setInterval(() => {
+    if (res.writableLength > counters.max_buffered_bytes) counters.max_buffered_bytes = res.writableLength;
+    if (res.writableNeedDrain) counters.pauses += 1;
+  }, 5);
+  res.on("close", () => clearInterval(timer));
+}
+
+const SERVE = {
+  "node-pipe"(req, res, size) {
+    res.writeHead(200, { "Content-Type": "video/mp4", "Content-Length": size });
+    sawStatus(200);
+    track(res);
+    fs.createReadStream(file, { highWaterMark: chunkBytes }).pipe(res); // the seed, no 'error' handler
+  },
+  "node-pipeline"(req, res, size) {
+    const r = parseRange(req.headers.range, size);
+    sawStatus(r.status);
+    if (r.status === 416) {
+      res.writeHead(416, { "Content-Range": `bytes */${size}` });
+      return res.end("range not satisfiable\n");
+    }
+    const headers = { "Content-Type": "video/mp4", "Accept-Ranges": "bytes", "Content-Length": r.length };
+    if (r.status === 206) headers["Content-Range"] = `bytes ${r.start}-${r.start + r.length - 1}/${size}`;
+    res.writeHead(r.status, headers);
+    if (req.method === "HEAD" || r.length === 0) return res.end();
+    track(res);
+    const rs = fs.createReadStream(file, { start: r.start, end: r.start + r.length - 1, highWaterMark: chunkBytes });
+    pipeline(rs, res, (err) => {
+      if (err && err.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+        counters.errors += 1;
+        if (counters.error_messages.length < 20) counters.error_messages.push(String(err.message));
+      }
+    });
+  },
+};
+
+const server = http.createServer((req, res) => {
+  counters.requests += 1;
+  const url = new URL(req.url, "http://127.0.0.1");
+  if (url.pathname === "/stats") {
+    res.writeHead(200, { "Content-Type": "application/json" });
+    return res.end(JSON.stringify({ ...counters, rss_bytes: readStatus().VmRSS }));
+  }
+  if (url.pathname !== "/file") {
+    sawStatus(404);
+    res.writeHead(404);
+    return res.end("not found\n");
+  }
+  const serve = SERVE[url.searchParams.get("strategy") || defaultStrategy];
+  if (!serve) {
+    sawStatus(400);
+    res.writeHead(400);
+    return res.end("unknown strategy\n");
+  }
+  const size = fs.statSync(file).size;
+  const before = res.socket.bytesWritten;
+  res.on("finish", () => (counters.bytes_sent += res.socket ? res.socket.bytesWritten - before : 0));
+  serve(req, res, size);
+});
+server.keepAliveTimeout = 30_000;
+
+// Peaks sampled beside VmHWM (which is exact but says nothing of anon vs file-backed).
+const peaks = { RssAnon: 0, RssFile: 0 };
+let samples = 0;
+const sample = () => {
+  const s = readStatus();
+  samples += 1;
+  for (const k of Object.keys(peaks)) if ((s[k] ?? 0) > peaks[k]) peaks[k] = s[k];
+};
+
+server.listen({ fd: Number(a["listen-fd"]) }, () => {
+  const addr = server.address();
+  let peakReset = true;
+  try {
+    fs.writeFileSync("/proc/self/clear_refs", "5");
+  } catch {
+    peakReset = false;
+  }
+  const baseline = readStatus();
+  const ru0 = process.resourceUsage();
+  sample();
+  const sampler = setInterval(sample, sampleMs);
+  const startedAt = Number(process.hrtime.bigint()) / 1e9;
+  writeLine({ event: "ready", pid: process.pid, port: addr.port, started_at: startedAt, runtime: "node" });
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    const stoppedAt = Number(process.hrtime.bigint()) / 1e9;
+    server.close();
+    server.closeAllConnections?.();
+    clearInterval(sampler);
+    sample();
+    const ru1 = process.resourceUsage();
+    const final = readStatus();
+    writeLine({
+      event: "report",
+      pid: process.pid,
+      runtime: "node",
+      node_version: process.version,
+      wall_s: stoppedAt - startedAt,
+      user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
+      sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
+      peak_rss_bytes: final.VmHWM ?? null,
+      peak_rss_reset: peakReset,
+      baseline_rss_bytes: baseline.VmRSS ?? null,
+      baseline_rss_anon_bytes: baseline.RssAnon ?? null,
+      peak_rss_anon_bytes: peaks.RssAnon,
+      peak_rss_file_bytes: peaks.RssFile,
+      rss_samples: samples,
+      final_rss_anon_bytes: final.RssAnon ?? null,
+      requests: counters.requests,
+      errors: counters.errors,
+      pauses: counters.pauses,
+      max_buffered_bytes: counters.max_buffered_bytes,
+      bytes_sent: counters.bytes_sent,
+      status: counters.status,
+      error_messages: counters.error_messages,
+    });
+    fs.closeSync(resultFd);
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  if (controlFd >= 0) {
+    const control = new net.Socket({ fd: controlFd, readable: true, writable: false });
+    control.on("data", (d) => String(d).includes("stop") && stop());
+    control.on("end", stop);
+    control.on("error", stop);
+  }
+});
