@@ -65,6 +65,8 @@ def _node_skip_reason(cell: Cell) -> str | None:
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
     cls, _ = registry.resolve(cell.strategy)
     if Capability.NODE in cls.capabilities:
+        if cell.transform != "none" and Capability.TRANSFORMS not in cls.capabilities:
+            return f"{cls.name} holds the whole file and writes it once: it runs no transform"
         return _node_skip_reason(cell)
     if cell.sink == "http":
         return _http_skip_reason(cell, cls.name)
