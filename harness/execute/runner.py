@@ -14,7 +14,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +41,6 @@ class RunEvents:
     on_start: Callable[[PlannedRun, int, int], None] = lambda run, index, total: None
     on_record: Callable[[Record], None] = lambda record: None
     on_message: Callable[[str], None] = lambda text: None
-
-
-@dataclass
-class _Watch:
-    samples: list[tuple[float, int, int]] = field(default_factory=list)
-    result_bytes: bytes = b""
-    timed_out: bool = False
-    over_cap: bool = False  # the watchdog killed it (where no cgroup could be made)
-    wait_status: int = 0
-    rusage: Any = None
 
 
 class Runner:

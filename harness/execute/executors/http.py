@@ -188,6 +188,9 @@ def run_http_cell(
             rate_bps=cell.consumer_rate_bps,
             timeout_s=config.timeout_s,
             label=f"viewer-{i}",
+            # A viewer that asked for a window reads no more than it plus a byte, as a player
+            # would: a server that ignores Range (the seed's) must not stream it the whole file.
+            disconnect_after_bytes=0 if (start, length) == (0, size_bytes) or upload else length + 1,
         )
         for i, (start, length) in enumerate(spans)
     ]
@@ -242,6 +245,10 @@ def _judge(
                 )
             continue
         total_bytes += response.body_bytes
+        if response.status == 200 and (start, length) != (0, workload.manifest.size_bytes):
+            end = start + length - 1
+            failures.append(f"{result.label}: asked for bytes {start}-{end}, got 200: Range not honoured")
+            continue
         if result.error or response.status not in (200, 206) or not response.complete:
             failures.append(f"{result.label}: {result.error or f'status {response.status}, incomplete'}")
             continue
