@@ -210,6 +210,9 @@ def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
         # The last bytes too, so a run one chunk short is always caught.
         tail = min(len(stamp), size_bytes)
         os.pwrite(fd, stamp[:tail], size_bytes - tail)
+        # Flushed now: the stamps' dirty pages (one per MiB) would otherwise be written
+        # back during the measured run, beside the run's own writes.
+        os.fdatasync(fd)
     finally:
         os.close(fd)
 
