@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -24,3 +28,19 @@ TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 FIXTURES = TESTS_DIR / "fixtures" / "reports"
 GOLDEN = TESTS_DIR / "golden"
+
+
+@contextmanager
+def truncated_after(path: Path, delay_s: float, size_bytes: int) -> Iterator[None]:
+    """Truncate ``path`` to ``size_bytes`` ``delay_s`` into the body: a source shrinking mid-run."""
+
+    def truncate_later() -> None:
+        time.sleep(delay_s)
+        os.truncate(path, size_bytes)
+
+    truncator = threading.Thread(target=truncate_later)
+    truncator.start()
+    try:
+        yield
+    finally:
+        truncator.join()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from harness.cli import main
 from harness.results.store import load_records
+from tests.helpers import truncated_after
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -91,19 +91,12 @@ def test_source_truncated_mid_run(
     monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(data_dir))
     workload = cache.ensure(WorkloadSpec("video", 16 * MiB, seed=5), data_dir)
 
-    def truncate_later() -> None:
-        time.sleep(1.0)  # the run (4 MB/s consumer, 16 MiB) is well under way
-        os.truncate(workload.path, 1 * MiB)
-
-    truncator = threading.Thread(target=truncate_later)
-    truncator.start()
-    try:
+    # 1 s in, the run (4 MB/s consumer, 16 MiB) is well under way.
+    with truncated_after(workload.path, 1.0, 1 * MiB):
         records = _run(
             tmp_path, "--strategy", strategy, "--workload", "video:16MiB", "--seed", "5",
             "--sink", "null", "--consumer-rate", "4MB/s",
         )  # fmt: skip
-    finally:
-        truncator.join()
     (r,) = records
     assert r["outcome"] == outcome and message in str(r["error"]), (r["outcome"], r["error"])
     assert r["verified"] is False

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from harness.cli import main
 from harness.results.store import load_records
+from tests.helpers import truncated_after
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -140,17 +139,10 @@ def test_a_truncated_source_is_an_error(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(data_dir))
     workload = cache.ensure(WorkloadSpec("video", 16 * MiB, seed=8), data_dir)
 
-    def truncate_later() -> None:
-        time.sleep(1.0)  # the run (4 MB/s consumer, 16 MiB) is well under way
-        os.truncate(workload.path, 1 * MiB)
-
-    truncator = threading.Thread(target=truncate_later)
-    truncator.start()
-    try:
+    # 1 s in, the run (4 MB/s consumer, 16 MiB) is well under way.
+    with truncated_after(workload.path, 1.0, 1 * MiB):
         (r,) = _run(tmp_path / "out", "--strategy", "node-pipe", "--workload", "video:16MiB", "--seed", "8",
                     "--sink", "null", "--consumer-rate", "4MB/s")  # fmt: skip
-    finally:
-        truncator.join()
     assert r["outcome"] == "error" and "the source changed size" in str(r["error"])
     assert _node_processes() == []
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.common.lifeline import PARENT_PID_ENV, kill_group
 from harness.execute.context import RunContext
-from harness.execute.measurement import NOTHING_RECEIVED, MeasuredReport, Measurement
+from harness.execute.measurement import MeasuredReport, Measurement
 from harness.measure import profilers
 from harness.measure.watch import watch
 from harness.plan.planning import PlannedRun
@@ -145,7 +145,7 @@ class WorkerExecutor:
             stderr_tail=stderr_tail,
             timed_out=seen.timed_out,
             over_cap=seen.over_cap or (cap is not None and cap.oom_killed()),
-            received=received if received is not None else NOTHING_RECEIVED,
+            received=received,
             sink_detail=dict(sink.detail),
             leftover_processes=leftovers,
         )
