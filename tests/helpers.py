@@ -44,3 +44,17 @@ def truncated_after(path: Path, delay_s: float, size_bytes: int) -> Iterator[Non
         yield
     finally:
         truncator.join()
+
+
+def chromium_or_skip() -> str:
+    """Chromium's path: skipped without it on a developer's machine, failed under CI=true."""
+    import pytest
+
+    from harness.browser.cdp import find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed, and CI must run the browser tests (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return binary

@@ -9,8 +9,9 @@ the manifest. Keeping generation pure makes determinism testable in memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,23 @@ class Generator(Protocol):
     summary: str
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]: ...
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a file-writing generator says of the file it wrote (the manifest's ``details``)."""
+
+    records: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class FileGenerator(Generator, Protocol):
+    """A kind whose bytes come from another program (ffmpeg): it writes the file itself.
+
+    The cache gives it a temporary path beside the final one and does the rest
+    (checksum, rename, manifest), so it is as crash-safe as the block kinds.
+    ``blocks`` still yields the same bytes, for code that wants them in memory.
+    """
+
+    def write_file(self, size_bytes: int, seed: int, path: Path) -> FileFacts: ...

@@ -15,12 +15,14 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import xxhash
 
 from harness.common.errors import UsageError
+from workloads.base import FileGenerator, Generator
 from workloads.registry import GENERATORS, kinds
 
 TMP_SUFFIX = ".sb-tmp"
@@ -62,6 +64,8 @@ class Manifest:
     media_type: str
     generated_at: str
     generation_s: float
+    # What a file-writing kind says of its file (an mp4's duration, ffmpeg version, moov layout).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -109,6 +113,8 @@ def read_manifest(manifest_path: Path) -> Manifest | None:
     if any(type(getattr(manifest, k)) is not int for k in _MANIFEST_INTS):
         return None
     if not isinstance(manifest.xxh3_64, str) or not isinstance(manifest.kind, str):
+        return None
+    if not isinstance(manifest.details, dict):
         return None
     return manifest
 
@@ -231,7 +237,10 @@ def remove_stale_temps(data_dir: Path) -> int:
         pid_text = tmp.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
         if pid_text.isdigit() and Path(f"/proc/{pid_text}").exists():
             continue  # a live generation (this or another process) owns it
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir() and not tmp.is_symlink():
+            shutil.rmtree(tmp, ignore_errors=True)  # a file kind's scratch folder (an mp4's clip)
+        else:
+            tmp.unlink(missing_ok=True)
         removed += 1
     return removed
 
@@ -245,8 +254,57 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     path, manifest_path = paths_for(spec, data_dir)
     manifest_path.unlink(missing_ok=True)  # the old manifest must not vouch for new bytes
     tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
-    written_bytes = records = 0
     t0 = time.perf_counter()
+    details: dict[str, Any] = {}
+    if isinstance(generator, FileGenerator):
+        written_bytes, records, digest, details = _write_with_program(generator, spec, tmp, progress)
+    else:
+        written_bytes, records, digest = _write_blocks(generator, spec, tmp, progress)
+    os.replace(tmp, path)
+    manifest = Manifest(
+        kind=spec.kind,
+        requested_size_bytes=spec.size_bytes,
+        seed=spec.seed,
+        generator_version=generator.version,
+        size_bytes=written_bytes,
+        records=records,
+        xxh3_64=digest,
+        media_type=generator.media_type,
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        generation_s=time.perf_counter() - t0,
+        details=details,
+    )
+    manifest_tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}{TMP_SUFFIX}")
+    manifest_tmp.write_text(manifest.to_json())
+    os.replace(manifest_tmp, manifest_path)
+    return Workload(spec, path, manifest)
+
+
+def _write_with_program(
+    generator: FileGenerator, spec: WorkloadSpec, tmp: Path, progress: ProgressFn | None
+) -> tuple[int, int, str, dict[str, Any]]:
+    """A file kind writes ``tmp`` itself; it is checksummed after. Any failure leaves no ``tmp``."""
+    try:
+        if progress is not None:
+            progress(0, spec.size_bytes)
+        facts = generator.write_file(spec.size_bytes, spec.seed, tmp)
+        digest = file_checksum(tmp)
+    except RuntimeError as exc:  # the program failed: one line, the cache untouched
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot generate {spec.kind}: {exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    size_bytes = tmp.stat().st_size
+    if progress is not None:
+        progress(size_bytes, size_bytes)
+    return size_bytes, facts.records, digest, facts.details
+
+
+def _write_blocks(
+    generator: Generator, spec: WorkloadSpec, tmp: Path, progress: ProgressFn | None
+) -> tuple[int, int, str]:
+    written_bytes = records = 0
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     writer = _BlockWriter(fd)
     try:
@@ -259,7 +317,6 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
         digest = writer.finish()
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
     except BaseException:
         # Ctrl-C, a full disk, a generator bug: no partial file survives under
         # the name the cache trusts. (kill -9 leaves the temp name; see above.)
@@ -268,22 +325,7 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
             os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
-    manifest = Manifest(
-        kind=spec.kind,
-        requested_size_bytes=spec.size_bytes,
-        seed=spec.seed,
-        generator_version=generator.version,
-        size_bytes=written_bytes,
-        records=records,
-        xxh3_64=digest,
-        media_type=generator.media_type,
-        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        generation_s=time.perf_counter() - t0,
-    )
-    manifest_tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}{TMP_SUFFIX}")
-    manifest_tmp.write_text(manifest.to_json())
-    os.replace(manifest_tmp, manifest_path)
-    return Workload(spec, path, manifest)
+    return written_bytes, records, digest
 
 
 def ensure(

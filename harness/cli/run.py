@@ -32,8 +32,8 @@ from workloads import cache
 
 # Flag attribute -> spec key: the axes and settings a matrix file can also give.
 FLAG_KEYS = (
-    "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
-    "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
+    "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
+    "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
     "memory_limit",
 )  # fmt: skip
 
@@ -141,7 +141,11 @@ def add_commands(sub: Any) -> None:
     axes.add_argument(
         "--strategy", action=Join, help="NAME[:KEY=VALUE...] (default: every registered strategy)"
     )
-    axes.add_argument("--workload", action=Join, help="KIND:SIZE (default: video:1GiB,csv:1GiB)")
+    axes.add_argument(
+        "--workload",
+        action=Join,
+        help="KIND:SIZE[:OPTION], e.g. mp4:1GiB:moov=end (default: video:1GiB,csv:1GiB)",
+    )
     axes.add_argument("--sink", action=Join, help=f"{', '.join(SINKS)} (default: null,file)")
     axes.add_argument(
         "--chunk-size", action=Join, help="read size, Node's readable highWaterMark (default: 64KiB)"
@@ -151,7 +155,12 @@ def add_commands(sub: Any) -> None:
     axes.add_argument(
         "--consumer-rate", action=Join, help="the consumer's read rate, e.g. 50MB/s (default: unlimited)"
     )
-    axes.add_argument("--clients", action=Join, help="http sink: viewers per run, e.g. 1,16,128 (default 1)")
+    axes.add_argument(
+        "--link-rate", action=Join, help="browser sink: each page's link, e.g. 10Mbit/s (the consumer rate)"
+    )
+    axes.add_argument(
+        "--clients", action=Join, help="http sink: viewers per run, e.g. 1,16,128; browser: pages (default 1)"
+    )
     one_view = "http sink: bytes each viewer reads, a window of the file (default: the whole file)"
     one = run.add_argument_group("settings")
     one.add_argument(
@@ -160,7 +169,9 @@ def add_commands(sub: Any) -> None:
     one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
     one.add_argument("--view-size", action=Once, help=one_view)
     one.add_argument(
-        "--http-route", action=Once, help="http sink: file (default) or export (a generated CSV export)"
+        "--http-route",
+        action=Once,
+        help="http sink: file (default), export (a generated CSV export), upload; browser: missing-first",
     )
     one.add_argument("--high-water-mark", action=Once, help="writable high-water mark (default: one chunk)")
     one.add_argument("--dest", action=Once, help="file sink: existing (default: overwrite in place) or new")

@@ -35,6 +35,18 @@ def pdeathsig_preexec() -> None:
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def dies_with_us(argv: list[str]) -> list[str]:
+    """``argv`` started through ``setpriv --pdeathsig KILL`` (util-linux), so it dies with its parent.
+
+    For programs that cannot ask for a parent-death signal themselves (node, ffmpeg,
+    chromium) when the parent has threads (``preexec_fn`` is unsafe then). Without
+    setpriv the program runs as given; process groups still catch it after each run.
+    """
+    import shutil
+
+    return ["setpriv", "--pdeathsig", "KILL", *argv] if shutil.which("setpriv") else list(argv)
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (not zombie) processes of process group ``pgid``, from ``/proc``."""
     members: list[int] = []

@@ -42,11 +42,19 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
+_BIT_RATE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKMG]?)bit/s$")
+_BIT_FACTORS = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+
+
 def parse_rate(text: str) -> int:
-    """``'50MB/s'`` -> 50_000_000 bytes per second; ``'unlimited'`` -> 0."""
+    """``'50MB/s'`` -> 50_000_000 bytes per second, ``'10Mbit/s'`` -> 1_250_000; ``'unlimited'`` -> 0."""
     if text.strip().lower() in ("unlimited", "inf"):
         return 0
     body = text.strip()
+    if m := _BIT_RATE.match(body):  # a link's rate, in bits (decimal prefixes, as links are sold)
+        rate_bps = int(float(m.group(1)) * _BIT_FACTORS[m.group(2)] / 8)
+        if rate_bps > 0:
+            return rate_bps
     if body.lower().endswith("/s"):
         body = body[:-2]
     try:

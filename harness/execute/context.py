@@ -48,12 +48,23 @@ class RunContext:
     scratch_dir: Path
     profile_dir: Path | None = None
     profile_rate_hz: int = 100
+    # The run's results folder: what an executor keeps beside the record (a browser's screenshots).
+    run_dir: Path | None = None
     started_at_utc: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     started_at: float = field(default_factory=time.monotonic)
     cache: CacheState = NOT_MADE
     cap: MemoryCap | None = None
     # The measured process while it runs (the runner kills its group on Ctrl-C).
     measured_pid: int | None = None
+
+    @property
+    def artifacts_dir(self) -> Path | None:
+        """Where this cell's kept files go (``profiles/<cell-id>/``, path-safe whatever the tag)."""
+        if self.run_dir is None:
+            return None
+        from harness.measure.profilers import profiles_dir
+
+        return profiles_dir(self.run_dir, self.planned.cell.cell_id)
 
     @property
     def cap_method(self) -> str:
@@ -68,13 +79,13 @@ class RunContext:
             if self.config.drop_caches:
                 allowed = drop_all_caches()
                 method += " + drop_caches" if allowed else " (drop_caches not permitted)"
-        elif resident_bytes(path)[0] < cell.workload.size_bytes:
+        elif resident_bytes(path)[0] < self.workload.manifest.size_bytes:
             make_warm(path)  # read it only when some of it is not in the page cache yet
             method = "read the file"
         else:
             method = "already resident"
         resident, resident_method = resident_bytes(path)
-        size = cell.workload.size_bytes
+        size = self.workload.manifest.size_bytes  # an mp4 is the clip's multiple nearest the asked size
         tolerance = RESIDENCY_TOLERANCE * max(size, 1)
         ok = resident >= size - tolerance if cell.cache == "warm" else resident <= tolerance
         self.cache = CacheState(method, resident, resident_method, ok)

@@ -116,7 +116,7 @@ class Runner:
         cell = run.cell
         workload = self.workloads[cell.workload]
         ctx = RunContext(run, self.config, workload, self.expected(cell), self.scratch_dir,
-                         profile_rate_hz=self.profile_rate_hz)  # fmt: skip
+                         profile_rate_hz=self.profile_rate_hz, run_dir=self.store.run_dir)  # fmt: skip
         why_not = self._why_not(run)
         if run.profiler is not None and why_not is None:
             ctx.profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)

@@ -15,8 +15,12 @@ ever opened: the one file is fixed at start):
   ``--content-type``. Keep-alive on.
 - ``GET /export.csv?mode=build|stream``: a generated CSV export of ``--csv-size``
   bytes (``CSV_EXPORT_MODES``).
-- ``GET /stats``: counters as JSON (debug; requests, bytes, active bodies, event
-  loop tasks, connections), for tests that check nothing leaked.
+- ``GET /stats``: counters as JSON, live (``bytes_sent`` counts bodies still being
+  written; ``requests_log`` says per ``/file`` request its page (``?page=``), Range
+  header, status, start on ``time.monotonic()`` and bytes sent so far), and active
+  bodies, event loop tasks, connections, for tests that check nothing leaked.
+- ``?missing=1`` on ``/file`` asks for a file that does not exist: 404, and the
+  server goes on (the seeds' error-handling point; Node's seed server dies there).
 
 Slow and silent clients: every write loop yields (``BodyProgress.sent``); a body
 that has not moved for ``--idle-timeout`` seconds (nothing handed over, transport
@@ -85,6 +89,7 @@ UPLOAD_MAX_BYTES = 1 << 40
 
 
 RESULT_SCHEMA_VERSION = 1
+REQUEST_LOG_MAX = 200
 _ERROR_MESSAGES_KEPT = 20
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
@@ -160,6 +165,22 @@ class _StrategyCounts:
 
 
 @dataclass
+class LoggedRequest:
+    """One ``/file`` request as ``/stats`` tells it: who asked what, and what has gone out."""
+
+    page: str | None
+    range: str | None
+    status: int
+    started_at: float
+    progress: BodyProgress | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        sent = self.progress.bytes_sent if self.progress is not None else 0
+        return {"page": self.page, "range": self.range, "status": self.status,
+                "started_at": self.started_at, "bytes_sent": sent}  # fmt: skip
+
+
+@dataclass
 class ServerCounters:
     """Totals over the server's life; the report and ``/stats`` carry them."""
 
@@ -193,6 +214,7 @@ class HttpServer:
         self.params = ServeParams(config.chunk_bytes, config.hwm_bytes)
         self.counters = ServerCounters()
         self.active: dict[int, ActiveBody] = {}
+        self.request_log: list[LoggedRequest] = []
         self.runner: web.AppRunner | None = None
         # No body-size limit of aiohttp's own (1 MiB by default): the upload
         # scenario measures what read() of a whole body costs, not a 413.
@@ -214,7 +236,19 @@ class HttpServer:
             valid = ", ".join(HTTP_STRATEGIES)
             raise web.HTTPBadRequest(text=f"strategy {name!r}: {skip_reason(name)}; valid: {valid}\n")
         path = self.config.file_path
-        size_bytes = os.stat(path).st_size
+        entry = LoggedRequest(
+            request.query.get("page"), request.headers.get(hdrs.RANGE), 200, time.monotonic()
+        )
+        if len(self.request_log) < REQUEST_LOG_MAX:
+            self.request_log.append(entry)
+        if request.query.get("missing"):
+            path = path.with_name(f"{path.name}.missing")
+        try:
+            size_bytes = os.stat(path).st_size
+        except FileNotFoundError:
+            self.counters.saw_status(404)
+            entry.status = 404
+            raise web.HTTPNotFound(text="not found\n") from None
         if request.method != hdrs.METH_GET:
             answer = full_answer(size_bytes, f"Range is not defined for {request.method}")
         elif hdrs.IF_RANGE in request.headers:
@@ -222,6 +256,7 @@ class HttpServer:
         else:
             answer = parse_range(request.headers.get(hdrs.RANGE), size_bytes)
         self.counters.saw_status(answer.status)
+        entry.status = answer.status
         headers = {hdrs.ACCEPT_RANGES: "bytes"}
         if answer.content_range is not None:
             headers[hdrs.CONTENT_RANGE] = answer.content_range
@@ -240,6 +275,7 @@ class HttpServer:
             request,
             response,
             lambda progress: serve(request, writer, path, answer.start, answer.length, self.params, progress),
+            entry,
         )
         counts.bytes_sent += progress.bytes_sent
         return response
@@ -318,10 +354,13 @@ class HttpServer:
         request: web.Request,
         response: web.StreamResponse,
         write_body: Callable[[BodyProgress], Awaitable[int]],
+        entry: LoggedRequest | None = None,
     ) -> BodyProgress:
         """Run one body under the idle watchdog; a failed body closes its connection."""
         loop = asyncio.get_running_loop()
         body = ActiveBody(request.transport, BodyProgress(), loop.time())
+        if entry is not None:
+            entry.progress = body.progress
         key = id(body)
         self.active[key] = body
         c = self.counters
@@ -399,8 +438,10 @@ class HttpServer:
         c = asdict(self.counters)
         server = self.runner.server if self.runner is not None else None
         status = read_status()
+        c["bytes_sent"] += sum(body.progress.bytes_sent for body in self.active.values())
         return {
             **c,
+            "requests_log": [entry.as_json() for entry in self.request_log],
             "active_bodies": len(self.active),
             "tasks": len(asyncio.all_tasks()),
             "connections": len(server.connections) if server is not None else 0,

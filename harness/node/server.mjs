@@ -6,11 +6,18 @@
 // (or "stop") on the control fd, and writes one {"event": "report", ...} line with its own memory
 // (VmHWM after clear_refs, sampled RssAnon/RssFile peaks), CPU and counters.
 //
+// GET /stats answers the counters, live: bytes_sent counts bodies still being written, and
+// requests_log (first REQUEST_LOG_MAX requests) says per request its page (?page=), Range header,
+// status, start (CLOCK_MONOTONIC seconds, the harness's clock) and bytes sent so far.
+// ?missing=1 asks for a file that does not exist (the seeds' "error handling" point).
+//
 // Strategies (GET /file?strategy= picks one, else --strategy):
 //   node-pipe      the seed verbatim in spirit: fs.createReadStream(file).pipe(res); no Range (200 and
-//                  the whole file, whatever was asked), no 'error' handler on the stream.
+//                  the whole file, whatever was asked), no 'error' handler on the stream: a missing
+//                  file ends the process, as the seed's would.
 //   node-pipeline  Range-aware (206 with Content-Range, 416 with bytes */size; a malformed or
-//                  multi-range header is ignored, as RFC 9110 allows) and stream.pipeline(rs, res, cb).
+//                  multi-range header is ignored, as RFC 9110 allows) and stream.pipeline(rs, res, cb);
+//                  a missing file is a 404 and the server goes on.
 
 import fs from "node:fs";
 import http from "node:http";
@@ -44,6 +51,15 @@ const writeLine = (obj) => {
 };
 
 const counters = { requests: 0, errors: 0, bytes_sent: 0, status: {}, pauses: 0, max_buffered_bytes: 0, error_messages: [] };
+const REQUEST_LOG_MAX = 200;
+const requestLog = []; // {page, range, status, started_at, bytes(): sent so far}
+const open = new Set(); // responses still being written: their bytes count live
+const monotonicS = () => Number(process.hrtime.bigint()) / 1e9;
+const liveBytes = () => {
+  let n = counters.bytes_sent;
+  for (const entry of open) n += entry.bytes();
+  return n;
+};
 const sawStatus = (s) => (counters.status[s] = (counters.status[s] || 0) + 1);
 
 // One range, RFC 9110: "bytes=a-b", "bytes=a-", "bytes=-n"; anything else is ignored (200).
@@ -77,40 +93,59 @@ function track(res) {
 }
 
 const SERVE = {
-  "node-pipe"(req, res, size) {
-    res.writeHead(200, { "Content-Type": "video/mp4", "Content-Length": size });
+  "node-pipe"(req, res, path, entry) {
+    let size = null;
+    try {
+      size = fs.statSync(path).size;
+    } catch {} // the seed never looks: the read stream's unhandled 'error' is what ends it
+    res.writeHead(200, { "Content-Type": "video/mp4", ...(size === null ? {} : { "Content-Length": size }) });
     sawStatus(200);
+    entry.status = 200;
     track(res);
-    fs.createReadStream(file, { highWaterMark: chunkBytes }).pipe(res); // the seed, no 'error' handler
+    fs.createReadStream(path, { highWaterMark: chunkBytes }).pipe(res); // the seed, no 'error' handler
   },
-  "node-pipeline"(req, res, size) {
-    const r = parseRange(req.headers.range, size);
-    sawStatus(r.status);
-    if (r.status === 416) {
-      res.writeHead(416, { "Content-Range": `bytes */${size}` });
-      return res.end("range not satisfiable\n");
-    }
-    const headers = { "Content-Type": "video/mp4", "Accept-Ranges": "bytes", "Content-Length": r.length };
-    if (r.status === 206) headers["Content-Range"] = `bytes ${r.start}-${r.start + r.length - 1}/${size}`;
-    res.writeHead(r.status, headers);
-    if (req.method === "HEAD" || r.length === 0) return res.end();
-    track(res);
-    const rs = fs.createReadStream(file, { start: r.start, end: r.start + r.length - 1, highWaterMark: chunkBytes });
-    pipeline(rs, res, (err) => {
-      if (err && err.code !== "ERR_STREAM_PREMATURE_CLOSE") {
-        counters.errors += 1;
-        if (counters.error_messages.length < 20) counters.error_messages.push(String(err.message));
+  "node-pipeline"(req, res, path, entry) {
+    fs.stat(path, (err, st) => {
+      if (err) {
+        sawStatus(404);
+        entry.status = 404;
+        res.writeHead(404);
+        return res.end("not found\n");
       }
+      servePipeline(req, res, path, st.size, entry);
     });
   },
 };
+
+function servePipeline(req, res, path, size, entry) {
+  const r = parseRange(req.headers.range, size);
+  entry.status = r.status;
+  sawStatus(r.status);
+  if (r.status === 416) {
+    res.writeHead(416, { "Content-Range": `bytes */${size}` });
+    return res.end("range not satisfiable\n");
+  }
+  const headers = { "Content-Type": "video/mp4", "Accept-Ranges": "bytes", "Content-Length": r.length };
+  if (r.status === 206) headers["Content-Range"] = `bytes ${r.start}-${r.start + r.length - 1}/${size}`;
+  res.writeHead(r.status, headers);
+  if (req.method === "HEAD" || r.length === 0) return res.end();
+  track(res);
+  const rs = fs.createReadStream(path, { start: r.start, end: r.start + r.length - 1, highWaterMark: chunkBytes });
+  pipeline(rs, res, (err) => {
+    if (err && err.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+      counters.errors += 1;
+      if (counters.error_messages.length < 20) counters.error_messages.push(String(err.message));
+    }
+  });
+}
 
 const server = http.createServer((req, res) => {
   counters.requests += 1;
   const url = new URL(req.url, "http://127.0.0.1");
   if (url.pathname === "/stats") {
+    const log = requestLog.map(({ bytes, ...rest }) => ({ ...rest, bytes_sent: bytes() }));
     res.writeHead(200, { "Content-Type": "application/json" });
-    return res.end(JSON.stringify({ ...counters, rss_bytes: readStatus().VmRSS }));
+    return res.end(JSON.stringify({ ...counters, bytes_sent: liveBytes(), requests_log: log, rss_bytes: readStatus().VmRSS }));
   }
   if (url.pathname !== "/file") {
     sawStatus(404);
@@ -123,10 +158,27 @@ const server = http.createServer((req, res) => {
     res.writeHead(400);
     return res.end("unknown strategy\n");
   }
-  const size = fs.statSync(file).size;
-  const before = res.socket.bytesWritten;
-  res.on("finish", () => (counters.bytes_sent += res.socket ? res.socket.bytesWritten - before : 0));
-  serve(req, res, size);
+  // Bytes sent: what the socket took since this response began, live until the response closes
+  // (finished or cut off by the browser: both count).
+  const socket = res.socket;
+  const before = socket.bytesWritten;
+  let final = null;
+  const entry = {
+    page: url.searchParams.get("page"),
+    range: req.headers.range ?? null,
+    status: null,
+    started_at: monotonicS(),
+    bytes: () => (final ?? socket.bytesWritten - before),
+  };
+  open.add(entry);
+  res.on("close", () => {
+    final = socket.bytesWritten - before;
+    open.delete(entry);
+    counters.bytes_sent += final;
+  });
+  if (requestLog.length < REQUEST_LOG_MAX) requestLog.push(entry);
+  const path = url.searchParams.get("missing") ? `${file}.missing` : file;
+  serve(req, res, path, entry);
 });
 server.keepAliveTimeout = 30_000;
 
@@ -185,7 +237,7 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
       errors: counters.errors,
       pauses: counters.pauses,
       max_buffered_bytes: counters.max_buffered_bytes,
-      bytes_sent: counters.bytes_sent,
+      bytes_sent: liveBytes(),
       status: counters.status,
       error_messages: counters.error_messages,
     });

@@ -16,6 +16,9 @@ UPLOAD_MODES = {"whole-file": "read", "pipe": "stream"}
 # An S3 upload's three ways with boto3, by the strategy each is the analogue of.
 # The Node servers (harness/node/server.mjs): the seed's endpoint, and one that honours Range.
 NODE_SERVERS = ("node-pipe", "node-pipeline")
+# What a browser can play: the real mp4 kinds (the video kind is random bytes in an mp4 box).
+PLAYABLE_KINDS = frozenset({"mp4", "mp4-moov-end"})
+BROWSER_ROUTES = ("file", "missing-first")
 S3_METHODS = {"whole-file": "put_object_bytes", "pipe": "put_object_file", "threaded": "upload_fileobj"}
 
 
@@ -46,16 +49,33 @@ def _http_skip_reason(cell: Cell, name: str) -> str | None:
     return None if why is None else f"{name} cannot serve HTTP: {why}"
 
 
+def _browser_skip_reason(cell: Cell) -> str | None:
+    """A browser plays an mp4 from a server: both must exist, and the cell must be one it can play."""
+    from harness.browser.cdp import find_chromium
+
+    if find_chromium() is None:
+        return "chromium is not installed (apt-get install chromium)"
+    if cell.workload.kind not in PLAYABLE_KINDS:
+        return f"a browser plays a real video (mp4, mp4-moov-end), not {cell.workload.kind}"
+    if cell.transform != "none":
+        return "a browser plays the file as served: no transform"
+    if cell.http_route not in BROWSER_ROUTES:
+        return "a browser plays the file (route file), or first asks for a missing one (missing-first)"
+    return None
+
+
 def _node_skip_reason(cell: Cell) -> str | None:
     if shutil.which("node") is None:
         return "node is not installed (apt-get install nodejs)"
     if shutil.which("setpriv") is None:
         return "setpriv (util-linux) is missing: a Node worker could outlive the harness"
-    if cell.sink == "http":
-        if cell.http_route != "file" or cell.transform != "none":
-            return "a Node server serves the file route only (no export, upload, s3 or transform)"
+    if cell.sink in ("http", "browser"):
         if cell.strategy.split(":")[0] not in NODE_SERVERS:
             return "a Node server is node-pipe (the seed's, no Range) or node-pipeline (Range-aware)"
+        if cell.sink == "browser":
+            return _browser_skip_reason(cell)
+        if cell.http_route != "file" or cell.transform != "none":
+            return "a Node server serves the file route only (no export, upload, s3 or transform)"
         return None
     if cell.transform == "csv-select":
         return "csv-select has no Node transform (gzip, sha256 and grep do)"
@@ -70,6 +90,11 @@ def skip_reason(cell: Cell, registry: Registry) -> str | None:
         return _node_skip_reason(cell)
     if cell.sink == "http":
         return _http_skip_reason(cell, cls.name)
+    if cell.sink == "browser":
+        from strategies.http_serving import skip_reason as http_skip_reason
+
+        why = http_skip_reason(cls.name)
+        return f"{cls.name} cannot serve HTTP: {why}" if why else _browser_skip_reason(cell)
     if cell.transform != "none":
         if Capability.EXTERNAL in cls.capabilities:
             return f"{cls.name} is an external reference tool: it cannot run a transform"

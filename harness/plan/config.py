@@ -12,11 +12,13 @@ from typing import Any
 from harness.results.identity import cell_id, cell_key, cell_label
 from workloads.cache import WorkloadSpec
 
-SINKS: tuple[str, ...] = ("null", "file", "tcp", "http")
+SINKS: tuple[str, ...] = ("null", "file", "tcp", "http", "browser")
+# Sinks whose far end is N viewers (the ``clients`` axis): HTTP clients, or browser pages.
+VIEWER_SINKS = ("http", "browser")
 TRANSFORM_NAMES: tuple[str, ...] = ("none", "gzip", "sha256", "grep", "csv-select")
 CACHE_STATES: tuple[str, ...] = ("warm", "cold")
 DEST_MODES: tuple[str, ...] = ("existing", "new")
-HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload")
+HTTP_ROUTES: tuple[str, ...] = ("file", "export", "upload", "s3-upload", "missing-first")
 
 
 @dataclass(frozen=True)
@@ -31,15 +33,18 @@ class Cell:
     # Only a file sink has a destination; other sinks record "-".
     dest: str = "-"
     transform: str = "none"
-    # How fast the consumer at the far end reads (null and tcp sinks); 0: as fast as it can.
+    # How fast the consumer at the far end reads (null and tcp sinks; http viewers; a browser
+    # page's emulated link); 0: as fast as it can.
     consumer_rate_bps: int = 0
     # The writable's high-water mark; 0: one chunk.
     high_water_mark_bytes: int = 0
-    # http sink only: how many viewers, and how much of the file each reads (0: all).
+    # http sink: how many viewers, and how much of the file each reads (0: all); browser sink:
+    # how many pages play the video at once.
     clients: int = 0
     view_bytes: int = 0
-    # http sink only: "file" (GET the workload file) or "export" (a CSV export the
-    # server generates on the fly: whole-file builds it all, pipe streams it).
+    # http sink: "file" (GET the workload file) or "export" (a CSV export the server generates
+    # on the fly: whole-file builds it all, pipe streams it), "upload", "s3-upload"; browser
+    # sink: "file", or "missing-first" (a request for a missing file before the pages play).
     http_route: str = "file"
 
     def fields(self) -> dict[str, Any]:
@@ -111,7 +116,8 @@ class MatrixConfig:
                         for rate in self.consumer_rates_bps:
                             for chunk_bytes in self.chunk_sizes_bytes:
                                 for cache in self.cache_states:
-                                    for clients in self.clients if sink == "http" else (0,):
+                                    viewers = sink in VIEWER_SINKS
+                                    for clients in self.clients if viewers else (0,):
                                         cell = Cell(
                                             strategy,
                                             workload,
@@ -124,7 +130,7 @@ class MatrixConfig:
                                             high_water_mark_bytes=self.high_water_mark_bytes,
                                             clients=clients,
                                             view_bytes=self.view_bytes if sink == "http" else 0,
-                                            http_route=self.http_route if sink == "http" else "file",
+                                            http_route=self.http_route if viewers else "file",
                                         )
                                         out[cell] = None
         return list(out)

@@ -24,7 +24,8 @@ from strategies.registry import Registry
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
 
-LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients")
+LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
+             "link_rate")  # fmt: skip
 GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
 RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit")
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
@@ -53,6 +54,11 @@ MAX_SEED = 2**63 - 1
 
 def _normalise(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if "link_rate" in raw or "link-rate" in raw:
+        # A browser page's link rate is the consumer rate of its cells: one axis, two names.
+        if "consumer_rate" in raw or "consumer-rate" in raw:
+            raise UsageError(f"{where}: give link_rate or consumer_rate, not both (they are one axis)")
+        raw = {("consumer_rate" if k in ("link_rate", "link-rate") else k): v for k, v in raw.items()}
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in allowed:
@@ -117,12 +123,19 @@ def _choices(kind: str, values: list[str], valid: tuple[str, ...] | list[str]) -
     return tuple(values)
 
 
-def _workload(text: str, seed: int) -> WorkloadSpec:
-    kind, sep, size = text.partition(":")
+def parse_workload(text: str, seed: int) -> WorkloadSpec:
+    """``KIND:SIZE`` or ``KIND:SIZE:OPTION`` (``mp4:1GiB:moov=end``: the option names a variant kind)."""
+    kind, sep, rest = text.partition(":")
     if not sep:
         raise UsageError(f"bad workload {text!r}: expected KIND:SIZE, e.g. video:256MiB")
     if kind not in GENERATORS:
         raise UsageError(f"unknown workload kind {kind!r}; valid kinds: {', '.join(kinds())}")
+    size, _, options = rest.partition(":")
+    if options:
+        variant = getattr(GENERATORS[kind], "variant", None)
+        if variant is None:
+            raise UsageError(f"bad workload {text!r}: kind {kind!r} takes no options")
+        kind = variant(options)
     return WorkloadSpec(kind, parse_size(size), seed)
 
 
@@ -151,7 +164,7 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         )
     return MatrixConfig(
         strategies=strategies,
-        workloads=tuple(_workload(w, seed) for w in full["workload"]),
+        workloads=tuple(parse_workload(w, seed) for w in full["workload"]),
         sinks=_choices("sink", full["sink"], SINKS),
         chunk_sizes_bytes=chunks,
         cache_states=_choices("cache state", full["cache"], CACHE_STATES),

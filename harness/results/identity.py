@@ -48,7 +48,7 @@ ID_NAME_MAX = 60
 def cell_key(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields that identify a cell, as ``Cell.key()`` has always written them."""
     key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route")}
-    if fields["sink"] == "http":
+    if fields["sink"] in ("http", "browser"):
         key.update({k: fields[k] for k in _HTTP_FIELDS})
     if fields.get("http_route", "file") != "file":
         key["http_route"] = fields["http_route"]
@@ -69,6 +69,12 @@ def cell_label(fields: Mapping[str, Any]) -> str:
     transform = f" |{fields['transform']}" if fields["transform"] != "none" else ""
     if fields["sink"] == "http":
         rate += f" x{fields.get('clients', 0)} viewers"
+    elif fields["sink"] == "browser":
+        link = fields["consumer_rate_bps"]
+        rate = f" @{link * 8 / 1e6:g}Mbit/s" if link else " unthrottled"
+        rate += f" x{fields.get('clients', 0)} pages"
+        if fields.get("http_route", "file") != "file":
+            rate += f" ({fields['http_route']})"
     return (
         f"{fields['strategy']}{transform} {fields['workload']}:{format_bytes(fields['size_bytes'])} "
         f"-> {fields['sink']}{dest}{rate} chunk {format_bytes(fields['chunk_bytes'])} {fields['cache']}"

@@ -35,6 +35,16 @@ def executor_for(cell: Cell) -> Executor:
         from harness.execute.executors.worker import WorkerExecutor
 
         return WorkerExecutor(open_sink)
+    if cell.sink == "browser":
+        from harness.execute.executors.browser import BrowserExecutor
+        from strategies.registry import runtime_of
+
+        missing_first = cell.http_route == "missing-first"
+        if runtime_of(cell.strategy) == "node":
+            from harness.execute.executors.node import node_server_program
+
+            return BrowserExecutor(node_server_program(), runtime="node", missing_first=missing_first)
+        return BrowserExecutor(missing_first=missing_first)
     if cell.http_route == "s3-upload":
         from harness.execute.executors.s3 import S3Executor
 

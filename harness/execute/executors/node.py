@@ -18,6 +18,7 @@ import subprocess
 from functools import cache
 from typing import Any
 
+from harness.common.lifeline import dies_with_us
 from harness.common.paths import PACKAGE_ROOT
 from harness.execute.context import RunContext
 from harness.execute.executors.worker import WorkerExecutor
@@ -69,7 +70,7 @@ class NodeExecutor(WorkerExecutor):
                 f"--heap-prof-name={HEAP_PROFILE_NAME}",
             ]
         # setpriv: Node dies with the harness (it cannot ask for a parent-death signal itself).
-        argv = ["setpriv", "--pdeathsig", "KILL", node, *flags, str(NODE_WORKER), json.dumps(job)]
+        argv = dies_with_us([node, *flags, str(NODE_WORKER), json.dumps(job)])
         return argv, True
 
     def runtime_version(self, report: MeasuredReport | None) -> str:
@@ -86,4 +87,4 @@ class NodeExecutor(WorkerExecutor):
 
 def node_server_program() -> list[str]:
     """The Node HTTP server (the seed's endpoint, or Range-aware), dying with the harness."""
-    return ["setpriv", "--pdeathsig", "KILL", node_binary() or "node", str(NODE_SERVER)]
+    return dies_with_us([node_binary() or "node", str(NODE_SERVER)])

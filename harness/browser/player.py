@@ -1,0 +1,167 @@
+"""N headless Chromium pages playing one video URL at once, each timed by its own clock.
+
+One browser, one tab per viewer; each tab gets the link rate (DevTools
+``Network.emulateNetworkConditions``, per tab) and runs ``player.js``, which
+reports through the ``sbReport`` binding. At each page's first frame the
+caller's ``at_first_frame(page)`` runs at once (the executor reads the server's
+counters there); page 0 is photographed at its first frame and after its seek
+when a folder is given. The results say what each page saw, and which requests
+it made (every one must stay on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.browser.cdp import Browser, Page
+from harness.common.paths import PACKAGE_ROOT
+
+PLAYER_JS = PACKAGE_ROOT / "harness" / "browser" / "player.js"
+VIEWPORT = (640, 400)
+SCREENSHOTS = {"first_frame": "first-frame.png", "seeked": "after-seek.png"}
+
+
+@dataclass(frozen=True)
+class PlayerSettings:
+    """What every page does: the same for all pages of a run, recorded with it."""
+
+    seek_fraction: float = 0.6
+    watch_s: float = 3.0
+    timeout_s: float = 20.0
+    settle_s: float = 0.3
+    link_rate_bps: int = 0  # bytes/s per page; 0: not throttled
+
+    def script_args(self, url: str) -> dict[str, Any]:
+        return {"url": url, "seekFraction": self.seek_fraction, "watchMs": self.watch_s * 1000,
+                "timeoutMs": self.timeout_s * 1000, "settleMs": self.settle_s * 1000}  # fmt: skip
+
+
+@dataclass
+class PageRun:
+    """One page's part: what the page said, and what the harness saw around it."""
+
+    index: int
+    result: dict[str, Any] | None = None
+    first_frame_seen_at: float | None = None  # time.monotonic() when the binding arrived
+    at_first_frame: dict[str, Any] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlayResult:
+    pages: list[PageRun]
+    started_at: float
+    ended_at: float
+    browser_version: str
+    screenshots: list[Path]
+    leftover_processes: int
+    # Requests to anything but 127.0.0.1 (none may exist: the resolver maps every other host away).
+    off_loopback: list[str]
+    error: str | None = None
+
+
+def _player_source() -> str:
+    """player.js is one function expression (a trailing ``;`` would end the call's parentheses)."""
+    return PLAYER_JS.read_text(encoding="utf-8").strip().removesuffix(";")
+
+
+def _throttle(page: Page, link_rate_bps: int) -> None:
+    if link_rate_bps:
+        page.call("Network.emulateNetworkConditions", offline=False, latency=0,
+                  downloadThroughput=link_rate_bps, uploadThroughput=-1)  # fmt: skip
+
+
+def play(
+    binary: str,
+    url_for: Callable[[int], str],
+    n_pages: int,
+    settings: PlayerSettings,
+    *,
+    at_first_frame: Callable[[int], dict[str, Any]] = lambda page: {},
+    screenshot_dir: Path | None = None,
+) -> PlayResult:
+    """Open ``n_pages`` tabs, start them together, wait for every page's report (or the deadline)."""
+    with tempfile.TemporaryDirectory(prefix="streambench-chromium-") as profile:
+        browser = Browser(binary, Path(profile), timeout_s=30.0)
+        try:
+            result = _play(browser, url_for, n_pages, settings, at_first_frame, screenshot_dir)
+        finally:
+            left = browser.close()  # the whole group, renderers included, before anything else runs
+    result.leftover_processes = left
+    return result
+
+
+def _play(
+    browser: Browser,
+    url_for: Callable[[int], str],
+    n_pages: int,
+    settings: PlayerSettings,
+    at_first_frame: Callable[[int], dict[str, Any]],
+    screenshot_dir: Path | None,
+) -> PlayResult:
+    version = str(browser.call("Browser.getVersion").get("product", "?"))
+    pages = [browser.new_page(*VIEWPORT) for _ in range(n_pages)]
+    runs = [PageRun(i) for i in range(n_pages)]
+    by_session = {page.session: i for i, page in enumerate(pages)}
+    source = _player_source()
+    for page in pages:
+        _throttle(page, settings.link_rate_bps)
+        page.call("Runtime.addBinding", name="sbReport")
+    started_at = time.monotonic()
+    for i, page in enumerate(pages):
+        # Not awaited: every page starts now and reports through the binding.
+        args = json.dumps(settings.script_args(url_for(i)))
+        started = page.call("Runtime.evaluate", expression=f"({source}\n)({args})", awaitPromise=False)
+        if "exceptionDetails" in started:
+            raise RuntimeError(f"the player script failed: {started['exceptionDetails'].get('text')}")
+    # Each page: metadata, first frame, seek, resume and watch, each bounded by the timeout.
+    deadline = started_at + 4 * settings.timeout_s + settings.watch_s + settings.settle_s + 10
+    screenshots: list[Path] = []
+    error = None
+    done = 0
+    while done < n_pages:
+        event = browser.next_event(deadline)
+        if event is None:
+            error = f"{n_pages - done} of {n_pages} pages did not finish by the deadline"
+            break
+        if event["method"] != "Runtime.bindingCalled" or event.get("sessionId") not in by_session:
+            continue
+        index = by_session[event["sessionId"]]
+        message = json.loads(event["params"]["payload"])
+        run = runs[index]
+        if message["kind"] == "first_frame":
+            run.first_frame_seen_at = time.monotonic()
+            run.at_first_frame = at_first_frame(index)
+        if message["kind"] in SCREENSHOTS and index == 0 and screenshot_dir is not None:
+            screenshot_dir.mkdir(parents=True, exist_ok=True)
+            shot = screenshot_dir / SCREENSHOTS[message["kind"]]
+            pages[0].screenshot(shot, full_page=False)
+            screenshots.append(shot)
+        if message["kind"] == "done":
+            run.result = dict(message["result"])
+            done += 1
+    ended_at = time.monotonic()
+    off_loopback: list[str] = []
+    for run, page in zip(runs, pages, strict=True):
+        run.requests = [{"url": r["url"], "range": _header(r, "range")} for r in page.requests()]
+        run.problems = page.problems()
+        for request in run.requests:
+            parts = urlsplit(request["url"])
+            if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != "127.0.0.1":
+                off_loopback.append(request["url"])
+    return PlayResult(runs, started_at, ended_at, version, screenshots, 0, off_loopback, error)
+
+
+def _header(request: dict[str, Any], name: str) -> str | None:
+    for key, value in (request.get("headers") or {}).items():
+        if key.lower() == name:
+            return str(value)
+    return None

@@ -1,0 +1,278 @@
+"""A ``browser`` cell: a real server (a strategy serving an mp4) and real Chromium pages playing it.
+
+The server under test is the HTTP executor's (aiohttp, or Node's through the same
+protocol), under the run's cap. N headless Chromium tabs play ``/file`` at the
+cell's link rate (its consumer rate), each timing by its own clock the metadata,
+the first frame, a seek far into the video and the stalls of a fixed watch
+(:mod:`harness.browser.player`). At each page's first frame the server's live
+counters are read: bytes it had sent that page, and the Range requests it had
+seen. The record's memory and CPU are the server's; the browser's are not
+measured as the subject's.
+
+Route ``missing-first``: before the viewers, one request for a file that does
+not exist. The seed's Node server dies of it (the run is ``crashed``, and why);
+one with error handling answers 404 and the viewers play.
+
+Verification: a browser does not checksum what it plays; what is checked is that
+every page decoded the file with no media error (and, for ``missing-first``,
+that the missing file was a 404).
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import asdict
+from typing import Any
+
+from harness.browser.cdp import find_chromium
+from harness.browser.player import PlayerSettings, PlayResult, play
+from harness.execute.context import RunContext
+from harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from harness.http.client_run import fetch
+from harness.http.server_config import ServerConfig
+from harness.http.server_process import ServerProcess
+from harness.plan.planning import PlannedRun
+from harness.sinks.handles import Received
+from strategies.registry import split_spec
+
+IDLE_TIMEOUT_S = 30.0
+# How long after the missing-file request the server is looked at (a crash takes a few ms).
+AFTER_MISSING_S = 0.3
+
+
+class BrowserExecutor:
+    """``browser`` cells; ``missing_first``: the route that asks for a missing file before the pages play."""
+
+    def __init__(
+        self, server_program: list[str] | None = None, runtime: str = "python", *, missing_first: bool = False
+    ) -> None:
+        self.server_program = server_program
+        self.runtime = runtime
+        self.missing_first = missing_first
+
+    def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
+        binary = find_chromium()
+        if binary is None:
+            return Measurement.not_run("chromium is not installed (apt-get install chromium)")
+        cell = planned.cell
+        name, _ = split_spec(cell.strategy)
+        settings = PlayerSettings(
+            timeout_s=min(PlayerSettings.timeout_s, ctx.config.timeout_s),
+            link_rate_bps=cell.consumer_rate_bps,
+        )
+        config = ServerConfig(
+            file_path=ctx.workload.path,
+            content_type=ctx.workload.manifest.media_type,
+            default_strategy=name,
+            chunk_bytes=cell.chunk_bytes,
+            hwm_bytes=cell.high_water_mark_bytes,
+            idle_timeout_s=IDLE_TIMEOUT_S,
+        )
+        ctx.make_cache_state()
+        cap = ctx.memory_cap()
+        try:
+            server = ServerProcess.start(config, program=self.server_program)
+        except Exception as exc:
+            return Measurement.not_run(
+                f"browser run: the server would not start: {type(exc).__name__}: {exc}"
+            )
+        missing: dict[str, Any] = {}
+        try:
+            if cap is not None and cap.procs_path is not None:
+                cap.procs_path.write_text(str(server.pid))
+            if self.missing_first:
+                missing = _ask_for_missing(server, name)
+
+            def at_first_frame(page: int) -> dict[str, Any]:
+                return _server_view(server, page)
+
+            shots = ctx.artifacts_dir if planned.repeat == 0 and not planned.warmup else None
+            base = f"http://127.0.0.1:{server.port}/file?strategy={name}"
+            played = play(binary, lambda page: f"{base}&page={page}", cell.clients, settings,
+                          at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
+            try:
+                report: dict[str, Any] | None = server.stop()
+            except Exception:  # it died (the seed's server after a missing file), or at the cap
+                report = None
+        finally:
+            server.kill()
+        stderr = server.stderr_tail()
+        oom = cap is not None and cap.oom_killed()
+        return _measurement(self, ctx, settings, played, report, missing, stderr, oom, server.proc.returncode)
+
+
+def _ask_for_missing(server: ServerProcess, name: str) -> dict[str, Any]:
+    """One request for a file the server does not have; what came back, and whether it lives on."""
+    try:
+        status, _, _ = fetch(server.port, f"/file?strategy={name}&missing=1&page=missing", timeout_s=5.0)
+        answer = str(status)
+    except Exception as exc:  # a dying server closes the connection before any answer
+        status, answer = None, f"no answer ({type(exc).__name__}: {exc})"
+    time.sleep(AFTER_MISSING_S)
+    alive = server.proc.poll() is None
+    return {"missing_status": status, "missing_answer": answer, "server_alive_after_missing": alive}
+
+
+def _server_view(server: ServerProcess, page: int) -> dict[str, Any]:
+    """What the server had sent this page, and which Range requests it had seen, right now."""
+    asked_at = time.monotonic()
+    try:
+        stats = server.stats(timeout_s=5.0)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    mine = [r for r in stats.get("requests_log", []) if r.get("page") == str(page)]
+    return {
+        "bytes_sent": sum(int(r.get("bytes_sent") or 0) for r in mine),
+        "requests": len(mine),
+        "ranges": [r.get("range") for r in mine],
+        "statuses": [r.get("status") for r in mine],
+        "lag_ms": (time.monotonic() - asked_at) * 1000,
+    }
+
+
+def _is_tail_or_seek(range_header: str | None) -> bool:
+    """A Range request that does not start at byte 0 (``bytes=0-`` is how every player opens)."""
+    return bool(range_header) and not str(range_header).replace(" ", "").startswith("bytes=0-")
+
+
+def _page_figures(run_index: int, result: dict[str, Any] | None, seen: dict[str, Any],
+                  size_bytes: int) -> dict[str, Any]:  # fmt: skip
+    result = result or {}
+    seek = result.get("seek") or {}
+
+    def ms(key: str, where: dict[str, Any] = result) -> float | None:
+        return None if where.get(key) is None else float(where[key]) / 1000
+
+    sent = seen.get("bytes_sent")
+    return {
+        "page": run_index,
+        "metadata_s": ms("metadata_ms"),
+        "first_frame_s": ms("first_frame_ms"),
+        "seek_target_s": seek.get("target_s"),
+        "seek_s": ms("resumed_ms", seek),
+        "seek_position_s": seek.get("position_s"),
+        "seek_honoured": seek.get("honoured"),
+        "stalls": result.get("stalls"),
+        "stall_s": ms("stall_ms"),
+        "watched_s": (result.get("watched") or {}).get("ms", 0) / 1000 or None,
+        "bytes_before_first_frame": sent,
+        "share_before_first_frame": sent / size_bytes if sent is not None and size_bytes else None,
+        "requests_before_first_frame": seen.get("requests"),
+        "ranges_before_first_frame": seen.get("ranges"),
+        "range_requests_before_first_frame": sum(1 for r in seen.get("ranges") or [] if _is_tail_or_seek(r)),
+        "server_view_lag_ms": seen.get("lag_ms"),
+        "media_error": result.get("error"),
+        "duration_s": result.get("duration_s"),
+        "events": result.get("events", [])[:40],
+    }
+
+
+def _worst(pages: list[dict[str, Any]], key: str) -> float | None:
+    """The worst page's figure; None when a page has none (it never got there)."""
+    values = [p[key] for p in pages]
+    return None if not values or any(v is None for v in values) else float(max(values))
+
+
+def _measurement(
+    executor: BrowserExecutor,
+    ctx: RunContext,
+    settings: PlayerSettings,
+    played: PlayResult,
+    report: dict[str, Any] | None,
+    missing: dict[str, Any],
+    stderr: str,
+    oom: bool,
+    returncode: int | None,
+) -> Measurement:
+    cell = ctx.planned.cell
+    size_bytes = ctx.workload.manifest.size_bytes
+    pages = [_page_figures(r.index, r.result, r.at_first_frame, size_bytes) for r in played.pages]
+    n = len(pages)
+    played_pages = sum(1 for p in pages if p["first_frame_s"] is not None)
+    honoured = sum(1 for p in pages if p["seek_honoured"])
+    errors = [f"page {p['page']}: {p['media_error']}" for p in pages if p["media_error"]]
+    first_frames = [p["first_frame_s"] for p in pages if p["first_frame_s"] is not None]
+    peak = report.get("peak_rss_bytes") if report else None
+    base = report.get("baseline_rss_bytes") if report else None
+    http: dict[str, Any] = {
+        "clients": n,
+        "route": cell.http_route,
+        "pages": pages,
+        "played_pages": played_pages,
+        "seek_honoured_pages": honoured,
+        "seek_honoured_share": honoured / n if n else None,
+        "first_frame_p50_s": statistics.median(first_frames) if first_frames else None,
+        "first_frame_max_s": _worst(pages, "first_frame_s"),
+        "metadata_max_s": _worst(pages, "metadata_s"),
+        "seek_max_s": _worst(pages, "seek_s") if honoured == n else None,
+        "stalls_max": _worst(pages, "stalls"),
+        "bytes_before_first_frame_max": _worst(pages, "bytes_before_first_frame"),
+        "share_before_first_frame_max": _worst(pages, "share_before_first_frame"),
+        "range_requests_before_first_frame": sum(p["range_requests_before_first_frame"] for p in pages),
+        "link_rate_bps": settings.link_rate_bps,
+        "player": asdict(settings),
+        "browser": played.browser_version,
+        "browser_leftover_processes": played.leftover_processes,
+        "off_loopback_requests": played.off_loopback[:20],
+        "page_problems": [x for r in played.pages for x in r.problems][:20],
+        "screenshots": [str(p.relative_to(ctx.run_dir)) for p in played.screenshots] if ctx.run_dir else [],
+        "per_client_bytes": (peak - base) / n if peak is not None and base is not None and n else None,
+        "server_requests": report.get("requests") if report else None,
+        "server_bytes_sent": report.get("bytes_sent") if report else None,
+        "server_status": report.get("status") or report.get("by_status") if report else None,
+        **missing,
+    }
+    bytes_sent = int(report.get("bytes_sent") or 0) if report else 0
+    wall_s = played.ended_at - played.started_at
+    failures = list(errors)
+    if played.error:
+        failures.append(played.error)
+    if played.off_loopback:
+        failures.append(f"{len(played.off_loopback)} requests left 127.0.0.1: {played.off_loopback[0]}")
+    if missing and missing.get("missing_status") != 404 and missing.get("server_alive_after_missing"):
+        failures.append(f"the missing file was answered {missing.get('missing_answer')}, not 404")
+    outcome = "error" if played.error or played.off_loopback else "ok"
+    error = "; ".join(failures[:3]) if outcome != "ok" else None
+    verified = not failures and played_pages == n and report is not None
+    if verified:
+        detail = f"all {n} pages decoded the video with no media error (a browser checks no checksum)"
+    else:
+        detail = "; ".join(failures[:3]) or f"{played_pages} of {n} pages showed a first frame"
+    measured = MeasuredReport(
+        outcome=outcome,
+        error=error,
+        bytes_moved=bytes_sent,
+        wall_s=wall_s,
+        started_at=played.started_at,
+        ended_at=played.ended_at,
+        strategy_user_s=report.get("user_s") if report else None,
+        strategy_sys_s=report.get("sys_s") if report else None,
+        peak_rss_bytes=peak,
+        peak_rss_reset=report.get("peak_rss_reset") if report else None,
+        baseline_rss_bytes=base,
+        baseline_rss_anon_bytes=report.get("baseline_rss_anon_bytes") if report else None,
+        sampled_peak_rss_anon_bytes=report.get("peak_rss_anon_bytes") if report else None,
+        sampled_peak_rss_file_bytes=report.get("peak_rss_file_bytes") if report else None,
+        max_buffered_bytes=report.get("max_buffered_bytes") if report else None,
+        pauses=report.get("pauses") if report else None,
+    )
+    if missing and not missing.get("server_alive_after_missing"):
+        stderr = f"after a request for a missing file ({missing.get('missing_answer')}): {stderr}"
+    return Measurement(
+        report=measured if report is not None else None,
+        who="server",
+        runtime=executor.runtime,
+        runtime_version=(report or {}).get("node_version")
+        or (platform.python_version() if executor.runtime == "python" else None),
+        returncode=returncode if report is None else 0,
+        stderr_tail=stderr if report is None else "",
+        over_cap=oom,
+        over_cap_detail=f"; {played_pages} of {n} pages played",
+        received=Received(bytes_sent, "", None, None),
+        verdict=Verdict(verified, detail),
+        http=http,
+        ttfb_s=None,
+        leftover_processes=played.leftover_processes,
+    )
