@@ -391,6 +391,19 @@ def write_report(
     return path.resolve()
 
 
+def _screenshots(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The screenshots the records name, read from the run's own folder (never from outside it)."""
+    out: dict[str, bytes] = {}
+    root = run_dir.resolve()
+    for record in records:
+        http = record.get("http")
+        for name in http.get("screenshots") or [] if isinstance(http, dict) else []:
+            path = (run_dir / str(name)).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                out[str(name)] = path.read_bytes()
+    return out
+
+
 def _write_scenario_report(
     run_dir: Path,
     meta: Mapping[str, Any],
@@ -409,7 +422,10 @@ def _write_scenario_report(
     verdicts = [evaluate(c, records) for c in claims]
     events.verdicts(scenario, verdicts)
     path = run_dir / "scenario.html"
-    write_atomic(path, render_scenario(scenario, info, verdicts, records, full_report_html).encode())
+    page = render_scenario(
+        scenario, info, verdicts, records, full_report_html, _screenshots(run_dir, records)
+    )
+    write_atomic(path, page.encode())
     verdicts_json = json.dumps(
         finite([{"says": v.claim.says, "verdict": v.verdict, "about": v.about, "detail": v.detail,
                  "numbers": v.numbers} for v in verdicts]),

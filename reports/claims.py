@@ -25,6 +25,7 @@ Noise makes a claim ``inconclusive``, never quietly ``holds``.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 import statistics
@@ -80,6 +81,22 @@ def _http(name: str) -> Callable[[Mapping[str, Any]], float | None]:
     return get
 
 
+def _browser(name: str, complete: str | None = None) -> Callable[[Mapping[str, Any]], float | None]:
+    """A browser record's worst-page figure; infinite when a page never got there (never played,
+    seek not honoured): "plays within 1 s" must fail for a page that never played, not go unjudged."""
+
+    def get(r: Mapping[str, Any]) -> float | None:
+        http = r.get("http") or {}
+        if r.get("sink") != "browser" or not http.get("pages"):
+            return None
+        value = http.get(name)
+        if value is None or (complete is not None and http.get(complete) != http.get("clients")):
+            return math.inf
+        return float(value)
+
+    return get
+
+
 METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "throughput_bps": _throughput,
     "wall_s": lambda r: r.get("wall_s"),
@@ -109,6 +126,13 @@ METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
     "ttfb_p99_s": _http("ttfb_p99_s"),
     "failed_clients": _http("failed_clients"),
     "aggregate_bps": _http("aggregate_bps"),
+    # browser cells: the worst page of the run (infinite: it never got there)
+    "metadata_s": _browser("metadata_max_s"),
+    "first_frame_s": _browser("first_frame_max_s", complete="played_pages"),
+    "seek_s": _browser("seek_max_s", complete="seek_honoured_pages"),
+    "seek_honoured_share": _http("seek_honoured_share"),
+    "share_before_first_frame": _browser("share_before_first_frame_max", complete="played_pages"),
+    "stalls": _http("stalls_max"),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -205,6 +229,8 @@ def _values(
 
 def _fmt(value: float, metric: str = "") -> str:
     """A figure in its unit: bytes as KiB/MiB, rates as GB/s, the rest as plain numbers."""
+    if math.isinf(value):
+        return "never"
     if metric.endswith("_bytes") or metric in ("rchar", "wchar"):
         if abs(value) >= 1 << 20:
             return f"{value / 2**20:.1f} MiB"

@@ -1,4 +1,4 @@
-"""A scenario's page: the question, the verdicts, the one chart that answers it, then the full report.
+"""A scenario's page: the question, the verdicts, the chart that answers it, what a browser saw, the report.
 
 Pure: (scenario, verdicts, records, the run's report HTML) in, one self-contained
 HTML string out. The full report is embedded with ``<iframe srcdoc>``, so the
@@ -7,6 +7,7 @@ page is still a single file that opens offline.
 
 from __future__ import annotations
 
+import base64
 import html
 import statistics
 from collections.abc import Mapping
@@ -81,14 +82,61 @@ def bar_chart_svg(values: Mapping[str, float], metric: str, title: str) -> str:
     return "".join(parts)
 
 
+def _seconds(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.2f} s"
+
+
+def screenshots_html(records: list[dict[str, Any]], images: Mapping[str, bytes]) -> str:
+    """What the first page of each browser cell showed at its first frame and after its seek."""
+    figures = []
+    for r in records:
+        http = r.get("http") or {}
+        names = [n for n in http.get("screenshots") or [] if n in images]
+        if r.get("sink") != "browser" or not names:
+            continue
+        page = (http.get("pages") or [{}])[0]
+        seek = "honoured" if page.get("seek_honoured") else "NOT honoured"
+        caption = (
+            f"{r.get('strategy')} · {r.get('workload')} · {_viewers(r)}: first frame "
+            f"{_seconds(page.get('first_frame_s'))}, seek {seek} ({_seconds(page.get('seek_s'))})"
+        )
+        shots = "".join(
+            f'<img alt="{html.escape(n)}" width="320" height="200" '
+            f'src="data:{_mime(n)};base64,{base64.b64encode(images[n]).decode()}">'
+            for n in names
+        )
+        figures.append(f"<figure>{shots}<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if not figures:
+        return ""
+    return (
+        '<h2>What the viewers saw</h2>\n<p class="note">The first page of each cell, at its first frame and '
+        "after its seek (first measured run); the caption under the video is the page's own.</p>\n"
+        + "\n".join(figures)
+    )
+
+
+def _viewers(r: Mapping[str, Any]) -> str:
+    rate = int(r.get("consumer_rate_bps") or 0)
+    link = f"{rate * 8 / 1e6:g} Mbit/s" if rate else "unthrottled"
+    pages = int((r.get("http") or {}).get("clients") or 0)
+    return f"{link}, {pages} page{'s' if pages != 1 else ''}"
+
+
+def _mime(name: str) -> str:
+    return "image/png" if name.endswith(".png") else "image/jpeg"
+
+
 def render_scenario(
     scenario: Any,
     info: Mapping[str, Any],
     verdicts: list[Verdict],
     records: list[dict[str, Any]],
     full_report: str,
+    images: Mapping[str, bytes] | None = None,
 ) -> str:
+    """``images``: the screenshots browser records name (path in the run -> bytes), embedded inline."""
     e = html.escape
+    shots = screenshots_html(records, images or {})
     chart = scenario.chart
     metric = str(chart.get("metric", "throughput_bps"))
     svg = bar_chart_svg(
@@ -110,6 +158,9 @@ table {{ border-collapse: collapse; width: 100%; font-size: 13px; }}
 td, th {{ padding: 5px 8px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }}
 .note {{ color: #555; }} code {{ background: #f3f3f3; padding: 0 3px; }}
 iframe {{ width: 100%; height: 1400px; border: 1px solid #ddd; }}
+figure {{ display: inline-block; margin: 0 12px 12px 0; max-width: 660px; vertical-align: top; }}
+figure img {{ margin-right: 4px; border: 1px solid #ccc; }}
+figcaption {{ font-size: 12px; color: #444; }}
 </style></head><body>
 <h1>{e(scenario.question)}</h1>
 <p class="note">Scenario <code>{e(scenario.name)}</code> at {int(info["size_bytes"]) / 2**20:g} MiB:
@@ -121,6 +172,7 @@ iframe {{ width: 100%; height: 1400px; border: 1px solid #ddd; }}
 <tbody>{rows}</tbody></table>
 <h2>The chart that answers it</h2>
 {svg}
+{shots}
 <h2>The full report of this run</h2>
 <iframe title="full report" srcdoc="{e(full_report, quote=True)}"></iframe>
 </body></html>

@@ -138,8 +138,13 @@ class Browser:
                 return self.pending.popleft()
         return None
 
-    def new_page(self, width: int = 1300, height: int = 900) -> Page:
-        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+    def new_page(self, width: int = 1300, height: int = 900, *, own_context: bool = False) -> Page:
+        """A tab; ``own_context``: in a context of its own (its own cookies, cache and connection pool,
+        as another viewer's browser would be: one profile's tabs share six connections per host)."""
+        params: dict[str, Any] = {"url": "about:blank"}
+        if own_context:
+            params["browserContextId"] = self.call("Target.createBrowserContext")["browserContextId"]
+        target = self.call("Target.createTarget", **params)["targetId"]
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         page = Page(self, session)
         self.pages[session] = page
@@ -205,7 +210,9 @@ class Page:
         self.wait_for_event("Page.loadEventFired")
 
     def screenshot(self, path: Path, full_page: bool = True) -> None:
-        params: dict[str, Any] = {"format": "png"}
+        """PNG, or JPEG when ``path`` ends in .jpg (quality 85)."""
+        jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+        params: dict[str, Any] = {"format": "jpeg", "quality": 85} if jpeg else {"format": "png"}
         if full_page:
             size = self.call("Page.getLayoutMetrics")["cssContentSize"]
             params["captureBeyondViewport"] = True

@@ -1,6 +1,7 @@
 """N headless Chromium pages playing one video URL at once, each timed by its own clock.
 
-One browser, one tab per viewer; each tab gets the link rate (DevTools
+One browser, one tab per viewer, each in a browser context of its own (its own
+cache and connection pool: viewers on other machines share neither); each tab gets the link rate (DevTools
 ``Network.emulateNetworkConditions``, per tab) and runs ``player.js``, which
 reports through the ``sbReport`` binding. At each page's first frame the
 caller's ``at_first_frame(page)`` runs at once (the executor reads the server's
@@ -25,7 +26,8 @@ from harness.common.paths import PACKAGE_ROOT
 
 PLAYER_JS = PACKAGE_ROOT / "harness" / "browser" / "player.js"
 VIEWPORT = (640, 400)
-SCREENSHOTS = {"first_frame": "first-frame.png", "seeked": "after-seek.png"}
+# JPEG: a fifth of a PNG's size for a video frame, and the scenario page embeds them.
+SCREENSHOTS = {"first_frame": "first-frame.jpg", "seeked": "after-seek.jpg"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class PageRun:
     result: dict[str, Any] | None = None
     first_frame_seen_at: float | None = None  # time.monotonic() when the binding arrived
     at_first_frame: dict[str, Any] = field(default_factory=dict)
+    # Bytes the page's requests delivered (Network.dataReceived, after the link's throttle): so
+    # far, and when the first frame was reported (events come in the order the browser sent them).
+    received_bytes: int = 0
+    received_at_first_frame: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
@@ -108,7 +114,8 @@ def _play(
     screenshot_dir: Path | None,
 ) -> PlayResult:
     version = str(browser.call("Browser.getVersion").get("product", "?"))
-    pages = [browser.new_page(*VIEWPORT) for _ in range(n_pages)]
+    # Each page is a viewer of its own: its own context, so no page waits for another's connections.
+    pages = [browser.new_page(*VIEWPORT, own_context=True) for _ in range(n_pages)]
     runs = [PageRun(i) for i in range(n_pages)]
     by_session = {page.session: i for i, page in enumerate(pages)}
     source = _player_source()
@@ -132,13 +139,19 @@ def _play(
         if event is None:
             error = f"{n_pages - done} of {n_pages} pages did not finish by the deadline"
             break
-        if event["method"] != "Runtime.bindingCalled" or event.get("sessionId") not in by_session:
+        if event.get("sessionId") not in by_session:
             continue
         index = by_session[event["sessionId"]]
-        message = json.loads(event["params"]["payload"])
         run = runs[index]
+        if event["method"] == "Network.dataReceived":
+            run.received_bytes += int(event["params"].get("dataLength") or 0)
+            continue
+        if event["method"] != "Runtime.bindingCalled":
+            continue
+        message = json.loads(event["params"]["payload"])
         if message["kind"] == "first_frame":
             run.first_frame_seen_at = time.monotonic()
+            run.received_at_first_frame = run.received_bytes
             run.at_first_frame = at_first_frame(index)
         if message["kind"] in SCREENSHOTS and index == 0 and screenshot_dir is not None:
             screenshot_dir.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,9 @@ FILE_SINK_VERIFY_BPS = 3.5e9
 # Rough strategy rates (bytes/s, this kind of 2-core VM); calibration can only lower them:
 # calibrated read speeds are far above what a strategy moves into a reading process.
 DEFAULT_RATES_BPS = {"read": 3e9, "cold_read": 1e9, "whole_file": 0.5e9}
+# A browser run plays, seeks and watches for a fixed time (measured here: 4-7 s; a page that
+# never shows a frame waits out its 20 s timeout), whatever the file's size.
+BROWSER_RUN_S = 6.0
 TRANSFORM_RATES_BPS = {"gzip": 0.14e9, "sha256": 0.5e9, "grep": 0.17e9, "csv-select": 0.018e9}
 
 
@@ -43,6 +46,8 @@ class Estimate:
 
 def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
     cell = run.cell
+    if cell.sink == "browser":
+        return BROWSER_RUN_S
     size = cell.workload.size_bytes
     rate = min(float(calibration.get("warm_read_bps") or 1e12), DEFAULT_RATES_BPS["read"])
     if cell.cache == "cold":

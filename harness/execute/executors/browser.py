@@ -27,7 +27,7 @@ from dataclasses import asdict
 from typing import Any
 
 from harness.browser.cdp import find_chromium
-from harness.browser.player import PlayerSettings, PlayResult, play
+from harness.browser.player import PageRun, PlayerSettings, PlayResult, play
 from harness.execute.context import RunContext
 from harness.execute.measurement import MeasuredReport, Measurement, Verdict
 from harness.http.client_run import fetch
@@ -137,17 +137,18 @@ def _is_tail_or_seek(range_header: str | None) -> bool:
     return bool(range_header) and not str(range_header).replace(" ", "").startswith("bytes=0-")
 
 
-def _page_figures(run_index: int, result: dict[str, Any] | None, seen: dict[str, Any],
-                  size_bytes: int) -> dict[str, Any]:  # fmt: skip
-    result = result or {}
+def _page_figures(run: PageRun, size_bytes: int) -> dict[str, Any]:
+    """One page's figures. Bytes before the first frame are the page's own (after the link's throttle);
+    the server's count beside them also holds what sat in socket buffers, counted at each server's layer."""
+    result, seen = run.result or {}, run.at_first_frame
     seek = result.get("seek") or {}
 
     def ms(key: str, where: dict[str, Any] = result) -> float | None:
         return None if where.get(key) is None else float(where[key]) / 1000
 
-    sent = seen.get("bytes_sent")
+    got = run.received_at_first_frame
     return {
-        "page": run_index,
+        "page": run.index,
         "metadata_s": ms("metadata_ms"),
         "first_frame_s": ms("first_frame_ms"),
         "seek_target_s": seek.get("target_s"),
@@ -157,8 +158,10 @@ def _page_figures(run_index: int, result: dict[str, Any] | None, seen: dict[str,
         "stalls": result.get("stalls"),
         "stall_s": ms("stall_ms"),
         "watched_s": (result.get("watched") or {}).get("ms", 0) / 1000 or None,
-        "bytes_before_first_frame": sent,
-        "share_before_first_frame": sent / size_bytes if sent is not None and size_bytes else None,
+        "bytes_before_first_frame": got,
+        "share_before_first_frame": got / size_bytes if got is not None and size_bytes else None,
+        "received_bytes": run.received_bytes,
+        "server_sent_before_first_frame": seen.get("bytes_sent"),
         "requests_before_first_frame": seen.get("requests"),
         "ranges_before_first_frame": seen.get("ranges"),
         "range_requests_before_first_frame": sum(1 for r in seen.get("ranges") or [] if _is_tail_or_seek(r)),
@@ -188,7 +191,7 @@ def _measurement(
 ) -> Measurement:
     cell = ctx.planned.cell
     size_bytes = ctx.workload.manifest.size_bytes
-    pages = [_page_figures(r.index, r.result, r.at_first_frame, size_bytes) for r in played.pages]
+    pages = [_page_figures(r, size_bytes) for r in played.pages]
     n = len(pages)
     played_pages = sum(1 for p in pages if p["first_frame_s"] is not None)
     honoured = sum(1 for p in pages if p["seek_honoured"])
@@ -259,7 +262,11 @@ def _measurement(
         pauses=report.get("pauses") if report else None,
     )
     if missing and not missing.get("server_alive_after_missing"):
-        stderr = f"after a request for a missing file ({missing.get('missing_answer')}): {stderr}"
+        # The error's own line (Node prints the source line and a caret above it).
+        said = [line for line in stderr.splitlines() if line.startswith(("Error", "node:", "Uncaught"))]
+        stderr = f"after a request for a missing file ({missing.get('missing_answer')}): " + (
+            said[-1] if said else stderr[-300:]
+        )
     return Measurement(
         report=measured if report is not None else None,
         who="server",
