@@ -16,9 +16,9 @@ from harness.cli.console import err_console, out_console, session_events
 from harness.common.errors import UsageError
 from harness.common.paths import MATRICES_DIR
 from harness.common.text import printable
-from harness.common.units import format_bytes, parse_size
+from harness.common.units import format_bytes, parse_count, parse_size
 from harness.plan.config import SINKS, TRANSFORM_NAMES
-from harness.plan.spec import load_spec_file, merge, normalise_spec
+from harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
 from harness.session import (
     CONFIRM_RUNS,
     CONFIRM_SECONDS,
@@ -127,6 +127,11 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     scenario = get_scenario(args.name)
     size_bytes = parse_size(args.size) if args.size else scenario.default_size_bytes
     spec, raw_claims = scenario.expand(size_bytes)
+    if args.repeat is not None:
+        # Fewer rounds for a first look (claims needing the spread may then be inconclusive).
+        spec["repeat"] = parse_count(args.repeat, "--repeat", 1, 10_000)
+    for only in args.only or []:
+        spec = restrict_spec(spec, only)
     parse_claims(raw_claims, f"scenario {scenario.name}")  # a bad claim is said before anything runs
     kinds = args.profile if args.profile else ",".join(scenario.profile) or None
     options = SessionOptions(out_dir=Path(args.out), data_dir=resolve_data_dir(args.data_dir))
@@ -220,6 +225,13 @@ def add_scenario_command(sub: Any) -> None:
     scenario.add_argument("--size", help="the scenario's size (default: its own)")
     scenario.add_argument("--profile", help="memory, cpu or both (default: what the scenario asks for)")
     scenario.add_argument("--profile-rate", help="py-spy samples per second (default 100)")
+    scenario.add_argument("--repeat", help="measured runs per cell (default: the scenario's own)")
+    scenario.add_argument(
+        "--only",
+        action="append",
+        help="run part of it: AXIS=V1,V2 (strategy, sink, cache, transform, clients); claims about "
+        "the rest are inconclusive",
+    )
     scenario.add_argument("--out", default="results")
     scenario.add_argument("--data-dir")
     scenario.set_defaults(func=cmd_scenario)

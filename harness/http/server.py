@@ -533,7 +533,7 @@ async def run_server(
         "shutdown_s": time.monotonic() - stop_requested_at,
         "user_s": figures["strategy_user_s"],
         "sys_s": figures["strategy_sys_s"],
-        "peak_rss_bytes": final.get("VmHWM"),
+        "peak_rss_bytes": figures["peak_rss_bytes"],
         "peak_rss_reset": figures["peak_rss_reset"],
         "baseline_rss_bytes": figures["baseline_rss_bytes"],
         "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],

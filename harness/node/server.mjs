@@ -225,7 +225,8 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
       wall_s: stoppedAt - startedAt,
       user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
       sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
-      peak_rss_bytes: final.VmHWM ?? null,
+      // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
+      peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
       peak_rss_reset: peakReset,
       baseline_rss_bytes: baseline.VmRSS ?? null,
       baseline_rss_anon_bytes: baseline.RssAnon ?? null,

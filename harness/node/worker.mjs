@@ -124,7 +124,8 @@ async function main() {
     strategy_oublock: ru1.fsWrite - ru0.fsWrite,
     strategy_voluntary_ctx_switches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
     strategy_involuntary_ctx_switches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
-    peak_rss_bytes: final.VmHWM ?? null,
+    // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
+    peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
     peak_rss_reset: peakReset,
     baseline_rss_bytes: baseline.VmRSS ?? null,
     baseline_rss_anon_bytes: baseline.RssAnon ?? null,

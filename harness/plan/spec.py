@@ -211,3 +211,43 @@ def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
         warmup=warmup,
         groups=groups,
     )
+
+
+RESTRICTABLE = ("strategy", "sink", "cache", "transform", "clients")
+
+
+def restrict_spec(spec: Mapping[str, Any], only: str) -> dict[str, Any]:
+    """The spec with one axis cut to the given values (``strategy=pipe,sendfile``), in every group.
+
+    A group left with none of them is dropped; a spec left with nothing is an error.
+    """
+    key, sep, values_text = only.partition("=")
+    key = key.strip().replace("-", "_")
+    wanted = [v.strip() for v in values_text.split(",") if v.strip()]
+    if not sep or key not in RESTRICTABLE or not wanted:
+        raise UsageError(
+            f"bad --only {only!r}: expected AXIS=V1,V2 with AXIS one of {', '.join(RESTRICTABLE)}"
+        )
+
+    def cut(table: Mapping[str, Any], inherited: list[str] | None) -> list[str] | None:
+        values = table.get(key, inherited)
+        if values is None:
+            values = [str(v) for v in DEFAULTS.get(key, [])] or wanted  # the default axis, or "all"
+        return [v for v in values if v in wanted]
+
+    top = cut(spec, None)
+    out = dict(spec)
+    if "group" not in spec:
+        if not top:
+            raise UsageError(f"--only {only}: no cell of this matrix has {key} in {', '.join(wanted)}")
+        out[key] = top
+        return out
+    groups = []
+    for group in spec["group"]:
+        kept = cut(group, spec.get(key))
+        if kept:
+            groups.append({**group, key: kept})
+    if not groups:
+        raise UsageError(f"--only {only}: no cell of this matrix has {key} in {', '.join(wanted)}")
+    out["group"] = groups
+    return out

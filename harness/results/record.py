@@ -18,6 +18,11 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       Node runs add node_version, the effective readable/writable highWaterMarks and
       process.memoryUsage() at the peak and at the end to strategy_notes; sink_detail
       says when the far end decoded what it got (decoded, wire_bytes).
+  6 - browser cells (sink "browser"): memory and CPU are the server's; ``http`` holds
+      the tabs' figures (pages: metadata, first frame, seek, stalls, bytes received and
+      the server's view at the first frame), worst-page summaries, the player settings,
+      the browser's version, screenshots (paths in the run) and, for the
+      missing-first route, what the missing file was answered.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 

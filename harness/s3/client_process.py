@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         "bytes": size_bytes if outcome == "ok" else 0,
         "file_bytes": size_bytes,
         "wall_s": figures["wall_s"],
-        "peak_rss_bytes": status.get("VmHWM"),
+        "peak_rss_bytes": figures["peak_rss_bytes"],
         "peak_rss_reset": figures["peak_rss_reset"],
         "baseline_rss_bytes": figures["baseline_rss_bytes"],
         "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
-from reports.claims import Claim, evaluate
+from reports.claims import METRICS, Claim, evaluate
 
 MiB = 1 << 20
 
@@ -165,3 +166,32 @@ def test_within_compares_two_runtimes_both_ways_and_says_which() -> None:
     assert evaluate(claim, far).verdict == "fails"
     faster = [rec("node-pipe", "node", 0.3), rec("pipe", "python", 1.0)]  # two-sided: 3.3x faster fails too
     assert evaluate(claim, faster).verdict == "fails"
+
+
+def browser_rec(first_frames: list[float | None], honoured: list[bool], **fields: Any) -> dict[str, Any]:
+    pages = [{"first_frame_s": f, "seek_honoured": h} for f, h in zip(first_frames, honoured, strict=True)]
+    played = [f for f in first_frames if f is not None]
+    http = {
+        "clients": len(pages), "pages": pages, "played_pages": len(played),
+        "first_frame_max_s": max(played) if len(played) == len(pages) else None,
+        "seek_honoured_pages": sum(honoured), "seek_honoured_share": sum(honoured) / len(pages),
+        "seek_max_s": 0.2 if all(honoured) else None,
+        "share_before_first_frame_max": 0.01 if len(played) == len(pages) else None, "route": "file",
+    }  # fmt: skip
+    return rec("node-pipe", 8, sink="browser", http=http, **fields)
+
+
+def test_a_page_that_never_played_fails_plays_within_not_inconclusive() -> None:
+    plays = Claim("plays within 1 s", "first_frame_s", {"strategy": "node-pipe"}, "<= 1")
+    assert verdict(plays, [browser_rec([0.2], [True]) for _ in range(3)]) == "holds"
+    # One of four tabs had no frame by its timeout: the worst page is "never", and the claim fails.
+    never = [browser_rec([0.2, 0.3, None, 0.2], [True] * 4) for _ in range(3)]
+    result = evaluate(plays, never)
+    assert result.verdict == "fails" and "never" in result.detail
+    seek = Claim("seek honoured", "seek_honoured_share", {"strategy": "node-pipe"}, ">= 1")
+    assert verdict(seek, [browser_rec([0.2], [False]) for _ in range(3)]) == "fails"
+    assert verdict(seek, [browser_rec([0.2], [True]) for _ in range(3)]) == "holds"
+    # A seek that was not honoured has no seek time: "never", not a fast one.
+    assert METRICS["seek_s"](browser_rec([0.2], [False])) == math.inf
+    # Not a browser record: no figure at all (other claims never see infinities).
+    assert METRICS["first_frame_s"](rec("pipe", 8)) is None

@@ -34,8 +34,13 @@ def test_parse_size_rejects(text: str) -> None:
 def test_parse_rate() -> None:
     assert parse_rate("50MB/s") == 50_000_000
     assert parse_rate("unlimited") == 0
-    with pytest.raises(UsageError, match="bad rate"):
-        parse_rate("fast")
+    # A link's rate is said in bits, with decimal prefixes: 10 Mbit/s is 1.25 MB/s.
+    assert parse_rate("10Mbit/s") == 1_250_000
+    assert parse_rate("1.5Gbit/s") == 187_500_000
+    assert parse_rate("800kbit/s") == 100_000
+    for bad in ("fast", "0Mbit/s", "10Mbit"):
+        with pytest.raises(UsageError, match="bad rate"):
+            parse_rate(bad)
 
 
 @given(st.integers(min_value=1, max_value=1023), st.sampled_from(["KiB", "MiB", "GiB"]))
