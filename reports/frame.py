@@ -101,7 +101,7 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
     Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok), ``throughput_bps``
     and ``throughput_gbps`` (bytes moved over the worker's wall time, only for ok
-    runs that moved bytes), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
+    runs that moved bytes, never for browser runs), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
     """
     rows = [normalise_record(r) for r in records if isinstance(r, dict)]
     df = pd.DataFrame(rows)
@@ -113,8 +113,11 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     df["ok"] = df["outcome"] == "ok"
     wall = df["wall_s"].to_numpy(float)
     moved = df["bytes_moved"].to_numpy(float)
+    # A browser run lasts as long as its player's script (play, seek, watch), whatever it moved:
+    # bytes over that time is no throughput.
+    timed = df["ok"].to_numpy() & (df["sink"] != "browser").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        bps = np.where(df["ok"].to_numpy() & (wall > 0) & (moved > 0), moved / wall, np.nan)
+        bps = np.where(timed & (wall > 0) & (moved > 0), moved / wall, np.nan)
     df["throughput_bps"] = bps
     df["throughput_gbps"] = bps / 1e9
     df["peak_rss_over_baseline_bytes"] = df["peak_rss_bytes"] - df["baseline_rss_bytes"]

@@ -95,10 +95,10 @@ def screenshots_html(records: list[dict[str, Any]], images: Mapping[str, bytes])
         if r.get("sink") != "browser" or not names:
             continue
         page = (http.get("pages") or [{}])[0]
-        seek = "honoured" if page.get("seek_honoured") else "NOT honoured"
+        seek = page.get("seek_outcome") or ("honoured" if page.get("seek_honoured") else "not honoured")
         caption = (
             f"{r.get('strategy')} · {r.get('workload')} · {_viewers(r)}: first frame "
-            f"{_seconds(page.get('first_frame_s'))}, seek {seek} ({_seconds(page.get('seek_s'))})"
+            f"{_seconds(page.get('first_frame_s'))}; seek {seek}"
         )
         shots = "".join(
             f'<img alt="{html.escape(n)}" width="320" height="200" '

@@ -69,18 +69,21 @@ async ({ url, seekFraction, watchMs, timeoutMs, settleMs }) => {
     // and presents the frame at the target; half a second allows a player that snaps to a keyframe
     // of a short clip, and no more, so a 10 s test video can tell a seek from staying put).
     const honoured = resumed !== null && Math.abs(position - target) <= 0.5;
+    const moved = Math.abs(position - target) <= 0.5;
+    const outcome = honoured
+      ? `playing at ${target} s after ${(resumed.t + t0 - asked).toFixed(0)} ms`
+      : moved
+        ? `moved to ${target} s, but no frame there within ${(timeoutMs / 1000).toFixed(0)} s`
+        : `not honoured: stayed at ${position.toFixed(2)} s`;
     out.seek = {
       target_s: target,
       seeked_ms: seeked === null ? null : seeked + t0 - asked,
       resumed_ms: resumed === null ? null : resumed.t + t0 - asked,
       position_s: position,
       honoured,
+      outcome,
     };
-    say(
-      honoured
-        ? `seek to ${target} s: playing there after ${(resumed.t + t0 - asked).toFixed(0)} ms`
-        : `seek to ${target} s NOT honoured: position ${position.toFixed(2)} s`,
-    );
+    say(`seek to ${target} s: ${outcome}`);
     sbReport(JSON.stringify({ kind: "seeked" }));
     watching = true;
     const watchedFrom = performance.now();

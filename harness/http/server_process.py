@@ -97,7 +97,7 @@ class ServerProcess:
             if line is None or line.get("event") != "ready":
                 raise RuntimeError(f"http server did not start: {line}; stderr: {server.stderr_tail()}")
         except BaseException:
-            server.kill()
+            server.close()
             raise
         server.ready = line
         return server
@@ -157,6 +157,13 @@ class ServerProcess:
         self.proc.wait()
         self._close_fds()
 
+    def close(self) -> None:
+        """Kill it if it lives, and release everything, its stderr file too (read ``stderr_tail`` first).
+
+        Every run's server is closed: an open stderr file per run would run a long matrix out of fds."""
+        self.kill()
+        self._stderr.close()
+
     def _close_fds(self) -> None:
         for name in ("_result_r", "_control_w"):
             fd = getattr(self, name)
@@ -178,5 +185,4 @@ class ServerProcess:
             if self.proc.poll() is None and self.report is None:
                 self.stop()
         finally:
-            self.kill()
-            self._stderr.close()
+            self.close()

@@ -90,15 +90,19 @@ class BrowserExecutor:
 
             shots = ctx.artifacts_dir if planned.repeat == 0 and not planned.warmup else None
             base = f"http://127.0.0.1:{server.port}/file?strategy={name}"
-            played = play(binary, lambda page: f"{base}&page={page}", cell.clients, settings,
-                          at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
+            try:
+                played = play(binary, lambda page: f"{base}&page={page}", cell.clients, settings,
+                              at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
+            except (OSError, RuntimeError, TimeoutError, ValueError, KeyError) as exc:  # the browser failed
+                return Measurement.not_run(f"browser run: chromium failed: {type(exc).__name__}: {exc}")
             try:
                 report: dict[str, Any] | None = server.stop()
             except Exception:  # it died (the seed's server after a missing file), or at the cap
                 report = None
         finally:
             server.kill()
-        stderr = server.stderr_tail()
+            stderr = server.stderr_tail()
+            server.close()
         oom = cap is not None and cap.oom_killed()
         return _measurement(self, ctx, settings, played, report, missing, stderr, oom, server.proc.returncode)
 
@@ -155,6 +159,7 @@ def _page_figures(run: PageRun, size_bytes: int) -> dict[str, Any]:
         "seek_s": ms("resumed_ms", seek),
         "seek_position_s": seek.get("position_s"),
         "seek_honoured": seek.get("honoured"),
+        "seek_outcome": seek.get("outcome"),
         "stalls": result.get("stalls"),
         "stall_s": ms("stall_ms"),
         "watched_s": (result.get("watched") or {}).get("ms", 0) / 1000 or None,

@@ -208,7 +208,7 @@ def run_http_cell(
         except Exception as exc:  # the server died (e.g. killed at the cap)
             report = {"error": f"{type(exc).__name__}: {exc}"}
     finally:
-        server.kill()
+        server.close()
     oom = cap is not None and cap.oom_killed()
     return _judge(cell, workload, spans, results, report, wall_s, oom, cap, route)
 
