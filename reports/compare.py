@@ -111,6 +111,44 @@ class Comparison:
     def has_regression(self) -> bool:
         return any(c.regression for c in self.cells)
 
+    @property
+    def undecidable(self) -> list[CellComparison]:
+        """Cells whose runs can never reach significance after the correction (Holm's first step)."""
+        m = len(self.cells)
+        return [c for c in self.cells if c.min_p * m >= self.alpha]
+
+    @property
+    def runs_needed(self) -> int:
+        """Runs a side that would let every cell reach significance at ``alpha`` after the correction."""
+        return repeats_needed(max(len(self.cells), 1), self.alpha)
+
+    @property
+    def outcome(self) -> str:
+        """``regression``, ``undecided`` (these runs cannot tell), or ``no change``."""
+        if self.has_regression:
+            return "regression"
+        if not self.cells or self.undecidable:
+            return "undecided"
+        return "no change"
+
+    @property
+    def exit_status(self) -> int:
+        """0 no change, 1 a regression, 3 cannot decide with these runs."""
+        return {"regression": 1, "undecided": 3, "no change": 0}[self.outcome]
+
+    def summary_line(self) -> str:
+        if self.outcome == "regression":
+            return f"{len(self.regressions)} significant regression(s) beyond --fail-on"
+        if self.outcome == "undecided":
+            if not self.cells:
+                return "cannot decide: no cell was measured in both runs"
+            n = len(self.undecidable)
+            return (
+                f"cannot decide: {n} of {len(self.cells)} cells have too few runs to ever show a change; "
+                f"re-run both with --repeat {self.runs_needed} or more"
+            )
+        return "no significant regression beyond --fail-on"
+
 
 def _samples(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per cell id: its fields, label and the throughput and peak RSS of its ok measured runs."""
@@ -258,6 +296,86 @@ def _notes(
     if only_cand:
         notes.append(f"{len(only_cand)} cell(s) only in the candidate run (not compared)")
     return notes
+
+
+def machine_notes(base_meta: Mapping[str, Any], cand_meta: Mapping[str, Any]) -> list[str]:
+    """What differs between the two runs' machines: a change may be the machine's, not the code's."""
+    notes: list[str] = []
+    base_m, cand_m = base_meta.get("machine") or {}, cand_meta.get("machine") or {}
+    for key, what in (("hostname", "machine"), ("cpu_model", "CPU"), ("cpu_count", "core count"),
+                      ("kernel", "kernel"), ("python", "Python")):  # fmt: skip
+        b, c = base_m.get(key), cand_m.get(key)
+        if b is not None and c is not None and b != c:
+            notes.append(f"the runs differ in {what}: {b} (base) vs {c} (candidate)")
+    base_cal, cand_cal = base_meta.get("calibration") or {}, cand_meta.get("calibration") or {}
+    for key in sorted(set(base_cal) & set(cand_cal)):
+        b, c = base_cal[key], cand_cal[key]
+        if isinstance(b, int | float) and isinstance(c, int | float) and b > 0 and abs(c / b - 1) > 0.2:
+            notes.append(f"the machines' calibrations differ: {key} {b:.3g} (base) vs {c:.3g} (candidate)")
+    return notes
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    """A Markdown table and the verdict (for ``--format md`` and ``$GITHUB_STEP_SUMMARY``)."""
+
+    def cell(text: str) -> str:
+        return printable(text).replace("|", "\\|")
+
+    lines = [
+        f"### streambench compare: {comparison.outcome}",
+        "",
+        comparison.summary_line(),
+        "",
+        "| cell | runs b/c | GB/s base → cand | change [95% CI] | p adj | peak RSS change | p adj "
+        "| verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for c in comparison.cells:
+        tp, mem = c.throughput, c.memory
+        lines.append(
+            f"| {cell(c.label)} | {c.base_runs}/{c.cand_runs} | {fmt_num(tp.base_median / 1e9)} → "
+            f"{fmt_num(tp.cand_median / 1e9)} | {fmt_change(tp.ratio)} [{fmt_change(tp.ci_low)}, "
+            f"{fmt_change(tp.ci_high)}] | {fmt_p(tp.p_adjusted)} | {fmt_change(mem.ratio)} | "
+            f"{fmt_p(mem.p_adjusted)} | {cell(c.verdict)} |"
+        )
+    lines += ["", *(f"- note: {cell(n)}" for n in comparison.notes), ""]
+    return "\n".join(lines)
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    """Everything the comparison decided, as plain data (``--format json``)."""
+
+    def metric(m: MetricChange) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.__dict__.items()}
+
+    return {
+        "outcome": comparison.outcome,
+        "exit_status": comparison.exit_status,
+        "summary": comparison.summary_line(),
+        "runs_needed": comparison.runs_needed if comparison.outcome == "undecided" else None,
+        "fail_on_fraction": comparison.fail_on_fraction,
+        "alpha": comparison.alpha,
+        "correction": comparison.correction,
+        "notes": list(comparison.notes),
+        "only_base": comparison.only_base,
+        "only_cand": comparison.only_cand,
+        "cells": [
+            {
+                "cell_id": c.cell_id,
+                "label": c.label,
+                "fields": c.fields,
+                "base_runs": c.base_runs,
+                "cand_runs": c.cand_runs,
+                "verdict": c.verdict,
+                "regression": c.regression,
+                "can_reach_significance": c not in comparison.undecidable,
+                "throughput": metric(c.throughput),
+                "memory": metric(c.memory),
+                "reasons": list(c.reasons),
+            }
+            for c in comparison.cells
+        ],
+    }
 
 
 # --- output ------------------------------------------------------------------

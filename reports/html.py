@@ -182,10 +182,13 @@ def _best_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
         if runner_up is None:
             verdict = "the only strategy with a value"
         elif entry["ci_overlap"]:
-            verdict = f"not a clear win: its 95% CI overlaps {runner_up['strategy']}'s"
+            verdict = f"not a clear win: its interval overlaps {runner_up['strategy']}'s"
+        elif not entry["ci_enough"]:
+            ahead = best["throughput_gbps_median"] / runner_up["throughput_gbps_median"] - 1
+            verdict = f"{ahead:.0%} ahead of {runner_up['strategy']}, ranges apart ({best['ci_text']})"
         else:
             ahead = best["throughput_gbps_median"] / runner_up["throughput_gbps_median"] - 1
-            verdict = f"{ahead:.0%} ahead of {runner_up['strategy']}, CIs apart"
+            verdict = f"{ahead:.0%} ahead of {runner_up['strategy']}, 95% intervals apart"
         rows.append(
             {
                 "setting": best["setting"],
@@ -265,8 +268,9 @@ def _throughput_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[
                     high=row["throughput_gbps_ci_high"],
                     colour=colours.get(str(row["strategy"]), svg.PALETTE[0]),
                     tooltip=(
-                        f"{row['label']}: median {_gbps(row['throughput_gbps_median'])}, 95% CI "
-                        f"{fmt_num(row['throughput_gbps_ci_low'])}–{fmt_num(row['throughput_gbps_ci_high'])},"
+                        f"{row['label']}: median {_gbps(row['throughput_gbps_median'])}, interval "
+                        f"{fmt_num(row['throughput_gbps_ci_low'])}–{fmt_num(row['throughput_gbps_ci_high'])}"
+                        f" ({row['ci_text']}),"
                         f" IQR {fmt_num(row['throughput_gbps_iqr'])}, {row['ok_runs']} ok of {row['runs']}"
                     ),
                     note=note,
@@ -284,7 +288,7 @@ def _throughput_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[
                 svg.interval_chart(
                     items,
                     title=setting_label(fields),
-                    axis_label="throughput, GB/s (median; whiskers: bootstrap 95% CI of the median)",
+                    axis_label="throughput, GB/s (median; whiskers: order-statistic interval of the median)",
                     ref_lines=refs,
                 )
             )

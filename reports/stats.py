@@ -4,8 +4,13 @@ Rules kept here:
 - warm-up runs never enter a statistic;
 - a run whose outcome is not ``ok`` is counted (and shown) but gives no timing or memory figure;
 - quartiles use linear interpolation (numpy's default), so a hand computation can check them;
-- the bootstrap is deterministic: a fixed seed mixed with the cell id, so a cell's interval does
-  not depend on which other cells share the run.
+- the interval of a median is distribution-free, from order statistics (``median_interval``):
+  [x(k), x(n+1-k)] covers the true median with probability 1 - 2 P(Bin(n, 1/2) < k), exactly, for
+  any continuous distribution; k is the largest that reaches 95%. Below 6 runs no k does: the
+  interval is the range and says its own coverage ("n = 3: range, 75%"). (A percentile bootstrap
+  of the median returns [min, max] at n = 3 and calls it 95%: it covers 75% of the time.)
+- the bootstrap (kept for ratios in ``compare``) is deterministic: a fixed seed mixed with the
+  cell id, so a cell's interval does not depend on which other cells share the run.
 """
 
 from __future__ import annotations
@@ -86,24 +91,64 @@ def rng_for(key: str) -> np.random.Generator:
     return np.random.default_rng([BOOTSTRAP_SEED, zlib.crc32(key.encode())])
 
 
-def bootstrap_median_ci(
-    values: Values,
-    key: str,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    confidence: float = CONFIDENCE,
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of the median (vectorised: one resample matrix)."""
-    arr = np.asarray(values, dtype=float)
+@dataclass(frozen=True)
+class MedianInterval:
+    """An order-statistic interval of the median: its bounds, its exact coverage, and what it is."""
+
+    low: float
+    high: float
+    coverage: float  # exact, for continuous data: 1 - 2 P(Bin(n, 1/2) < k)
+    n: int
+    k: int  # the interval is [x(k), x(n+1-k)], 1-based; 0: no value
+    confidence: float = CONFIDENCE
+
+    @property
+    def enough(self) -> bool:
+        """Whether the interval reaches the asked confidence (6 runs at least for 95%)."""
+        return self.n > 0 and self.coverage >= self.confidence
+
+    def describe(self) -> str:
+        if self.n == 0:
+            return "no value"
+        if self.n == 1:
+            return "n = 1: no interval"
+        what = "range" if self.k == 1 else f"x({self.k})..x({self.n + 1 - self.k})"
+        text = f"n = {self.n}: {what}, {self.coverage:.1%}"
+        return text if self.enough else f"{text}; too few runs for {self.confidence:.0%}"
+
+
+def order_coverage(n: int, k: int) -> float:
+    """P(x(k) <= median <= x(n+1-k)) for n independent draws of a continuous variable."""
+    if n < 1 or not 1 <= k <= (n + 1) // 2:
+        return 0.0
+    below = sum(math.comb(n, i) for i in range(k)) / (1 << n)
+    return 1.0 - 2.0 * below
+
+
+def runs_for_confidence(confidence: float = CONFIDENCE) -> int:
+    """The fewest runs whose range reaches ``confidence`` (6 for 95%: 1 - 2/64 = 96.9%)."""
+    n = 1
+    while order_coverage(n, 1) < confidence:
+        n += 1
+    return n
+
+
+def median_interval(values: Values, confidence: float = CONFIDENCE) -> MedianInterval:
+    """The distribution-free interval of the median with the highest k reaching ``confidence``.
+
+    When even the range (k = 1) falls short, the range is returned with its coverage.
+    """
+    arr = np.sort(np.asarray(values, dtype=float))
     arr = arr[~np.isnan(arr)]
-    if arr.size == 0:
-        return (math.nan, math.nan)
-    if arr.size == 1:
-        return (float(arr[0]), float(arr[0]))
-    idx = rng_for(key).integers(0, arr.size, size=(resamples, arr.size))
-    medians = np.median(arr[idx], axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(medians, [tail, 100 - tail])
-    return (float(low), float(high))
+    n = int(arr.size)
+    if n == 0:
+        return MedianInterval(math.nan, math.nan, 0.0, 0, 0, confidence)
+    if n == 1:
+        return MedianInterval(float(arr[0]), float(arr[0]), 0.0, 1, 1, confidence)
+    k = 1
+    while k + 1 <= (n + 1) // 2 and order_coverage(n, k + 1) >= confidence:
+        k += 1
+    return MedianInterval(float(arr[k - 1]), float(arr[n - k]), order_coverage(n, k), n, k, confidence)
 
 
 def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:
@@ -282,7 +327,8 @@ def _cell_row(
     tput = cols.throughput[ok_pos]
     tput = tput[~np.isnan(tput)]
     q1, med, q3 = quartiles(tput)
-    ci_low, ci_high = bootstrap_median_ci(tput, str(row["cell_id"]))
+    interval = median_interval(tput)
+    ci_low, ci_high = interval.low, interval.high
     w_q1, _, w_q3 = quartiles(cols.wall[ok_pos])
     low_out, high_out = tukey_outliers(tput)
     spread = (q3 - q1) / med if med and med > 0 else 0.0
@@ -311,6 +357,9 @@ def _cell_row(
         throughput_gbps_iqr=(q3 - q1) / 1e9,
         throughput_gbps_ci_low=ci_low / 1e9,
         throughput_gbps_ci_high=ci_high / 1e9,
+        ci_coverage=interval.coverage,
+        ci_enough=interval.enough,
+        ci_text=interval.describe(),
         throughput_gbps_min=float(tput.min()) / 1e9 if tput.size else math.nan,
         throughput_gbps_max=float(tput.max()) / 1e9 if tput.size else math.nan,
         spread=spread,
@@ -426,7 +475,8 @@ def pareto_front(memory: Values, throughput: Values) -> np.ndarray:
 
 def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """Per setting (workload, size, sink, ...): the cell with the best median throughput,
-    the runner-up, and whether their confidence intervals overlap."""
+    the runner-up, whether their intervals overlap, and whether both reach 95% (``ci_enough``):
+    a win is clear only when the intervals are apart *and* each has the coverage it claims."""
     out: list[dict[str, Any]] = []
     if summary.empty:
         return out
@@ -438,5 +488,7 @@ def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
         overlap = bool(
             runner_up is not None and runner_up["throughput_gbps_ci_high"] >= best["throughput_gbps_ci_low"]
         )
-        out.append({"best": best, "runner_up": runner_up, "ci_overlap": overlap, "cells": len(ordered)})
+        enough = bool(best["ci_enough"]) and (runner_up is None or bool(runner_up["ci_enough"]))
+        out.append({"best": best, "runner_up": runner_up, "ci_overlap": overlap, "ci_enough": enough,
+                    "cells": len(ordered)})  # fmt: skip
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,28 +148,48 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare a candidate run with a base run; exit 1 on a significant regression beyond --fail-on."""
-    from reports.compare import compare, comparison_table, render_comparison
+    """Compare a candidate run with a base run: exit 0 no change, 1 a regression, 3 cannot decide."""
+    import dataclasses
+    import os
+
+    from reports.compare import (
+        compare,
+        comparison_json,
+        comparison_markdown,
+        comparison_table,
+        machine_notes,
+        render_comparison,
+    )
 
     fail_on = parse_fraction(args.fail_on)
     base = load_inputs(Path(args.base_run))
     cand = load_inputs(Path(args.cand_run))
     comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
-    # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
-    console = make_console() if Console().is_terminal else make_console(width=160)
-    console.print(comparison_table(comparison))
-    for note in comparison.notes:
-        console.print(printable(f"note: {note}"))
+    comparison = dataclasses.replace(
+        comparison, notes=[*comparison.notes, *machine_notes(base.meta, cand.meta)]
+    )
+    if args.format == "json":
+        print(json.dumps(comparison_json(comparison), indent=2, default=str))
+    elif args.format == "md":
+        print(comparison_markdown(comparison))
+    else:
+        # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
+        console = make_console() if Console().is_terminal else make_console(width=160)
+        console.print(comparison_table(comparison))
+        for note in comparison.notes:
+            console.print(printable(f"note: {note}"))
+        style = {"regression": "bold red", "undecided": "yellow"}.get(comparison.outcome, "")
+        console.print(comparison.summary_line(), style=style)
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as summary:
+            summary.write(comparison_markdown(comparison) + "\n")
     if args.output:
         html = render_comparison(comparison, base.meta, cand.meta)
-        console.print(printable(write_atomic(Path(args.output), html.encode())))
-    if comparison.has_regression:
-        console.print(
-            f"{len(comparison.regressions)} significant regression(s) beyond --fail-on", style="bold red"
+        print(
+            write_atomic(Path(args.output), html.encode()), file=sys.stderr if args.format != "text" else None
         )
-        return 1
-    console.print("no significant regression beyond --fail-on")
-    return 0
+    return comparison.exit_status
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -195,13 +216,18 @@ def add_commands(subparsers: Any) -> None:
     report.add_argument("-o", "--output", help="where to write the HTML (default RUN_DIR/report.html)")
     report.set_defaults(func=cmd_report)
 
-    compare = subparsers.add_parser("compare", help="compare two runs cell by cell (exit 1 on a regression)")
+    compare = subparsers.add_parser(
+        "compare", help="compare two runs cell by cell (exit 0 no change, 1 regression, 3 cannot decide)"
+    )
     compare.add_argument("base_run", help="the base: a run directory or a pytest-benchmark JSON file")
     compare.add_argument("cand_run", help="the candidate: a run directory or a pytest-benchmark JSON file")
     compare.add_argument(
         "--fail-on",
         default="5%",
         help="a significant throughput drop or peak RSS growth beyond this fails (default 5%%)",
+    )
+    compare.add_argument(
+        "--format", choices=("text", "md", "json"), default="text", help="what is printed (default text)"
     )
     compare.add_argument(
         "--correction",

@@ -50,6 +50,49 @@ def test_compare_exit_status_and_html(tmp_path: Path, capsys: pytest.CaptureFixt
     assert run_command(["compare", base, cand, "--correction", "bh"]) == 1
 
 
+def test_compare_says_when_these_runs_cannot_decide(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three exit codes: 0 no change, 1 a regression, 3 cannot decide (3 runs a side: p >= 0.1)."""
+    run = str(FIXTURES / "run")
+    summary = tmp_path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert run_command(["compare", run, run]) == 3
+    text = capsys.readouterr().out
+    assert "cannot decide" in text and "--repeat" in text
+    # The same, as data: the runs needed are said.
+    assert run_command(["compare", run, run, "--format", "json"]) == 3
+    decided = json.loads(capsys.readouterr().out)
+    assert decided["outcome"] == "undecided" and decided["exit_status"] == 3
+    assert decided["runs_needed"] >= 4 and not any(c["can_reach_significance"] for c in decided["cells"])
+    base, cand = str(FIXTURES / "compare-base"), str(FIXTURES / "compare-cand")
+    assert run_command(["compare", base, cand, "--format", "md"]) == 1
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("### streambench compare: regression") and "| --- |" in markdown
+    assert run_command(["compare", base, base, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "no change"
+    # Each comparison appended its Markdown to the step summary, in order.
+    headings = [line for line in summary.read_text().splitlines() if line.startswith("### ")]
+    assert [h.split(": ")[1] for h in headings] == ["undecided", "undecided", "regression", "no change"]
+
+
+def test_compare_warns_when_the_machines_differ(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    base, other = tmp_path / "here", tmp_path / "other-machine"
+    for run_dir, kernel, read_bps in ((base, None, 10e9), (other, "9.9.9-elsewhere", 4e9)):
+        shutil.copytree(FIXTURES / "compare-base", run_dir)
+        meta = json.loads((run_dir / "run.json").read_text())
+        if kernel:
+            meta.setdefault("machine", {})["kernel"] = kernel
+        meta.setdefault("calibration", {})["warm_read_bps"] = read_bps
+        (run_dir / "run.json").write_text(json.dumps(meta))
+    assert run_command(["compare", str(base), str(other), "--format", "json"]) == 0
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert any("differ in kernel" in n and "9.9.9-elsewhere" in n for n in notes), notes
+    assert any("calibrations differ: warm_read_bps" in n for n in notes), notes
+
+
 @pytest.mark.parametrize("text, expected", [("5%", 0.05), ("5", 0.05), (" 12.5 % ", 0.125), ("0%", 0.0)])
 def test_parse_fraction(text: str, expected: float) -> None:
     assert parse_fraction(text) == pytest.approx(expected)

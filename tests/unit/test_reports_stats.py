@@ -21,15 +21,17 @@ from reports.significance import (
     repeats_needed,
 )
 from reports.stats import (
-    bootstrap_median_ci,
     cell_summary,
     chunk_knees,
     classify_slope,
     loglog_fit,
     machine_limit,
+    median_interval,
     memory_scaling,
+    order_coverage,
     pareto_front,
     quartiles,
+    runs_for_confidence,
     tukey_outliers,
 )
 
@@ -115,13 +117,35 @@ def test_few_runs_and_outliers_are_flagged_not_dropped() -> None:
     assert row["throughput_gbps_max"] == pytest.approx(10.0)  # kept
 
 
-def test_bootstrap_is_deterministic_and_brackets_the_median() -> None:
-    values = [3.1, 2.9, 3.4, 3.0, 2.7, 3.3, 3.2]
-    first = bootstrap_median_ci(values, "cell-a")
-    assert first == bootstrap_median_ci(values, "cell-a")
-    assert min(values) <= first[0] <= np.median(values) <= first[1] <= max(values)
-    assert bootstrap_median_ci([5.0], "x") == (5.0, 5.0)
-    assert all(math.isnan(v) for v in bootstrap_median_ci([], "x"))
+def test_the_median_interval_says_its_exact_coverage() -> None:
+    # n = 3: the range, and it covers the median 1 - 2 (1/2)^3 = 75% of the time, not 95%.
+    three = median_interval([3.0, 1.0, 2.0])
+    assert (three.low, three.high, three.k) == (1.0, 3.0, 1)
+    assert three.coverage == pytest.approx(0.75) and not three.enough
+    assert three.describe() == "n = 3: range, 75.0%; too few runs for 95%"
+    assert median_interval([1.0, 2.0, 3.0, 4.0, 5.0]).coverage == pytest.approx(0.9375)
+    assert runs_for_confidence(0.95) == 6
+    six = median_interval(range(6))
+    assert six.enough and six.coverage == pytest.approx(1 - 2 / 64)
+    # At 20 runs the interval is x(6)..x(15) (coverage 95.9%), narrower than the range.
+    twenty = median_interval(range(1, 21))
+    assert (twenty.low, twenty.high) == (6.0, 15.0) and twenty.coverage >= 0.95
+    assert order_coverage(20, 7) < 0.95
+    assert median_interval([]).n == 0 and median_interval([5.0]).low == 5.0
+
+
+@pytest.mark.parametrize("n", range(3, 21))
+def test_the_intervals_simulated_coverage_reaches_its_stated_level(n: int) -> None:
+    """Distribution-free: draws from a skewed distribution (lognormal, like run times) with a known
+    median (1.0) are covered at least as often as the interval says, within 3 standard errors."""
+    rng = np.random.default_rng(n)
+    trials = 4000
+    draws = rng.lognormal(0.0, 0.5, size=(trials, n))
+    stated = median_interval(draws[0]).coverage
+    covered = sum(1 for row in draws if (iv := median_interval(row)).low <= 1.0 <= iv.high)
+    standard_error = math.sqrt(stated * (1 - stated) / trials)
+    assert covered / trials >= stated - 3 * standard_error
+    assert stated == pytest.approx(median_interval(draws[1]).coverage)  # it depends on n alone
 
 
 def test_memory_slope_and_label() -> None:
