@@ -24,6 +24,7 @@ from harness.common.units import format_bytes, parse_seconds, parse_size
 from harness.execute.runner import RunEvents, Runner
 from harness.machine.calibrate import load_calibration
 from harness.machine.info import machine_info
+from harness.machine.provenance import provenance
 from harness.measure.limits import default_memory_limit_bytes
 from harness.measure.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
 from harness.plan.applicability import split_runnable
@@ -212,6 +213,7 @@ def _meta_for(
         "workloads": {w.spec.file_stem(): asdict(w.manifest) for w in workloads.values()},
         "calibration": load_calibration(config.data_dir),
         "machine": machine_info(),
+        "provenance": provenance(),
     }
 
 

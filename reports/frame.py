@@ -93,6 +93,9 @@ def normalise_record(raw: dict[str, Any]) -> dict[str, Any]:
     record["repeat"] = _as_int(record["repeat"], 0)
     record["warmup"] = bool(record["warmup"])
     record["outcome"] = str(record["outcome"])
+    noise = record.get("noise")
+    # Taken while other processes used the CPU (records before schema 7 cannot say: False).
+    record["under_load"] = bool(noise.get("under_load")) if isinstance(noise, dict) else False
     return record
 
 

@@ -228,6 +228,7 @@ class _Columns:
     verified_true: np.ndarray
     verified_false: np.ndarray
     cache_bad: np.ndarray
+    under_load: np.ndarray
     throughput: np.ndarray
     wall: np.ndarray
     outcome: np.ndarray
@@ -249,6 +250,7 @@ WARNING_KINDS = {
     "failed": "failed runs (counted, left out of timings)",
     "not verified": "runs whose bytes did not verify",
     "cache": "runs whose cache state was not confirmed",
+    "under load": "runs taken while other processes used the CPU (record's noise.other_cpu_s)",
 }
 
 
@@ -260,6 +262,7 @@ def _warnings(
     failed: dict[str, int],
     unverified: int,
     cache_bad: int,
+    under_load: int = 0,
 ) -> list[tuple[str, str]]:
     """(kind, text) pairs; the kinds are the keys of ``WARNING_KINDS``."""
     out: list[tuple[str, str]] = []
@@ -278,6 +281,8 @@ def _warnings(
         out.append(("not verified", f"{unverified} run{'s' if unverified != 1 else ''} not verified"))
     if cache_bad:
         out.append(("cache", f"cache state not confirmed in {cache_bad} run{'s' if cache_bad != 1 else ''}"))
+    if under_load:
+        out.append(("under load", f"{under_load} run{'s' if under_load != 1 else ''} taken under load"))
     return out
 
 
@@ -295,6 +300,7 @@ def cell_summary(df: pd.DataFrame, calibration: Mapping[str, Any] | None = None)
         verified_true=(measured["verified"].astype(object) == True).to_numpy(bool),  # noqa: E712 - elementwise
         verified_false=(measured["verified"].astype(object) == False).to_numpy(bool),  # noqa: E712 - elementwise
         cache_bad=(measured["cache_state_ok"].astype(object) == False).to_numpy(bool),  # noqa: E712
+        under_load=measured["under_load"].to_numpy(bool),
         throughput=measured["throughput_bps"].to_numpy(float),
         wall=measured["wall_s"].to_numpy(float),
         outcome=measured["outcome"].to_numpy(object),
@@ -334,6 +340,7 @@ def _cell_row(
     spread = (q3 - q1) / med if med and med > 0 else 0.0
     unverified = int((cols.verified_false[positions] & ok).sum())
     cache_bad = int(cols.cache_bad[positions].sum())
+    under_load = int(cols.under_load[positions].sum())
     if ok_pos.size and tput.size:
         ok_tput = cols.throughput[ok_pos]
         distance = np.where(np.isnan(ok_tput), np.inf, np.abs(ok_tput - med))
@@ -351,6 +358,7 @@ def _cell_row(
         unverified_runs=unverified,
         cache_bad_runs=cache_bad,
         cache_state_ok=cache_bad == 0,
+        under_load_runs=under_load,
         throughput_gbps_median=med / 1e9,
         throughput_gbps_q1=q1 / 1e9,
         throughput_gbps_q3=q3 / 1e9,
@@ -373,7 +381,7 @@ def _cell_row(
         share_of_limit=(med / limit_bps) if limit_bps else math.nan,
         representative=representative,
     )
-    items = _warnings(runs, ok_runs, spread, low_out + high_out, failed, unverified, cache_bad)
+    items = _warnings(runs, ok_runs, spread, low_out + high_out, failed, unverified, cache_bad, under_load)
     row["warnings"] = [text for _, text in items]
     row["warning_kinds"] = [kind for kind, _ in items]
     for name, values in cols.medians.items():

@@ -24,6 +24,7 @@ from harness.execute.executors import executor_for
 from harness.execute.expected import Expected, expected_for
 from harness.execute.measurement import Measurement
 from harness.execute.recording import to_record
+from harness.machine.provenance import CpuTicks, noise
 from harness.measure import profilers
 from harness.plan.config import Cell, RunConfig
 from harness.plan.planning import PlannedRun
@@ -122,12 +123,14 @@ class Runner:
             ctx.profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
             ctx.profile_dir.mkdir(parents=True, exist_ok=True)
         self._current = ctx
+        before = CpuTicks.now()
         try:
             measurement = Measurement.not_run(why_not) if why_not else executor_for(cell).run(run, ctx)
         finally:
             self._current = None
             ctx.close()
         record = to_record(ctx, measurement, self.run_id, self.config, time.monotonic() - ctx.started_at)
+        record = replace(record, noise=noise(before, CpuTicks.now()))
         if why_not is not None:
             return replace(record, profile_error=why_not)
         if run.profiler is None:

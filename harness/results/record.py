@@ -23,6 +23,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       the server's view at the first frame), worst-page summaries, the player settings,
       the browser's version, screenshots (paths in the run) and, for the
       missing-first route, what the missing file was answered.
+  7 - noise: the machine around the run (load average before and after, CPU ticks of the
+      whole machine, steal, CPU time of processes not the run's, under_load).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -125,6 +127,8 @@ class Record:
     profile_error: str | None = None
     http: dict[str, Any] = field(default_factory=dict)
     leftover_processes: int = 0
+    # The machine around the run (harness.machine.provenance.noise).
+    noise: dict[str, Any] = field(default_factory=dict)
     runtime: str = "python"
     runtime_version: str | None = None
     schema_version: int = SCHEMA_VERSION

@@ -144,3 +144,33 @@ def test_malformed_run_json_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["report", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "malformed JSON" in err
+
+
+def test_provenance_and_a_run_under_load_are_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run.json says where the figures came from; a record taken beside a busy process says so."""
+    import subprocess
+    import sys
+
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        argv = ["run", "--strategy", "pipe", "--workload", "video:32MiB", "--sink", "null", "--repeat", "2",
+                "--warmup", "0", "--out", str(tmp_path)]  # fmt: skip
+        assert main(argv) == 0
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1]).parent
+    meta = json.loads((run_dir / "run.json").read_text())
+    provenance = meta["provenance"]
+    assert provenance["streambench_version"] and "plugins" in provenance and "thp" in provenance
+    assert provenance["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", provenance["git_commit"])
+    records = load_records(run_dir)
+    for record in records:
+        noise = record["noise"]
+        assert noise["loadavg_1m_before"] is not None and noise["steal_s"] >= 0
+        # Two spinning processes on two cores: nearly all of the machine was someone else's.
+        assert noise["under_load"] and noise["other_cpu_s"] > 0.5 * noise["wall_s"], noise
+    assert "taken under load" in (run_dir / "report.html").read_text()
