@@ -21,6 +21,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     err_console.print("measuring this machine's limits (about half a minute) ...")
     results = calibrate.measure(data_dir, size_bytes, runs)
     path = calibrate.save(data_dir, results)
+    calibrate.save(calibrate.machine_calibration_path().parent, results)  # every data folder's
     table = Table(title="machine limits (median)")
     table.add_column("limit")
     table.add_column("GB/s", justify="right")

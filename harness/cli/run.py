@@ -34,7 +34,7 @@ from workloads import cache
 FLAG_KEYS = (
     "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
     "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
-    "memory_limit",
+    "memory_limit", "pin",
 )  # fmt: skip
 
 
@@ -203,6 +203,12 @@ def add_commands(sub: Any) -> None:
         help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)",
     )
     one.add_argument("--drop-caches", action="store_true", help="cold runs also drop the page cache (root)")
+    one.add_argument(
+        "--pin",
+        action=Once,
+        help="CPU placement: none (default), auto (worker on the first core, consumer and harness on the "
+        "last), or WORKER/FAR_END/PARENT cores, e.g. 0/1/1",
+    )
     one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
     one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
     one.add_argument("--dry-run", action="store_true", help="print the plan (runs, time, disk) and stop")

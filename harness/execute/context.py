@@ -56,6 +56,8 @@ class RunContext:
     cap: MemoryCap | None = None
     # The measured process while it runs (the runner kills its group on Ctrl-C).
     measured_pid: int | None = None
+    # Where the executor pinned what it started (--pin): {"worker": [0], "far_end": [1], ...}.
+    placement: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def artifacts_dir(self) -> Path | None:

@@ -184,6 +184,7 @@ def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, r
         profiler=planned.profiler,
         http=dict(m.http),
         leftover_processes=m.leftover_processes,
+        cpu_placement=dict(ctx.placement),
         runtime=m.runtime,
         runtime_version=m.runtime_version,
     )

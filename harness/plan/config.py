@@ -137,6 +137,18 @@ class MatrixConfig:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Which cores the measured process, its far end (consumer) and the harness itself run on."""
+
+    worker: tuple[int, ...]
+    far_end: tuple[int, ...]
+    parent: tuple[int, ...]
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {"worker": list(self.worker), "far_end": list(self.far_end), "parent": list(self.parent)}
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole ``streambench run``: the matrix plus where things live and limits."""
 
@@ -153,4 +165,6 @@ class RunConfig:
     memory_limit_bytes: int = 0
     # Cold runs also drop the whole page cache (root only; recorded either way).
     drop_caches: bool = False
+    # CPU placement (--pin); None: wherever the scheduler puts them.
+    pin: Placement | None = None
     extra: dict[str, str] = field(default_factory=dict)

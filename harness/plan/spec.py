@@ -19,7 +19,15 @@ from typing import Any
 
 from harness.common.errors import UsageError
 from harness.common.units import parse_count, parse_rate, parse_size
-from harness.plan.config import CACHE_STATES, DEST_MODES, HTTP_ROUTES, SINKS, TRANSFORM_NAMES, MatrixConfig
+from harness.plan.config import (
+    CACHE_STATES,
+    DEST_MODES,
+    HTTP_ROUTES,
+    SINKS,
+    TRANSFORM_NAMES,
+    MatrixConfig,
+    Placement,
+)
 from strategies.registry import Registry
 from workloads.cache import WorkloadSpec
 from workloads.registry import GENERATORS, kinds
@@ -27,7 +35,7 @@ from workloads.registry import GENERATORS, kinds
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
              "link_rate")  # fmt: skip
 GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
-RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit")
+RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit", "pin")
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
 TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
 
@@ -251,3 +259,32 @@ def restrict_spec(spec: Mapping[str, Any], only: str) -> dict[str, Any]:
         raise UsageError(f"--only {only}: no cell of this matrix has {key} in {', '.join(wanted)}")
     out["group"] = groups
     return out
+
+
+def parse_pin(text: object, cores: tuple[int, ...] | None = None) -> Placement | None:
+    """``--pin``: ``none``; ``auto`` (the worker on the first core, its far end and the harness on the
+    last: apart, so neither waits for the other's time slice); or ``W/F/P`` core lists, e.g. ``0/1/1``."""
+    import os
+
+    available = tuple(sorted(os.sched_getaffinity(0))) if cores is None else cores
+    value = str(text).strip().lower()
+    if value in ("none", "off", ""):
+        return None
+    if value == "auto":
+        if len(available) < 2:
+            return None  # one core: nothing to place
+        return Placement((available[0],), (available[-1],), (available[-1],))
+    parts = value.split("/")
+    try:
+        lists = [tuple(int(c) for c in part.split(",") if c.strip()) for part in parts]
+    except ValueError:
+        lists = []
+    if len(lists) != 3 or not all(lists):
+        raise UsageError(
+            f"bad --pin {text!r}: expected none, auto, or WORKER/FAR_END/PARENT cores, e.g. 0/1/1"
+        )
+    unknown = sorted({c for cs in lists for c in cs} - set(available))
+    if unknown:
+        raise UsageError(f"bad --pin {text!r}: cores {unknown} are not available (this process may use "
+                         f"{', '.join(map(str, available))})")  # fmt: skip
+    return Placement(lists[0], lists[1], lists[2])

@@ -24,7 +24,9 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       the browser's version, screenshots (paths in the run) and, for the
       missing-first route, what the missing file was answered.
   7 - noise: the machine around the run (load average before and after, CPU ticks of the
-      whole machine, steal, CPU time of processes not the run's, under_load).
+      whole machine, steal, CPU time of processes not the run's, under_load);
+      cpu_placement: the cores the worker, its far end and the harness were pinned to
+      (--pin; {} when unpinned).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class Record:
     leftover_processes: int = 0
     # The machine around the run (harness.machine.provenance.noise).
     noise: dict[str, Any] = field(default_factory=dict)
+    cpu_placement: dict[str, list[int]] = field(default_factory=dict)
     runtime: str = "python"
     runtime_version: str | None = None
     schema_version: int = SCHEMA_VERSION

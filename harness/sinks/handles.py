@@ -84,6 +84,11 @@ class ConsumerSink:
             os.close(consumer_fd)
         self.child_fd = child_fd
 
+    @property
+    def far_end_pid(self) -> int | None:
+        """The consumer process, for CPU placement."""
+        return self._consumer.pid
+
     def release_child_fd(self) -> None:
         """Close the parent's copy, so the consumer sees EOF when the worker is done."""
         if self.child_fd >= 0:
@@ -142,6 +147,9 @@ class FileSink:
             _prepare_existing(dest_path, size_bytes)
             flags = os.O_WRONLY  # no O_TRUNC: overwrite in place, like conv=notrunc
         self.child_fd = os.open(dest_path, flags | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+
+    # A file has no far-end process to place on a core.
+    far_end_pid: int | None = None
 
     def release_child_fd(self) -> None:
         if self.child_fd >= 0:

@@ -174,3 +174,45 @@ def test_provenance_and_a_run_under_load_are_recorded(
         # Two spinning processes on two cores: nearly all of the machine was someone else's.
         assert noise["under_load"] and noise["other_cpu_s"] > 0.5 * noise["wall_s"], noise
     assert "taken under load" in (run_dir / "report.html").read_text()
+
+
+def test_the_first_run_on_a_machine_calibrates_it_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # a machine never calibrated
+    argv = ["run", "--strategy", "pipe", "--workload", "video:8MiB", "--sink", "null", "--repeat", "1",
+            "--warmup", "0", "--out", str(tmp_path / "results")]  # fmt: skip
+    assert main(argv) == 0
+    first = capsys.readouterr()
+    assert "calibrating this machine once" in first.err
+    calibration = json.loads((tmp_path / "data" / "calibration.json").read_text())
+    assert calibration["pass"] == "first run (short)" and calibration["warm_read_bps"] > 0
+    report = Path(first.out.strip().splitlines()[-1]).read_text()
+    assert "of warm read" in report  # "% of the machine's limit" is filled in
+    assert main(argv) == 0
+    assert "calibrating" not in capsys.readouterr().err  # once per machine, not per run
+    # Another data folder on the same machine takes the machine's calibration, measured once.
+    monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(tmp_path / "other-data"))
+    assert main(argv) == 0
+    assert "calibrating" not in capsys.readouterr().err
+    assert (tmp_path / "other-data" / "calibration.json").exists()
+
+
+def test_pinned_runs_record_where_they_ran(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: nothing to place")
+    cores = sorted(os.sched_getaffinity(0))
+    pin = f"{cores[0]}/{cores[-1]}/{cores[-1]}"
+    argv = ["run", "--strategy", "pipe", "--workload", "video:8MiB", "--sink", "null,file", "--repeat", "1",
+            "--warmup", "0", "--pin", pin, "--out", str(tmp_path)]  # fmt: skip
+    before = os.sched_getaffinity(0)
+    assert main(argv) == 0
+    assert os.sched_getaffinity(0) == before  # the harness is unpinned again after each run
+    run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1]).parent
+    by_sink = {r["sink"]: r["cpu_placement"] for r in load_records(run_dir)}
+    assert by_sink["null"] == {"worker": [cores[0]], "far_end": [cores[-1]], "parent": [cores[-1]]}
+    assert by_sink["file"] == {"worker": [cores[0]], "parent": [cores[-1]]}  # a file has no far end
+    assert json.loads((run_dir / "run.json").read_text())["matrix_spec"]["pin"] == pin

@@ -48,3 +48,19 @@ def test_whole_units_round_trip(count: int, unit: str) -> None:
     n_bytes = parse_size(f"{count}{unit}")
     assert n_bytes == count * {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[unit]
     assert format_bytes(n_bytes) == f"{count}{unit}"
+
+
+def test_parse_pin() -> None:
+    from harness.plan.config import Placement
+    from harness.plan.spec import parse_pin
+
+    assert parse_pin("none", (0, 1)) is None
+    assert parse_pin("auto", (0, 1)) == Placement((0,), (1,), (1,))
+    assert parse_pin("auto", (0,)) is None  # one core: nothing to place
+    assert parse_pin("0/1/1", (0, 1)) == Placement((0,), (1,), (1,))
+    assert parse_pin("0,1/1/0", (0, 1)) == Placement((0, 1), (1,), (0,))
+    for bad in ("0/1", "a/b/c", "0//1"):
+        with pytest.raises(UsageError, match="bad --pin"):
+            parse_pin(bad, (0, 1))
+    with pytest.raises(UsageError, match="not available"):
+        parse_pin("0/7/1", (0, 1))

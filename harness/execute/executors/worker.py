@@ -8,6 +8,7 @@ its process group, and collects what the far end received.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,10 +22,25 @@ from harness.execute.context import RunContext
 from harness.execute.measurement import MeasuredReport, Measurement
 from harness.measure import profilers
 from harness.measure.watch import watch
+from harness.plan.config import Placement
 from harness.plan.planning import PlannedRun
 from harness.sinks.handles import Received, SinkFactory
 
 STDERR_TAIL_BYTES = 2000
+
+
+def place(pin: Placement | None, worker_pid: int, far_end_pid: int | None) -> dict[str, list[int]]:
+    """Pin the worker (what it starts later inherits it) and its far end; say where each runs."""
+    if pin is None:
+        return {}
+    with contextlib.suppress(OSError):  # it may already have ended
+        os.sched_setaffinity(worker_pid, pin.worker)
+    placed = {"worker": list(pin.worker), "parent": sorted(os.sched_getaffinity(0))}
+    if far_end_pid is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(far_end_pid, pin.far_end)
+            placed["far_end"] = list(pin.far_end)
+    return placed
 
 
 class WorkerExecutor:
@@ -57,6 +73,19 @@ class WorkerExecutor:
         return platform.python_version()
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
+        pin = ctx.config.pin
+        if pin is None:
+            return self._run(planned, ctx)
+        # The harness (its watcher samples the worker) sits on the parent's cores for this run
+        # only: an HTTP or browser run's processes, which inherit our affinity, stay unpinned.
+        affinity = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, pin.parent)
+        try:
+            return self._run(planned, ctx)
+        finally:
+            os.sched_setaffinity(0, affinity)
+
+    def _run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         cell, config, workload = planned.cell, ctx.config, ctx.workload
         size_bytes = workload.manifest.size_bytes
         try:
@@ -106,6 +135,7 @@ class WorkerExecutor:
                     process_group=0,
                 )
                 ctx.measured_pid = worker.pid
+                ctx.placement = place(config.pin, worker.pid, sink.far_end_pid)
                 os.close(result_w)
                 result_w = -1
                 sink.release_child_fd()
