@@ -324,6 +324,32 @@ def _resume_owned(
     return _execute(config, store, meta, planned, workloads, settings, events)
 
 
+def _adapt(
+    config: RunConfig, runner: Runner, timed: list[PlannedRun], run_dir: Path, events: SessionEvents
+) -> dict[str, Any]:
+    """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""
+    from harness.plan.adaptive import AdaptiveRule, adapt
+
+    rule = AdaptiveRule(first_rounds=config.matrix.repeat, budget_s=config.matrix.budget_s)
+    cells = list(dict.fromkeys(p.cell for p in timed)) or list(dict.fromkeys(config.matrix.cells()))
+    records = load_records(run_dir)
+    done = max((int(r.get("repeat", 0)) for r in records if not r.get("warmup")), default=-1) + 1
+
+    def run_round(cell_ids: set[str], round_index: int) -> None:
+        runner.run([PlannedRun(c, round_index, False) for c in cells if c.cell_id in cell_ids])
+
+    outcome = adapt(rule, lambda: load_records(run_dir), run_round, max(done, rule.first_rounds))
+    decided = sum(q.status != "open" for q in outcome.questions)
+    events.message(
+        f"auto repeat: {decided} of {len(outcome.questions)} questions answered after "
+        f"{outcome.rounds} rounds, {outcome.spent_s:.0f} s of runs ({outcome.stopped})",
+        "info",
+    )
+    for q in outcome.questions:
+        events.message(f"  {q.status}: {q.answer} [{q.setting}]", "info")
+    return outcome.as_dict()
+
+
 def _execute(
     config: RunConfig,
     store: ResultStore,
@@ -352,9 +378,14 @@ def _execute(
         on_start=events.run_started, on_record=on_record, on_message=lambda t: events.message(t, "warn")
     )
     runner = Runner(config, store, run_id, workloads, run_events, unavailable, settings.rate_hz)
+    timed = [p for p in planned if p.profiler is None]
+    passes = [p for p in planned if p.profiler is not None]
     with events.executing(len(planned)):
         try:
-            runner.run(planned)
+            runner.run(timed)
+            if config.matrix.adaptive:
+                meta["adaptive"] = _adapt(config, runner, timed, run_dir, events)
+            runner.run(passes)  # profiles last: after every timed round, extra ones too
         except KeyboardInterrupt:
             runner.kill_current()
             events.message(

@@ -24,6 +24,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from harness.common.intervals import median_interval
 from harness.common.units import format_bytes
 from harness.results.identity import cell_label as identity_label
 from reports import scaling
@@ -89,66 +90,6 @@ def quartiles(values: Values) -> tuple[float, float, float]:
 def rng_for(key: str) -> np.random.Generator:
     """A generator seeded by the fixed seed and ``key``: same key, same numbers."""
     return np.random.default_rng([BOOTSTRAP_SEED, zlib.crc32(key.encode())])
-
-
-@dataclass(frozen=True)
-class MedianInterval:
-    """An order-statistic interval of the median: its bounds, its exact coverage, and what it is."""
-
-    low: float
-    high: float
-    coverage: float  # exact, for continuous data: 1 - 2 P(Bin(n, 1/2) < k)
-    n: int
-    k: int  # the interval is [x(k), x(n+1-k)], 1-based; 0: no value
-    confidence: float = CONFIDENCE
-
-    @property
-    def enough(self) -> bool:
-        """Whether the interval reaches the asked confidence (6 runs at least for 95%)."""
-        return self.n > 0 and self.coverage >= self.confidence
-
-    def describe(self) -> str:
-        if self.n == 0:
-            return "no value"
-        if self.n == 1:
-            return "n = 1: no interval"
-        what = "range" if self.k == 1 else f"x({self.k})..x({self.n + 1 - self.k})"
-        text = f"n = {self.n}: {what}, {self.coverage:.1%}"
-        return text if self.enough else f"{text}; too few runs for {self.confidence:.0%}"
-
-
-def order_coverage(n: int, k: int) -> float:
-    """P(x(k) <= median <= x(n+1-k)) for n independent draws of a continuous variable."""
-    if n < 1 or not 1 <= k <= (n + 1) // 2:
-        return 0.0
-    below = sum(math.comb(n, i) for i in range(k)) / (1 << n)
-    return 1.0 - 2.0 * below
-
-
-def runs_for_confidence(confidence: float = CONFIDENCE) -> int:
-    """The fewest runs whose range reaches ``confidence`` (6 for 95%: 1 - 2/64 = 96.9%)."""
-    n = 1
-    while order_coverage(n, 1) < confidence:
-        n += 1
-    return n
-
-
-def median_interval(values: Values, confidence: float = CONFIDENCE) -> MedianInterval:
-    """The distribution-free interval of the median with the highest k reaching ``confidence``.
-
-    When even the range (k = 1) falls short, the range is returned with its coverage.
-    """
-    arr = np.sort(np.asarray(values, dtype=float))
-    arr = arr[~np.isnan(arr)]
-    n = int(arr.size)
-    if n == 0:
-        return MedianInterval(math.nan, math.nan, 0.0, 0, 0, confidence)
-    if n == 1:
-        return MedianInterval(float(arr[0]), float(arr[0]), 0.0, 1, 1, confidence)
-    k = 1
-    while k + 1 <= (n + 1) // 2 and order_coverage(n, k + 1) >= confidence:
-        k += 1
-    return MedianInterval(float(arr[k - 1]), float(arr[n - k]), order_coverage(n, k), n, k, confidence)
 
 
 def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:

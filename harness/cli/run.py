@@ -34,7 +34,7 @@ from workloads import cache
 FLAG_KEYS = (
     "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
     "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
-    "memory_limit", "pin",
+    "memory_limit", "pin", "budget",
 )  # fmt: skip
 
 
@@ -180,7 +180,13 @@ def add_commands(sub: Any) -> None:
     )
     one.add_argument("--high-water-mark", action=Once, help="writable high-water mark (default: one chunk)")
     one.add_argument("--dest", action=Once, help="file sink: existing (default: overwrite in place) or new")
-    one.add_argument("--repeat", action=Once, help="measured runs per cell (default 3)")
+    one.add_argument(
+        "--repeat",
+        action=Once,
+        help="measured runs per cell, or auto: 3 rounds, then more only where the best strategy is "
+        "not yet decided (default: the matrix's; the quick default is auto)",
+    )
+    one.add_argument("--budget", action=Once, help="--repeat auto: seconds of runs at most (default 150)")
     one.add_argument(
         "--warmup", action=Once, help="warm-up runs per cell, left out of statistics (default 1)"
     )

@@ -90,6 +90,10 @@ class MatrixConfig:
     dest: str = "existing"
     repeat: int = 3
     warmup: int = 1
+    # --repeat auto: ``repeat`` first rounds, then rounds only where a question is open, within
+    # ``budget_s`` seconds of runs (harness.plan.adaptive).
+    adaptive: bool = False
+    budget_s: float = 150.0
     transforms: tuple[str, ...] = ("none",)
     consumer_rates_bps: tuple[int, ...] = (0,)
     high_water_mark_bytes: int = 0

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.common.errors import UsageError
-from harness.common.units import parse_count, parse_rate, parse_size
+from harness.common.units import parse_count, parse_rate, parse_seconds, parse_size
 from harness.plan.config import (
     CACHE_STATES,
     DEST_MODES,
@@ -35,7 +36,7 @@ from workloads.registry import GENERATORS, kinds
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
              "link_rate")  # fmt: skip
 GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
-RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit", "pin")
+RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit", "pin", "budget")
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
 TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
 
@@ -201,10 +202,16 @@ def _clients(text: str) -> int:
 def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
     """The matrix a (merged) spec describes; groups become the matrix's groups."""
     full = {**DEFAULTS, **spec}
+    adaptive = str(full["repeat"]).strip().lower() == "auto"
+    if adaptive:
+        from harness.plan.adaptive import AdaptiveRule
+
+        full["repeat"] = AdaptiveRule.first_rounds
     repeat, warmup = _int(full, "repeat", 1, 10_000), _int(full, "warmup", 0, 1_000)
+    budget_s = parse_seconds(full.get("budget", 150.0), "budget")
     top = {k: v for k, v in full.items() if k in GROUP_KEYS}
     if "group" not in full:
-        return _group_matrix(top, registry, repeat, warmup)
+        return replace(_group_matrix(top, registry, repeat, warmup), adaptive=adaptive, budget_s=budget_s)
     groups = tuple(_group_matrix({**top, **g}, registry, repeat, warmup) for g in full["group"])
     if not groups:
         raise UsageError("the matrix has an empty group list")
@@ -218,6 +225,8 @@ def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
         repeat=repeat,
         warmup=warmup,
         groups=groups,
+        adaptive=adaptive,
+        budget_s=budget_s,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.common.intervals import median_interval, order_coverage, runs_for_confidence
 from reports.frame import cell_id_for, records_to_frame
 from reports.significance import (
     _u_distribution,
@@ -26,12 +27,9 @@ from reports.stats import (
     classify_slope,
     loglog_fit,
     machine_limit,
-    median_interval,
     memory_scaling,
-    order_coverage,
     pareto_front,
     quartiles,
-    runs_for_confidence,
     tukey_outliers,
 )
 

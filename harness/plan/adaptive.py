@@ -1,0 +1,152 @@
+"""``--repeat auto``: add interleaved rounds only where a question is still open, within a budget.
+
+The questions, per setting (cells that differ only in strategy and chunk size): is the best
+strategy ahead of the runner-up, and of the reference (``cat``) when the setting has one? Each is
+judged on the medians' order-statistic intervals (:mod:`harness.common.intervals`) at 95%:
+
+- **decided**: both intervals reach 95% (6 runs at least) and do not overlap: one is ahead;
+- **tie**: both reach 95% and together span less than ``tie_fraction`` of the best median:
+  whatever difference there is, it is below the threshold at that confidence;
+- **open**: otherwise. Only the cells of open questions get another round.
+
+It stops when nothing is open, when ``max_rounds`` is reached, or when the runs so far have taken
+``budget_s`` (their ``run_total_s``), and says per setting what was decided and why it stopped.
+``adapt`` is pure: it runs rounds through the callables it is given (the session's runner, or a
+test's fake).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.common.intervals import median_interval
+from harness.results.identity import CELL_DEFAULTS, record_cell_fields
+
+REFERENCE = "cat"
+_SETTING_FIELDS = [k for k in CELL_DEFAULTS if k not in ("strategy", "chunk_bytes")]
+
+
+@dataclass(frozen=True)
+class AdaptiveRule:
+    first_rounds: int = 3
+    max_rounds: int = 20
+    budget_s: float = 150.0
+    confidence: float = 0.95
+    tie_fraction: float = 0.03
+
+    def describe(self) -> str:
+        return (
+            f"after {self.first_rounds} rounds, another round of the cells of each open question (best vs "
+            f"runner-up, best vs {REFERENCE}), until each is decided ({self.confidence:.0%} order-statistic "
+            f"intervals apart) or a tie ({self.confidence:.0%} intervals within {self.tie_fraction:.0%} of "
+            f"the best median), {self.max_rounds} rounds, or {self.budget_s:g} s of runs"
+        )
+
+
+@dataclass(frozen=True)
+class Question:
+    setting: str
+    kind: str  # "runner-up" or "reference"
+    best: str  # cell ids
+    other: str
+    status: str  # "decided", "tie", "open"
+    answer: str
+    runs: tuple[int, int]
+
+
+@dataclass
+class AdaptiveOutcome:
+    rule: AdaptiveRule
+    rounds: int
+    stopped: str
+    spent_s: float
+    questions: list[Question] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        decided = sum(q.status != "open" for q in self.questions)
+        return {
+            "rule": {**asdict(self.rule), "text": self.rule.describe()},
+            "rounds": self.rounds,
+            "stopped": self.stopped,
+            "runs_s": self.spent_s,
+            "questions_decided": decided,
+            "questions": [asdict(q) for q in self.questions],
+        }
+
+
+def _throughputs(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, Any], list[float]]]:
+    out: dict[str, tuple[dict[str, Any], list[float]]] = {}
+    for r in records:
+        if r.get("warmup") or r.get("profiler") is not None or r.get("sink") == "browser":
+            continue
+        fields = record_cell_fields(r)
+        entry = out.setdefault(str(r.get("cell_id")), (fields, []))
+        wall, moved = r.get("wall_s"), r.get("bytes_moved")
+        if r.get("outcome") == "ok" and wall and moved:
+            entry[1].append(float(moved) / float(wall))
+    return out
+
+
+def _judge(setting: str, kind: str, best: tuple[str, dict[str, Any], list[float]],
+           other: tuple[str, dict[str, Any], list[float]], rule: AdaptiveRule) -> Question:  # fmt: skip
+    (b_id, b_fields, b_vals), (o_id, o_fields, o_vals) = best, other
+    a, o = median_interval(b_vals, rule.confidence), median_interval(o_vals, rule.confidence)
+    name_b, name_o = b_fields["strategy"], o_fields["strategy"]
+    top = statistics.median(b_vals)
+    runs = (len(b_vals), len(o_vals))
+    if a.enough and o.enough and (a.low > o.high or o.low > a.high):
+        ahead = top / statistics.median(o_vals) - 1
+        return Question(setting, kind, b_id, o_id, "decided", f"{name_b} {ahead:+.1%} vs {name_o}", runs)
+    if a.enough and o.enough and max(a.high, o.high) - min(a.low, o.low) <= rule.tie_fraction * top:
+        return Question(setting, kind, b_id, o_id, "tie",
+                        f"{name_b} and {name_o} within {rule.tie_fraction:.0%}", runs)  # fmt: skip
+    why = "too few runs for 95%" if not (a.enough and o.enough) else "intervals overlap"
+    return Question(setting, kind, b_id, o_id, "open", f"{name_b} vs {name_o}: {why}", runs)
+
+
+def questions(records: Sequence[Mapping[str, Any]], rule: AdaptiveRule) -> list[Question]:
+    """The open and answered questions of every setting, from the records so far."""
+    by_setting: dict[str, list[tuple[str, dict[str, Any], list[float]]]] = {}
+    for cell, (fields, values) in _throughputs(records).items():
+        if values:
+            key = ", ".join(f"{k}={fields[k]}" for k in _SETTING_FIELDS)
+            by_setting.setdefault(key, []).append((cell, fields, values))
+    out: list[Question] = []
+    for setting, cells in sorted(by_setting.items()):
+        if len(cells) < 2:
+            continue
+        ranked = sorted(cells, key=lambda c: (-statistics.median(c[2]), c[1]["strategy"]))
+        out.append(_judge(setting, "runner-up", ranked[0], ranked[1], rule))
+        reference = next((c for c in ranked[2:] if c[1]["strategy"] == REFERENCE), None)
+        if reference is not None:
+            out.append(_judge(setting, "reference", ranked[0], reference, rule))
+    return out
+
+
+def adapt(
+    rule: AdaptiveRule,
+    read_records: Callable[[], list[dict[str, Any]]],
+    run_round: Callable[[set[str], int], None],
+    rounds_done: int,
+) -> AdaptiveOutcome:
+    """Add rounds (``run_round(cell_ids, round_index)``) while questions are open and the budget lasts."""
+    rounds = rounds_done
+    while True:
+        records = read_records()
+        spent = sum(float(r.get("run_total_s") or 0.0) for r in records if not r.get("profiler"))
+        asked = questions(records, rule)
+        open_cells = {c for q in asked if q.status == "open" for c in (q.best, q.other)}
+        if not open_cells:
+            stopped = "every question decided"
+        elif rounds >= rule.max_rounds:
+            stopped = f"{rule.max_rounds} rounds reached"
+        elif spent >= rule.budget_s:
+            stopped = f"budget of {rule.budget_s:g} s of runs spent"
+        else:
+            run_round(open_cells, rounds)
+            rounds += 1
+            continue
+        return AdaptiveOutcome(rule, rounds, stopped, spent, asked)
