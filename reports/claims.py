@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.common.errors import UsageError
+from harness.common.intervals import median_interval
 from harness.common.units import parse_size
 from reports.scaling import complexity, loglog_fit
 
@@ -362,13 +363,22 @@ def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: f
     compare = _OPS[op]
     flat = [v for vs in values.values() for v in vs]
     median = statistics.median(flat)
-    if all(compare(v, bound) for v in flat):
+    # The median's order-statistic interval decides, as in the report and --repeat auto: holds when
+    # all of it is within the bound, fails when none of it is. Below 6 runs it is the range.
+    interval = median_interval(flat)
+    low, high = (min(flat), max(flat)) if interval.n < 2 else (interval.low, interval.high)
+    if compare(low, bound) and compare(high, bound):
         verdict = "holds"
+    elif not compare(low, bound) and not compare(high, bound):
+        verdict = "fails"
     else:
-        verdict = "fails" if not compare(median, bound) else "inconclusive"
+        verdict = "inconclusive"
     m = claim.metric
     spread = f"{_fmt(min(flat), m)}..{_fmt(max(flat), m)}"
-    detail = f"median {_fmt(median, m)}, range {spread} against {op} {_fmt(bound, m)}"
+    detail = (
+        f"median {_fmt(median, m)}, range {spread}, interval {_fmt(low, m)}..{_fmt(high, m)} "
+        f"({interval.describe()}) against {op} {_fmt(bound, m)}"
+    )
     return Verdict(
         claim, verdict, detail, {"median": median, "min": min(flat), "max": max(flat), "bound": bound}
     )
