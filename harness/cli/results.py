@@ -113,16 +113,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
             f"node --heap-prof: {format_bytes(memory['sampled_live_bytes'])} sampled live at exit; "
             f"overhead x{num(memory.get('overhead'), 2)}"
         )
-        for top in memory["top_allocations"][:5]:
-            out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
     elif memory:
         out_console.print(
             f"memray: peak heap {format_bytes(memory['peak_heap_bytes'])} (heap, not resident memory), "
             f"{memory['total_allocations']} allocations, {format_bytes(memory['total_allocated_bytes'])} "
             f"allocated in all; overhead x{num(memory.get('overhead'), 2)}"
         )
-        for top in memory["top_allocations"][:5]:
-            out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
+    for top in (memory or {}).get("top_allocations", [])[:5]:  # both profilers list the same way
+        out_console.print(printable(f"  {format_bytes(top['size_bytes']):>10}  {top['location']}"))
     cpu = summary.get("cpu")
     if cpu and cpu.get("profiler") == "node --cpu-prof":
         out_console.print(

@@ -11,6 +11,7 @@ Executors never build records; :func:`harness.execute.recording.to_record` does.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -67,6 +68,33 @@ class MeasuredReport:
         values: dict[str, Any] = {k: v for k, v in raw.items() if k in known and v is not None}
         values.setdefault("outcome", "error")
         return cls(**values)
+
+    @classmethod
+    def of_process(
+        cls, figures: Mapping[str, Any], *, outcome: str, error: str | None, bytes_moved: int,
+        wall_s: float | None, started_at: float | None, ended_at: float | None, **more: Any,
+    ) -> MeasuredReport:  # fmt: skip
+        """A measured server's or client's own report (``user_s``, ``peak_rss_bytes``, its sampled
+        ``peak_rss_anon_bytes``/``peak_rss_file_bytes``, ...) under the worker's keys; the executor
+        says how the run went and adds what only it knows (``more``)."""
+        return cls(
+            outcome=outcome,
+            error=error,
+            bytes_moved=bytes_moved,
+            wall_s=wall_s,
+            started_at=started_at,
+            ended_at=ended_at,
+            strategy_user_s=figures.get("user_s"),
+            strategy_sys_s=figures.get("sys_s"),
+            peak_rss_bytes=figures.get("peak_rss_bytes"),
+            peak_rss_reset=figures.get("peak_rss_reset"),
+            baseline_rss_bytes=figures.get("baseline_rss_bytes"),
+            baseline_rss_anon_bytes=figures.get("baseline_rss_anon_bytes"),
+            sampled_peak_rss_anon_bytes=figures.get("peak_rss_anon_bytes"),
+            sampled_peak_rss_file_bytes=figures.get("peak_rss_file_bytes"),
+            final_rss_file_bytes=figures.get("final_rss_file_bytes"),
+            **more,
+        )
 
     @classmethod
     def from_json(cls, data: bytes) -> MeasuredReport | None:

@@ -248,23 +248,21 @@ def _measurement(
         detail = f"all {n} pages decoded the video with no media error (a browser checks no checksum)"
     else:
         detail = "; ".join(failures[:3]) or f"{played_pages} of {n} pages showed a first frame"
-    measured = MeasuredReport(
-        outcome=outcome,
-        error=error,
-        bytes_moved=bytes_sent,
-        wall_s=wall_s,
-        started_at=played.started_at,
-        ended_at=played.ended_at,
-        strategy_user_s=report.get("user_s") if report else None,
-        strategy_sys_s=report.get("sys_s") if report else None,
-        peak_rss_bytes=peak,
-        peak_rss_reset=report.get("peak_rss_reset") if report else None,
-        baseline_rss_bytes=base,
-        baseline_rss_anon_bytes=report.get("baseline_rss_anon_bytes") if report else None,
-        sampled_peak_rss_anon_bytes=report.get("peak_rss_anon_bytes") if report else None,
-        sampled_peak_rss_file_bytes=report.get("peak_rss_file_bytes") if report else None,
-        max_buffered_bytes=report.get("max_buffered_bytes") if report else None,
-        pauses=report.get("pauses") if report else None,
+    # No server report: it died, and the record says so (classify: crashed).
+    measured = (
+        None
+        if report is None
+        else MeasuredReport.of_process(
+            report,
+            outcome=outcome,
+            error=error,
+            bytes_moved=bytes_sent,
+            wall_s=wall_s,
+            started_at=played.started_at,
+            ended_at=played.ended_at,
+            max_buffered_bytes=report.get("max_buffered_bytes"),
+            pauses=report.get("pauses"),
+        )
     )
     if missing and not missing.get("server_alive_after_missing"):
         # The error's own line (Node prints the source line and a caret above it).
@@ -273,7 +271,7 @@ def _measurement(
             said[-1] if said else stderr[-300:]
         )
     return Measurement(
-        report=measured if report is not None else None,
+        report=measured,
         who="server",
         runtime=executor.runtime,
         runtime_version=(report or {}).get("node_version")

@@ -117,21 +117,14 @@ class HttpExecutor:
         ended_at = time.monotonic()
         started_at = ended_at - (result.wall_s or 0.0)
         crashed = result.outcome == "crashed"
-        report = MeasuredReport(
+        report = MeasuredReport.of_process(
+            server,
             outcome=result.outcome,
             error=result.error,
             bytes_moved=result.bytes_received,
             wall_s=result.wall_s,
             started_at=started_at,
             ended_at=ended_at,
-            strategy_user_s=server.get("user_s"),
-            strategy_sys_s=server.get("sys_s"),
-            peak_rss_bytes=server.get("peak_rss_bytes"),
-            peak_rss_reset=server.get("peak_rss_reset"),
-            baseline_rss_bytes=server.get("baseline_rss_bytes"),
-            baseline_rss_anon_bytes=server.get("baseline_rss_anon_bytes"),
-            sampled_peak_rss_anon_bytes=server.get("peak_rss_anon_bytes"),
-            sampled_peak_rss_file_bytes=server.get("peak_rss_file_bytes"),
             max_buffered_bytes=result.http.get("server_max_buffered_bytes"),
             pauses=result.http.get("server_pauses"),
         )

@@ -98,21 +98,14 @@ def s3_upload(
     wall_s = client.get("wall_s")
     moved = int(client.get("bytes") or 0) if outcome == "ok" else 0
     ended_at = time.monotonic()
-    report = MeasuredReport(
+    report = MeasuredReport.of_process(
+        client,
         outcome=outcome,
         error=None if error is None else str(error),
         bytes_moved=moved,
         wall_s=wall_s,
         started_at=ended_at - (wall_s or 0.0),
         ended_at=ended_at,
-        strategy_user_s=client.get("user_s"),
-        strategy_sys_s=client.get("sys_s"),
-        peak_rss_bytes=client.get("peak_rss_bytes"),
-        peak_rss_reset=client.get("peak_rss_reset"),
-        baseline_rss_bytes=client.get("baseline_rss_bytes"),
-        baseline_rss_anon_bytes=client.get("baseline_rss_anon_bytes"),
-        sampled_peak_rss_anon_bytes=client.get("peak_rss_anon_bytes"),
-        final_rss_file_bytes=client.get("final_rss_file_bytes"),
     )
     facts = {
         "method": method,
