@@ -64,7 +64,8 @@ def parse_rate(text: str) -> int:
     if rate <= 0:
         # 0 bytes per second would never finish: unlimited is said in words.
         raise UsageError(
-            f"bad rate {text!r}: expected a positive size per second (e.g. 50MB/s) or 'unlimited'"
+            f"bad rate {text!r}: expected a positive size per second (e.g. 50MB/s), "
+            "a bit rate (e.g. 10Mbit/s) or 'unlimited'"
         )
     return rate
 

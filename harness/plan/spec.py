@@ -203,6 +203,8 @@ def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
     """The matrix a (merged) spec describes; groups become the matrix's groups."""
     full = {**DEFAULTS, **spec}
     adaptive = str(full["repeat"]).strip().lower() == "auto"
+    if not adaptive and not str(full["repeat"]).strip().isdigit():
+        raise UsageError(f"repeat must be a whole number or auto, got {str(full['repeat'])[:40]!r}")
     if adaptive:
         from harness.plan.adaptive import AdaptiveRule
 
