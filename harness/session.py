@@ -424,12 +424,30 @@ def write_report(
     """The run's report.html (or ``output``); a scenario run's page leads with its verdicts."""
     from reports.html import render_report
 
-    html = render_report(dict(meta), records)
+    html = render_report(dict(meta), records, _flame_graphs(run_dir, records))
     path = output or run_dir / REPORT_FILE
     write_atomic(path, html.encode())
     if "scenario" in meta and output is None:
         return _write_scenario_report(run_dir, meta, records, html, events or SessionEvents())
     return path.resolve()
+
+
+MAX_EMBEDDED_SVG_BYTES = 8 << 20  # a flame graph larger than this is linked, not embedded
+
+
+def _flame_graphs(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, str]:
+    """The SVG flame graphs the records name, read from the run's own folder (never from outside it)."""
+    out: dict[str, str] = {}
+    root = run_dir.resolve()
+    for record in records:
+        artifacts = record.get("profile_artifacts")
+        for name in artifacts.values() if isinstance(artifacts, dict) else []:
+            if not str(name).endswith(".svg") or str(name) in out:
+                continue
+            path = (run_dir / str(name)).resolve()
+            if path.is_relative_to(root) and path.is_file() and path.stat().st_size <= MAX_EMBEDDED_SVG_BYTES:
+                out[str(name)] = path.read_text(errors="replace")
+    return out
 
 
 def _screenshots(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, bytes]:

@@ -38,6 +38,8 @@ NUMERIC_COLUMNS = (
     "drains",
     "max_buffered_bytes",
     "resident_bytes_before",
+    "workload_records",
+    "delivered_slice_s",
 )
 _OTHER_DEFAULTS: dict[str, Any] = {
     "run_id": "",
@@ -54,7 +56,7 @@ _OTHER_DEFAULTS: dict[str, Any] = {
     "profile_overhead": None,
     "profile_error": None,
 }
-_LIST_COLUMNS = ("rss_timeline", "buffered_timeline")
+_LIST_COLUMNS = ("rss_timeline", "buffered_timeline", "delivered_timeline")
 
 # One page: the floor of a memory growth on a log axis (a strategy that grew by
 # nothing still has a point to draw and a slope to fit).
@@ -104,7 +106,8 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
     Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok), ``throughput_bps``
     and ``throughput_gbps`` (bytes moved over the worker's wall time, only for ok
-    runs that moved bytes, never for browser runs), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
+    runs that moved bytes, never for browser runs), ``records_per_s`` (the same for the workload's
+    records, text kinds only), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
     """
     rows = [normalise_record(r) for r in records if isinstance(r, dict)]
     df = pd.DataFrame(rows)
@@ -123,6 +126,10 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
         bps = np.where(timed & (wall > 0) & (moved > 0), moved / wall, np.nan)
     df["throughput_bps"] = bps
     df["throughput_gbps"] = bps / 1e9
+    # Records (rows, lines, objects) per second, for the kinds that have records (binary kinds say 0).
+    records = df["workload_records"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df["records_per_s"] = np.where(timed & (wall > 0) & (records > 0), records / wall, np.nan)
     df["peak_rss_over_baseline_bytes"] = df["peak_rss_bytes"] - df["baseline_rss_bytes"]
     df["cpu_s"] = df["strategy_user_s"] + df["strategy_sys_s"]
     return df

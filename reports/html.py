@@ -7,10 +7,12 @@ vanishing.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,12 +23,14 @@ from reports import svg
 from reports.frame import PAGE_BYTES, records_to_frame
 from reports.stats import (
     SETTING_COLUMNS,
+    TIE_FRACTION,
     WARNING_KINDS,
     best_per_setting,
     cell_summary,
     chunk_knees,
     memory_scaling,
     pareto_front,
+    ranking_per_setting,
     setting_label,
     sweep_label,
 )
@@ -34,14 +38,20 @@ from reports.templating import ENV, fmt_bytes, fmt_num, fmt_pct, is_missing
 
 # Caps that keep a report of thousands of cells readable and quick to build.
 MAX_CHARTS = 40
-MAX_SMALL_CHARTS = 60
+MAX_EMBEDS = 20  # flame graphs embedded in one page (each is 100s of KB); the rest are linked
 MAX_WARNINGS = 50
 _SAFE_RELATIVE_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.@%+=,/-]+$")
 
 
-def render_report(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    """The report page for one run (pure: the caller writes the file)."""
-    return ENV.get_template("report.html.j2").render(**report_view(meta, records))
+def render_report(
+    meta: dict[str, Any], records: list[dict[str, Any]], artifacts: Mapping[str, str] | None = None
+) -> str:
+    """The report page for one run (pure: the caller writes the file).
+
+    ``artifacts``: profiler files the caller read from the run folder (path relative to it ->
+    text), embedded under their cell (py-spy's SVG flame graph); without them the page links.
+    """
+    return ENV.get_template("report.html.j2").render(**report_view(meta, records, artifacts))
 
 
 def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -49,7 +59,9 @@ def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return cell_summary(records_to_frame(records))
 
 
-def report_view(meta: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+def report_view(
+    meta: Mapping[str, Any], records: list[dict[str, Any]], artifacts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Everything the template shows, computed (and formatted where it helps) in Python."""
     df = records_to_frame(records)
     calibration = meta.get("calibration") if isinstance(meta.get("calibration"), dict) else None
@@ -65,21 +77,24 @@ def report_view(meta: Mapping[str, Any], records: list[dict[str, Any]]) -> dict[
             "profiled": int(df["profiler"].notna().sum()) if not df.empty else 0,
             "measured": len(measured),
             "failed": int((~measured["ok"]).sum()) if not measured.empty else 0,
+            "unverified": int((measured["ok"] & (measured["verified"].astype(object) == False)).sum())  # noqa: E712
+            if not measured.empty
+            else 0,
             "cells": len(summary),
         },
+        "story": _story(df, summary, colours),
         "best": _best_rows(summary),
         "warnings": _warnings(meta, summary, calibration),
         "table": _table_rows(summary),
-        "throughput": _throughput_section(summary, colours),
         "memory": _memory_section(summary, colours),
-        "timelines": _timeline_section(df, summary),
-        "backpressure": _backpressure_section(df, summary, colours),
+        "backpressure": _backpressure_section(summary),
         "chunks": _chunk_section(summary, colours),
         "pareto": _pareto_section(summary, colours),
         "http": _http_rows(records),
+        "ttfb_charts": _ttfb_cdfs(records),
         "flagged": _flagged_rows(df),
         "skipped": _skipped(meta),
-        "profiles": _profiles(df),
+        "profiles": _profiles(df, artifacts or {}),
         "calibration": _calibration(calibration),
         "machine": _pairs(meta.get("machine")),
         "config": _pairs(meta.get("config")),
@@ -241,68 +256,19 @@ def _warnings(
 
 
 def _table_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in r.items()} for r in summary.to_dict(orient="records")]
+    if summary.empty:
+        return []
+    chunks = summary.groupby("setting")["chunk_bytes"].transform("nunique")
+    rows = []
+    for (_, r), n_chunks in zip(summary.iterrows(), chunks, strict=True):
+        row = {str(k): v for k, v in r.items()}
+        row["show_chunk"] = n_chunks > 1
+        row["records_per_s"] = per_s(row.get("records_per_s_median"))
+        rows.append(row)
+    return rows
 
 
 # --- charts ----------------------------------------------------------------
-
-
-def _throughput_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[str, Any]:
-    charts: list[Markup] = []
-    groups = []
-    if not summary.empty:
-        with_value = set(summary.loc[summary["throughput_gbps_median"].notna(), "setting"])
-        groups = _groups(summary[summary["setting"].isin(with_value)], SETTING_COLUMNS)
-    for fields, group in groups[:MAX_CHARTS]:
-        show_chunk = group["chunk_bytes"].nunique() > 1
-        items = []
-        for row in group.to_dict(orient="records"):
-            note = (
-                f"{fmt_pct(row['share_of_limit'])} of limit" if not is_missing(row["share_of_limit"]) else ""
-            )
-            items.append(
-                svg.Item(
-                    label=_strategy_chunk(row, show_chunk),
-                    value=row["throughput_gbps_median"],
-                    low=row["throughput_gbps_ci_low"],
-                    high=row["throughput_gbps_ci_high"],
-                    colour=colours.get(str(row["strategy"]), svg.PALETTE[0]),
-                    tooltip=(
-                        f"{row['label']}: median {_gbps(row['throughput_gbps_median'])}, interval "
-                        f"{fmt_num(row['throughput_gbps_ci_low'])}–{fmt_num(row['throughput_gbps_ci_high'])}"
-                        f" ({row['ci_text']}),"
-                        f" IQR {fmt_num(row['throughput_gbps_iqr'])}, {row['ok_runs']} ok of {row['runs']}"
-                    ),
-                    note=note,
-                )
-            )
-        limits = group["limit_bps"].dropna()
-        refs = []
-        if not limits.empty:
-            limit = float(limits.iloc[0])
-            refs.append(
-                svg.RefLine(limit / 1e9, f"{group['limit_name'].iloc[0]} limit {limit / 1e9:.3g} GB/s")
-            )
-        charts.append(
-            Markup(
-                svg.interval_chart(
-                    items,
-                    title=setting_label(fields),
-                    axis_label="throughput, GB/s (median; whiskers: order-statistic interval of the median)",
-                    ref_lines=refs,
-                )
-            )
-        )
-    if charts:
-        empty = ""
-    elif summary.empty:
-        empty = "No measured run: nothing to chart."
-    else:
-        empty = (
-            "No cell has a throughput: no successful run moved a known number of bytes "
-            "(e.g. plain pytest-benchmark results; their wall times are in the table)."
-        )
-    return {"charts": charts, "empty": empty, "omitted": max(0, len(groups) - MAX_CHARTS)}
 
 
 def _memory_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[str, Any]:
@@ -402,130 +368,340 @@ def _timeline_points(timeline: Any, column: int) -> list[tuple[float, float]]:
     return points
 
 
-def _run_window(record: Mapping[str, Any]) -> list[svg.VLine]:
-    lines = [svg.VLine(0.0, "start")]
-    if not is_missing(record["wall_s"]):
-        lines.append(svg.VLine(float(record["wall_s"]) * 1000, "end", row=1))
-    return lines
+LOG_FLOOR_BYTES = 1 << 20
+MAX_POINTS = 300  # per series on a time chart: enough for the eye, light for the page
 
 
-def _timeline_section(df: pd.DataFrame, summary: pd.DataFrame) -> dict[str, Any]:
-    groups_out: list[dict[str, Any]] = []
-    drawn = available = 0
-    for fields, group in _groups(summary, SETTING_COLUMNS):
-        show_chunk = group["chunk_bytes"].nunique() > 1
-        charts: list[Markup] = []
-        for row in group.sort_values(["strategy", "chunk_bytes"]).to_dict(orient="records"):
-            record = _representative(df, row)
-            if record is None:
-                continue
-            timeline = record["rss_timeline"]
-            anon = [(t * 1000, v) for t, v in _timeline_points(timeline, 1)]
-            file = [(t * 1000, v) for t, v in _timeline_points(timeline, 2)]
-            if len(anon) < 2:
-                continue
-            available += 1
-            if drawn >= MAX_SMALL_CHARTS:
-                continue
-            drawn += 1
-            title = f"{_strategy_chunk(row, show_chunk)} (run #{int(record['repeat']) + 1})"
-            charts.append(
-                Markup(
-                    svg.xy_chart(
-                        [
-                            svg.Series("anon", anon, "#e15759"),
-                            svg.Series("file-backed", file, "#4e79a7"),
-                        ],
-                        title=title,
-                        x_label="ms since the run started",
-                        y_label="RSS",
-                        y_bytes=True,
-                        vlines=_run_window(record),
-                        width=390,
-                        height=220,
-                    )
+def _decimate_max(points: list[tuple[float, float]], n: int = MAX_POINTS) -> list[tuple[float, float]]:
+    """At most about ``n`` points, each bucket's highest kept (a peak never drops out of a memory chart)."""
+    if len(points) <= n:
+        return points
+    step = math.ceil(len(points) / n)
+    return [max(points[i : i + step], key=lambda p: p[1]) for i in range(0, len(points), step)]
+
+
+def delivered_rate(slices: Any, slice_s: Any, n: int = MAX_POINTS) -> list[tuple[float, float]]:
+    """A record's delivered_timeline as (ms at the slice's middle, GB/s), empty slices as zero,
+    slices merged (bytes summed over the wider slice) to at most ``n`` points."""
+    width = float(slice_s) if slice_s is not None and not is_missing(slice_s) and slice_s > 0 else 0.0
+    pairs = _timeline_points(slices, 1)
+    if not width or not pairs:
+        return []
+    first = round(pairs[0][0] / width)
+    last = round(pairs[-1][0] / width)
+    count = last - first + 1
+    merge = max(1, math.ceil(count / n))
+    totals = [0.0] * math.ceil(count / merge)
+    for end, n_bytes in pairs:
+        totals[(round(end / width) - first) // merge] += n_bytes
+    wide = width * merge
+    start = (first - 1) * width  # the first slice's start, s since the run started
+    return [((start + (i + 0.5) * wide) * 1000, b / wide / 1e9) for i, b in enumerate(totals)]
+
+
+STATUS_WORDS = {
+    "decided": "decided",
+    "tie": "a tie",
+    "undecided": "undecided",
+    "alone": "one strategy",
+}
+
+
+def _story(df: pd.DataFrame, summary: pd.DataFrame, colours: dict[str, str]) -> dict[str, Any]:
+    """The first screen: per setting, the ranking said plainly, every run as a dot, memory over time."""
+    rankings = ranking_per_setting(summary)
+    panels = []
+    for index, entry in enumerate(rankings[:MAX_CHARTS]):
+        show_chunk = entry["chunks"] > 1
+        rows = entry["rows"]
+        runs_of = [
+            (row, _representative(df, row), colours.get(str(row["strategy"]), svg.PALETTE[0])) for row in rows
+        ]
+        panels.append(
+            {
+                "id": f"setting-{index}",
+                "title": entry["setting"],
+                "status": entry["status"],
+                "headline": _headline(entry),
+                "ranking": [_ranking_row(i, row, show_chunk) for i, row in enumerate(rows)],
+                "more": entry["more"],
+                "records": any(not is_missing(r.get("records_per_s_median")) for r in rows),
+                "dots": Markup(_dots_chart(entry, show_chunk, colours)),
+                "memory": Markup(_memory_over_time(runs_of, show_chunk)),
+                "delivered": _delivered_over_time(runs_of, show_chunk),
+                "buffered": _buffered_over_time(runs_of, show_chunk),
+            }
+        )
+    counts = {status: sum(1 for e in rankings if e["status"] == status) for status in STATUS_WORDS}
+    return {
+        "panels": panels,
+        "omitted": max(0, len(rankings) - MAX_CHARTS),
+        "settings": len(rankings),
+        "counts": [(STATUS_WORDS[k], v, k) for k, v in counts.items() if v],
+    }
+
+
+def _headline(entry: Mapping[str, Any]) -> str:
+    rows = entry["rows"]
+    best = rows[0]
+    name = f"{best['strategy']} ({fmt_num(best['throughput_gbps_median'])} GB/s)"
+    if len(rows) == 1:
+        return f"{name} is the only strategy with a throughput here."
+    second = rows[1]
+    ahead = best["throughput_gbps_median"] / second["throughput_gbps_median"] - 1
+    status = entry["status"]
+    if status == "decided":
+        return f"{name} is first, {ahead:.0%} ahead of {second['strategy']}: decided, 95% intervals apart."
+    if status == "tie":
+        return (
+            f"{name} and {second['strategy']} are a tie: their 95% intervals lie within "
+            f"{TIE_FRACTION:.0%} of each other."
+        )
+    if second["throughput_gbps_ci_high"] >= best["throughput_gbps_ci_low"]:
+        why = "their intervals overlap"
+    else:
+        runs = min(int(best["ok_runs"]), int(second["ok_runs"]))
+        coverage = min(float(best["ci_coverage"]), float(second["ci_coverage"]))
+        why = f"their ranges lie apart, but {runs} runs give {coverage:.0%} coverage, not 95%"
+    return f"{name} leads {second['strategy']} by {ahead:.0%}, undecided: {why}; more runs would say."
+
+
+def _ranking_row(place: int, row: Mapping[str, Any], show_chunk: bool) -> dict[str, Any]:
+    vs_next = row.get("vs_next")
+    words = {
+        "decided": f"ahead of {row.get('next_strategy')}",
+        "tie": f"a tie with {row.get('next_strategy')}",
+        "undecided": f"undecided vs {row.get('next_strategy')}",
+    }
+    return {
+        "place": place + 1,
+        "name": _strategy_chunk(row, show_chunk),
+        "gbps": fmt_num(row["throughput_gbps_median"]),
+        "interval": f"{fmt_num(row['throughput_gbps_ci_low'])}–{fmt_num(row['throughput_gbps_ci_high'])}",
+        "coverage": row["ci_text"],
+        "records_per_s": per_s(row.get("records_per_s_median")),
+        "anon": fmt_bytes(row.get("peak_rss_anon_bytes_median")),
+        "file": fmt_bytes(row.get("peak_rss_file_bytes_median")),
+        "status": vs_next or "",
+        "verdict": words.get(str(vs_next), ""),
+        "mark": {"decided": "ahead", "tie": "tie", "undecided": "undecided"}.get(str(vs_next), ""),
+    }
+
+
+def _ms(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def per_s(value: Any) -> str:
+    """Records per second in words a reader scans: 1.23 M/s, 456 k/s."""
+    if value is None or is_missing(value):
+        return "–"
+    v = float(value)
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}/s"
+    return f"{v:.3g}/s"
+
+
+def _dots_chart(entry: Mapping[str, Any], show_chunk: bool, colours: dict[str, str]) -> str:
+    items = [
+        svg.Item(
+            label=_strategy_chunk(row, show_chunk),
+            value=row["throughput_gbps_median"],
+            low=row["throughput_gbps_ci_low"],
+            high=row["throughput_gbps_ci_high"],
+            colour=colours.get(str(row["strategy"]), svg.PALETTE[0]),
+            runs=tuple(row.get("throughput_gbps_runs") or ()),
+            tooltip=(
+                f"{row['label']}: median {_gbps(row['throughput_gbps_median'])} (the tick), interval "
+                f"{fmt_num(row['throughput_gbps_ci_low'])}–{fmt_num(row['throughput_gbps_ci_high'])} "
+                f"({row['ci_text']}, the band); runs: "
+                + ", ".join(fmt_num(v) for v in row.get("throughput_gbps_runs") or ())
+            ),
+        )
+        for row in entry["rows"]
+    ]
+    cells = entry["cells"]
+    limits = cells["limit_bps"].dropna()
+    refs = []
+    axis = "GB/s at the sink"
+    # long labels leave little room: the label is as wide as the plot, not the chart
+    if not limits.empty:
+        limit_gbps = float(limits.iloc[0]) / 1e9
+        name = f"{cells['limit_name'].iloc[0]} {limit_gbps:.3g}"
+        top = max((max(i.runs, default=i.value) for i in items), default=0.0)
+        # A limit far right of every run would squeeze the runs together: then it is said, not drawn.
+        if limit_gbps <= 1.3 * top:
+            refs.append(svg.RefLine(limit_gbps, name))
+        else:
+            axis = f"GB/s at the sink ({name} GB/s limit: off the chart)"
+    return svg.interval_chart(
+        items,
+        title="throughput: runs (dots), median (tick), interval (band)",
+        axis_label=axis,
+        ref_lines=refs,
+        dots=True,
+        width=440,
+    )
+
+
+RunsOf = list[tuple[Mapping[str, Any], Any, str]]  # (summary row, its representative record, colour)
+
+
+def _memory_over_time(runs_of: RunsOf, show_chunk: bool) -> str:
+    """Every strategy's RSS over its representative run: anon solid, file-backed dashed, one axis."""
+    series: list[svg.Series] = []
+    values: list[float] = []
+    for row, record, colour in runs_of:
+        if record is None:
+            continue
+        name = _strategy_chunk(row, show_chunk)
+        anon = _decimate_max([(t * 1000, v) for t, v in _timeline_points(record["rss_timeline"], 1)])
+        file = _decimate_max([(t * 1000, v) for t, v in _timeline_points(record["rss_timeline"], 2)])
+        if len(anon) < 2:
+            continue
+        values += [v for _, v in anon + file if v > 0]
+        series.append(svg.Series(name, anon, colour))
+        if any(v > 0 for _, v in file):
+            series.append(svg.Series(f"{name} file-backed", file, colour, dashed=True, in_legend=False))
+    if not series:
+        return (
+            '<p class="empty">No run of this setting has an RSS timeline with two samples or more '
+            "(runs shorter than the sampling interval give none).</p>"
+        )
+    # One axis for all: log where the spread would flatten the lean ones into the floor. A log axis
+    # starts at 1 MiB (a process's first sample, before its interpreter is in, is a few KiB).
+    log = bool(values) and max(values) / max(min(values), 1.0) > 30
+    if log:
+        series = [replace(s, points=[(t, max(v, LOG_FLOOR_BYTES)) for t, v in s.points]) for s in series]
+    return svg.xy_chart(
+        series,
+        title="RSS over time: anon solid, file-backed dashed",
+        x_label="ms since the run started",
+        x_format=_ms,
+        y_label="RSS" + (" (log)" if log else ""),
+        y_bytes=True,
+        y_log=log,
+        width=440,
+        height=300,
+    )
+
+
+def _delivered_over_time(runs_of: RunsOf, show_chunk: bool) -> Markup:
+    series = []
+    for row, record, colour in runs_of:
+        if record is None:
+            continue
+        points = delivered_rate(record["delivered_timeline"], record["delivered_slice_s"])
+        if len(points) >= 2:
+            series.append(svg.Series(_strategy_chunk(row, show_chunk), points, colour))
+    if not series:
+        return Markup("")
+    return Markup(
+        svg.xy_chart(
+            series,
+            title="delivered: throughput at the receiver over time (10 ms slices)",
+            x_label="ms since the run started",
+            x_format=_ms,
+            y_label="GB/s received",
+            width=610,
+            height=280,
+        )
+    )
+
+
+def _buffered_over_time(runs_of: RunsOf, show_chunk: bool) -> Markup:
+    series = []
+    for row, record, colour in runs_of:
+        if record is None:
+            continue
+        points = _decimate_max([(t * 1000, v) for t, v in _timeline_points(record["buffered_timeline"], 1)])
+        if len(points) >= 2:
+            series.append(svg.Series(_strategy_chunk(row, show_chunk), points, colour, step=True))
+    if not series:
+        return Markup("")
+    return Markup(
+        svg.xy_chart(
+            series,
+            title="bytes held in user space between read and write",
+            x_label="ms since the run started",
+            x_format=_ms,
+            y_label="buffered",
+            y_bytes=True,
+            width=610,
+            height=280,
+        )
+    )
+
+
+def _ttfb_cdfs(records: list[dict[str, Any]]) -> list[Markup]:
+    """Per HTTP route and workload: the share of clients that had their first byte by t, one line
+    per (strategy, client count), every client of every measured run."""
+    groups: dict[tuple[str, str], dict[tuple[str, int], list[float]]] = {}
+    for r in records:
+        if not isinstance(r, Mapping) or not isinstance(r.get("http"), Mapping):
+            continue  # old or odd records: no http figures
+        http = r["http"]
+        if r.get("sink") != "http" or r.get("warmup") or r.get("profiler"):
+            continue
+        ttfbs = http.get("ttfb_clients_s")
+        if not isinstance(ttfbs, list) or not ttfbs:
+            continue
+        key = (str(http.get("route", "file")), f"{r.get('workload')} {fmt_bytes(r.get('size_bytes'))}")
+        line = (str(r.get("strategy")), int(http.get("clients") or 0))
+        groups.setdefault(key, {}).setdefault(line, []).extend(float(t) for t in ttfbs)
+    charts = []
+    for (route, workload), lines in sorted(groups.items())[:MAX_CHARTS]:
+        series = []
+        for i, ((strategy, clients), values) in enumerate(sorted(lines.items())):
+            ordered = sorted(values)
+            n = len(ordered)
+            step = max(1, math.ceil(n / MAX_POINTS))
+            points = [(ordered[k] * 1000, (k + 1) / n) for k in range(0, n, step)]
+            if points[-1][1] < 1.0:
+                points.append((ordered[-1] * 1000, 1.0))
+            colour = svg.PALETTE[i % len(svg.PALETTE)]
+            series.append(svg.Series(f"{strategy}, {clients} clients", points, colour, step=True))
+        charts.append(
+            Markup(
+                svg.xy_chart(
+                    series,
+                    title=f"TTFB across clients: {route} route, {workload}",
+                    x_label="ms from the request to the first response byte (log)",
+                    y_label="share of clients",
+                    x_log=True,
+                    width=610,
+                    height=300,
                 )
             )
-        if charts:
-            groups_out.append({"title": setting_label(fields), "charts": charts})
-    empty = (
-        ""
-        if groups_out
-        else "No record has an RSS timeline with two samples or more (runs shorter than the sampling "
-        "interval give none)."
-    )
-    return {"groups": groups_out, "empty": empty, "omitted": available - drawn}
+        )
+    return charts
 
 
-def _backpressure_section(df: pd.DataFrame, summary: pd.DataFrame, colours: dict[str, str]) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = []
-    groups_out: list[dict[str, Any]] = []
-    drawn = available = 0
+def _backpressure_section(summary: pd.DataFrame) -> dict[str, Any]:
+    """The counters of the strategies that hold a queue (their buffered bytes over time are drawn in
+    each setting's panel at the top)."""
     queued = (
         summary[summary["pauses_median"].notna() | summary["max_buffered_bytes_median"].notna()]
         if not summary.empty
         else summary
     )
-    for fields, group in _groups(queued, SETTING_COLUMNS):
-        show_chunk = group["chunk_bytes"].nunique() > 1
-        charts: list[Markup] = []
-        for row in group.sort_values(["strategy", "chunk_bytes"]).to_dict(orient="records"):
-            rows.append(
-                {
-                    "label": row["label"],
-                    "pauses": fmt_num(row["pauses_median"], 6),
-                    "drains": fmt_num(row["drains_median"], 6),
-                    "max_buffered": fmt_bytes(row["max_buffered_bytes_median"]),
-                }
-            )
-            record = _representative(df, row)
-            if record is None:
-                continue
-            points = [(t * 1000, v) for t, v in _timeline_points(record["buffered_timeline"], 1)]
-            if len(points) < 2:
-                continue
-            available += 1
-            if drawn >= MAX_SMALL_CHARTS:
-                continue
-            drawn += 1
-            counts = [
-                f"{int(record[name])} {name}" for name in ("pauses", "drains") if not is_missing(record[name])
-            ]
-            title = _strategy_chunk(row, show_chunk) + (f": {', '.join(counts)}" if counts else "")
-            charts.append(
-                Markup(
-                    svg.xy_chart(
-                        [
-                            svg.Series(
-                                "bytes held",
-                                points,
-                                colours.get(str(row["strategy"]), svg.PALETTE[0]),
-                                step=True,
-                                in_legend=False,
-                            )
-                        ],
-                        title=title,
-                        x_label="ms since the run started",
-                        y_label="buffered",
-                        y_bytes=True,
-                        vlines=_run_window(record),
-                        width=390,
-                        height=200,
-                    )
-                )
-            )
-        if charts:
-            groups_out.append({"title": setting_label(fields), "charts": charts})
-    if not rows:
-        empty = (
-            "No strategy in this run holds a user-space queue (only those record pauses, drains and "
-            "buffered bytes)."
-        )
-    elif not groups_out:
-        empty = "No buffered timeline has two samples or more; the counters are in the table."
-    else:
-        empty = ""
-    return {"groups": groups_out, "rows": rows, "empty": empty, "omitted": available - drawn}
+    rows = [
+        {
+            "label": row["label"],
+            "pauses": fmt_num(row["pauses_median"], 6),
+            "drains": fmt_num(row["drains_median"], 6),
+            "max_buffered": fmt_bytes(row["max_buffered_bytes_median"]),
+        }
+        for row in queued.to_dict(orient="records")
+    ]
+    empty = (
+        ""
+        if rows
+        else "No strategy in this run holds a user-space queue (only those record pauses, drains and "
+        "buffered bytes)."
+    )
+    return {"rows": rows, "empty": empty}
 
 
 def _chunk_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[str, Any]:
@@ -724,15 +900,18 @@ def _skipped(meta: Mapping[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _profiles(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each profiled cell's artifacts (paths relative to the run directory), overheads and errors.
+def _profiles(df: pd.DataFrame, artifacts: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Each profiled cell's artifacts (paths relative to the run directory), overheads and errors,
+    the top functions or allocations its profiler summarised, and its flame graph embedded when the
+    caller read it (``artifacts``).
 
     Two shapes are read: a profiler-pass record (``profiler`` + ``profile_artifacts``,
-    ``profile_overhead``, ``profile_error``) and a ``profiles`` mapping (kind -> name -> path).
+    ``profile_overhead``, ``profile_error``, ``profile``) and a ``profiles`` mapping (kind -> name -> path).
     """
     if df.empty:
         return []
     cells: dict[str, dict[str, Any]] = {}
+    embedded = 0
     has_profile = df["profiles"].notna() | df["profiler"].notna()
     for r in df[has_profile].sort_values(["cell_id", "repeat"]).to_dict(orient="records"):
         entry = cells.setdefault(
@@ -743,6 +922,8 @@ def _profiles(df: pd.DataFrame) -> list[dict[str, Any]]:
                 ),
                 "links": [],
                 "notes": [],
+                "tops": [],
+                "embeds": [],
             },
         )
         found: dict[str, Any] = dict(r["profiles"]) if isinstance(r["profiles"], dict) else {}
@@ -753,20 +934,44 @@ def _profiles(df: pd.DataFrame) -> list[dict[str, Any]]:
                 entry["notes"].append(f"{kind}: x{float(r['profile_overhead']):.2f} wall time")
             if not is_missing(r["profile_error"]) and r["profile_error"]:
                 entry["notes"].append(f"{kind} failed: {r['profile_error']}")
-        for kind, artifacts in found.items():
-            if not isinstance(artifacts, dict):
+            top = _profile_top(kind, r.get("profile"))
+            if top:
+                entry["tops"].append(top)
+        for kind, paths in found.items():
+            if not isinstance(paths, dict):
                 continue
-            for name, path in artifacts.items():
+            for name, path in paths.items():
                 text = str(path)
-                entry["links"].append(
-                    {
-                        "kind": str(kind),
-                        "name": str(name),
-                        "path": text,
-                        "safe": bool(_SAFE_RELATIVE_PATH.match(text)),
-                    }
-                )
+                safe = bool(_SAFE_RELATIVE_PATH.match(text))
+                entry["links"].append({"kind": str(kind), "name": str(name), "path": text, "safe": safe})
+                if safe and text.endswith(".svg") and text in artifacts and embedded < MAX_EMBEDS:
+                    embedded += 1
+                    data = base64.b64encode(artifacts[text].encode()).decode()
+                    entry["embeds"].append(
+                        {"title": f"{kind} {name}", "src": f"data:image/svg+xml;base64,{data}"}
+                    )
     return [c for c in cells.values() if c["links"] or c["notes"]]
+
+
+def _profile_top(kind: str, profile: Any) -> dict[str, Any] | None:
+    """The five hottest functions (CPU) or largest allocation sites (memory) a profiler summarised."""
+    if not isinstance(profile, Mapping):
+        return None
+    if isinstance(profile.get("top_self"), list):
+        rows = [
+            (f"{float(t.get('share', 0)):.1%} self", str(t.get("function", "?")))
+            for t in profile["top_self"][:5]
+            if isinstance(t, Mapping)
+        ]
+        return {"kind": f"{kind}: {profile.get('profiler', 'cpu profiler')}", "rows": rows}
+    if isinstance(profile.get("top_allocations"), list):
+        rows = [
+            (fmt_bytes(t.get("size_bytes")), str(t.get("location", "?")))
+            for t in profile["top_allocations"][:5]
+            if isinstance(t, Mapping)
+        ]
+        return {"kind": f"{kind}: {profile.get('profiler', 'memory profiler')}", "rows": rows}
+    return None
 
 
 def _calibration(calibration: Mapping[str, Any] | None) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -74,6 +75,7 @@ _MEDIAN_COLUMNS = {
     "pauses": "pauses",
     "drains": "drains",
     "max_buffered_bytes": "max_buffered_bytes",
+    "records_per_s": "records_per_s",
 }
 
 
@@ -310,6 +312,7 @@ def _cell_row(
         ci_enough=interval.enough,
         ci_text=interval.describe(),
         throughput_gbps_min=float(tput.min()) / 1e9 if tput.size else math.nan,
+        throughput_gbps_runs=[float(v) / 1e9 for v in tput],
         throughput_gbps_max=float(tput.max()) / 1e9 if tput.size else math.nan,
         spread=spread,
         wall_s_q1=w_q1,
@@ -440,4 +443,54 @@ def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
         enough = bool(best["ci_enough"]) and (runner_up is None or bool(runner_up["ci_enough"]))
         out.append({"best": best, "runner_up": runner_up, "ci_overlap": overlap, "ci_enough": enough,
                     "cells": len(ordered)})  # fmt: skip
+    return out
+
+
+TIE_FRACTION = 0.03  # the same tie as --repeat auto's rule (harness.plan.adaptive)
+
+
+def judge_pair(above: Mapping[str, Any], below: Mapping[str, Any], tie_fraction: float = TIE_FRACTION) -> str:
+    """``decided`` (95% intervals apart), ``tie`` (95% intervals within ``tie_fraction`` of the
+    higher median) or ``undecided``: the rule ``--repeat auto`` stops on, read from two summary rows."""
+    enough = bool(above["ci_enough"]) and bool(below["ci_enough"])
+    lows = (float(above["throughput_gbps_ci_low"]), float(below["throughput_gbps_ci_low"]))
+    highs = (float(above["throughput_gbps_ci_high"]), float(below["throughput_gbps_ci_high"]))
+    if enough and highs[1] < lows[0]:
+        return "decided"
+    if enough and max(highs) - min(lows) <= tie_fraction * float(above["throughput_gbps_median"]):
+        return "tie"
+    return "undecided"
+
+
+def ranking_per_setting(summary: pd.DataFrame, max_rows: int = 12) -> list[dict[str, Any]]:
+    """Per setting: its strategies ranked by median throughput (each at its best chunk size), each
+    judged against the one below it (``judge_pair``); ``rows`` holds at most ``max_rows``.
+
+    ``status`` of a setting is that of its first place: decided when the best is decidedly ahead of
+    the runner-up, else tie or undecided (one strategy alone: ``alone``)."""
+    out: list[dict[str, Any]] = []
+    if summary.empty:
+        return out
+    ranked = summary[summary["throughput_gbps_median"].notna()]
+    for key, group in ranked.groupby(SETTING_COLUMNS, dropna=False, sort=True):
+        ordered = group.sort_values(["throughput_gbps_median", "strategy"], ascending=[False, True])
+        best_per_strategy = cast(
+            list[dict[str, Any]], ordered.drop_duplicates("strategy").to_dict(orient="records")
+        )
+        for above, below in itertools.pairwise(best_per_strategy):
+            above["vs_next"] = judge_pair(above, below)
+            above["next_strategy"] = below["strategy"]
+        first = best_per_strategy[0]
+        out.append(
+            {
+                "fields": dict(zip(SETTING_COLUMNS, cast(tuple[Any, ...], key), strict=True)),
+                "setting": first["setting"],
+                "status": first.get("vs_next", "alone"),
+                "chunks": int(group["chunk_bytes"].nunique()),
+                "strategies": len(best_per_strategy),
+                "rows": best_per_strategy[:max_rows],
+                "more": max(0, len(best_per_strategy) - max_rows),
+                "cells": group,
+            }
+        )
     return out

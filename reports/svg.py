@@ -29,6 +29,7 @@ PALETTE = (
     "#79706e",
 )
 FONT_PX = 12
+_JITTER_PX = (0.0, -3.5, 3.5, -1.75, 1.75, -5.0, 5.0)  # runs of one row, spread so equal ones show
 CHAR_PX = 6.8  # average glyph width at 12 px of a sans font: enough to lay out labels
 Format = Callable[[float], str]
 
@@ -144,6 +145,7 @@ class Item:
     colour: str = PALETTE[0]
     tooltip: str = ""
     note: str = ""  # right of the bar, e.g. "61% of limit"
+    runs: Sequence[float] = ()  # every run, drawn as a dot (dots mode): the median is then a tick
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def interval_chart(
     values: list[float] = []
     for i in items:
         values += [v for v in (i.value, i.low, i.high) if v is not None]
+        values += list(i.runs)
     for r in ref_lines:
         values.append(r.value)
         if r.band:
@@ -198,9 +201,12 @@ def interval_chart(
             f'<text class="sb-tick" x="{px}" y="{plot_bottom + 14}" text-anchor="middle">'
             f"{esc(value_format(t))}</text>"
         )
+    # Centred under the plot, but never past the chart's edges (a long label under a narrow plot).
+    label_px = len(axis_label) * CHAR_PX
+    centre = min(max((left + right) / 2, label_px / 2 + 4), width - label_px / 2 - 4)
     out.append(
-        f'<text class="sb-axis" x="{_n((left + right) / 2)}" y="{height - 6}" '
-        f'text-anchor="middle">{esc(axis_label)}</text>'
+        f'<text class="sb-axis" x="{_n(centre)}" y="{height - 6}" '
+        f'text-anchor="middle">{esc(_truncate(axis_label, width - 8))}</text>'
     )
     for r in ref_lines:
         if r.band:
@@ -226,7 +232,35 @@ def interval_chart(
             f"{esc(_truncate(item.label, label_px))}</text>"
         )
         end = item.value
-        if math.isfinite(item.value):
+        has_interval = (
+            item.low is not None
+            and item.high is not None
+            and math.isfinite(item.low)
+            and math.isfinite(item.high)
+        )
+        if dots and item.runs and math.isfinite(item.value):
+            # every run a dot over the median's interval (a band), the median a tick: the spread
+            # and the decision in one row
+            if has_interval:
+                band_low, band_high = x(item.low or 0.0), x(item.high or 0.0)
+                out.append(
+                    f'<rect x="{_n(band_low)}" y="{_n(cy - 6)}" width="{_n(max(band_high - band_low, 1.0))}" '
+                    f'height="12" '
+                    f'fill="{esc(item.colour)}" fill-opacity=".22"/>'
+                )
+            for k, run in enumerate(item.runs):
+                if math.isfinite(run):
+                    dy = _JITTER_PX[k % len(_JITTER_PX)]
+                    out.append(
+                        f'<circle class="sb-run" cx="{_n(x(run))}" cy="{_n(cy + dy)}" r="2.8" '
+                        f'fill="{esc(item.colour)}" fill-opacity=".8"/>'
+                    )
+            mx = _n(x(item.value))
+            out.append(f'<path class="sb-median" d="M{mx} {_n(cy - 8)}V{_n(cy + 8)}"/>')
+            end = max([item.value, *(r for r in item.runs if math.isfinite(r))])
+            if has_interval:
+                end = max(end, item.high or end)
+        elif math.isfinite(item.value):
             if dots:
                 out.append(
                     f'<circle cx="{_n(x(item.value))}" cy="{_n(cy)}" r="4.5" fill="{esc(item.colour)}"/>'
@@ -237,12 +271,7 @@ def interval_chart(
                     f'<rect x="{_n(min(x0, x1))}" y="{_n(cy - 7)}" width="{_n(abs(x1 - x0))}" height="14" '
                     f'fill="{esc(item.colour)}"/>'
                 )
-        if (
-            item.low is not None
-            and item.high is not None
-            and math.isfinite(item.low)
-            and math.isfinite(item.high)
-        ):
+        if has_interval and not (dots and item.runs) and item.low is not None and item.high is not None:
             a, b = _n(x(item.low)), _n(x(item.high))
             out.append(
                 f'<path class="sb-whisker" d="M{a} {_n(cy)}H{b}M{a} {_n(cy - 5)}V{_n(cy + 5)}'

@@ -97,6 +97,18 @@ def synthetic_run(
     return meta, records
 
 
+SLICE_S = 0.01
+
+
+def _delivered(size: int, wall: float) -> list[list[float]]:
+    """The receiver's 10 ms slices over the run: a steady rate with a deterministic wobble, summing to size."""
+    n = max(1, int(np.ceil(wall / SLICE_S)))
+    weights = 1.0 + 0.15 * np.sin(np.arange(n) * 0.7)
+    counts = np.floor(weights / weights.sum() * size).astype(np.int64)
+    counts[-1] += size - int(counts.sum())
+    return [[round((k + 1) * SLICE_S, 6), int(c)] for k, c in enumerate(counts)]
+
+
 def _record(
     cell: dict[str, Any],
     index: int,
@@ -126,6 +138,7 @@ def _record(
         if queue
         else []
     )
+    delivered = _delivered(size, wall)
     digest = hashlib.sha256(json.dumps([cell["cell_id"], index, warmup]).encode()).hexdigest()[:6]
     return {
         "run_id": run_id,
@@ -161,6 +174,8 @@ def _record(
         "drains": int(size // chunk // 8) if queue else None,
         "max_buffered_bytes": held if queue else None,
         "buffered_timeline": buffered,
+        "delivered_timeline": delivered,
+        "delivered_slice_s": SLICE_S,
         "sink_detail": {"synthetic": digest},
         "resident_bytes_before": size if cell["cache"] == "warm" else 0,
         "resident_method": "cachestat",

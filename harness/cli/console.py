@@ -8,10 +8,12 @@ turns those events into rich output on stderr. Consoles interpret no markup
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from rich import box
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -54,27 +56,52 @@ def print_skipped(skipped: list[tuple[Cell, str]]) -> None:
         err_console.print(f"... and {len(by_reason) - 20} more reasons (run.json lists them)")
 
 
-def print_summary(records: list[dict[str, Any]]) -> None:
+def print_summary(records: list[dict[str, Any]], to: Console | None = None) -> None:
+    """Medians per cell, grouped by setting, in the console's width: anon (heap, buffers) and
+    file-backed (mapped pages) peaks apart, so mmap's mapped file does not read as a heap. A
+    narrow terminal loses "vs cat" first, then "ok" (rich would drop columns from the right)."""
     from reports.html import summary_frame
 
     summary = summary_frame(records)
     if summary.empty:
         return
-    table = Table(title="medians of measured runs")
-    for col in ("strategy", "workload", "sink", "chunk", "GB/s", "vs cat", "peak RSS", "verified"):
-        table.add_column(col)
-    for row in summary.to_dict(orient="records"):
-        table.add_row(
-            printable(row["strategy"]),
-            printable(f"{row['workload']}:{format_bytes(int(row['size_bytes']))}"),
-            printable(row["sink"]),
-            format_bytes(int(row["chunk_bytes"])),
-            num(row.get("throughput_gbps_median"), 3),
-            num(row.get("share_of_cat"), 2),
-            format_bytes(row.get("peak_rss_bytes_median") or float("nan")),
-            f"{row.get('verified_runs', '?')}/{row.get('runs', '?')}",
-        )
-    err_console.print(table)
+    to = to or err_console
+    chunks = sorted({int(c) for c in summary["chunk_bytes"]})
+    one_chunk = len(chunks) == 1
+    columns: list[tuple[str, int, Callable[[dict[str, Any]], str]]] = [
+        ("GB/s", 7, lambda r: num(r.get("throughput_gbps_median"), 3)),
+        ("vs cat", 8, lambda r: num(r.get("share_of_cat"), 2)),
+        ("anon", 11, lambda r: _bytes(r.get("peak_rss_anon_bytes_median"))),
+        ("file", 12, lambda r: _bytes(r.get("peak_rss_file_bytes_median"))),
+        ("ok", 7, lambda r: f"{r.get('verified_runs', '?')}/{r.get('runs', '?')}"),
+    ]
+    for optional in ("vs cat", "ok"):
+        if 18 + sum(w for _, w, _ in columns) <= to.width:
+            break
+        columns = [c for c in columns if c[0] != optional]
+    title = "medians of measured runs; anon and file-backed peak RSS" + (
+        f"; chunk {format_bytes(chunks[0])}" if one_chunk else ""
+    )
+    table = Table(title=title, expand=False, pad_edge=False, box=box.SIMPLE_HEAD)
+    table.add_column("setting / strategy", overflow="fold", min_width=14)
+    for name, _, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
+    previous = None
+    for raw in summary.to_dict(orient="records"):
+        row = {str(k): v for k, v in raw.items()}
+        setting = str(row["setting"])
+        if setting != previous:
+            if previous is not None:
+                table.add_section()
+            table.add_row(Text(printable(setting), style="bold"), *([""] * len(columns)))
+        strategy = str(row["strategy"]) + ("" if one_chunk else f" {format_bytes(int(row['chunk_bytes']))}")
+        table.add_row("  " + printable(strategy), *(get(row) for _, _, get in columns))
+        previous = setting
+    to.print(table)
+
+
+def _bytes(value: Any) -> str:
+    return "–" if value is None or value != value else format_bytes(float(value))
 
 
 def print_verdicts(scenario: Any, verdicts: list[Any]) -> None:

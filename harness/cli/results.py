@@ -22,6 +22,7 @@ from harness.common.errors import UsageError
 from harness.common.text import console as make_console
 from harness.common.text import printable
 from harness.common.units import format_bytes
+from harness.results import baselines
 from harness.results.store import (
     RESULTS_FILE,
     load_records,
@@ -160,8 +161,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
 
     fail_on = parse_fraction(args.fail_on)
-    base = load_inputs(Path(args.base_run))
-    cand = load_inputs(Path(args.cand_run))
+    base_path, cand_path = _compare_paths(args)
+    base = load_inputs(base_path)
+    cand = load_inputs(cand_path)
     comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
     comparison = dataclasses.replace(
         comparison, notes=[*comparison.notes, *machine_notes(base.meta, cand.meta)]
@@ -188,6 +190,52 @@ def cmd_compare(args: argparse.Namespace) -> int:
             write_atomic(Path(args.output), html.encode()), file=sys.stderr if args.format != "text" else None
         )
     return comparison.exit_status
+
+
+def _compare_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    """BASE CAND, or --baseline NAME CAND."""
+    runs = list(args.runs)
+    if args.baseline:
+        if len(runs) != 1:
+            raise UsageError("with --baseline NAME, give one run to compare with it (the candidate)")
+        return baselines.find(args.baseline, baselines.baselines_dir(args.baselines_dir)).path, Path(runs[0])
+    if len(runs) != 2:
+        raise UsageError("compare needs BASE and CAND (two runs), or --baseline NAME and CAND")
+    return Path(runs[0]), Path(runs[1])
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """A page of each cell's median and interval across saved baselines (or run folders), changes flagged."""
+    from reports.history import SavedRun, history, render_history
+
+    root = baselines.baselines_dir(args.baselines_dir)
+    runs: list[SavedRun] = []
+    if args.names:
+        for name in args.names:
+            path = Path(name)
+            if path.is_dir() and (path / RESULTS_FILE).is_file():  # a run folder, by its path
+                inputs = load_inputs(path)
+                runs.append(SavedRun(path.name, inputs.meta, inputs.records))
+            else:
+                found = baselines.find(name, root)
+                inputs = load_inputs(found.path)
+                runs.append(SavedRun(found.name, inputs.meta, inputs.records))
+    else:
+        for found in baselines.saved(root):
+            inputs = load_inputs(found.path)
+            runs.append(SavedRun(found.name, inputs.meta, inputs.records))
+    if len(runs) < 2:
+        raise UsageError(
+            f"history needs two saved runs or more; {len(runs)} found in {root} "
+            "(save some with: streambench run ... --save-baseline NAME)"
+        )
+    fail_on = parse_fraction(args.fail_on)
+    view = history(runs, fail_on)
+    output = Path(args.output) if args.output else root / "history.html"
+    path = write_atomic(output, render_history(view).encode())
+    out_console.print(printable(view.summary_line()))
+    print(path)
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -217,8 +265,14 @@ def add_commands(subparsers: Any) -> None:
     compare = subparsers.add_parser(
         "compare", help="compare two runs cell by cell (exit 0 no change, 1 regression, 3 cannot decide)"
     )
-    compare.add_argument("base_run", help="the base: a run directory or a pytest-benchmark JSON file")
-    compare.add_argument("cand_run", help="the candidate: a run directory or a pytest-benchmark JSON file")
+    compare.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="BASE CAND (run directories or pytest-benchmark JSON files), or only CAND with --baseline",
+    )
+    compare.add_argument("--baseline", metavar="NAME", help="the base is this saved baseline")
+    compare.add_argument("--baselines-dir", help="where baselines are kept (default ./results/baselines)")
     compare.add_argument(
         "--fail-on",
         default="5%",
@@ -235,6 +289,24 @@ def add_commands(subparsers: Any) -> None:
     )
     compare.add_argument("-o", "--output", help="also write the comparison as HTML here")
     compare.set_defaults(func=cmd_compare)
+
+    history = subparsers.add_parser(
+        "history", help="each cell's median and interval across saved baselines, changes flagged (HTML)"
+    )
+    history.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="baselines (or run directories), oldest first; default: all saved",
+    )
+    history.add_argument(
+        "-o", "--output", help="where to write the page (default BASELINES_DIR/history.html)"
+    )
+    history.add_argument("--baselines-dir", help="where baselines are kept (default ./results/baselines)")
+    history.add_argument(
+        "--fail-on", default="5%", help="flag a significant change beyond this, as compare does (default 5%%)"
+    )
+    history.set_defaults(func=cmd_history)
 
     export = subparsers.add_parser("export", help="export a run's records (parquet, csv, pytest-benchmark)")
     export.add_argument("run_dir", help="a run directory (or a pytest-benchmark JSON file)")

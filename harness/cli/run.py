@@ -19,6 +19,8 @@ from harness.common.text import printable
 from harness.common.units import format_bytes, parse_count, parse_size
 from harness.plan.config import SINKS, TRANSFORM_NAMES
 from harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
+from harness.results import baselines
+from harness.results.store import RESULTS_FILE
 from harness.session import (
     CONFIRM_RUNS,
     CONFIRM_SECONDS,
@@ -78,7 +80,13 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
     return merge(base, normalise_spec(flags, "command line"))
 
 
-def _finish(result: SessionResult) -> int:
+def _finish(result: SessionResult, args: argparse.Namespace | None = None) -> int:
+    name = getattr(args, "save_baseline", None)
+    if name and result.run_dir is not None and (result.run_dir / RESULTS_FILE).is_file():
+        saved = baselines.save(
+            result.run_dir, name, baselines.baselines_dir(args.baselines_dir if args else None)
+        )
+        err_console.print(printable(f"baseline {saved.name} saved: {saved.path}"))
     if result.report_path is not None:
         print(result.report_path)
     return result.exit_code
@@ -86,13 +94,15 @@ def _finish(result: SessionResult) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a benchmark matrix and write an HTML report."""
+    if args.save_baseline:
+        baselines.check_name(args.save_baseline)  # a bad name is said before anything runs
     if args.resume:
         given = [f"--{key.replace('_', '-')}" for key in FLAG_KEYS if getattr(args, key) is not None]
         if given or args.matrix or args.full:
             dropped = ", ".join(given) or "--matrix/--full"
             raise UsageError(f"--resume runs the stored matrix of {args.resume}; drop {dropped}")
         return _finish(resume(Path(args.resume), Path(args.data_dir) if args.data_dir else None,
-                              session_events()))  # fmt: skip
+                              session_events()), args)  # fmt: skip
     options = SessionOptions(
         out_dir=Path(args.out),
         data_dir=resolve_data_dir(args.data_dir),
@@ -104,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         assume_yes=args.yes,
     )
     settings = profile_settings(args.profile, args.profile_rate)
-    return _finish(start(build_spec(args), options, settings, session_events()))
+    return _finish(start(build_spec(args), options, settings, session_events()), args)
 
 
 def cmd_scenario(args: argparse.Namespace) -> int:
@@ -204,6 +214,15 @@ def add_commands(sub: Any) -> None:
     )
     one.add_argument("--out", action=Once, default="results", help="results folder (default ./results)")
     one.add_argument(
+        "--save-baseline",
+        action=Once,
+        metavar="NAME",
+        help="keep this run's records as baseline NAME (for compare --baseline and history)",
+    )
+    one.add_argument(
+        "--baselines-dir", action=Once, help="where baselines are kept (default ./results/baselines)"
+    )
+    one.add_argument(
         "--data-dir",
         action=Once,
         help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)",
@@ -212,8 +231,8 @@ def add_commands(sub: Any) -> None:
     one.add_argument(
         "--pin",
         action=Once,
-        help="CPU placement: none (default), auto (worker on the first core, consumer and harness on the "
-        "last), or WORKER/FAR_END/PARENT cores, e.g. 0/1/1",
+        help="CPU placement: auto (the default: worker on the first core, consumer and harness on the "
+        "last), none, or WORKER/FAR_END/PARENT cores, e.g. 0/1/1",
     )
     one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
     one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")

@@ -187,4 +187,9 @@ def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, r
         cpu_placement=dict(ctx.placement),
         runtime=m.runtime,
         runtime_version=m.runtime_version,
+        delivered_timeline=[
+            [round(t - started_at, 6), n] for t, n in m.received.delivered if started_at is not None
+        ],
+        delivered_slice_s=m.received.delivered_slice_s or None,
+        workload_records=ctx.workload.manifest.records,
     )

@@ -47,6 +47,7 @@ from typing import Any
 import xxhash
 
 from harness.common.lifeline import die_with_parent
+from harness.common.slices import DeliveredLog
 
 LOOPBACK = "127.0.0.1"
 RECV_BUFFER_BYTES = 1 << 20
@@ -124,6 +125,9 @@ class ClientResult:
     error: str | None = None
     request_sent_at: float | None = None
     closed_by_server_after_s: float | None = None
+    # body bytes received in each slice of the monotonic clock (harness.common.slices), all responses
+    delivered: list[list[float]] = field(default_factory=list)
+    delivered_slice_s: float = 0.0
 
     @property
     def response(self) -> ResponseResult:
@@ -207,8 +211,9 @@ class _Conn:
 class _BodyReader:
     """Counts, checksums and paces one body; knows when to hang up."""
 
-    def __init__(self, conn: _Conn, rate_bps: int, stop_after_bytes: int) -> None:
+    def __init__(self, conn: _Conn, rate_bps: int, stop_after_bytes: int, log: DeliveredLog) -> None:
         self.conn = conn
+        self.log = log
         self.rate_bps = rate_bps
         self.stop_after_bytes = stop_after_bytes
         self.hash = xxhash.xxh3_64()
@@ -223,8 +228,10 @@ class _BodyReader:
         return bool(self.stop_after_bytes) and self.n_bytes >= self.stop_after_bytes
 
     def _take(self, data: bytes | bytearray | memoryview) -> None:
+        now = time.monotonic()
         if self.first_at is None and len(data):
-            self.first_at = time.monotonic()
+            self.first_at = now
+        self.log.add(len(data), now)
         self.hash.update(data)
         self.n_bytes += len(data)
 
@@ -384,7 +391,9 @@ async def _send_body(conn: _Conn, spec: ClientSpec) -> None:
             sent += len(chunk)
 
 
-async def _exchange(conn: _Conn, spec: ClientSpec, port: int, last: bool, response: ResponseResult) -> bool:
+async def _exchange(
+    conn: _Conn, spec: ClientSpec, port: int, last: bool, response: ResponseResult, log: DeliveredLog
+) -> bool:
     """One request and its response; True if the connection can carry another."""
     await conn.loop.sock_sendall(conn.sock, _request_bytes(spec, port, last))
     if spec.body_path is not None:
@@ -399,7 +408,7 @@ async def _exchange(conn: _Conn, spec: ClientSpec, port: int, last: bool, respon
     assert conn.first_data_at is not None
     response.ttfb_s = conn.first_data_at - sent_at
     response.status, response.headers = _parse_head(head)
-    body = _BodyReader(conn, spec.rate_bps, spec.disconnect_after_bytes)
+    body = _BodyReader(conn, spec.rate_bps, spec.disconnect_after_bytes, log)
     no_body = spec.method == "HEAD" or response.status in (204, 304) or response.status < 200
     reusable = response.headers.get("connection", "").lower() != "close"
     try:
@@ -430,6 +439,7 @@ async def run_client(index: int, spec: ClientSpec, port: int, start_at: float) -
     if delay_s > 0:
         await asyncio.sleep(delay_s)
     conn: _Conn | None = None
+    log = DeliveredLog()
     try:
         async with asyncio.timeout(max(spec.timeout_s, spec.stall_s + 5.0)):
             conn = await _connect(spec, port, result)
@@ -440,7 +450,7 @@ async def run_client(index: int, spec: ClientSpec, port: int, start_at: float) -
                 response = ResponseResult()
                 result.responses.append(response)
                 last = i == spec.repeat - 1
-                reusable = await _exchange(conn, spec, port, last, response)
+                reusable = await _exchange(conn, spec, port, last, response, log)
                 if result.request_sent_at is None:
                     result.request_sent_at = response.request_sent_at
                 if spec.disconnect_after_bytes:
@@ -454,6 +464,7 @@ async def run_client(index: int, spec: ClientSpec, port: int, start_at: float) -
     finally:
         if conn is not None:
             conn.close()
+        result.delivered, result.delivered_slice_s = log.slices(), log.slice_s
     return result
 
 

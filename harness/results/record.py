@@ -27,6 +27,11 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       whole machine, steal, CPU time of processes not the run's, under_load);
       cpu_placement: the cores the worker, its far end and the harness were pinned to
       (--pin; {} when unpinned).
+  8 - delivered_timeline: the bytes the receiver (the null/tcp consumer, the HTTP clients summed)
+      got in each slice of delivered_slice_s (10 ms, doubled past 2,000 slices), as
+      [t_s since start at the slice's end, bytes]; slices with no bytes are left out.
+      workload_records: the workload's record count (rows, lines, objects; 0 for binary kinds).
+      http.ttfb_clients_s: every client's TTFB, sorted.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -134,6 +139,9 @@ class Record:
     cpu_placement: dict[str, list[int]] = field(default_factory=dict)
     runtime: str = "python"
     runtime_version: str | None = None
+    delivered_timeline: list[list[float]] = field(default_factory=list)  # [t_s at slice end, bytes]
+    delivered_slice_s: float | None = None
+    workload_records: int | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

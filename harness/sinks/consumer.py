@@ -5,8 +5,9 @@ never reads it). This process sits at the other end of a pipe or a loopback
 TCP connection, reads every byte into a page-aligned buffer, counts and
 checksums it (xxh3-64, tens of GB/s, so never the bottleneck), throws it away,
 and prints one JSON line at EOF:
-``{"bytes": N, "xxh3_64": "...", "first_byte_at": t, "last_byte_at": t}``
-with CLOCK_MONOTONIC times, comparable with the worker's.
+``{"bytes": N, "xxh3_64": "...", "first_byte_at": t, "last_byte_at": t, "delivered": [[t, n], ...],
+"delivered_slice_s": 0.01}`` with CLOCK_MONOTONIC times, comparable with the worker's; ``delivered``
+is the bytes read in each 10 ms slice (:mod:`harness.common.slices`).
 
 ``--rate`` makes it a slow client (bytes per second, averaged from its first
 byte): the reason backpressure exists. ``--close-after`` makes it hang up after
@@ -26,6 +27,7 @@ import zlib
 import xxhash
 
 from harness.common.lifeline import die_with_parent
+from harness.common.slices import DeliveredLog
 
 READ_BUFFER_BYTES = 1 << 20
 # With a rate, read in slices of about 10 ms worth of bytes, so the pace is
@@ -51,6 +53,7 @@ def consume(
     target = view[:read_bytes]
     total_bytes = 0
     first_byte_at: float | None = None
+    log = DeliveredLog()
     while True:
         if rate_bps and first_byte_at is not None:
             ahead_s = total_bytes / rate_bps - (time.monotonic() - first_byte_at)
@@ -59,8 +62,10 @@ def consume(
         n = os.readv(fd, [target])
         if not n:
             break
+        now = time.monotonic()
         if first_byte_at is None:
-            first_byte_at = time.monotonic()
+            first_byte_at = now
+        log.add(n, now)
         if inflate is None:
             h.update(view[:n])
         else:
@@ -74,9 +79,10 @@ def consume(
     target.release()
     view.release()
     buf.close()
+    timing = {"first_byte_at": first_byte_at, "last_byte_at": last_byte_at, "delivered": log.slices(),
+              "delivered_slice_s": log.slice_s}  # fmt: skip
     if inflate is None:
-        return {"bytes": total_bytes, "xxh3_64": h.hexdigest(), "first_byte_at": first_byte_at,
-                "last_byte_at": last_byte_at}  # fmt: skip
+        return {"bytes": total_bytes, "xxh3_64": h.hexdigest(), **timing}
     plain = inflate.flush()
     h.update(plain)
     decoded_bytes += len(plain)
@@ -86,8 +92,7 @@ def consume(
         "bytes": decoded_bytes if complete else -1,
         "xxh3_64": h.hexdigest(),
         "wire_bytes": total_bytes,
-        "first_byte_at": first_byte_at,
-        "last_byte_at": last_byte_at,
+        **timing,
     }
 
 

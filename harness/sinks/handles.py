@@ -47,6 +47,9 @@ class Received:
     xxh3_64: str
     first_byte_at: float | None
     last_byte_at: float | None
+    # bytes read in each slice: ((end of the slice, monotonic s), bytes), and the slice's width
+    delivered: tuple[tuple[float, int], ...] = ()
+    delivered_slice_s: float = 0.0
 
 
 class ConsumerSink:
@@ -103,7 +106,14 @@ class ConsumerSink:
         data = json.loads(out)
         if "wire_bytes" in data:
             self.detail["wire_bytes"] = int(data["wire_bytes"])
-        return Received(int(data["bytes"]), str(data["xxh3_64"]), data["first_byte_at"], data["last_byte_at"])
+        return Received(
+            int(data["bytes"]),
+            str(data["xxh3_64"]),
+            data["first_byte_at"],
+            data["last_byte_at"],
+            tuple((float(t), int(n)) for t, n in data.get("delivered", ())),
+            float(data.get("delivered_slice_s", 0.0)),
+        )
 
     def abort(self) -> None:
         self.release_child_fd()

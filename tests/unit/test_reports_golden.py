@@ -122,8 +122,8 @@ def test_every_string_is_escaped() -> None:
     html = render_report(meta, records)
     assert HOSTILE not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    # in SVG text too (the throughput chart labels the bar with the strategy's name)
-    assert re.search(r"<text[^>]*>&lt;script&gt;alert\(1\)&lt;/script&gt; 64 KiB</text>", html)
+    # in SVG text too (the dots chart labels its row with the strategy's name and best chunk)
+    assert re.search(r"<text[^>]*>&lt;script&gt;alert\(1\)&lt;/script&gt; \d+ [KM]iB</text>", html)
     assert "<img src=x" not in html and "<b>transform</b>" not in html
     # the only script is ours; a hostile profile path is shown, never linked
     assert html.count("<script>") == 1

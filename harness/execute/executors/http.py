@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.common.slices import merge
 from harness.execute.context import RunContext
 from harness.execute.measurement import MeasuredReport, Measurement, Verdict
 from harness.http.client_run import expected_xxh3, run_clients
@@ -37,6 +38,9 @@ RATE_LIMITED_SNDBUF_BYTES = 256 << 10
 IDLE_TIMEOUT_S = 30.0
 
 
+MAX_TTFB_SAMPLES = 2000
+
+
 @dataclass
 class HttpResult:
     """What an http cell measured; the runner turns it into a record."""
@@ -49,6 +53,9 @@ class HttpResult:
     verify_detail: str
     server: dict[str, Any] = field(default_factory=dict)
     http: dict[str, Any] = field(default_factory=dict)
+    # every client's body bytes per slice of the monotonic clock, summed (harness.common.slices)
+    delivered: list[list[float]] = field(default_factory=list)
+    delivered_slice_s: float = 0.0
 
 
 def _windows(cell: Cell, size_bytes: int) -> list[tuple[int, int]]:
@@ -137,7 +144,14 @@ class HttpExecutor:
             stderr_tail=(result.error or "") if crashed else "",
             over_cap=result.outcome == "oom",
             over_cap_detail=f"; {result.http.get('failed_clients', 0)} viewers failed",
-            received=Received(result.bytes_received, "", None, None),
+            received=Received(
+                result.bytes_received,
+                "",
+                None,
+                None,
+                tuple((float(t), int(n)) for t, n in result.delivered),
+                result.delivered_slice_s,
+            ),
             verdict=Verdict(result.verified, result.verify_detail),
             sink_detail={"sndbuf_bytes": result.http.get("sndbuf_bytes")},
             http=result.http,
@@ -266,6 +280,8 @@ def _judge(
         "ttfb_p50_s": _percentile(ttfbs, 0.5),
         "ttfb_p99_s": _percentile(ttfbs, 0.99),
         "ttfb_max_s": max(ttfbs) if ttfbs else None,
+        # each client's own, sorted (the report's CDF); capped so a 10,000-client run stays light
+        "ttfb_clients_s": [round(t, 6) for t in sorted(ttfbs)[:MAX_TTFB_SAMPLES]],
         "aggregate_bps": total_bytes / wall_s if wall_s > 0 else None,
         "per_client_bytes": per_client,
         "server_requests": report.get("requests"),
@@ -302,4 +318,5 @@ def _judge(
         "ttfb_s": statistics.median(ttfbs) if ttfbs else None,
         "node_version": report.get("node_version"),
     }
-    return HttpResult(outcome, error, wall_s, total_bytes, verified, detail, server, http)
+    slice_s, delivered = merge((r.delivered_slice_s, r.delivered) for r in results)
+    return HttpResult(outcome, error, wall_s, total_bytes, verified, detail, server, http, delivered, slice_s)
