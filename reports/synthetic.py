@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -56,8 +56,11 @@ def synthetic_run(
     run_id: str = "20260101-000000-synt",
     timeline_points: int = 40,
     noise: float = 0.04,
+    speed: Mapping[str, float] | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(run.json-like meta, records) for the product of the axes, rounds interleaved like the runner's."""
+    """(run.json-like meta, records) for the product of the axes, rounds interleaved like the runner's.
+
+    ``speed``: strategy -> a factor on its throughput (a planted regression or improvement)."""
     rng = np.random.default_rng(seed)
     cells: list[dict[str, Any]] = []
     for size in sizes:
@@ -83,7 +86,8 @@ def synthetic_run(
     rounds = [(w, True) for w in range(warmup)] + [(r, False) for r in range(repeat)]
     for index, is_warmup in rounds:
         for cell in cells:
-            records.append(_record(cell, index, is_warmup, rng, run_id, timeline_points, noise))
+            factor = (speed or {}).get(str(cell["strategy"]), 1.0)
+            records.append(_record(cell, index, is_warmup, rng, run_id, timeline_points, noise, factor))
     meta = {
         "run_id": run_id,
         "started_at_utc": "2026-01-01T00:00:00Z",
@@ -101,7 +105,7 @@ SLICE_S = 0.01
 
 
 def _delivered(size: int, wall: float) -> list[list[float]]:
-    """The receiver's 10 ms slices over the run: a steady rate with a deterministic wobble, summing to size."""
+    """The receiver's 10 ms slices over the run: a steady rate, a deterministic wobble, summing to size."""
     n = max(1, int(np.ceil(wall / SLICE_S)))
     weights = 1.0 + 0.15 * np.sin(np.arange(n) * 0.7)
     counts = np.floor(weights / weights.sum() * size).astype(np.int64)
@@ -117,12 +121,13 @@ def _record(
     run_id: str,
     points: int,
     noise: float,
+    factor: float = 1.0,
 ) -> dict[str, Any]:
     strategy, size, chunk = cell["strategy"], int(cell["size_bytes"]), int(cell["chunk_bytes"])
     base_gbps, sensitivity, model = PROFILES.get(strategy, (2.0, 0.1, "chunk"))
     gbps = base_gbps * SINK_FACTOR.get(cell["sink"], 1.0) * (chunk / (64 << 10)) ** sensitivity
     gbps = min(gbps, 6.0) * (0.5 if cell["cache"] == "cold" else 1.0)
-    gbps *= float(rng.lognormal(0.0, noise)) * (0.8 if warmup else 1.0)
+    gbps *= float(rng.lognormal(0.0, noise)) * (0.8 if warmup else 1.0) * factor
     wall = size / (gbps * 1e9)
     anon, file = _growth(model, size, chunk)
     t = np.linspace(-0.02, wall + 0.01, points)

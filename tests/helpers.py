@@ -28,6 +28,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 FIXTURES = TESTS_DIR / "fixtures" / "reports"
 GOLDEN = TESTS_DIR / "golden"
+# What a test leaves for a person to look at (screenshots): kept after the run, never in git.
+ARTIFACTS = Path(os.environ.get("STREAMBENCH_TEST_ARTIFACTS") or ROOT / "test-artifacts")
 
 
 @contextmanager

@@ -233,7 +233,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     view = history(runs, fail_on)
     output = Path(args.output) if args.output else root / "history.html"
     path = write_atomic(output, render_history(view).encode())
-    out_console.print(printable(view.summary_line()))
+    print(printable(view.summary_line()))
     print(path)
     return 0
 
