@@ -493,14 +493,14 @@ def _ms(value: float) -> str:
 
 
 def per_s(value: Any) -> str:
-    """Records per second in words a reader scans: 1.23 M/s, 456 k/s."""
+    """Records per second in figures a reader scans: 1.23 M, 456 k (the column says per second)."""
     if value is None or is_missing(value):
         return "–"
     v = float(value)
     for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if v >= scale:
-            return f"{v / scale:.3g} {unit}/s"
-    return f"{v:.3g}/s"
+            return f"{v / scale:.3g} {unit}"
+    return f"{v:.3g}"
 
 
 def _dots_chart(entry: Mapping[str, Any], show_chunk: bool, colours: dict[str, str]) -> str:
