@@ -963,14 +963,17 @@ def _profile_top(kind: str, profile: Any) -> dict[str, Any] | None:
             for t in profile["top_self"][:5]
             if isinstance(t, Mapping)
         ]
-        return {"kind": f"{kind}: {profile.get('profiler', 'cpu profiler')}", "rows": rows}
+        return {"kind": f"{kind}: {profile.get('profiler', 'py-spy')}, hottest functions", "rows": rows}
     if isinstance(profile.get("top_allocations"), list):
         rows = [
             (fmt_bytes(t.get("size_bytes")), str(t.get("location", "?")))
             for t in profile["top_allocations"][:5]
             if isinstance(t, Mapping)
         ]
-        return {"kind": f"{kind}: {profile.get('profiler', 'memory profiler')}", "rows": rows}
+        return {
+            "kind": f"{kind}: {profile.get('profiler', 'memray')}, largest allocation sites",
+            "rows": rows,
+        }
     return None
 
 

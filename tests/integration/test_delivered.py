@@ -56,3 +56,6 @@ def test_http_clients_log_their_bodies_summed_across_clients(tmp_path: Path) -> 
     ttfbs = record["http"]["ttfb_clients_s"]
     assert len(ttfbs) == 3 and ttfbs == sorted(ttfbs) and all(t > 0 for t in ttfbs)
     assert record["workload_records"] > 0  # csv rows, for records per second
+    page = (run_dir / "report.html").read_text()
+    assert "TTFB across clients: file route, csv 4 MiB" in page  # the clients' TTFB as a CDF
+    assert 'aria-label="delivered: throughput at the receiver' in page

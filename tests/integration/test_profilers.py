@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -85,6 +87,12 @@ def test_py_spy_artifacts_and_summary(profiled_run: tuple[Path, list[dict[str, A
     root = ET.fromstring(svg)  # well-formed XML
     assert root.tag.endswith("svg")
     assert 0 < svg_record["profile"]["active_share"] <= 1
+    # The report draws it under its cell (a sandboxed frame of the SVG itself), beside the top functions.
+    page = (run_dir / "report.html").read_text()
+    embedded = base64.b64encode(svg.encode()).decode()
+    assert f'sandbox="allow-scripts" loading="lazy" src="data:image/svg+xml;base64,{embedded}"' in page
+    hottest = r["profile"]["top_self"][0]["function"]
+    assert f'<td class="l wrap">{html.escape(hottest)}</td>' in page
 
 
 def test_profile_command_prints_a_summary(
