@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.common.errors import UsageError
 from harness.common.units import format_bytes, parse_seconds, parse_size
+from harness.execute.cluster import ClusterSpec
 from harness.execute.runner import RunEvents, Runner
 from harness.machine.calibrate import ensure_calibrated, load_calibration
-from harness.machine.info import machine_info
+from harness.machine.info import machine_identity, machine_info
 from harness.machine.provenance import provenance
 from harness.measure.limits import default_memory_limit_bytes
 from harness.measure.profilers import PROFILE_KINDS, ProfileSettings, unavailable_reason
@@ -61,6 +62,14 @@ CONFIRM_SECONDS = 4 * 3600
 SKIPPED_LISTED = 200
 
 
+class SessionRunner(Protocol):
+    """What runs a session's planned runs: the local :class:`Runner` or a cluster's."""
+
+    def run(self, planned: list[PlannedRun]) -> list[Record]: ...
+    def kill_current(self) -> None: ...
+    def remove_scratch(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     """Where a run lives and how it behaves; everything else is the matrix spec."""
@@ -74,6 +83,8 @@ class SessionOptions:
     consumer_close_after_bytes: int = 0
     dry_run: bool = False
     assume_yes: bool = False
+    # None: the local runner; else the Dask cluster the runs go to (harness.execute.cluster).
+    cluster: ClusterSpec | None = None
 
 
 def _no_progress(spec: WorkloadSpec) -> AbstractContextManager[ProgressFn | None]:
@@ -270,12 +281,14 @@ def start(
     meta.update(extra_meta or {})
     try:
         store.write_run_meta(meta)
-        return _execute(config, store, meta, planned, workloads, settings, events)
+        return _execute(config, store, meta, planned, workloads, settings, events, options.cluster)
     finally:
         store.release()
 
 
-def resume(run_dir: Path, data_dir: Path | None, events: SessionEvents) -> SessionResult:
+def resume(
+    run_dir: Path, data_dir: Path | None, events: SessionEvents, cluster: ClusterSpec | None = None
+) -> SessionResult:
     """Run only the (cell, repeat, profiler) pairs an interrupted run is missing."""
     if not (run_dir / RUN_FILE).exists():
         raise UsageError(f"cannot resume {run_dir}: no {RUN_FILE} there")
@@ -294,13 +307,18 @@ def resume(run_dir: Path, data_dir: Path | None, events: SessionEvents) -> Sessi
     store = ResultStore(run_dir)
     store.acquire()  # a second --resume of this run stops here, before it plans anything
     try:
-        return _resume_owned(run_dir, meta, config, store, events)
+        return _resume_owned(run_dir, meta, config, store, events, cluster)
     finally:
         store.release()
 
 
 def _resume_owned(
-    run_dir: Path, meta: dict[str, Any], config: RunConfig, store: ResultStore, events: SessionEvents
+    run_dir: Path,
+    meta: dict[str, Any],
+    config: RunConfig,
+    store: ResultStore,
+    events: SessionEvents,
+    cluster: ClusterSpec | None,
 ) -> SessionResult:
     torn = store.repair_torn_tail()
     if torn:
@@ -321,11 +339,11 @@ def _resume_owned(
     )
     meta.setdefault("resumed_at_utc", []).append(_now_utc())
     store.write_run_meta(meta)
-    return _execute(config, store, meta, planned, workloads, settings, events)
+    return _execute(config, store, meta, planned, workloads, settings, events, cluster)
 
 
 def _adapt(
-    config: RunConfig, runner: Runner, timed: list[PlannedRun], run_dir: Path, events: SessionEvents
+    config: RunConfig, runner: SessionRunner, timed: list[PlannedRun], run_dir: Path, events: SessionEvents
 ) -> dict[str, Any]:
     """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""
     from harness.plan.adaptive import AdaptiveRule, adapt
@@ -358,6 +376,7 @@ def _execute(
     workloads: dict[WorkloadSpec, cache.Workload],
     settings: ProfileSettings,
     events: SessionEvents,
+    cluster: ClusterSpec | None = None,
 ) -> SessionResult:
     run_dir = store.run_dir
     run_id = str(meta["run_id"])
@@ -377,7 +396,28 @@ def _execute(
     run_events = RunEvents(
         on_start=events.run_started, on_record=on_record, on_message=lambda t: events.message(t, "warn")
     )
-    runner = Runner(config, store, run_id, workloads, run_events, unavailable, settings.rate_hz)
+    runner: SessionRunner
+    if cluster is None:
+        runner = Runner(config, store, run_id, workloads, run_events, unavailable, settings.rate_hz)
+        machines = [machine_identity()]
+    else:
+        from harness.execute.cluster import ClusterRunner
+
+        runner = ClusterRunner(
+            cluster, config, store, run_id, workloads, run_events, unavailable, settings.rate_hz
+        )
+        machines = runner.machines_meta()
+        events.message(
+            f"cluster: {len(runner.machines)} workers on {len(machines)} machines "
+            f"({'one slot per worker' if cluster.share_machines else 'one run per machine at a time'})",
+            "info",
+        )
+    # Appended, not replaced: a run resumed on other workers lists every machine it used.
+    known = {m.get("machine_id") for m in meta.get("machines", []) if isinstance(m, dict)}
+    meta.setdefault("machines", []).extend(m for m in machines if m.get("machine_id") not in known)
+    if cluster is not None:
+        meta.setdefault("cluster", []).append({**cluster.describe(), "at_utc": _now_utc()})
+    store.write_run_meta(meta)
     timed = [p for p in planned if p.profiler is None]
     passes = [p for p in planned if p.profiler is not None]
     with events.executing(len(planned)):

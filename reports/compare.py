@@ -157,10 +157,11 @@ def _samples(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     if df.empty:
         return out
     measured = df[df["measured"]]
-    for cell_id, group in measured.groupby("cell_id", sort=True):
+    # A run on several machines compares cell by cell *and* machine by machine (by hostname).
+    for (cell_id, machine), group in measured.groupby(["cell_id", "machine_label"], sort=True):
         first = group.iloc[0].to_dict()
         ok = group[group["ok"]]
-        out[str(cell_id)] = {
+        out[f"{cell_id}@{machine}" if machine else str(cell_id)] = {
             "label": cell_label(first),
             "fields": {
                 k: first[k] for k in ("strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache")
@@ -307,6 +308,19 @@ def machine_notes(base_meta: Mapping[str, Any], cand_meta: Mapping[str, Any]) ->
         b, c = base_m.get(key), cand_m.get(key)
         if b is not None and c is not None and b != c:
             notes.append(f"the runs differ in {what}: {b} (base) vs {c} (candidate)")
+
+    # Runs on a cluster list every machine that measured them: a comparison across them says so.
+    def hosts(meta: Mapping[str, Any]) -> dict[str, str]:
+        machines = meta.get("machines")
+        listed = machines if isinstance(machines, list) else []
+        return {str(m.get("machine_id")): str(m.get("hostname")) for m in listed if isinstance(m, dict)}
+
+    base_hosts, cand_hosts = hosts(base_meta), hosts(cand_meta)
+    if base_hosts and cand_hosts and set(base_hosts) != set(cand_hosts):
+        notes.append(
+            "the comparison crosses machines: base measured on "
+            f"{', '.join(sorted(base_hosts.values()))}, candidate on {', '.join(sorted(cand_hosts.values()))}"
+        )
     base_cal, cand_cal = base_meta.get("calibration") or {}, cand_meta.get("calibration") or {}
     for key in sorted(set(base_cal) & set(cand_cal)):
         b, c = base_cal[key], cand_cal[key]

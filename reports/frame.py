@@ -101,10 +101,26 @@ def normalise_record(raw: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def machine_labels(df: pd.DataFrame) -> pd.Series:
+    """Per record, the machine it ran on, by hostname; "" when the records come from one machine
+    (or say nothing of it: before schema 9), so a one-machine report reads as before."""
+    machines = df["machine"] if "machine" in df else pd.Series([None] * len(df), index=df.index)
+    ids = [str(m.get("machine_id", "")) if isinstance(m, dict) else "" for m in machines]
+    if len(set(ids)) <= 1:
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
+    hosts = {
+        i: str(m.get("hostname", "?")) for i, m in zip(ids, machines, strict=True) if isinstance(m, dict)
+    }
+    same_name = {h for h in hosts.values() if list(hosts.values()).count(h) > 1}
+    labels = {i: (f"{h} ({i[:8]})" if h in same_name else h) for i, h in hosts.items()}
+    return pd.Series([labels.get(i, "unknown machine") for i in ids], index=df.index, dtype=object)
+
+
 def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """One row per record (non-object lines are ignored), plus derived columns.
 
-    Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok), ``throughput_bps``
+    Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok),
+    ``machine_label`` (the machine's hostname when the records come from more than one), ``throughput_bps``
     and ``throughput_gbps`` (bytes moved over the worker's wall time, only for ok
     runs that moved bytes, never for browser runs), ``records_per_s`` (the same for the workload's
     records, text kinds only), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
@@ -130,6 +146,7 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     records = df["workload_records"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         df["records_per_s"] = np.where(timed & (wall > 0) & (records > 0), records / wall, np.nan)
+    df["machine_label"] = machine_labels(df)
     df["peak_rss_over_baseline_bytes"] = df["peak_rss_bytes"] - df["baseline_rss_bytes"]
     df["cpu_s"] = df["strategy_user_s"] + df["strategy_sys_s"]
     return df

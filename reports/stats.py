@@ -46,11 +46,15 @@ KNEE_SHARE = 0.95
 
 # Columns that, with the strategy and the chunk size, make a cell: strategies are
 # compared within one setting.
-SETTING_COLUMNS = [c for c in CELL_COLUMNS if c not in ("strategy", "chunk_bytes")]
+# A cell's statistics are per machine: runs of one cell on two machines are two rows (the label of a
+# one-machine run is "", so its rows are the cells themselves).
+MACHINE = "machine_label"
+SUMMARY_COLUMNS = [*CELL_COLUMNS, MACHINE]
+SETTING_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("strategy", "chunk_bytes")]
 # Across sizes: everything but the size (and the seed, which follows the workload).
-SIZE_SWEEP_COLUMNS = [c for c in CELL_COLUMNS if c not in ("size_bytes", "seed")]
+SIZE_SWEEP_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("size_bytes", "seed")]
 # Across chunk sizes: everything but the chunk size.
-CHUNK_SWEEP_COLUMNS = [c for c in CELL_COLUMNS if c != "chunk_bytes"]
+CHUNK_SWEEP_COLUMNS = [c for c in SUMMARY_COLUMNS if c != "chunk_bytes"]
 
 # Which calibration figure bounds a cell, by sink (bytes/s keys of run.json "calibration").
 LIMIT_KEYS = {"tcp": "loopback_tcp_bps", "file": "page_cache_write_bps", "null": "warm_read_bps"}
@@ -106,8 +110,10 @@ def tukey_outliers(values: Values, k: float = TUKEY_K) -> tuple[int, int]:
 
 
 def cell_label(row: Mapping[Any, Any]) -> str:
-    """The same words as ``harness.plan.config.Cell.label`` (viewers included for http cells)."""
-    return identity_label(row)
+    """The same words as ``harness.plan.config.Cell.label`` (viewers included for http cells), and
+    the machine when the run had more than one."""
+    machine = row.get(MACHINE) or ""
+    return identity_label(row) + (f" on {machine}" if machine else "")
 
 
 def setting_label(row: Mapping[Any, Any]) -> str:
@@ -116,9 +122,10 @@ def setting_label(row: Mapping[Any, Any]) -> str:
     rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
     transform = f" |{row['transform']}" if row["transform"] != "none" else ""
     hwm = f" hwm {format_bytes(row['high_water_mark_bytes'])}" if row["high_water_mark_bytes"] else ""
+    machine = f" on {row[MACHINE]}" if row.get(MACHINE) else ""
     return (
         f"{row['workload']}:{format_bytes(row['size_bytes'])}{transform} -> {row['sink']}{dest}{rate}"
-        f" {row['cache']}{hwm}"
+        f" {row['cache']}{hwm}{machine}"
     )
 
 
@@ -145,6 +152,8 @@ def sweep_label(row: Mapping[Any, Any], columns: Sequence[str]) -> str:
             parts.append(f"@{format_bytes(value)}/s")
         elif column == "high_water_mark_bytes" and value:
             parts.append(f"hwm {format_bytes(value)}")
+        elif column == MACHINE and value:
+            parts.append(f"on {value}")
     return " ".join(parts)
 
 
@@ -236,7 +245,7 @@ def cell_summary(df: pd.DataFrame, calibration: Mapping[str, Any] | None = None)
     (the first measured run when none is ok): the run a timeline chart shows.
     """
     if df.empty or not df["measured"].any():
-        return pd.DataFrame(columns=["cell_id", *CELL_COLUMNS])
+        return pd.DataFrame(columns=["cell_id", *SUMMARY_COLUMNS])
     measured = df[df["measured"]]
     cols = _Columns(
         ok=measured["ok"].to_numpy(bool),
@@ -250,10 +259,12 @@ def cell_summary(df: pd.DataFrame, calibration: Mapping[str, Any] | None = None)
         index=measured.index.to_numpy(),
         medians={name: measured[col].to_numpy(float) for name, col in _MEDIAN_COLUMNS.items()},
     )
-    groups = measured.groupby(["cell_id", *CELL_COLUMNS], dropna=False, sort=False).indices
+    groups = measured.groupby(["cell_id", *SUMMARY_COLUMNS], dropna=False, sort=False).indices
     rows: list[dict[str, Any]] = []
     for key, positions in groups.items():
-        row: dict[str, Any] = dict(zip(["cell_id", *CELL_COLUMNS], cast(tuple[Any, ...], key), strict=True))
+        row: dict[str, Any] = dict(
+            zip(["cell_id", *SUMMARY_COLUMNS], cast(tuple[Any, ...], key), strict=True)
+        )
         rows.append(_cell_row(row, np.asarray(positions), cols, calibration))
     summary = pd.DataFrame(rows)
     summary["share_of_cat"] = reference_ratios(summary)

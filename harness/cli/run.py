@@ -17,6 +17,7 @@ from harness.common.errors import UsageError
 from harness.common.paths import MATRICES_DIR
 from harness.common.text import printable
 from harness.common.units import format_bytes, parse_count, parse_size
+from harness.execute.cluster import parse_cluster
 from harness.plan.config import SINKS, TRANSFORM_NAMES
 from harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
 from harness.results import baselines
@@ -96,14 +97,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a benchmark matrix and write an HTML report."""
     if args.save_baseline:
         baselines.check_name(args.save_baseline)  # a bad name is said before anything runs
+    cluster = parse_cluster(args.cluster, args.scheduler, args.share_machines)
     if args.resume:
         given = [f"--{key.replace('_', '-')}" for key in FLAG_KEYS if getattr(args, key) is not None]
         if given or args.matrix or args.full:
             dropped = ", ".join(given) or "--matrix/--full"
             raise UsageError(f"--resume runs the stored matrix of {args.resume}; drop {dropped}")
         return _finish(resume(Path(args.resume), Path(args.data_dir) if args.data_dir else None,
-                              session_events()), args)  # fmt: skip
+                              session_events(), cluster), args)  # fmt: skip
     options = SessionOptions(
+        cluster=cluster,
         out_dir=Path(args.out),
         data_dir=resolve_data_dir(args.data_dir),
         plugins=not args.no_plugins,
@@ -228,6 +231,24 @@ def add_commands(sub: Any) -> None:
         help="workload cache (default $STREAMBENCH_DATA_DIR or ~/.cache/streambench)",
     )
     one.add_argument("--drop-caches", action="store_true", help="cold runs also drop the page cache (root)")
+    one.add_argument(
+        "--cluster",
+        action=Once,
+        metavar="local:N",
+        help="run on a Dask LocalCluster of N workers on 127.0.0.1 (needs the 'cluster' extra)",
+    )
+    one.add_argument(
+        "--scheduler",
+        action=Once,
+        metavar="tcp://HOST:PORT",
+        help="run on the Dask cluster of this scheduler (workers: --nthreads 1 --resources bench=1)",
+    )
+    one.add_argument(
+        "--share-machines",
+        action="store_true",
+        help="every cluster worker its own bench slot, even on one machine (recorded: runs then measure "
+        "each other)",
+    )
     one.add_argument(
         "--pin",
         action=Once,

@@ -24,6 +24,7 @@ from harness.execute.executors import executor_for
 from harness.execute.expected import Expected, expected_for
 from harness.execute.measurement import Measurement
 from harness.execute.recording import to_record
+from harness.machine.info import machine_identity
 from harness.machine.provenance import CpuTicks, noise
 from harness.measure import profilers
 from harness.plan.config import Cell, RunConfig
@@ -73,11 +74,31 @@ class Runner:
         records: list[Record] = []
         for index, run in enumerate(planned):
             self.events.on_start(run, index, len(planned))
-            record = self._checked(self.run_one(run))
+            record = self.checked_run(run)
             self.store.append(record)  # appended the moment it exists
             records.append(record)
             self.events.on_record(record)
         return records
+
+    def lost(self, run: PlannedRun, who: str, why: str) -> Record:
+        """The record of a run that left none where it ran (its cluster worker died): crashed, and why."""
+        cell = run.cell
+        ctx = RunContext(
+            run,
+            self.config,
+            self.workloads[cell.workload],
+            self.expected(cell),
+            self.scratch_dir,
+            profile_rate_hz=self.profile_rate_hz,
+            run_dir=self.store.run_dir,
+        )
+        ctx.close()
+        measurement = Measurement(report=None, who=who, returncode=None, stderr_tail=why)
+        return to_record(ctx, measurement, self.run_id, self.config, 0.0)
+
+    def checked_run(self, run: PlannedRun) -> Record:
+        """One planned run, its workload re-checked after a checksum failure (not yet appended)."""
+        return self._checked(self.run_one(run))
 
     def remove_scratch(self) -> None:
         """Once the session is done: this runner's scratch destinations go, nothing else."""
@@ -130,7 +151,7 @@ class Runner:
             self._current = None
             ctx.close()
         record = to_record(ctx, measurement, self.run_id, self.config, time.monotonic() - ctx.started_at)
-        record = replace(record, noise=noise(before, CpuTicks.now()))
+        record = replace(record, noise=noise(before, CpuTicks.now()), machine=machine_identity())
         if why_not is not None:
             return replace(record, profile_error=why_not)
         if run.profiler is None:

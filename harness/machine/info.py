@@ -56,3 +56,40 @@ def machine_info() -> dict[str, Any]:
         "python_implementation": platform.python_implementation(),
         "packages": _package_versions(),
     }
+
+
+def _machine_id() -> str:
+    """The OS's machine id (systemd's /etc/machine-id, or D-Bus's), else the hostname: the same on
+    every worker of one host, so they can share one bench slot."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return "host:" + socket.gethostname()
+
+
+_IDENTITY: dict[str, Any] = {}
+
+
+def machine_identity() -> dict[str, Any]:
+    """What a record says about the machine that measured it (read once per process)."""
+    if not _IDENTITY:
+        try:
+            streambench = version("streambench")
+        except PackageNotFoundError:
+            streambench = "not installed"
+        _IDENTITY.update(
+            hostname=socket.gethostname(),
+            machine_id=_machine_id(),
+            cpu_model=_cpu_model(),
+            cpu_count=os.cpu_count(),
+            mem_total_bytes=_mem_total_bytes(),
+            kernel=platform.release(),
+            python=sys.version.split()[0],
+            streambench=streambench,
+        )
+    return dict(_IDENTITY)

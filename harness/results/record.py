@@ -32,6 +32,9 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       [t_s since start at the slice's end, bytes]; slices with no bytes are left out.
       workload_records: the workload's record count (rows, lines, objects; 0 for binary kinds).
       http.ttfb_clients_s: every client's TTFB, sorted.
+  9 - machine: the machine that measured the run (hostname, machine_id, cpu_model, cpu_count,
+      mem_total_bytes, kernel, python, streambench version); worker: the Dask worker's address
+      when a cluster ran it (None for the local runner).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -142,6 +145,8 @@ class Record:
     delivered_timeline: list[list[float]] = field(default_factory=list)  # [t_s at slice end, bytes]
     delivered_slice_s: float | None = None
     workload_records: int | None = None
+    machine: dict[str, Any] = field(default_factory=dict)
+    worker: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:

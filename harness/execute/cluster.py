@@ -1,0 +1,336 @@
+"""A session's runs on a Dask ``distributed`` cluster: one measured run per machine at a time.
+
+``--cluster local:N`` starts a LocalCluster of N worker processes on 127.0.0.1; ``--scheduler
+tcp://HOST:PORT`` joins a running one (workers started on each host with ``--nthreads 1
+--resources bench=1``). The :class:`ClusterRunner` has the local runner's shape (``run``,
+``kill_current``, ``remove_scratch``), so the session, ``--repeat auto`` and the profiler passes
+use it unchanged.
+
+Rules (each a trap measured in ``shared/research/scale-out-and-node.md``):
+
+- **One run per machine.** Workers that report the same machine id share one bench slot: two
+  runs on one 2-core host measure each other. ``--share-machines`` gives every worker its own
+  slot (recorded in run.json).
+- **One run in flight per slot, submitted by the client**: Dask assigns resource-restricted
+  tasks to workers up front, so queued runs would fail with a crashed worker's running one. The
+  planned order (warm-ups, rounds A B C A B C, profiler passes) is kept: each machine takes the
+  next run of the one queue, so it runs its share of the rounds in the local order.
+- **Gathered at once.** A result left on a worker dies with it and would be silently recomputed:
+  each is fetched, appended to results.jsonl and released as soon as it exists.
+- **No retries.** ``allowed-failures`` is 0: a worker killed mid-run gives that run outcome
+  ``crashed`` with the reason, never a silent second measurement; ``--resume`` runs what is
+  missing on whichever workers exist.
+- **Nothing outlives the harness.** The measured children die with their worker process
+  (parent-death signals); a local cluster's workers die with the harness; a worker of a remote
+  cluster kills its run when the scheduler lets the task go (:mod:`harness.execute.cluster_worker`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from harness.common.errors import UsageError
+from harness.execute import cluster_worker
+from harness.execute.cluster_worker import ClusterJob
+from harness.execute.runner import RunEvents, Runner
+from harness.plan.config import RunConfig
+from harness.plan.planning import PlannedRun
+from harness.results.record import Record
+from harness.results.store import ResultStore
+from workloads.cache import Workload, WorkloadSpec
+
+MAX_LOCAL_WORKERS = 64
+WORKER_WAIT_S = 60.0
+# After a worker died: how long a slot waits for its machine's worker to come back (a nanny restarts it).
+RESTART_WAIT_S = 15.0
+_SCHEDULER = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    local_workers: int = 0  # --cluster local:N
+    scheduler: str | None = None  # --scheduler tcp://HOST:PORT
+    share_machines: bool = False  # --share-machines: every worker its own bench slot
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "dask.distributed",
+            "cluster": f"local:{self.local_workers}" if self.local_workers else None,
+            "scheduler": self.scheduler,
+            "share_machines": self.share_machines,
+            "slots": "one per worker" if self.share_machines else "one per machine id",
+        }
+
+
+def parse_cluster(
+    cluster: str | None, scheduler: str | None, share_machines: bool = False
+) -> ClusterSpec | None:
+    """``--cluster local:N`` / ``--scheduler tcp://HOST:PORT`` -> a spec (None: the local runner)."""
+    if cluster and scheduler:
+        raise UsageError("give --cluster local:N or --scheduler tcp://HOST:PORT, not both")
+    if cluster:
+        match = re.fullmatch(r"local:(\d+)", cluster.strip())
+        if not match or not 1 <= int(match.group(1)) <= MAX_LOCAL_WORKERS:
+            raise UsageError(f"bad --cluster {cluster!r}: expected local:N, N from 1 to {MAX_LOCAL_WORKERS}")
+        return ClusterSpec(local_workers=int(match.group(1)), share_machines=share_machines)
+    if scheduler:
+        if not _SCHEDULER.match(scheduler.strip()):
+            raise UsageError(f"bad --scheduler {scheduler!r}: expected tcp://HOST:PORT")
+        return ClusterSpec(scheduler=scheduler.strip(), share_machines=share_machines)
+    if share_machines:
+        raise UsageError("--share-machines needs --cluster or --scheduler")
+    return None
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError(
+            "--cluster and --scheduler need Dask distributed: pip install 'streambench[cluster]'"
+        ) from None
+    return distributed
+
+
+@dataclass
+class _Slot:
+    """One machine (or, with --share-machines, one worker): the workers that may take its next run."""
+
+    machine_id: str
+    workers: list[str] = field(default_factory=list)
+
+
+class ClusterRunner:
+    """The session's runs on Dask workers, records appended as each run ends."""
+
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        config: RunConfig,
+        store: ResultStore,
+        run_id: str,
+        workloads: dict[WorkloadSpec, Workload],
+        events: RunEvents | None = None,
+        unavailable_profilers: dict[str, str] | None = None,
+        profile_rate_hz: int = 100,
+    ) -> None:
+        distributed = _distributed()
+        import dask
+
+        self.spec = spec
+        self.config = config
+        self.store = store
+        self.run_id = run_id
+        self.events = events or RunEvents()
+        self.unavailable_profilers = dict(unavailable_profilers or {})
+        self.profile_rate_hz = profile_rate_hz
+        # The client's own runner: expected checksums and the records of runs lost with a worker.
+        self._local = Runner(
+            config, store, run_id, workloads, self.events, unavailable_profilers, profile_rate_hz
+        )
+        self.workloads = workloads
+        dask.config.set(
+            {
+                "distributed.scheduler.allowed-failures": 0,  # the harness owns retries: none
+                "distributed.worker.profile.enabled": False,  # less noise inside the workers
+                "distributed.admin.system-monitor.interval": "1s",
+            }
+        )
+        self._cluster: Any = None
+        try:
+            if spec.local_workers:
+                self._cluster = distributed.LocalCluster(
+                    n_workers=spec.local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    resources={"bench": 1},
+                    host="127.0.0.1",
+                    scheduler_port=0,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self.client = distributed.Client(self._cluster, set_as_default=False)
+            else:
+                self.client = distributed.Client(spec.scheduler, timeout="15s", set_as_default=False)
+            self.client.wait_for_workers(spec.local_workers or 1, timeout=WORKER_WAIT_S)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            where = spec.scheduler or f"a local cluster of {spec.local_workers}"
+            raise UsageError(f"cannot reach {where}: {type(exc).__name__}: {exc}") from None
+        self.machines: dict[str, dict[str, Any]] = {}
+        self._in_flight: dict[str, Any] = {}
+        self._refresh()
+
+    # --- workers and slots ---------------------------------------------------
+
+    def _refresh(self) -> None:
+        """The workers alive now, and which machine each is on (asked once per new worker)."""
+        alive = set(self.client.scheduler_info()["workers"])
+        new = sorted(alive - set(self.machines))
+        if new:
+            self.machines.update(self.client.run(cluster_worker.fingerprint, workers=new))
+        self.machines = {addr: info for addr, info in self.machines.items() if addr in alive}
+
+    def _slots(self) -> list[_Slot]:
+        slots: dict[str, _Slot] = {}
+        for addr, info in sorted(self.machines.items()):
+            key = addr if self.spec.share_machines else str(info.get("machine_id"))
+            slots.setdefault(key, _Slot(key)).workers.append(addr)
+        return list(slots.values())
+
+    def machines_meta(self) -> list[dict[str, Any]]:
+        """run.json's machines: each machine once, with its workers' addresses."""
+        out: dict[str, dict[str, Any]] = {}
+        for addr, info in sorted(self.machines.items()):
+            entry = out.setdefault(
+                str(info.get("machine_id")), {k: v for k, v in info.items() if k != "pid"} | {"workers": []}
+            )
+            entry["workers"].append(addr)
+        return list(out.values())
+
+    def _wait_for(self, slot: _Slot) -> None:
+        """A slot whose worker died waits a little for its machine to have one again."""
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while time.monotonic() < deadline:
+            self._refresh()
+            fresh = next((s for s in self._slots() if s.machine_id == slot.machine_id), None)
+            if fresh is not None and fresh.workers:
+                slot.workers = fresh.workers
+                return
+            if self.spec.share_machines:
+                break  # a worker's own slot does not come back under another address
+            time.sleep(0.5)
+        slot.workers = []
+
+    # --- runs ---------------------------------------------------------------
+
+    def _job(self, run: PlannedRun) -> ClusterJob:
+        workload = self.workloads[run.cell.workload]
+        return ClusterJob(
+            planned=run,
+            config=self.config,
+            run_id=self.run_id,
+            workload_xxh3_64=workload.manifest.xxh3_64,
+            # a local cluster shares this disk: profiles land in the run's own folder
+            run_dir=str(self.store.run_dir) if self.spec.local_workers else None,
+            unavailable_profilers=self.unavailable_profilers,
+            profile_rate_hz=self.profile_rate_hz,
+        )
+
+    def run(self, planned: list[PlannedRun]) -> list[Record]:
+        distributed = _distributed()
+        pending = deque(enumerate(planned))
+        total = len(planned)
+        records: list[Record] = []
+        done = distributed.as_completed(loop=self.client.loop)
+        flights: dict[str, tuple[_Slot, PlannedRun, str]] = {}
+
+        def submit(slot: _Slot) -> None:
+            index, run = pending.popleft()
+            worker = slot.workers[0]
+            self.events.on_start(run, index, total)
+            future = self.client.submit(
+                cluster_worker.run_planned,
+                self._job(run),
+                key=f"streambench-{self.run_id}-{uuid.uuid4().hex}",
+                workers=[worker],
+                allow_other_workers=False,
+                resources={"bench": 1},
+                pure=False,
+            )
+            flights[future.key] = (slot, run, worker)
+            self._in_flight[future.key] = future
+            done.add(future)
+
+        slots = self._slots()
+        for slot in slots:
+            if pending:
+                submit(slot)
+        for future in done:
+            slot, run, worker = flights.pop(future.key)
+            self._in_flight.pop(future.key, None)
+            record = self._gathered(future, run, worker)
+            future.release()
+            self.store.append(record)  # the moment it exists
+            records.append(record)
+            self.events.on_record(record)
+            if record.outcome == "crashed":
+                self._wait_for(slot)  # its worker may be gone: the machine's next one, if any
+            if pending and slot.workers:
+                submit(slot)
+            elif pending and not flights and not any(s.workers for s in slots):
+                self.events.on_message(
+                    f"no worker is left on any machine: {len(pending)} runs not run; "
+                    "--resume runs them when workers are back"
+                )
+                break
+        return records
+
+    def _gathered(self, future: Any, run: PlannedRun, worker: str) -> Record:
+        """The record a worker returned, or a crashed one saying why there is none."""
+        try:
+            return Record(**future.result())
+        except Exception as exc:  # KilledWorker, a lost connection, a worker-side error
+            name = type(exc).__name__
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            if name == "KilledWorker":
+                why = f"dask worker {worker} died mid-run (KilledWorker, no retry)"
+            else:
+                why = f"on dask worker {worker}: {name}: {text}"
+            record = self._local.lost(run, "cluster worker", why)
+            return replace(record, machine=self._machine_of(worker), worker=worker)
+
+    def _machine_of(self, worker: str) -> dict[str, Any]:
+        info = self.machines.get(worker) or {}
+        return {k: v for k, v in info.items() if k != "pid"}
+
+    # --- the session's other calls -------------------------------------------
+
+    def kill_current(self) -> None:
+        """Ctrl-C: let go of the runs in flight; each worker's watcher kills its measured process."""
+        futures = list(self._in_flight.values())
+        if futures:
+            self.client.cancel(futures, force=True)
+        self._in_flight.clear()
+
+    def remove_scratch(self) -> None:
+        """Each worker's scratch files of this run go, then the client (and a local cluster) close."""
+        with suppress(Exception):  # a worker gone took its runner (not its files) with it
+            self.client.run(cluster_worker.finish, self.run_id)
+        self._local.remove_scratch()
+        self.close()
+
+    def close(self) -> None:
+        for thing in (getattr(self, "client", None), self._cluster):
+            if thing is not None:
+                with suppress(Exception):  # closing a broken cluster must not hide the run's result
+                    thing.close()
+        self._cluster = None
+
+
+@contextmanager
+def quiet_dask_logs() -> Iterator[None]:
+    """Dask logs a lost worker at WARNING/ERROR on stderr: the record already says it."""
+    names = (
+        "distributed",
+        "distributed.scheduler",
+        "distributed.nanny",
+        "distributed.worker",
+        "distributed.core",
+    )
+    before = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for n, level in before.items():
+            logging.getLogger(n).setLevel(level)
