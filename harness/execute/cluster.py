@@ -27,6 +27,7 @@ Rules (each a trap measured in ``shared/research/scale-out-and-node.md``):
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import time
@@ -76,6 +77,9 @@ def parse_cluster(
     """``--cluster local:N`` / ``--scheduler tcp://HOST:PORT`` -> a spec (None: the local runner)."""
     if cluster and scheduler:
         raise UsageError("give --cluster local:N or --scheduler tcp://HOST:PORT, not both")
+    if (cluster or scheduler) and importlib.util.find_spec("distributed") is None:
+        # said before anything is planned or made, not after the run folder exists
+        _distributed()
     if cluster:
         match = re.fullmatch(r"local:(\d+)", cluster.strip())
         if not match or not 1 <= int(match.group(1)) <= MAX_LOCAL_WORKERS:
