@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -436,16 +436,21 @@ def pareto_front(memory: Values, throughput: Values) -> np.ndarray:
     return np.asarray(~dominated & ~np.isnan(m) & ~np.isnan(t))
 
 
+def _ranked_settings(summary: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]]:
+    """Per setting (its key), the cells with a throughput, fastest first (ties by strategy name)."""
+    if summary.empty:
+        return
+    ranked = summary[summary["throughput_gbps_median"].notna()]
+    for key, group in ranked.groupby(SETTING_COLUMNS, dropna=False, sort=True):
+        yield key, group.sort_values(["throughput_gbps_median", "strategy"], ascending=[False, True])
+
+
 def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """Per setting (workload, size, sink, ...): the cell with the best median throughput,
     the runner-up, whether their intervals overlap, and whether both reach 95% (``ci_enough``):
     a win is clear only when the intervals are apart *and* each has the coverage it claims."""
     out: list[dict[str, Any]] = []
-    if summary.empty:
-        return out
-    ranked = summary[summary["throughput_gbps_median"].notna()]
-    for _, group in ranked.groupby(SETTING_COLUMNS, dropna=False, sort=True):
-        ordered = group.sort_values(["throughput_gbps_median", "strategy"], ascending=[False, True])
+    for _, ordered in _ranked_settings(summary):
         best = ordered.iloc[0].to_dict()
         runner_up = ordered.iloc[1].to_dict() if len(ordered) > 1 else None
         overlap = bool(
@@ -480,11 +485,7 @@ def ranking_per_setting(summary: pd.DataFrame, max_rows: int = 12) -> list[dict[
     ``status`` of a setting is that of its first place: decided when the best is decidedly ahead of
     the runner-up, else tie or undecided (one strategy alone: ``alone``)."""
     out: list[dict[str, Any]] = []
-    if summary.empty:
-        return out
-    ranked = summary[summary["throughput_gbps_median"].notna()]
-    for key, group in ranked.groupby(SETTING_COLUMNS, dropna=False, sort=True):
-        ordered = group.sort_values(["throughput_gbps_median", "strategy"], ascending=[False, True])
+    for key, ordered in _ranked_settings(summary):
         best_per_strategy = cast(
             list[dict[str, Any]], ordered.drop_duplicates("strategy").to_dict(orient="records")
         )
@@ -497,11 +498,11 @@ def ranking_per_setting(summary: pd.DataFrame, max_rows: int = 12) -> list[dict[
                 "fields": dict(zip(SETTING_COLUMNS, cast(tuple[Any, ...], key), strict=True)),
                 "setting": first["setting"],
                 "status": first.get("vs_next", "alone"),
-                "chunks": int(group["chunk_bytes"].nunique()),
+                "chunks": int(ordered["chunk_bytes"].nunique()),
                 "strategies": len(best_per_strategy),
                 "rows": best_per_strategy[:max_rows],
                 "more": max(0, len(best_per_strategy) - max_rows),
-                "cells": group,
+                "cells": ordered,
             }
         )
     return out

@@ -272,12 +272,7 @@ def add_commands(subparsers: Any) -> None:
         help="BASE CAND (run directories or pytest-benchmark JSON files), or only CAND with --baseline",
     )
     compare.add_argument("--baseline", metavar="NAME", help="the base is this saved baseline")
-    compare.add_argument("--baselines-dir", help="where baselines are kept (default ./results/baselines)")
-    compare.add_argument(
-        "--fail-on",
-        default="5%",
-        help="a significant throughput drop or peak RSS growth beyond this fails (default 5%%)",
-    )
+    _add_baseline_options(compare, "a significant throughput drop or peak RSS growth beyond this fails")
     compare.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="what is printed (default text)"
     )
@@ -313,6 +308,12 @@ def add_commands(subparsers: Any) -> None:
     export.add_argument("--format", required=True, choices=FORMATS)
     export.add_argument("-o", "--output", required=True, help="the file to write")
     export.set_defaults(func=cmd_export)
+
+
+def _add_baseline_options(parser: argparse.ArgumentParser, fail_on_help: str) -> None:
+    """``--baselines-dir`` and ``--fail-on``, worded the same for compare and history."""
+    parser.add_argument("--baselines-dir", help="where baselines are kept (default ./results/baselines)")
+    parser.add_argument("--fail-on", default="5%", help=f"{fail_on_help} (default 5%%)")
 
 
 def add_profile_command(subparsers: Any) -> None:

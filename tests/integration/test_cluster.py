@@ -65,6 +65,12 @@ def _start(args: list[str], out: Path, data_dir: Path) -> tuple[subprocess.Popen
     return proc, mark
 
 
+def _start_slow_matrix(out: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """2 cells x 2 runs of about 2 s each on a LocalCluster of 2 (one bench slot: one at a time)."""
+    args = ["--strategy", "pipe,readinto", *SLOW, "--repeat", "2", "--warmup", "0", "--cluster", "local:2"]
+    return _start(args, out, data_dir)
+
+
 def _run(args: list[str], out: Path, data_dir: Path) -> tuple[subprocess.CompletedProcess[str], str]:
     proc, mark = _start(args, out, data_dir)
     stdout, stderr = proc.communicate(timeout=300)
@@ -126,11 +132,7 @@ def test_a_small_matrix_on_two_workers_is_verified_and_tagged(tmp_path: Path, da
 
 
 def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir: Path) -> None:
-    proc, mark = _start(
-        ["--strategy", "pipe,readinto", *SLOW, "--repeat", "2", "--warmup", "0", "--cluster", "local:2"],
-        tmp_path,
-        data_dir,
-    )
+    proc, mark = _start_slow_matrix(tmp_path, data_dir)
     try:
         # The measured worker of the first run, and the Dask worker process that started it.
         measured = _wait_for(
@@ -160,11 +162,7 @@ def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir:
 
 
 def test_the_harness_killed_then_resumed(tmp_path: Path, data_dir: Path) -> None:
-    proc, mark = _start(
-        ["--strategy", "pipe,readinto", *SLOW, "--repeat", "2", "--warmup", "0", "--cluster", "local:2"],
-        tmp_path,
-        data_dir,
-    )
+    proc, mark = _start_slow_matrix(tmp_path, data_dir)
     try:
         results = _wait_for(lambda: next(tmp_path.glob("*/results.jsonl"), None), 60, "the run folder")
         _wait_for(lambda: results.read_text().count("\n") >= 1, 60, "a first record")
