@@ -33,8 +33,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -163,7 +162,7 @@ class ClusterRunner:
                 )
                 self.client = distributed.Client(self._cluster, set_as_default=False)
             else:
-                self.client = distributed.Client(spec.scheduler, timeout="15s", set_as_default=False)
+                self.client = distributed.Client(spec.scheduler, timeout="5s", set_as_default=False)
             self.client.wait_for_workers(spec.local_workers or 1, timeout=WORKER_WAIT_S)
         except (OSError, TimeoutError) as exc:
             self.close()
@@ -318,23 +317,3 @@ class ClusterRunner:
                 with suppress(Exception):  # closing a broken cluster must not hide the run's result
                     thing.close()
         self._cluster = None
-
-
-@contextmanager
-def quiet_dask_logs() -> Iterator[None]:
-    """Dask logs a lost worker at WARNING/ERROR on stderr: the record already says it."""
-    names = (
-        "distributed",
-        "distributed.scheduler",
-        "distributed.nanny",
-        "distributed.worker",
-        "distributed.core",
-    )
-    before = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for n, level in before.items():
-            logging.getLogger(n).setLevel(level)

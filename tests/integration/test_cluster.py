@@ -194,17 +194,24 @@ def _run_resume(run_dir: Path, data_dir: Path) -> tuple[subprocess.CompletedProc
     return done, mark
 
 
-def test_bad_cluster_input_is_one_line(tmp_path: Path) -> None:
+def test_bad_cluster_input_is_one_line(tmp_path: Path, capsys: Any) -> None:
     from harness.cli import main
 
     for argv in (
-        ["run", "--cluster", "local:0"],
-        ["run", "--cluster", "remote:2"],
-        ["run", "--scheduler", "http://x:1"],
-        ["run", "--cluster", "local:2", "--scheduler", "tcp://127.0.0.1:8786"],
-        ["run", "--share-machines"],
-    ):
-        assert main([*argv, "--out", str(tmp_path), "--dry-run"]) == 2, argv
+        ["run", "--cluster", "local:0", "--dry-run"],
+        ["run", "--cluster", "remote:2", "--dry-run"],
+        ["run", "--scheduler", "http://x:1", "--dry-run"],
+        ["run", "--cluster", "local:2", "--scheduler", "tcp://127.0.0.1:8786", "--dry-run"],
+        ["run", "--share-machines", "--dry-run"],
+        # nobody listens there: said in one line once the client gives up (5 s)
+        ["run", "--scheduler", "tcp://127.0.0.1:1", "--strategy", "pipe", "--workload", "video:1MiB",
+         "--sink", "null", "--repeat", "1", "--warmup", "0"],
+    ):  # fmt: skip
+        assert main([*argv, "--out", str(tmp_path)]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        # one error line, last, no traceback (a real run says its plan before it connects)
+        assert err[-1].startswith("streambench: error:") and not any("Traceback" in line for line in err)
+        assert sum("error" in line for line in err) == 1, (argv, err)
 
 
 def test_a_scheduler_of_its_own_and_the_client_gone(tmp_path: Path, data_dir: Path) -> None:
