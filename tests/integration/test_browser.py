@@ -159,7 +159,10 @@ def test_a_range_server_plays_at_once_and_honours_the_seek(
     record = _run(runner, strategy, "mp4")
     (page,) = _pages(record)
     assert record["verified"], record["verify_detail"]
-    assert 0 < page["metadata_s"] <= page["first_frame_s"] < 5
+    # requestVideoFrameCallback's `now` is the start of the rendering frame the first frame is in,
+    # which may precede the loadedmetadata handler of that same frame by a few ms (5.8 ms seen on CI).
+    frame_s = 1 / 30
+    assert page["metadata_s"] > 0 and page["metadata_s"] - frame_s <= page["first_frame_s"] < 5
     assert page["seek_honoured"] is True and abs(page["seek_position_s"] - page["seek_target_s"]) <= 0.5
     assert page["seek_s"] is not None and page["seek_s"] < 5
     assert page["watched_s"] >= 2.5 and page["stalls"] is not None
