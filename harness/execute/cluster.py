@@ -29,12 +29,16 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from harness.common.errors import UsageError
@@ -52,6 +56,17 @@ WORKER_WAIT_S = 60.0
 # After a worker died: how long a slot waits for its machine's worker to come back (a nanny restarts it).
 RESTART_WAIT_S = 15.0
 _SCHEDULER = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+
+
+DASK_DIR_PREFIX = "streambench-dask-"
+
+
+def _sweep_dask_dirs() -> None:
+    """Folders of local clusters whose harness died (kill -9) are removed by the next one."""
+    for path in Path(tempfile.gettempdir()).glob(f"{DASK_DIR_PREFIX}*-*"):
+        pid = path.name[len(DASK_DIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -148,9 +163,17 @@ class ClusterRunner:
             }
         )
         self._cluster: Any = None
+        # The local cluster's own files (worker dirs, locks) in a folder of this run, removed on close
+        # (Dask's default, $TMPDIR/dask-scratch-space, would outlive every run).
+        self._dask_dir: str | None = None
+        if spec.local_workers:
+            _sweep_dask_dirs()
+            self._dask_dir = tempfile.mkdtemp(prefix=f"{DASK_DIR_PREFIX}{os.getpid()}-")
+            dask.config.set({"temporary-directory": self._dask_dir})  # its locks too, not only its workers
         try:
             if spec.local_workers:
                 self._cluster = distributed.LocalCluster(
+                    local_directory=self._dask_dir,
                     n_workers=spec.local_workers,
                     threads_per_worker=1,
                     processes=True,
@@ -317,3 +340,6 @@ class ClusterRunner:
                 with suppress(Exception):  # closing a broken cluster must not hide the run's result
                     thing.close()
         self._cluster = None
+        if self._dask_dir is not None:
+            shutil.rmtree(self._dask_dir, ignore_errors=True)
+            self._dask_dir = None

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -183,6 +184,8 @@ def test_the_harness_killed_then_resumed(tmp_path: Path, data_dir: Path) -> None
     assert len(records) == 4 and len(set(keys)) == 4  # only what was missing ran
     assert records[: len(before)] == before  # nothing measured was lost or rewritten
     assert all(r["outcome"] == "ok" and r["verified"] for r in records)
+    # the killed harness's Dask folder went with the next local cluster
+    assert not [p for p in Path(tempfile.gettempdir()).glob(f"streambench-dask-{proc.pid}-*")]
 
 
 def _run_resume(run_dir: Path, data_dir: Path) -> tuple[subprocess.CompletedProcess[str], str]:
@@ -221,6 +224,7 @@ def test_a_scheduler_of_its_own_and_the_client_gone(tmp_path: Path, data_dir: Pa
     # The worker's own cache: it makes the workloads itself and checks them against the client's manifest.
     worker_data = tmp_path / "worker-data"
     env = dict(os.environ, STREAMBENCH_DATA_DIR=str(worker_data), **{MARK: cluster_mark})
+    env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "dask-tmp")  # their scheduler and worker folders
     scheduler_file = tmp_path / "scheduler.json"
     started = [
         subprocess.Popen(
