@@ -89,6 +89,13 @@ UPLOAD_MAX_BYTES = 1 << 40
 
 
 RESULT_SCHEMA_VERSION = 1
+
+
+def upload_dir_prefix(pid: int) -> str:
+    """Where a server keeps uploads while it stores them: ``$TMPDIR/streambench-uploads-<pid>-*``."""
+    return f"streambench-uploads-{pid}-"
+
+
 REQUEST_LOG_MAX = 200
 _ERROR_MESSAGES_KEPT = 20
 _LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
@@ -219,11 +226,18 @@ class HttpServer:
         # No body-size limit of aiohttp's own (1 MiB by default): the upload
         # scenario measures what read() of a whole body costs, not a 413.
         self.app = web.Application(client_max_size=UPLOAD_MAX_BYTES)
-        self.upload_dir = Path(tempfile.mkdtemp(prefix="streambench-uploads-"))
+        # Made at the first upload, named by this server's pid: the parent's handle removes it
+        # after the server is gone, even one killed at the cap (harness.http.server_process).
+        self._upload_dir: Path | None = None
         self.app.router.add_get("/file", self.handle_file)
         self.app.router.add_post("/upload", self.handle_upload)
         self.app.router.add_get("/export.csv", self.handle_export)
         self.app.router.add_get("/stats", self.handle_stats)
+
+    def upload_dir(self) -> Path:
+        if self._upload_dir is None:
+            self._upload_dir = Path(tempfile.mkdtemp(prefix=upload_dir_prefix(os.getpid())))
+        return self._upload_dir
 
     # -- handlers --
 
@@ -316,7 +330,7 @@ class HttpServer:
             raise web.HTTPBadRequest(text=f"mode {mode!r}; valid: {', '.join(UPLOAD_MODES)}\n")
         counts = self.counters.by_strategy.setdefault(f"upload:{mode}", _StrategyCounts())
         counts.requests += 1
-        fd, name = tempfile.mkstemp(dir=self.upload_dir)
+        fd, name = tempfile.mkstemp(dir=self.upload_dir())
         path = Path(name)
         try:
             stored = 0
@@ -518,7 +532,8 @@ async def run_server(
     with contextlib.suppress(asyncio.CancelledError):
         await watchdog
     await runner.cleanup()
-    shutil.rmtree(server.upload_dir, ignore_errors=True)
+    if server._upload_dir is not None:
+        shutil.rmtree(server._upload_dir, ignore_errors=True)
     section.stop()
     figures, final = section.figures(), section.final
     if control_fd >= 0:

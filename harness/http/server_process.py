@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import IO, Any
 
 from harness.common.lifeline import PARENT_PID_ENV
 from harness.common.paths import PACKAGE_ROOT
-from harness.http.server import LOOPBACK
+from harness.http.server import LOOPBACK, upload_dir_prefix
 from harness.http.server_config import ServerConfig
 
 
@@ -163,6 +165,10 @@ class ServerProcess:
         Every run's server is closed: an open stderr file per run would run a long matrix out of fds."""
         self.kill()
         self._stderr.close()
+        # What a server killed mid-upload (at the cap, by a crash) could not remove itself.
+        for leftover in Path(tempfile.gettempdir()).glob(upload_dir_prefix(self.proc.pid) + "*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
 
     def _close_fds(self) -> None:
         for name in ("_result_r", "_control_w"):

@@ -482,3 +482,30 @@ def test_http_capability_matches_the_serving_table() -> None:
     registry = load_registry(plugins=False)
     with_http = {n for n in registry.names() if Capability.HTTP in registry.get(n).capabilities}
     assert with_http == set(HTTP_STRATEGIES)
+
+
+def test_a_server_killed_mid_upload_leaves_no_upload_folder(video: Path) -> None:
+    """Uploads are stored under $TMPDIR/streambench-uploads-<pid>-*: a server killed while storing
+    one (at the cap, by a crash) cannot remove it, so its handle does once the server is gone."""
+    import tempfile
+
+    from harness.http.server import upload_dir_prefix
+
+    with ServerProcess.start(_config(video)) as srv:
+        pid = srv.proc.pid
+        with socket.create_connection((LOOPBACK, srv.port)) as sock:
+            # Half a body: the server has made its folder and is storing the upload.
+            sock.sendall(
+                b"POST /upload?mode=stream HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+                + b"x" * 500_000
+            )
+            folders = f"{upload_dir_prefix(pid)}*"
+            deadline = time.monotonic() + 5
+            while not list(Path(tempfile.gettempdir()).glob(folders)) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert list(Path(tempfile.gettempdir()).glob(folders)), (
+                "the server stores the upload in its folder"
+            )
+            srv.kill()
+        srv.close()
+    assert not list(Path(tempfile.gettempdir()).glob(folders))
