@@ -13,7 +13,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -475,32 +475,41 @@ def write_report(
 MAX_EMBEDDED_SVG_BYTES = 8 << 20  # a flame graph larger than this is linked, not embedded
 
 
-def _flame_graphs(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, str]:
-    """The SVG flame graphs the records name, read from the run's own folder (never from outside it)."""
-    out: dict[str, str] = {}
+def _run_files(run_dir: Path, names: Iterable[str], max_bytes: int | None = None) -> dict[str, bytes]:
+    """The files the records name, read from the run's own folder (never from outside it)."""
+    out: dict[str, bytes] = {}
     root = run_dir.resolve()
-    for record in records:
-        artifacts = record.get("profile_artifacts")
-        for name in artifacts.values() if isinstance(artifacts, dict) else []:
-            if not str(name).endswith(".svg") or str(name) in out:
-                continue
-            path = (run_dir / str(name)).resolve()
-            if path.is_relative_to(root) and path.is_file() and path.stat().st_size <= MAX_EMBEDDED_SVG_BYTES:
-                out[str(name)] = path.read_text(errors="replace")
+    for name in names:
+        path = (run_dir / name).resolve()
+        if name in out or not (path.is_relative_to(root) and path.is_file()):
+            continue
+        if max_bytes is None or path.stat().st_size <= max_bytes:
+            out[name] = path.read_bytes()
     return out
+
+
+def _flame_graphs(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, str]:
+    """The SVG flame graphs of the profiler passes, for the report to draw in place."""
+    names = [
+        str(name)
+        for r in records
+        if isinstance(r.get("profile_artifacts"), dict)
+        for name in r["profile_artifacts"].values()
+        if str(name).endswith(".svg")
+    ]
+    files = _run_files(run_dir, names, MAX_EMBEDDED_SVG_BYTES)
+    return {name: data.decode(errors="replace") for name, data in files.items()}
 
 
 def _screenshots(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, bytes]:
-    """The screenshots the records name, read from the run's own folder (never from outside it)."""
-    out: dict[str, bytes] = {}
-    root = run_dir.resolve()
-    for record in records:
-        http = record.get("http")
-        for name in http.get("screenshots") or [] if isinstance(http, dict) else []:
-            path = (run_dir / str(name)).resolve()
-            if path.is_relative_to(root) and path.is_file():
-                out[str(name)] = path.read_bytes()
-    return out
+    """The browser runs' screenshots, for the scenario page to show."""
+    names = [
+        str(name)
+        for r in records
+        if isinstance(r.get("http"), dict)
+        for name in r["http"].get("screenshots") or []
+    ]
+    return _run_files(run_dir, names)
 
 
 def _write_scenario_report(

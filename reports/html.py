@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
+from harness.common.intervals import TIE_FRACTION
 from reports import svg
 from reports.frame import PAGE_BYTES, records_to_frame
 from reports.stats import (
     SETTING_COLUMNS,
-    TIE_FRACTION,
     WARNING_KINDS,
     best_per_setting,
     cell_summary,

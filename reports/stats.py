@@ -25,7 +25,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from harness.common.intervals import median_interval
+from harness.common.intervals import TIE_FRACTION, decide, median_interval
 from harness.common.units import format_bytes
 from harness.results.identity import cell_label as identity_label
 from reports import scaling
@@ -462,20 +462,16 @@ def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-TIE_FRACTION = 0.03  # the same tie as --repeat auto's rule (harness.plan.adaptive)
-
-
 def judge_pair(above: Mapping[str, Any], below: Mapping[str, Any], tie_fraction: float = TIE_FRACTION) -> str:
-    """``decided`` (95% intervals apart), ``tie`` (95% intervals within ``tie_fraction`` of the
-    higher median) or ``undecided``: the rule ``--repeat auto`` stops on, read from two summary rows."""
-    enough = bool(above["ci_enough"]) and bool(below["ci_enough"])
-    lows = (float(above["throughput_gbps_ci_low"]), float(below["throughput_gbps_ci_low"]))
-    highs = (float(above["throughput_gbps_ci_high"]), float(below["throughput_gbps_ci_high"]))
-    if enough and highs[1] < lows[0]:
-        return "decided"
-    if enough and max(highs) - min(lows) <= tie_fraction * float(above["throughput_gbps_median"]):
-        return "tie"
-    return "undecided"
+    """``decided``, ``tie`` or ``undecided`` for two summary rows (``above`` the faster): the rule
+    ``--repeat auto`` stops on (:func:`harness.common.intervals.decide`)."""
+
+    def interval(row: Mapping[str, Any]) -> tuple[float, float, bool]:
+        low, high = float(row["throughput_gbps_ci_low"]), float(row["throughput_gbps_ci_high"])
+        return low, high, bool(row["ci_enough"])
+
+    status = decide(interval(above), interval(below), float(above["throughput_gbps_median"]), tie_fraction)
+    return "undecided" if status == "open" else status
 
 
 def ranking_per_setting(summary: pd.DataFrame, max_rows: int = 12) -> list[dict[str, Any]]:

@@ -73,3 +73,26 @@ def median_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> 
     while k + 1 <= (n + 1) // 2 and order_coverage(n, k + 1) >= confidence:
         k += 1
     return MedianInterval(arr[k - 1], arr[n - k], order_coverage(n, k), n, k, confidence)
+
+
+TIE_FRACTION = 0.03
+
+
+def decide(
+    first: tuple[float, float, bool],
+    second: tuple[float, float, bool],
+    top_median: float,
+    tie_fraction: float = TIE_FRACTION,
+) -> str:
+    """Two medians' intervals, each ``(low, high, enough)``: ``decided`` when both reach their
+    confidence and lie apart, ``tie`` when both reach it and together span at most ``tie_fraction``
+    of the higher median ``top_median``, else ``open``. The one rule ``--repeat auto`` stops on and
+    the report's ranking says."""
+    (a_low, a_high, a_enough), (b_low, b_high, b_enough) = first, second
+    if not (a_enough and b_enough):
+        return "open"
+    if a_low > b_high or b_low > a_high:
+        return "decided"
+    if max(a_high, b_high) - min(a_low, b_low) <= tie_fraction * top_median:
+        return "tie"
+    return "open"

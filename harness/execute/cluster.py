@@ -144,17 +144,12 @@ class ClusterRunner:
         import dask
 
         self.spec = spec
-        self.config = config
-        self.store = store
-        self.run_id = run_id
         self.events = events or RunEvents()
-        self.unavailable_profilers = dict(unavailable_profilers or {})
-        self.profile_rate_hz = profile_rate_hz
-        # The client's own runner: expected checksums and the records of runs lost with a worker.
+        # The client's own runner holds the run's config, workloads and profiler settings, its
+        # scratch folder and store, and makes the records of runs lost with a worker.
         self._local = Runner(
             config, store, run_id, workloads, self.events, unavailable_profilers, profile_rate_hz
         )
-        self.workloads = workloads
         dask.config.set(
             {
                 "distributed.scheduler.allowed-failures": 0,  # the harness owns retries: none
@@ -216,9 +211,7 @@ class ClusterRunner:
         """run.json's machines: each machine once, with its workers' addresses."""
         out: dict[str, dict[str, Any]] = {}
         for addr, info in sorted(self.machines.items()):
-            entry = out.setdefault(
-                str(info.get("machine_id")), {k: v for k, v in info.items() if k != "pid"} | {"workers": []}
-            )
+            entry = out.setdefault(str(info.get("machine_id")), {**info, "workers": []})
             entry["workers"].append(addr)
         return list(out.values())
 
@@ -239,16 +232,16 @@ class ClusterRunner:
     # --- runs ---------------------------------------------------------------
 
     def _job(self, run: PlannedRun) -> ClusterJob:
-        workload = self.workloads[run.cell.workload]
+        local = self._local
         return ClusterJob(
             planned=run,
-            config=self.config,
-            run_id=self.run_id,
-            workload_xxh3_64=workload.manifest.xxh3_64,
+            config=local.config,
+            run_id=local.run_id,
+            workload_xxh3_64=local.workloads[run.cell.workload].manifest.xxh3_64,
             # a local cluster shares this disk: profiles land in the run's own folder
-            run_dir=str(self.store.run_dir) if self.spec.local_workers else None,
-            unavailable_profilers=self.unavailable_profilers,
-            profile_rate_hz=self.profile_rate_hz,
+            run_dir=str(local.store.run_dir) if self.spec.local_workers else None,
+            unavailable_profilers=local.unavailable_profilers,
+            profile_rate_hz=local.profile_rate_hz,
         )
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:
@@ -266,7 +259,7 @@ class ClusterRunner:
             future = self.client.submit(
                 cluster_worker.run_planned,
                 self._job(run),
-                key=f"streambench-{self.run_id}-{uuid.uuid4().hex}",
+                key=f"streambench-{self._local.run_id}-{uuid.uuid4().hex}",
                 workers=[worker],
                 allow_other_workers=False,
                 resources={"bench": 1},
@@ -285,7 +278,7 @@ class ClusterRunner:
             self._in_flight.pop(future.key, None)
             record = self._gathered(future, run, worker)
             future.release()
-            self.store.append(record)  # the moment it exists
+            self._local.store.append(record)  # the moment it exists
             records.append(record)
             self.events.on_record(record)
             if record.outcome == "crashed":
@@ -312,11 +305,7 @@ class ClusterRunner:
             else:
                 why = f"on dask worker {worker}: {name}: {text}"
             record = self._local.lost(run, "cluster worker", why)
-            return replace(record, machine=self._machine_of(worker), worker=worker)
-
-    def _machine_of(self, worker: str) -> dict[str, Any]:
-        info = self.machines.get(worker) or {}
-        return {k: v for k, v in info.items() if k != "pid"}
+            return replace(record, machine=dict(self.machines.get(worker) or {}), worker=worker)
 
     # --- the session's other calls -------------------------------------------
 
@@ -330,7 +319,7 @@ class ClusterRunner:
     def remove_scratch(self) -> None:
         """Each worker's scratch files of this run go, then the client (and a local cluster) close."""
         with suppress(Exception):  # a worker gone took its runner (not its files) with it
-            self.client.run(cluster_worker.finish, self.run_id)
+            self.client.run(cluster_worker.finish, self._local.run_id)
         self._local.remove_scratch()
         self.close()
 

@@ -17,7 +17,6 @@ Nothing here imports Dask at module level: the local runner never needs it.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -51,8 +50,8 @@ _RUNNERS: dict[str, Runner] = {}  # run id -> this worker process's runner (its 
 
 
 def fingerprint() -> dict[str, Any]:
-    """This worker's machine (for bench slots and run.json) and its pid (for fault tests)."""
-    return {**machine_identity(), "pid": os.getpid()}
+    """This worker's machine: its bench slot, its records' ``machine``, run.json's list."""
+    return machine_identity()
 
 
 def finish(run_id: str | None = None) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.common.intervals import median_interval
+from harness.common.intervals import TIE_FRACTION, decide, median_interval
 from harness.results.identity import CELL_DEFAULTS, record_cell_fields
 
 REFERENCE = "cat"
@@ -35,7 +35,7 @@ class AdaptiveRule:
     max_rounds: int = 20
     budget_s: float = 150.0
     confidence: float = 0.95
-    tie_fraction: float = 0.03
+    tie_fraction: float = TIE_FRACTION
 
     def describe(self) -> str:
         return (
@@ -97,10 +97,11 @@ def _judge(setting: str, kind: str, best: tuple[str, dict[str, Any], list[float]
     name_b, name_o = b_fields["strategy"], o_fields["strategy"]
     top = statistics.median(b_vals)
     runs = (len(b_vals), len(o_vals))
-    if a.enough and o.enough and (a.low > o.high or o.low > a.high):
+    status = decide((a.low, a.high, a.enough), (o.low, o.high, o.enough), top, rule.tie_fraction)
+    if status == "decided":
         ahead = top / statistics.median(o_vals) - 1
         return Question(setting, kind, b_id, o_id, "decided", f"{name_b} {ahead:+.1%} vs {name_o}", runs)
-    if a.enough and o.enough and max(a.high, o.high) - min(a.low, o.low) <= rule.tie_fraction * top:
+    if status == "tie":
         return Question(setting, kind, b_id, o_id, "tie",
                         f"{name_b} and {name_o} within {rule.tie_fraction:.0%}", runs)  # fmt: skip
     why = "too few runs for 95%" if not (a.enough and o.enough) else "intervals overlap"

@@ -16,10 +16,9 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.common.errors import UsageError
-from harness.results.store import RESULTS_FILE, RUN_FILE
+from harness.results.store import RESULTS_FILE, RUN_FILE, load_run_meta, parse_json, read_text
 
 BASELINE_FILE = "baseline.json"
 DEFAULT_DIR = Path("results") / "baselines"
@@ -61,7 +60,7 @@ def save(run_dir: Path, name: str, root: Path) -> Baseline:
     for file in (RESULTS_FILE, RUN_FILE):
         if (run_dir / file).is_file():
             shutil.copyfile(run_dir / file, tmp / file)
-    meta = _json(run_dir / RUN_FILE)
+    meta = load_run_meta(run_dir)
     info = {
         "name": name,
         "saved_at": time.time(),
@@ -98,7 +97,9 @@ def saved(root: Path) -> list[Baseline]:
 
 
 def _baseline(path: Path) -> Baseline:
-    info = _json(path / BASELINE_FILE)
+    info = parse_json(read_text(path / BASELINE_FILE), str(path / BASELINE_FILE))
+    if not isinstance(info, dict):
+        raise UsageError(f"{path / BASELINE_FILE}: expected a JSON object")
     return Baseline(
         name=str(info.get("name", path.name)),
         path=path,
@@ -106,13 +107,3 @@ def _baseline(path: Path) -> Baseline:
         run_id=str(info.get("run_id", "")),
         source=str(info.get("source", "")),
     )
-
-
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    return data if isinstance(data, dict) else {}

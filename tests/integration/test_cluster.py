@@ -58,12 +58,17 @@ def _none_left(mark: str, within_s: float = 10.0) -> None:
     assert _marked(mark) == [], "processes outlived the harness"
 
 
-def _start(args: list[str], out: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+def _spawn(cli_args: list[str], data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    """``streambench CLI_ARGS`` as its own process, its environment marked."""
     mark = uuid.uuid4().hex
     env = dict(os.environ, STREAMBENCH_DATA_DIR=str(data_dir), **{MARK: mark})
-    argv = [sys.executable, "-m", "harness.cli", "run", *args, "--out", str(out), "--yes", "--pin", "none"]
+    argv = [sys.executable, "-m", "harness.cli", *cli_args]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, mark
+
+
+def _start(args: list[str], out: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
+    return _spawn(["run", *args, "--out", str(out), "--yes", "--pin", "none"], data_dir)
 
 
 def _start_slow_matrix(out: Path, data_dir: Path) -> tuple[subprocess.Popen[str], str]:
@@ -189,12 +194,10 @@ def test_the_harness_killed_then_resumed(tmp_path: Path, data_dir: Path) -> None
 
 
 def _run_resume(run_dir: Path, data_dir: Path) -> tuple[subprocess.CompletedProcess[str], str]:
-    mark = uuid.uuid4().hex
-    env = dict(os.environ, STREAMBENCH_DATA_DIR=str(data_dir), **{MARK: mark})
-    argv = [sys.executable, "-m", "harness.cli", "run", "--resume", str(run_dir), "--cluster", "local:2"]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    proc, mark = _spawn(["run", "--resume", str(run_dir), "--cluster", "local:2"], data_dir)
+    stdout, stderr = proc.communicate(timeout=300)
     _none_left(mark)
-    return done, mark
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr), mark
 
 
 def test_bad_cluster_input_is_one_line(tmp_path: Path, capsys: Any) -> None:
