@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.common.errors import UsageError
-from harness.common.units import format_bytes, parse_seconds, parse_size
-from harness.execute.cluster import ClusterSpec
+from harness.common.errors import Exit, Terminated, UsageError
+from harness.common.units import format_bytes, parse_count, parse_seconds, parse_size
+from harness.execute.cluster import ClusterConnection, ClusterSpec
 from harness.execute.runner import RunEvents, Runner
 from harness.machine.calibrate import ensure_calibrated, load_calibration
 from harness.machine.info import machine_identity, machine_info
@@ -274,16 +274,32 @@ def start(
         config.matrix.all_workloads(), config.data_dir, config.verify_workloads, events
     )
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    store = ResultStore(config.out_dir / run_id)
-    store.acquire()
     meta = _meta_for(run_id, config, spec, cells, skipped, workloads)
     meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
     meta.update(extra_meta or {})
+    # The cluster first: an unreachable scheduler is one line and leaves no run folder behind.
+    with _connected(options.cluster) as connection:
+        store = ResultStore(config.out_dir / run_id)
+        store.acquire()
+        try:
+            store.begin(meta)
+            return _execute(config, store, meta, planned, workloads, settings, events, connection)
+        finally:
+            store.release()
+
+
+@contextmanager
+def _connected(cluster: ClusterSpec | None) -> Iterator[ClusterConnection | None]:
+    if cluster is None:
+        yield None
+        return
+    from harness.execute.cluster import ClusterConnection
+
+    connection = ClusterConnection(cluster)
     try:
-        store.write_run_meta(meta)
-        return _execute(config, store, meta, planned, workloads, settings, events, options.cluster)
+        yield connection
     finally:
-        store.release()
+        connection.close()
 
 
 def resume(
@@ -304,12 +320,19 @@ def resume(
     spec = dict(meta["matrix_spec"])
     spec.setdefault("memory_limit", str(stored.get("memory_limit_bytes", "")) or None)
     config = build_run_config({k: v for k, v in spec.items() if v is not None}, options)
-    store = ResultStore(run_dir)
-    store.acquire()  # a second --resume of this run stops here, before it plans anything
-    try:
-        return _resume_owned(run_dir, meta, config, store, events, cluster)
-    finally:
-        store.release()
+    if cluster is None and meta.get("cluster"):
+        events.message(
+            "this run was measured on a Dask cluster; its missing runs now run on this machine "
+            "(give --cluster or --scheduler to resume it on a cluster)",
+            "warn",
+        )
+    with _connected(cluster) as connection:
+        store = ResultStore(run_dir)
+        store.acquire()  # a second --resume of this run stops here, before it plans anything
+        try:
+            return _resume_owned(run_dir, meta, config, store, events, connection)
+        finally:
+            store.release()
 
 
 def _resume_owned(
@@ -318,7 +341,7 @@ def _resume_owned(
     config: RunConfig,
     store: ResultStore,
     events: SessionEvents,
-    cluster: ClusterSpec | None,
+    connection: ClusterConnection | None,
 ) -> SessionResult:
     torn = store.repair_torn_tail()
     if torn:
@@ -333,13 +356,14 @@ def _resume_owned(
     plan = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
     planned = [p for p in plan if p.key not in done]
     run_id = meta.get("run_id", run_dir.name)
-    events.message(f"resuming {run_id}: {len(done)} runs done, {len(planned)} to go", "info")
+    more = "; --repeat auto then adds rounds while a question is open" if config.matrix.adaptive else ""
+    events.message(f"resuming {run_id}: {len(done)} runs done, {len(planned)} planned to go{more}", "info")
     workloads = ensure_workloads(
         config.matrix.all_workloads(), config.data_dir, config.verify_workloads, events
     )
     meta.setdefault("resumed_at_utc", []).append(_now_utc())
     store.write_run_meta(meta)
-    return _execute(config, store, meta, planned, workloads, settings, events, cluster)
+    return _execute(config, store, meta, planned, workloads, settings, events, connection)
 
 
 def _adapt(
@@ -376,7 +400,7 @@ def _execute(
     workloads: dict[WorkloadSpec, cache.Workload],
     settings: ProfileSettings,
     events: SessionEvents,
-    cluster: ClusterSpec | None = None,
+    connection: ClusterConnection | None = None,
 ) -> SessionResult:
     run_dir = store.run_dir
     run_id = str(meta["run_id"])
@@ -384,7 +408,8 @@ def _execute(
     for kind, why in unavailable.items():
         events.message(f"{kind} profiling cannot run here: {why}; the rest of the matrix runs", "warn")
     n_cells = len({p.cell for p in planned})
-    events.message(f"run {run_id}: {n_cells} cells, {len(planned)} runs -> {run_dir}", "info")
+    more = " first (--repeat auto adds rounds while a question is open)" if config.matrix.adaptive else ""
+    events.message(f"run {run_id}: {n_cells} cells, {len(planned)} runs{more} -> {run_dir}", "info")
     failures = 0
 
     def on_record(record: Record) -> None:
@@ -397,14 +422,15 @@ def _execute(
         on_start=events.run_started, on_record=on_record, on_message=lambda t: events.message(t, "warn")
     )
     runner: SessionRunner
-    if cluster is None:
+    if connection is None:
         runner = Runner(config, store, run_id, workloads, run_events, unavailable, settings.rate_hz)
         machines = [machine_identity()]
     else:
         from harness.execute.cluster import ClusterRunner
 
+        cluster = connection.spec
         runner = ClusterRunner(
-            cluster, config, store, run_id, workloads, run_events, unavailable, settings.rate_hz
+            connection, config, store, run_id, workloads, run_events, unavailable, settings.rate_hz
         )
         machines = runner.machines_meta()
         events.message(
@@ -415,8 +441,8 @@ def _execute(
     # Appended, not replaced: a run resumed on other workers lists every machine it used.
     known = {m.get("machine_id") for m in meta.get("machines", []) if isinstance(m, dict)}
     meta.setdefault("machines", []).extend(m for m in machines if m.get("machine_id") not in known)
-    if cluster is not None:
-        meta.setdefault("cluster", []).append({**cluster.describe(), "at_utc": _now_utc()})
+    if connection is not None:
+        meta.setdefault("cluster", []).append({**connection.spec.describe(), "at_utc": _now_utc()})
     store.write_run_meta(meta)
     timed = [p for p in planned if p.profiler is None]
     passes = [p for p in planned if p.profiler is not None]
@@ -426,14 +452,17 @@ def _execute(
             if config.matrix.adaptive:
                 meta["adaptive"] = _adapt(config, runner, timed, run_dir, events)
             runner.run(passes)  # profiles last: after every timed round, extra ones too
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
             runner.kill_current()
+            what = "terminated" if isinstance(stop, Terminated) else "interrupted"
             events.message(
-                f"interrupted: every finished record is kept in {store.results_path}; "
+                f"{what}: every finished record is kept in {store.results_path}; "
                 f"continue with: streambench run --resume {run_dir}",
                 "error",
             )
-            return SessionResult(130, run_dir)
+            return SessionResult(
+                Exit.TERMINATED if isinstance(stop, Terminated) else Exit.INTERRUPTED, run_dir
+            )
         finally:
             runner.remove_scratch()
     meta["finished_at_utc"] = _now_utc()
@@ -441,17 +470,48 @@ def _execute(
     records = load_records(run_dir)
     events.finished(records)
     try:
-        report_path = write_report(run_dir, meta, records, None, events)
+        written = write_report(run_dir, meta, records, None, events)
     except Exception as exc:  # a reporting bug must not look like lost measurements
         events.message(
             f"the report could not be written ({type(exc).__name__}: {exc}); every record is in "
             f"{store.results_path}; retry with: streambench report {run_dir}",
             "error",
         )
-        return SessionResult(1, run_dir, failures=failures)
-    if failures:
-        events.message(f"{failures} runs failed or were not verified; see the report", "error")
-    return SessionResult(0, run_dir, report_path, failures)
+        return SessionResult(Exit.INTERNAL, run_dir, failures=failures)
+    return SessionResult(_exit_status(records, written, events), run_dir, written.path, failures)
+
+
+def _exit_status(records: list[dict[str, Any]], written: Written, events: SessionEvents) -> Exit:
+    """RUNS_FAILED when a measured run failed or was not verified, and no claim of the scenario
+    expected it (readFile oom-killed at the cap is the answer, not a failure), or a claim fails;
+    UNDECIDED when a claim is inconclusive; else OK."""
+    from reports.claims import expects
+
+    # Timed runs and warm-ups; a profiler pass that could not run says so in its record, not here.
+    failed = [
+        r for r in records if not r.get("profiler") and (r.get("outcome") != "ok" or not r.get("verified"))
+    ]
+    claims = [v.claim for v in written.verdicts]
+    expected = [r for r in failed if any(expects(c, r) for c in claims)]
+    unexpected = len(failed) - len(expected)
+    if expected:
+        events.message(
+            f"{len(expected)} runs ended as the scenario's claims expect (e.g. oom at the cap)", "info"
+        )
+    if unexpected:
+        events.message(f"{unexpected} runs failed or were not verified; see the report", "error")
+    verdicts = [v.verdict for v in written.verdicts]
+    if unexpected or "fails" in verdicts:
+        return Exit.RUNS_FAILED
+    return Exit.UNDECIDED if "inconclusive" in verdicts else Exit.OK
+
+
+@dataclass(frozen=True)
+class Written:
+    """A written report: its path, and a scenario run's claim verdicts (none for other runs)."""
+
+    path: Path
+    verdicts: list[Any] = field(default_factory=list)
 
 
 def write_report(
@@ -460,16 +520,16 @@ def write_report(
     records: list[dict[str, Any]],
     output: Path | None = None,
     events: SessionEvents | None = None,
-) -> Path:
+) -> Written:
     """The run's report.html (or ``output``); a scenario run's page leads with its verdicts."""
     from reports.html import render_report
 
     html = render_report(dict(meta), records, _flame_graphs(run_dir, records))
     path = output or run_dir / REPORT_FILE
     write_atomic(path, html.encode())
-    if "scenario" in meta and output is None:
+    if isinstance(meta.get("scenario"), dict) and output is None:
         return _write_scenario_report(run_dir, meta, records, html, events or SessionEvents())
-    return path.resolve()
+    return Written(path.resolve())
 
 
 MAX_EMBEDDED_SVG_BYTES = 8 << 20  # a flame graph larger than this is linked, not embedded
@@ -518,14 +578,18 @@ def _write_scenario_report(
     records: list[dict[str, Any]],
     full_report_html: str,
     events: SessionEvents,
-) -> Path:
+) -> Written:
     from harness.plan.scenario import get_scenario
     from reports.claims import evaluate, parse_claims
     from reports.scenario_html import render_scenario
 
     info = meta["scenario"]
-    scenario = get_scenario(info["name"])
-    _, raw_claims = scenario.expand(int(info["size_bytes"]))
+    try:
+        scenario = get_scenario(str(info["name"]))
+        size_bytes = parse_count(info["size_bytes"], "run.json's scenario size_bytes", 1, 1 << 50)
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"run.json's scenario is not one streambench wrote ({exc!r})") from None
+    _, raw_claims = scenario.expand(size_bytes)
     claims = parse_claims(raw_claims, f"scenario {scenario.name}")
     verdicts = [evaluate(c, records) for c in claims]
     events.verdicts(scenario, verdicts)
@@ -540,7 +604,7 @@ def _write_scenario_report(
         indent=2, default=str,
     )  # fmt: skip
     write_atomic(run_dir / "verdicts.json", verdicts_json.encode())
-    return path.resolve()
+    return Written(path.resolve(), verdicts)
 
 
 @dataclass

@@ -11,8 +11,9 @@ A claim is declared data (a scenario's ``[[claim]]`` table)::
 ``expect`` forms:
 - ``"O(n)"`` / ``"O(1)"``: the metric's log-log slope against ``size_bytes``
   (medians per size; needs two sizes at least 4x apart);
-- ``">= 0.9x"`` (with ``baseline``): subject / baseline, per size, over every pair of
-  repeats: holds when all pairs agree, fails when the median ratio disagrees;
+- ``">= 0.9x"`` (with ``baseline``): subject / baseline, per size, by the one decision rule
+  (:mod:`harness.common.decision`): holds when the ratio's whole 95% interval agrees, fails when
+  none of it does (4 runs a side at least give an interval);
 - ``"within 2x"`` (with ``baseline``): the same, two-sided: every ratio between 1/2 and 2
   (e.g. Node's pipe against Python's pipe on the same sink: runtimes compared);
 - ``"<= 2x high_water_mark_bytes"``: against a field of the subject's own records;
@@ -33,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.common.decision import change
 from harness.common.errors import UsageError
 from harness.common.intervals import median_interval
 from harness.common.units import parse_size
@@ -211,6 +213,16 @@ def _matches(r: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
     return all(_field(r, k) == v for k, v in selector.items())
 
 
+def expects(claim: Claim, record: Mapping[str, Any]) -> bool:
+    """Whether the claim expects this record's outcome (``outcome oom``: the run's answer, not a failure)."""
+    expect = claim.expect.strip()
+    return (
+        expect.startswith("outcome ")
+        and expect.split(None, 1)[1] == record.get("outcome")
+        and _matches(record, claim.subject)
+    )
+
+
 def _values(
     records: Sequence[Mapping[str, Any]], claim: Claim, selector: Mapping[str, Any]
 ) -> dict[int, list[float]]:
@@ -296,11 +308,11 @@ def _evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
         return _scaling(claim, values)
     if claim.baseline is not None and (m := _RATIO_RE.match(expect)):
         op, factor = m.group(1), float(m.group(2))
-        return _ratio(claim, values, _values(records, claim, claim.baseline), lambda r: _OPS[op](r, factor))
+        accepted = (factor, math.inf) if op in (">=", ">") else (0.0, factor)
+        return _ratio(claim, values, _values(records, claim, claim.baseline), accepted)
     if claim.baseline is not None and (m := _WITHIN_RE.match(expect)):
         factor = float(m.group(1))
-        return _ratio(claim, values, _values(records, claim, claim.baseline),
-                      lambda r: 1 / factor <= r <= factor)  # fmt: skip
+        return _ratio(claim, values, _values(records, claim, claim.baseline), (1 / factor, factor))
     if m := _FIELD_RE.match(expect):
         return _field_bound(claim, records, m.group(1), float(m.group(2)), m.group(3))
     m = _CONST_RE.match(expect)
@@ -332,27 +344,36 @@ def _ratio(
     claim: Claim,
     subject: dict[int, list[float]],
     baseline: dict[int, list[float]],
-    accepts: Callable[[float], bool],
+    accepted: tuple[float, float],
 ) -> Verdict:
+    """Subject over baseline, per size, by the one decision rule's interval (harness.common.decision):
+    holds when the whole 95% interval of the ratio lies in the ``accepted`` range, fails when none of
+    it does (an exact ratio, from runs without spread, is its own interval), else inconclusive."""
     parts: list[str] = []
     details: list[str] = []
     numbers: dict[str, Any] = {}
     for size in sorted(subject):
         if size not in baseline or not baseline[size]:
             continue
-        ratios = sorted(a / b for a in subject[size] for b in baseline[size] if b)
-        if not ratios:
+        ch = change(baseline[size], subject[size])
+        if math.isnan(ch.ratio):
             continue
-        median = statistics.median(ratios)
-        all_agree = all(accepts(r) for r in ratios)
-        verdict = "holds" if all_agree else "fails" if not accepts(median) else "inconclusive"
+        if ch.bounded:
+            inside = accepted[0] <= ch.low and ch.high <= accepted[1]
+            apart = ch.high < accepted[0] or ch.low > accepted[1]
+            verdict = "holds" if inside else "fails" if apart else "inconclusive"
+            interval = f"interval {ch.low:.3g}..{ch.high:.3g} ({ch.coverage:.1%})"
+        else:
+            verdict = "inconclusive"
+            interval = f"no 95% interval from {ch.n_cand} and {ch.n_base} runs"
         parts.append(verdict)
-        details.append(f"{size / 2**20:g} MiB: ratio {median:.3g} (pairs {ratios[0]:.3g}..{ratios[-1]:.3g})")
+        details.append(f"{size / 2**20:g} MiB: ratio {ch.ratio:.3g}, {interval}")
         numbers[str(size)] = {
-            "median_ratio": median,
-            "min": ratios[0],
-            "max": ratios[-1],
-            "pairs": len(ratios),
+            "ratio": ch.ratio,
+            "low": ch.low if ch.bounded else None,
+            "high": ch.high if ch.bounded else None,
+            "coverage": ch.coverage,
+            "runs": [ch.n_cand, ch.n_base],
         }
     if not parts:
         return Verdict(claim, "inconclusive", "no size has both subject and baseline records")

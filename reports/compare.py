@@ -1,63 +1,121 @@
-"""Comparing two runs cell by cell: did the candidate get slower, or hungrier?
+"""Comparing two runs cell by cell: is the candidate worse, better, the same, or can these runs not tell?
 
-Per cell present in both runs (matched on ``cell_id``, a stable hash of the cell's
-fields), over the successful measured runs of each side:
+Per cell of the base run (matched on ``cell_id``, a stable hash of the cell's fields, and per
+machine), over the measured runs of each side:
 
-- the ratio of median throughputs (candidate / base) and of median peak RSS, each with a
-  bootstrap 95% interval (both sides resampled, fixed seed per cell);
-- a two-sided Mann-Whitney U test per metric, then Holm's correction (or Benjamini-Hochberg)
-  over the cells compared, one family per metric;
-- a regression is a change that is significant after correction AND worse than
-  ``fail_on_fraction``: throughput down by more, or peak RSS up by more.
+- **good runs**: a run is good when its outcome is ``ok`` *and* its bytes were verified (a record
+  that says ``verified: null`` is one nobody could check, e.g. a pytest-benchmark import). A lower
+  share of good runs in the candidate (a crash, an oom, a timeout, wrong bytes) is a regression,
+  whatever the clock says; a base cell missing from the candidate is one too, unless
+  ``allow_missing``.
+- **throughput and peak RSS** of the good runs, each through the one decision rule
+  (:mod:`harness.common.decision`): the typical ratio candidate / base with its distribution-free
+  95% interval and Mann-Whitney's p, adjusted with Holm's method (or Benjamini-Hochberg) over the
+  cells compared, one family per metric. ``same`` only when the whole interval lies within
+  ``--fail-on``; ``worse``/``better`` when the adjusted test is significant and the change is beyond
+  it; otherwise ``undecided``, with the runs a side that would likely decide it.
 
-What small samples mean: the exact test on n_base and n_cand values cannot give a p-value
-below 2 / C(n_base + n_cand, n_base). With 3 runs a side that is 0.1, so no change, however
-large, is significant at 0.05 -- before the correction for many cells makes it harder still.
-A comparison says so (``Comparison.notes``) and names the number of runs per side that would
-let it detect a change (``repeats_needed``); comparing a run with itself gives p = 1 everywhere.
+The comparison's outcome: ``regression`` (exit 1) when any cell is worse or missing, else
+``undecided`` (exit 3) when any cell cannot be decided, else ``no change`` (exit 0; improvements
+are listed). Absence of evidence is never read as evidence of absence.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from markupsafe import Markup
 from rich.table import Table
 
+from harness.common.decision import (
+    CORRECTIONS,
+    MAX_RUNS_ADVISED,
+    Change,
+    Judgement,
+    change,
+    judge,
+    runs_needed,
+)
 from harness.common.text import printable
 from reports import svg
 from reports.frame import records_to_frame
-from reports.significance import (
-    CORRECTIONS,
-    bootstrap_ratio_ci,
-    mann_whitney_u,
-    min_p_value,
-    repeats_needed,
-)
-from reports.stats import BOOTSTRAP_RESAMPLES, CONFIDENCE, cell_label, rng_for
+from reports.stats import cell_label
 from reports.templating import ENV, fmt_bytes, fmt_change, fmt_num, fmt_p
 
 ALPHA = 0.05
+FIELDS_SHOWN = ("strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache")
+# What a cell's verdict is called, and whether it fails the gate.
+VERDICT_WORDS = {
+    "worse": "REGRESSION",
+    "missing": "MISSING",
+    "better": "improved",
+    "same": "no change",
+    "undecided": "cannot decide",
+}
+
+
+@dataclass(frozen=True)
+class Runs:
+    """One side's measured runs of a cell: how many, how many good, and how the others ended."""
+
+    total: int
+    good: int
+    failed: dict[str, int] = field(default_factory=dict)  # outcome (or "unverified") -> runs
+
+    @property
+    def share(self) -> float:
+        return self.good / self.total if self.total else math.nan
+
+    def describe(self) -> str:
+        text = f"{self.good} of {self.total} good"
+        if self.failed:
+            text += " (" + ", ".join(f"{n} {k}" for k, n in sorted(self.failed.items())) + ")"
+        return text
 
 
 @dataclass(frozen=True)
 class MetricChange:
-    """One metric of one cell, base against candidate."""
+    """One metric of one cell, base against candidate, judged."""
 
     base_median: float
     cand_median: float
-    ratio: float  # candidate / base
-    ci_low: float
-    ci_high: float
-    u: float
-    p_value: float
-    method: str
-    p_adjusted: float = math.nan
-    significant: bool = False
+    change: Change
+    p_adjusted: float
+    judgement: Judgement
+
+    @property
+    def ratio(self) -> float:
+        return self.change.ratio
+
+    @property
+    def ci_low(self) -> float:
+        return self.change.low if self.change.bounded else math.nan
+
+    @property
+    def ci_high(self) -> float:
+        return self.change.high if self.change.bounded else math.nan
+
+    @property
+    def significant(self) -> bool:
+        return self.judgement in ("worse", "better")
+
+    def interval_text(self) -> str:
+        if math.isnan(self.ratio):
+            return "–"
+        if not self.change.bounded:
+            return (
+                f"{fmt_change(self.ratio)} [no interval from {self.change.n_base}+{self.change.n_cand} runs]"
+            )
+        return f"{fmt_change(self.ratio)} [{fmt_change(self.ci_low)}, {fmt_change(self.ci_high)}]"
+
+
+NO_METRIC = MetricChange(math.nan, math.nan, change([], []), math.nan, "undecided")
 
 
 @dataclass(frozen=True)
@@ -65,43 +123,44 @@ class CellComparison:
     cell_id: str
     label: str
     fields: dict[str, Any]
-    base_runs: int  # successful measured runs
-    cand_runs: int
-    throughput: MetricChange  # bytes/s
-    memory: MetricChange  # peak RSS bytes
-    min_p: float  # the smallest p-value the exact test could give with these sizes
-    throughput_regressed: bool = False
-    memory_regressed: bool = False
+    base: Runs
+    cand: Runs
+    throughput: MetricChange
+    memory: MetricChange
+    verdict: str  # worse, better, same, undecided, missing
     reasons: tuple[str, ...] = ()
+    runs_needed: int | None = None  # runs a side that would likely decide an undecided cell
+    missing_allowed: bool = False  # a missing cell the user accepted (--allow-missing)
 
     @property
     def regression(self) -> bool:
-        return self.throughput_regressed or self.memory_regressed
+        return self.verdict == "worse" or (self.verdict == "missing" and not self.missing_allowed)
 
     @property
-    def verdict(self) -> str:
-        if self.regression:
-            return "REGRESSION"
-        tp, mem = self.throughput, self.memory
-        if tp.significant or mem.significant:
-            parts = []
-            if tp.significant:
-                parts.append(f"throughput {fmt_change(tp.ratio)}")
-            if mem.significant:
-                parts.append(f"memory {fmt_change(mem.ratio)}")
-            return "changed: " + ", ".join(parts)
-        return "no significant change"
+    def base_runs(self) -> int:
+        return self.base.good
+
+    @property
+    def cand_runs(self) -> int:
+        return self.cand.good
+
+    @property
+    def words(self) -> str:
+        return VERDICT_WORDS[self.verdict]
 
 
 @dataclass(frozen=True)
 class Comparison:
     cells: list[CellComparison]
-    only_base: list[str]  # labels of cells measured in the base run only
-    only_cand: list[str]
+    only_cand: list[str]  # labels of cells measured in the candidate only (never a failure)
     fail_on_fraction: float
     alpha: float = ALPHA
     correction: str = "holm"
+    allow_missing: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def with_verdict(self, verdict: str) -> list[CellComparison]:
+        return [c for c in self.cells if c.verdict == verdict]
 
     @property
     def regressions(self) -> list[CellComparison]:
@@ -109,25 +168,34 @@ class Comparison:
 
     @property
     def has_regression(self) -> bool:
-        return any(c.regression for c in self.cells)
+        return bool(self.regressions)
 
     @property
-    def undecidable(self) -> list[CellComparison]:
-        """Cells whose runs can never reach significance after the correction (Holm's first step)."""
-        m = len(self.cells)
-        return [c for c in self.cells if c.min_p * m >= self.alpha]
+    def undecided(self) -> list[CellComparison]:
+        return self.with_verdict("undecided")
+
+    @property
+    def only_base(self) -> list[str]:
+        """Base cells the candidate lacks that were allowed to be missing."""
+        return [c.label for c in self.cells if c.verdict == "missing" and self.allow_missing]
 
     @property
     def runs_needed(self) -> int:
-        """Runs a side that would let every cell reach significance at ``alpha`` after the correction."""
-        return repeats_needed(max(len(self.cells), 1), self.alpha)
+        """Runs a side that would likely decide the undecided cells that more runs can decide."""
+        needs = [c.runs_needed or 0 for c in self.undecided]
+        return max((n for n in needs if n <= MAX_RUNS_ADVISED), default=max(needs, default=0))
+
+    @property
+    def beyond_advice(self) -> list[CellComparison]:
+        """Undecided cells that would need more than ``MAX_RUNS_ADVISED`` runs a side."""
+        return [c for c in self.undecided if (c.runs_needed or 0) > MAX_RUNS_ADVISED]
 
     @property
     def outcome(self) -> str:
         """``regression``, ``undecided`` (these runs cannot tell), or ``no change``."""
         if self.has_regression:
             return "regression"
-        if not self.cells or self.undecidable:
+        if not self.cells or self.undecided:
             return "undecided"
         return "no change"
 
@@ -137,48 +205,97 @@ class Comparison:
         return {"regression": 1, "undecided": 3, "no change": 0}[self.outcome]
 
     def summary_line(self) -> str:
+        margin = f"{self.fail_on_fraction:.0%}"
         if self.outcome == "regression":
-            return f"{len(self.regressions)} significant regression(s) beyond --fail-on"
+            worse, missing = (
+                len(self.with_verdict("worse")),
+                len(self.regressions) - len(self.with_verdict("worse")),
+            )
+            parts = [f"{worse} regression(s) beyond --fail-on {margin}" if worse else ""]
+            parts.append(f"{missing} cell(s) missing from the candidate" if missing else "")
+            return "; ".join(p for p in parts if p)
         if self.outcome == "undecided":
             if not self.cells:
                 return "cannot decide: no cell was measured in both runs"
-            n = len(self.undecidable)
+            n, hard = len(self.undecided), len(self.beyond_advice)
+            advice = [f"re-run both with --repeat {self.runs_needed} or more" if hard < n else ""]
+            if hard:
+                advice.append(
+                    f"{hard} cell(s) would need more than {MAX_RUNS_ADVISED} runs a side (the spread is "
+                    "wide, or the change sits on the margin)"
+                )
             return (
-                f"cannot decide: {n} of {len(self.cells)} cells have too few runs to ever show a change; "
-                f"re-run both with --repeat {self.runs_needed} or more"
+                f"cannot decide: {n} of {len(self.cells)} cells are neither within ±{margin} nor a "
+                f"significant change beyond it; " + "; ".join(a for a in advice if a)
             )
-        return "no significant regression beyond --fail-on"
+        better = len(self.with_verdict("better"))
+        missing = len(self.only_base)
+        return (
+            f"no regression: every cell within ±{margin}"
+            + (f" or better ({better} improved)" if better else "")
+            + (f"; {missing} missing cell(s) accepted" if missing else "")
+        )
 
 
-def _samples(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per cell id: its fields, label and the throughput and peak RSS of its ok measured runs."""
+def _runs(group: pd.DataFrame) -> tuple[Runs, pd.DataFrame]:
+    """The side's runs of one cell, and its good ones."""
+    # False, not None: None is a record nobody could check (a pytest-benchmark import).
+    verified_false = group["verified"].map(lambda v: isinstance(v, bool | np.bool_) and not v).astype(bool)
+    good_mask = group["ok"] & ~verified_false
+    failed: dict[str, int] = {}
+    for outcome, bad_verify in zip(group["outcome"], verified_false & group["ok"], strict=True):
+        if outcome != "ok":
+            failed[str(outcome)] = failed.get(str(outcome), 0) + 1
+        elif bad_verify:
+            failed["unverified"] = failed.get("unverified", 0) + 1
+    return Runs(len(group), int(good_mask.sum()), failed), group[good_mask]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One side's measured runs of one cell, as the rule reads them."""
+
+    label: str
+    fields: dict[str, Any]
+    runs: Runs
+    throughput: list[float]  # bytes/s of the good runs
+    memory: list[float]  # peak RSS bytes of the good runs
+
+
+def samples(records: Sequence[dict[str, Any]]) -> dict[str, Sample]:
+    """Per cell id (and machine): its runs and the throughput and peak RSS of its good runs."""
     df = records_to_frame(records)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Sample] = {}
     if df.empty:
         return out
     measured = df[df["measured"]]
     # A run on several machines compares cell by cell *and* machine by machine (by hostname).
     for (cell_id, machine), group in measured.groupby(["cell_id", "machine_label"], sort=True):
         first = group.iloc[0].to_dict()
-        ok = group[group["ok"]]
-        out[f"{cell_id}@{machine}" if machine else str(cell_id)] = {
-            "label": cell_label(first),
-            "fields": {
+        runs, good = _runs(group)
+        out[f"{cell_id}@{machine}" if machine else str(cell_id)] = Sample(
+            label=cell_label(first),
+            fields={
                 k: first[k] for k in ("strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache")
             },
-            "throughput": ok["throughput_bps"].dropna().to_numpy(float),
-            "memory": ok["peak_rss_bytes"].dropna().to_numpy(float),
-        }
+            runs=runs,
+            throughput=good["throughput_bps"].dropna().to_list(),
+            memory=good["peak_rss_bytes"].dropna().to_list(),
+        )
     return out
 
 
-def _metric(base: np.ndarray, cand: np.ndarray, key: str) -> MetricChange:
-    b_med = float(np.median(base)) if base.size else math.nan
-    c_med = float(np.median(cand)) if cand.size else math.nan
-    ratio = c_med / b_med if b_med and not math.isnan(b_med) and not math.isnan(c_med) else math.nan
-    low, high = bootstrap_ratio_ci(base, cand, rng_for(key), BOOTSTRAP_RESAMPLES, CONFIDENCE)
-    test = mann_whitney_u(cand, base)
-    return MetricChange(b_med, c_med, ratio, low, high, test.u, test.p_value, test.method)
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+@dataclass(frozen=True)
+class _Raw:
+    key: str
+    base: Sample
+    cand: Sample | None
+    throughput: Change
+    memory: Change
 
 
 def compare(
@@ -188,121 +305,134 @@ def compare(
     *,
     alpha: float = ALPHA,
     correction: str = "holm",
+    allow_missing: bool = False,
 ) -> Comparison:
     """Compare two runs' records cell by cell (pure; see the module doc for the rules)."""
+    return compare_samples(samples(base_records), samples(cand_records), fail_on_fraction,
+                           alpha=alpha, correction=correction, allow_missing=allow_missing)  # fmt: skip
+
+
+def compare_samples(
+    base: Mapping[str, Sample],
+    cand: Mapping[str, Sample],
+    fail_on_fraction: float,
+    *,
+    alpha: float = ALPHA,
+    correction: str = "holm",
+    allow_missing: bool = False,
+) -> Comparison:
+    """The comparison of two runs' samples (what ``compare`` reads from records; simulations
+    hand them in directly, so the gate they measure is the very one ``compare`` applies)."""
     if correction not in CORRECTIONS:
         raise ValueError(f"unknown correction {correction!r}; valid: {', '.join(CORRECTIONS)}")
-    base, cand = _samples(base_records), _samples(cand_records)
-    common = sorted(set(base) & set(cand))
-    raw: list[CellComparison] = []
-    for cell_id in common:
-        b, c = base[cell_id], cand[cell_id]
-        raw.append(
-            CellComparison(
-                cell_id=cell_id,
-                label=str(b["label"]),
-                fields=dict(b["fields"]),
-                base_runs=int(b["throughput"].size),
-                cand_runs=int(c["throughput"].size),
-                throughput=_metric(b["throughput"], c["throughput"], f"{cell_id}/throughput"),
-                memory=_metric(b["memory"], c["memory"], f"{cell_id}/memory"),
-                min_p=min_p_value(int(b["throughput"].size), int(c["throughput"].size)),
-            )
-        )
+    raws = []
+    for key in sorted(base):
+        other = cand.get(key)
+        raws.append(_Raw(key, base[key], other,
+                         change(base[key].throughput, other.throughput if other else []),
+                         change(base[key].memory, other.memory if other else [])))  # fmt: skip
+    compared = [r for r in raws if r.cand is not None]
     adjust = CORRECTIONS[correction]
-    tp_adj = adjust([r.throughput.p_value for r in raw])
-    mem_adj = adjust([r.memory.p_value for r in raw])
-    cells: list[CellComparison] = []
-    for r, tp_p, mem_p in zip(raw, tp_adj, mem_adj, strict=True):
-        tp = _with_adjusted(r.throughput, tp_p, alpha)
-        mem = _with_adjusted(r.memory, mem_p, alpha)
-        slower = tp.significant and tp.ratio < 1 - fail_on_fraction
-        hungrier = mem.significant and mem.ratio > 1 + fail_on_fraction
-        reasons: list[str] = []
-        if slower:
-            reasons.append(f"throughput {fmt_change(tp.ratio)} (adjusted p {fmt_p(tp_p)})")
-        if hungrier:
-            reasons.append(f"peak RSS {fmt_change(mem.ratio)} (adjusted p {fmt_p(mem_p)})")
-        cells.append(
-            CellComparison(
-                r.cell_id,
-                r.label,
-                r.fields,
-                r.base_runs,
-                r.cand_runs,
-                tp,
-                mem,
-                r.min_p,
-                throughput_regressed=slower,
-                memory_regressed=hungrier,
-                reasons=tuple(reasons),
-            )
+    tp_adj = dict(
+        zip((r.key for r in compared), adjust([r.throughput.p_value for r in compared]), strict=True)
+    )
+    mem_adj = dict(zip((r.key for r in compared), adjust([r.memory.p_value for r in compared]), strict=True))
+    family = max(1, len(compared))
+    cells = [
+        _cell(
+            r, tp_adj.get(r.key, 1.0), mem_adj.get(r.key, 1.0), fail_on_fraction, alpha, family, allow_missing
         )
-    only_base = sorted(str(base[k]["label"]) for k in set(base) - set(cand))
-    only_cand = sorted(str(cand[k]["label"]) for k in set(cand) - set(base))
+        for r in raws
+    ]
+    only_cand = sorted(cand[k].label for k in set(cand) - set(base))
+    comparison = Comparison(cells, only_cand, fail_on_fraction, alpha, correction, allow_missing)
     return Comparison(
-        cells,
-        only_base,
-        only_cand,
-        fail_on_fraction,
-        alpha,
-        correction,
-        _notes(cells, alpha, correction, only_base, only_cand),
+        cells, only_cand, fail_on_fraction, alpha, correction, allow_missing, _notes(comparison)
     )
 
 
-def _with_adjusted(m: MetricChange, p_adjusted: float, alpha: float) -> MetricChange:
-    return MetricChange(
-        m.base_median,
-        m.cand_median,
-        m.ratio,
-        m.ci_low,
-        m.ci_high,
-        m.u,
-        m.p_value,
-        m.method,
-        p_adjusted=p_adjusted,
-        significant=p_adjusted < alpha,
-    )
+def _metric(ch: Change, p_adjusted: float, margin: float, alpha: float, higher_is_better: bool,
+            base: list[float], cand: list[float]) -> MetricChange:  # fmt: skip
+    if math.isnan(ch.ratio):
+        return MetricChange(_median(base), _median(cand), ch, math.nan, "undecided")
+    verdict = judge(ch, margin, higher_is_better=higher_is_better, p_adjusted=p_adjusted, alpha=alpha)
+    return MetricChange(_median(base), _median(cand), ch, p_adjusted, verdict)
 
 
-def _notes(
-    cells: list[CellComparison], alpha: float, correction: str, only_base: list[str], only_cand: list[str]
-) -> list[str]:
+def _cell(
+    r: _Raw, tp_p: float, mem_p: float, margin: float, alpha: float, family: int, allow_missing: bool
+) -> CellComparison:
+    b = r.base
+    base_runs = b.runs
+    if r.cand is None or r.cand.runs.total == 0:
+        reason = "measured in the base run, not in the candidate" + (
+            " (accepted: --allow-missing)" if allow_missing else " (--allow-missing to accept)"
+        )
+        return CellComparison(r.key, b.label, dict(b.fields), base_runs, Runs(0, 0), NO_METRIC, NO_METRIC,
+                              "missing", (reason,), missing_allowed=allow_missing)  # fmt: skip
+    c = r.cand
+    cand_runs = c.runs
+    tp = _metric(r.throughput, tp_p, margin, alpha, True, b.throughput, c.throughput)
+    mem = _metric(r.memory, mem_p, margin, alpha, False, b.memory, c.memory)
+    reasons: list[str] = []
+    judgements: list[str] = []
+    if cand_runs.share < base_runs.share:
+        judgements.append("worse")
+        reasons.append(f"good runs {cand_runs.describe()}, base {base_runs.describe()}")
+    elif cand_runs.share > base_runs.share:
+        judgements.append("better")
+        reasons.append(f"good runs {cand_runs.describe()}, base {base_runs.describe()}")
+    elif base_runs.good == 0:
+        judgements.append("same")  # both sides failed alike: nothing else to weigh
+        reasons.append(f"no good run on either side (base {base_runs.describe()})")
+    for name, m, p in (("throughput", tp, tp_p), ("peak RSS", mem, mem_p)):
+        if math.isnan(m.ratio):
+            continue  # no such figure on either side (a browser run has no throughput)
+        judgements.append(m.judgement)
+        if m.judgement in ("worse", "better"):
+            reasons.append(f"{name} {m.interval_text()} (adjusted p {fmt_p(p)})")
+        elif m.judgement == "undecided":
+            reasons.append(f"{name} {m.interval_text()}: not within ±{margin:.0%}, not significant beyond it")
+    verdict = _combine(judgements)
+    needed = None
+    if verdict == "undecided":
+        open_metrics = [m for m in (tp, mem) if m.judgement == "undecided" and not math.isnan(m.ratio)]
+        needed = max((runs_needed(m.change, margin, family, alpha) for m in open_metrics), default=None)
+    return CellComparison(r.key, b.label, dict(b.fields), base_runs, cand_runs, tp, mem,
+                          verdict, tuple(reasons), needed)  # fmt: skip
+
+
+def _combine(judgements: list[str]) -> str:
+    """A cell is worse if any part of it is; undecided if any is; better if any is; else the same."""
+    for verdict in ("worse", "undecided", "better"):
+        if verdict in judgements:
+            return verdict
+    return "same" if judgements else "undecided"
+
+
+def _notes(comparison: Comparison) -> list[str]:
     notes: list[str] = []
+    cells = comparison.cells
     if not cells:
-        notes.append("no cell was measured in both runs: nothing to compare")
+        notes.append("no cell was measured in the base run: nothing to compare")
         return notes
-    m = len(cells)
-    # Holm's first step multiplies the smallest p-value by m (so does BH for one changed cell).
-    reachable = [c for c in cells if c.min_p * m < alpha]
-    if not reachable:
-        most = min(cells, key=lambda c: c.min_p)  # the cell with the most runs: the best chance
-        n_base, n_cand = most.base_runs, most.cand_runs
-        smallest = fmt_p(most.min_p)
-        notes.append(
-            f"no change can be significant here: with {n_base} and {n_cand} successful runs a side the "
-            f"smallest possible Mann-Whitney p-value is {smallest} (2 / C({n_base + n_cand}, {n_base})), and "
-            f"{correction} over {m} cell{'s' if m != 1 else ''} multiplies it by up to {m}; re-run both with "
-            f"--repeat {repeats_needed(m, alpha)} or more to be able to detect a change at {alpha:g} "
-            "(the ratios and intervals still show the size of any change)"
-        )
-    elif len(reachable) < m:
-        notes.append(
-            f"{m - len(reachable)} of {m} cells have too few runs to ever reach significance "
-            f"after {correction}"
-        )
-    if only_base:
-        notes.append(f"{len(only_base)} cell(s) only in the base run (not compared)")
-    if only_cand:
-        notes.append(f"{len(only_cand)} cell(s) only in the candidate run (not compared)")
+    missing = comparison.with_verdict("missing")
+    if missing and comparison.allow_missing:
+        notes.append(f"{len(missing)} cell(s) only in the base run (accepted: --allow-missing)")
+    if comparison.only_cand:
+        notes.append(f"{len(comparison.only_cand)} cell(s) only in the candidate run (not compared)")
     return notes
 
 
 def machine_notes(base_meta: Mapping[str, Any], cand_meta: Mapping[str, Any]) -> list[str]:
     """What differs between the two runs' machines: a change may be the machine's, not the code's."""
+
+    def mapping(meta: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = meta.get(key)
+        return value if isinstance(value, Mapping) else {}
+
     notes: list[str] = []
-    base_m, cand_m = base_meta.get("machine") or {}, cand_meta.get("machine") or {}
+    base_m, cand_m = mapping(base_meta, "machine"), mapping(cand_meta, "machine")
     for key, what in (("hostname", "machine"), ("cpu_model", "CPU"), ("cpu_count", "core count"),
                       ("kernel", "kernel"), ("python", "Python")):  # fmt: skip
         b, c = base_m.get(key), cand_m.get(key)
@@ -321,7 +451,7 @@ def machine_notes(base_meta: Mapping[str, Any], cand_meta: Mapping[str, Any]) ->
             "the comparison crosses machines: base measured on "
             f"{', '.join(sorted(base_hosts.values()))}, candidate on {', '.join(sorted(cand_hosts.values()))}"
         )
-    base_cal, cand_cal = base_meta.get("calibration") or {}, cand_meta.get("calibration") or {}
+    base_cal, cand_cal = mapping(base_meta, "calibration"), mapping(cand_meta, "calibration")
     for key in sorted(set(base_cal) & set(cand_cal)):
         b, c = base_cal[key], cand_cal[key]
         if isinstance(b, int | float) and isinstance(c, int | float) and b > 0 and abs(c / b - 1) > 0.2:
@@ -340,27 +470,45 @@ def comparison_markdown(comparison: Comparison) -> str:
         "",
         comparison.summary_line(),
         "",
-        "| cell | runs b/c | GB/s base → cand | change [95% CI] | p adj | peak RSS change | p adj "
-        "| verdict |",
+        "| cell | good runs b/c | GB/s base → cand | change [95% CI] | p adj | peak RSS change [95% CI] "
+        "| p adj | verdict |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in comparison.cells:
         tp, mem = c.throughput, c.memory
         lines.append(
-            f"| {cell(c.label)} | {c.base_runs}/{c.cand_runs} | {fmt_num(tp.base_median / 1e9)} → "
-            f"{fmt_num(tp.cand_median / 1e9)} | {fmt_change(tp.ratio)} [{fmt_change(tp.ci_low)}, "
-            f"{fmt_change(tp.ci_high)}] | {fmt_p(tp.p_adjusted)} | {fmt_change(mem.ratio)} | "
-            f"{fmt_p(mem.p_adjusted)} | {cell(c.verdict)} |"
+            f"| {cell(c.label)} | {c.base.good}/{c.base.total} → {c.cand.good}/{c.cand.total} | "
+            f"{fmt_num(tp.base_median / 1e9)} → {fmt_num(tp.cand_median / 1e9)} | {tp.interval_text()} | "
+            f"{fmt_p(tp.p_adjusted)} | {mem.interval_text()} | {fmt_p(mem.p_adjusted)} | {cell(c.words)} |"
         )
-    lines += ["", *(f"- note: {cell(n)}" for n in comparison.notes), ""]
+    reasons = [f"- {cell(c.label)}: {cell('; '.join(c.reasons))}" for c in comparison.cells
+               if c.verdict != "same" and c.reasons]  # fmt: skip
+    lines += ["", *reasons, *(f"- note: {cell(n)}" for n in comparison.notes), ""]
     return "\n".join(lines)
 
 
 def comparison_json(comparison: Comparison) -> dict[str, Any]:
     """Everything the comparison decided, as plain data (``--format json``)."""
 
+    def number(v: float) -> float | None:
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
     def metric(m: MetricChange) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in m.__dict__.items()}
+        ch = m.change
+        return {
+            "base_median": number(m.base_median),
+            "cand_median": number(m.cand_median),
+            "ratio": number(ch.ratio),
+            "ci_low": number(m.ci_low),
+            "ci_high": number(m.ci_high),
+            "coverage": ch.coverage,
+            "p_value": ch.p_value,
+            "p_adjusted": number(m.p_adjusted),
+            "judgement": m.judgement,
+        }
+
+    def runs(r: Runs) -> dict[str, Any]:
+        return {"total": r.total, "good": r.good, "failed": dict(r.failed)}
 
     return {
         "outcome": comparison.outcome,
@@ -370,6 +518,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
         "fail_on_fraction": comparison.fail_on_fraction,
         "alpha": comparison.alpha,
         "correction": comparison.correction,
+        "allow_missing": comparison.allow_missing,
         "notes": list(comparison.notes),
         "only_base": comparison.only_base,
         "only_cand": comparison.only_cand,
@@ -378,14 +527,14 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
                 "cell_id": c.cell_id,
                 "label": c.label,
                 "fields": c.fields,
-                "base_runs": c.base_runs,
-                "cand_runs": c.cand_runs,
                 "verdict": c.verdict,
                 "regression": c.regression,
-                "can_reach_significance": c not in comparison.undecidable,
+                "base_runs": runs(c.base),
+                "cand_runs": runs(c.cand),
                 "throughput": metric(c.throughput),
                 "memory": metric(c.memory),
                 "reasons": list(c.reasons),
+                "runs_needed": c.runs_needed,
             }
             for c in comparison.cells
         ],
@@ -401,30 +550,22 @@ def comparison_table(comparison: Comparison) -> Table:
         title=f"candidate vs base ({comparison.correction}-corrected, alpha {comparison.alpha:g}, "
         f"--fail-on {comparison.fail_on_fraction:.0%})"
     )
-    for column in (
-        "cell",
-        "runs b/c",
-        "GB/s base → cand",
-        "change [95% CI]",
-        "p adj",
-        "peak RSS change",
-        "p adj",
-        "verdict",
-    ):
+    for column in ("cell", "good b → c", "GB/s base → cand", "change [95% CI]", "p adj",
+                   "peak RSS change [95% CI]", "p adj", "verdict"):  # fmt: skip
         table.add_column(column, no_wrap=column not in ("cell", "verdict"))
     for c in comparison.cells:
         tp, mem = c.throughput, c.memory
-        style = "bold red" if c.regression else ("yellow" if tp.significant or mem.significant else "")
+        style = {"worse": "bold red", "missing": "bold red", "undecided": "yellow", "better": "green"}
         table.add_row(
             printable(c.label),
-            f"{c.base_runs}/{c.cand_runs}",
+            f"{c.base.good}/{c.base.total} → {c.cand.good}/{c.cand.total}",
             f"{fmt_num(tp.base_median / 1e9)} → {fmt_num(tp.cand_median / 1e9)}",
-            f"{fmt_change(tp.ratio)} [{fmt_change(tp.ci_low)}, {fmt_change(tp.ci_high)}]",
+            tp.interval_text(),
             fmt_p(tp.p_adjusted),
-            f"{fmt_change(mem.ratio)} [{fmt_change(mem.ci_low)}, {fmt_change(mem.ci_high)}]",
+            mem.interval_text(),
             fmt_p(mem.p_adjusted),
-            c.verdict,
-            style=style,
+            c.words,
+            style=style.get(c.verdict, ""),
         )
     return table
 
@@ -434,22 +575,24 @@ def _ratio_chart(
     what: str,
     title: str,
     metric: Callable[[CellComparison], MetricChange],
-    regressed: Callable[[CellComparison], bool],
     fail: float,
 ) -> Markup | None:
-    """A dot per cell at the ratio of medians, whiskers at its bootstrap interval; --fail-on shaded."""
+    """A dot per cell at the ratio, whiskers at its interval; --fail-on shaded."""
+    colours = {"worse": "#b00020", "better": "#1b5e20", "undecided": "#f28e2b", "same": "#4e79a7"}
     items = []
     for c in comparison.cells:
         m = metric(c)
+        if math.isnan(m.ratio):
+            continue
         items.append(
             svg.Item(
                 label=c.label,
                 value=m.ratio,
                 low=m.ci_low,
                 high=m.ci_high,
-                colour="#b00020" if regressed(c) else ("#f28e2b" if m.significant else "#4e79a7"),
-                tooltip=f"{c.label}: {what} {fmt_change(m.ratio)}, 95% CI {fmt_change(m.ci_low)} to "
-                f"{fmt_change(m.ci_high)}, adjusted p {fmt_p(m.p_adjusted)}",
+                colour=colours[m.judgement],
+                tooltip=f"{c.label}: {what} {m.interval_text()}, adjusted p {fmt_p(m.p_adjusted)}: "
+                f"{m.judgement}",
             )
         )
     if not items:
@@ -458,7 +601,7 @@ def _ratio_chart(
         svg.interval_chart(
             items,
             title=title,
-            axis_label="ratio of medians (dot), bootstrap 95% CI (whiskers); shaded: within --fail-on",
+            axis_label="typical ratio (dot), 95% interval (whiskers); shaded: within --fail-on",
             ref_lines=[svg.RefLine(1.0, "no change", band=(1 - fail, 1 + fail))],
             value_format=fmt_change,
             dots=True,
@@ -476,22 +619,8 @@ def render_comparison(
     base_meta, cand_meta = base_meta or {}, cand_meta or {}
     fail = comparison.fail_on_fraction
     charts = [
-        _ratio_chart(
-            comparison,
-            "throughput",
-            "throughput, candidate / base",
-            lambda c: c.throughput,
-            lambda c: c.throughput_regressed,
-            fail,
-        ),
-        _ratio_chart(
-            comparison,
-            "peak RSS",
-            "peak RSS, candidate / base",
-            lambda c: c.memory,
-            lambda c: c.memory_regressed,
-            fail,
-        ),
+        _ratio_chart(comparison, "throughput", "throughput, candidate / base", lambda c: c.throughput, fail),
+        _ratio_chart(comparison, "peak RSS", "peak RSS, candidate / base", lambda c: c.memory, fail),
     ]
     return ENV.get_template("compare.html.j2").render(
         comparison=comparison,

@@ -1,10 +1,11 @@
 """History across saved runs: each cell's median and interval per run, changes flagged (pure).
 
 Cells are matched on their stable ``cell_id`` across runs (asv's "publish", criterion's
-baselines). Each run's cell is set against the same cell in the run before it with the very
-test ``compare`` uses (Mann-Whitney U per metric, Holm's correction over the cells the two runs
-share, a change flagged only when significant and beyond ``fail_on``), so a flag here and a
-failing ``compare`` of the same two runs are one and the same judgement.
+baselines). Each run's cell is set against the same cell in the run before it by ``compare``
+itself (the one decision rule of :mod:`harness.common.decision`: fewer good runs, a missing cell,
+or a significant change beyond ``fail_on`` is a regression; a change that is neither within the
+margin nor significant beyond it is flagged ``undecided``), so a flag here and a failing
+``compare`` of the same two runs are one and the same judgement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from reports import svg
 from reports.compare import CellComparison, compare
 from reports.frame import records_to_frame
 from reports.stats import cell_summary
-from reports.templating import ENV, fmt_change, fmt_num
+from reports.templating import ENV, fmt_num
 
 MAX_CHARTS = 30
 
@@ -44,8 +45,8 @@ class Point:
     runs: int
     run_values_gbps: tuple[float, ...]
     peak_rss_bytes: float
-    # Against the same cell in the run before: "regression", "improvement", "" (no significant
-    # change beyond fail_on, or nothing to compare with), and what the test said.
+    # Against the same cell in the run before: "regression", "improvement", "undecided", or ""
+    # (within fail_on, or nothing to compare with), and what the rule said.
     change: str = ""
     detail: str = ""
 
@@ -69,45 +70,48 @@ class HistoryView:
     fail_on_fraction: float
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def newest_regressed(self) -> bool:
+        """Whether the newest run has a regression against the one before it."""
+        return any(c.points[-1] is not None and c.points[-1].change == "regression" for c in self.cells)
+
     def flagged(self, change: str) -> list[CellHistory]:
         return [c for c in self.cells if any(p is not None and p.change == change for p in c.points)]
 
     def summary_line(self) -> str:
         regressions, improvements = self.flagged("regression"), self.flagged("improvement")
+        undecided = self.flagged("undecided")
         return (
             f"history of {len(self.cells)} cells over {len(self.names)} runs ({', '.join(self.names)}): "
-            f"{len(regressions)} with a regression, {len(improvements)} with an improvement "
-            f"(significant and beyond {self.fail_on_fraction:.0%}, as compare judges)"
+            f"{len(regressions)} with a regression, {len(improvements)} with an improvement, "
+            f"{len(undecided)} undecided (as compare judges, margin {self.fail_on_fraction:.0%})"
         )
 
 
-def _change(c: CellComparison, fail_on: float) -> tuple[str, str]:
+def _change(c: CellComparison) -> tuple[str, str]:
+    """A cell's change against the run before, in compare's words (the one decision rule)."""
+    detail = "; ".join(c.reasons)
     if c.regression:
-        return "regression", "; ".join(c.reasons)
-    tp, mem = c.throughput, c.memory
-    better = []
-    if tp.significant and tp.ratio > 1 + fail_on:
-        better.append(f"throughput {fmt_change(tp.ratio)}")
-    if mem.significant and mem.ratio < 1 - fail_on:
-        better.append(f"peak RSS {fmt_change(mem.ratio)}")
-    if better:
-        return "improvement", "; ".join(better)
-    return "", f"throughput {fmt_change(tp.ratio)}, not flagged (adjusted p {fmt_num(tp.p_adjusted, 2)})"
+        return "regression", detail
+    if c.verdict == "better":
+        return "improvement", detail
+    if c.verdict == "undecided":
+        return "undecided", detail
+    return "", f"throughput {c.throughput.interval_text()}: within the margin"
 
 
-def history(runs: Sequence[SavedRun], fail_on_fraction: float) -> HistoryView:
+def history(runs: Sequence[SavedRun], fail_on_fraction: float, *, allow_missing: bool = False) -> HistoryView:
     """Each cell of any run, with its figures per run and its change against the run before."""
     summaries = [cell_summary(records_to_frame(r.records)) for r in runs]
     changes: list[dict[str, tuple[str, str]]] = [{}]
     notes: list[str] = []
     for before, after in itertools.pairwise(runs):
-        comparison = compare(before.records, after.records, fail_on_fraction)
-        changes.append({c.cell_id: _change(c, fail_on_fraction) for c in comparison.cells})
-        if comparison.undecidable:
+        comparison = compare(before.records, after.records, fail_on_fraction, allow_missing=allow_missing)
+        changes.append({c.cell_id: _change(c) for c in comparison.cells})
+        if comparison.undecided:
             notes.append(
-                f"{before.name} -> {after.name}: {len(comparison.undecidable)} of "
-                f"{len(comparison.cells)} cells have too few runs for any change to be significant "
-                "after the correction"
+                f"{before.name} -> {after.name}: {len(comparison.undecided)} of {len(comparison.cells)} "
+                f"cells cannot be decided from these runs ({comparison.summary_line()})"
             )
     labels: dict[str, str] = {}
     points: dict[str, list[Point | None]] = {}
@@ -127,6 +131,13 @@ def history(runs: Sequence[SavedRun], fail_on_fraction: float) -> HistoryView:
                 change=change,
                 detail=detail,
             )
+    # A cell the run before had and this run lacks is a regression too (compare's "missing"):
+    # it gets an empty point that carries the flag.
+    for i, changed in enumerate(changes):
+        for cell_id, (change, detail) in changed.items():
+            pts = points.get(cell_id)
+            if pts is not None and pts[i] is None and change:
+                pts[i] = Point(math.nan, math.nan, math.nan, "not measured", 0, (), math.nan, change, detail)
     cells = [
         CellHistory(cid, labels[cid], pts)
         for cid, pts in sorted(points.items(), key=lambda kv: labels[kv[0]])
@@ -145,7 +156,9 @@ def _chart(cell: CellHistory, names: Sequence[str]) -> Markup:
     for name, p in zip(names, cell.points, strict=True):
         if p is None or math.isnan(p.median_gbps):
             continue
-        colour = {"regression": "#b00020", "improvement": "#1b5e20"}.get(p.change, svg.PALETTE[0])
+        colour = {"regression": "#b00020", "improvement": "#1b5e20", "undecided": "#f28e2b"}.get(
+            p.change, svg.PALETTE[0]
+        )
         items.append(
             svg.Item(
                 label=name,

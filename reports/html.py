@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from harness.common.intervals import TIE_FRACTION
+from harness.common.decision import TIE_FRACTION, min_runs_for_interval
 from reports import svg
 from reports.frame import PAGE_BYTES, records_to_frame
 from reports.stats import (
@@ -28,6 +28,7 @@ from reports.stats import (
     best_per_setting,
     cell_summary,
     chunk_knees,
+    judge_pair,
     memory_scaling,
     pareto_front,
     ranking_per_setting,
@@ -116,7 +117,9 @@ def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             groups.setdefault(str(r.get("cell_id")), []).append(r)
 
     def med(rows: list[dict[str, Any]], get: Any) -> float | None:
-        values = [v for v in (get(r) for r in rows) if v is not None and not is_missing(v)]
+        # Numbers only: a hostile or corrupt record's "x" is no figure (and no crash).
+        values = [float(v) for v in (get(r) for r in rows)
+                  if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]  # fmt: skip
         return float(np.median(values)) if values else None
 
     out = []
@@ -196,14 +199,15 @@ def _best_rows(summary: pd.DataFrame) -> list[dict[str, Any]]:
         best, runner_up = entry["best"], entry["runner_up"]
         if runner_up is None:
             verdict = "the only strategy with a value"
-        elif entry["ci_overlap"]:
-            verdict = f"not a clear win: its interval overlaps {runner_up['strategy']}'s"
-        elif not entry["ci_enough"]:
-            ahead = best["throughput_gbps_median"] / runner_up["throughput_gbps_median"] - 1
-            verdict = f"{ahead:.0%} ahead of {runner_up['strategy']}, ranges apart ({best['ci_text']})"
         else:
             ahead = best["throughput_gbps_median"] / runner_up["throughput_gbps_median"] - 1
-            verdict = f"{ahead:.0%} ahead of {runner_up['strategy']}, 95% intervals apart"
+            verdict = {
+                "decided": f"{ahead:.0%} ahead of {runner_up['strategy']}: decided (Mann-Whitney, beyond "
+                f"{TIE_FRACTION:.0%})",
+                "tie": f"a tie with {runner_up['strategy']}: the 95% interval of their ratio is within "
+                f"{TIE_FRACTION:.0%}",
+            }.get(judge_pair(best, runner_up), f"not a clear win over {runner_up['strategy']} yet "
+                  f"({ahead:.0%} ahead by the medians)")  # fmt: skip
         rows.append(
             {
                 "setting": best["setting"],
@@ -451,18 +455,21 @@ def _headline(entry: Mapping[str, Any]) -> str:
     ahead = best["throughput_gbps_median"] / second["throughput_gbps_median"] - 1
     status = entry["status"]
     if status == "decided":
-        return f"{name} is first, {ahead:.0%} ahead of {second['strategy']}: decided, 95% intervals apart."
+        return (
+            f"{name} is first, {ahead:.0%} ahead of {second['strategy']}: decided (the runs differ, "
+            f"by more than {TIE_FRACTION:.0%})."
+        )
     if status == "tie":
         return (
-            f"{name} and {second['strategy']} are a tie: their 95% intervals lie within "
-            f"{TIE_FRACTION:.0%} of each other."
+            f"{name} and {second['strategy']} are a tie: the 95% interval of their ratio lies within "
+            f"{TIE_FRACTION:.0%}."
         )
-    if second["throughput_gbps_ci_high"] >= best["throughput_gbps_ci_low"]:
-        why = "their intervals overlap"
-    else:
-        runs = min(int(best["ok_runs"]), int(second["ok_runs"]))
-        coverage = min(float(best["ci_coverage"]), float(second["ci_coverage"]))
-        why = f"their ranges lie apart, but {runs} runs give {coverage:.0%} coverage, not 95%"
+    runs = min(int(best["ok_runs"]), int(second["ok_runs"]))
+    why = (
+        f"{runs} runs are too few for an interval"
+        if runs < min_runs_for_interval()
+        else f"the interval of their ratio is neither within {TIE_FRACTION:.0%} nor clear of it"
+    )
     return f"{name} leads {second['strategy']} by {ahead:.0%}, undecided: {why}; more runs would say."
 
 

@@ -25,7 +25,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from harness.common.intervals import TIE_FRACTION, decide, median_interval
+from harness.common.decision import TIE_FRACTION, change, judge
+from harness.common.intervals import median_interval
 from harness.common.units import format_bytes
 from harness.results.identity import cell_label as identity_label
 from reports import scaling
@@ -446,32 +447,22 @@ def _ranked_settings(summary: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame]
 
 
 def best_per_setting(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per setting (workload, size, sink, ...): the cell with the best median throughput,
-    the runner-up, whether their intervals overlap, and whether both reach 95% (``ci_enough``):
-    a win is clear only when the intervals are apart *and* each has the coverage it claims."""
+    """Per setting (workload, size, sink, ...): the cell with the best median throughput and the
+    runner-up (``judge_pair`` says whether the lead is decided)."""
     out: list[dict[str, Any]] = []
     for _, ordered in _ranked_settings(summary):
         best = ordered.iloc[0].to_dict()
         runner_up = ordered.iloc[1].to_dict() if len(ordered) > 1 else None
-        overlap = bool(
-            runner_up is not None and runner_up["throughput_gbps_ci_high"] >= best["throughput_gbps_ci_low"]
-        )
-        enough = bool(best["ci_enough"]) and (runner_up is None or bool(runner_up["ci_enough"]))
-        out.append({"best": best, "runner_up": runner_up, "ci_overlap": overlap, "ci_enough": enough,
-                    "cells": len(ordered)})  # fmt: skip
+        out.append({"best": best, "runner_up": runner_up, "cells": len(ordered)})
     return out
 
 
 def judge_pair(above: Mapping[str, Any], below: Mapping[str, Any], tie_fraction: float = TIE_FRACTION) -> str:
-    """``decided``, ``tie`` or ``undecided`` for two summary rows (``above`` the faster): the rule
-    ``--repeat auto`` stops on (:func:`harness.common.intervals.decide`)."""
-
-    def interval(row: Mapping[str, Any]) -> tuple[float, float, bool]:
-        low, high = float(row["throughput_gbps_ci_low"]), float(row["throughput_gbps_ci_high"])
-        return low, high, bool(row["ci_enough"])
-
-    status = decide(interval(above), interval(below), float(above["throughput_gbps_median"]), tie_fraction)
-    return "undecided" if status == "open" else status
+    """``decided``, ``tie`` or ``undecided`` for two summary rows (``above`` the faster), by the one
+    decision rule ``--repeat auto`` stops on and ``compare`` gates on (:mod:`harness.common.decision`)."""
+    ch = change(below["throughput_gbps_runs"] or [], above["throughput_gbps_runs"] or [])
+    verdict = judge(ch, tie_fraction, higher_is_better=True)
+    return {"better": "decided", "worse": "decided", "same": "tie"}.get(verdict, "undecided")
 
 
 def ranking_per_setting(summary: pd.DataFrame, max_rows: int = 12) -> list[dict[str, Any]]:

@@ -252,6 +252,10 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     directory.mkdir(parents=True, exist_ok=True)
     _check_free_space(directory, spec.size_bytes)
     path, manifest_path = paths_for(spec, data_dir)
+    if not path.is_symlink() and path.exists() and not path.is_file():
+        # A folder (or a device, a FIFO) where the workload goes: said before a byte is written.
+        # (A symbolic link is replaced as a link; its target is never touched.)
+        raise UsageError(f"cannot generate {path}: something that is not a workload file is in the way there")
     manifest_path.unlink(missing_ok=True)  # the old manifest must not vouch for new bytes
     tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
     t0 = time.perf_counter()
@@ -260,7 +264,11 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
         written_bytes, records, digest, details = _write_with_program(generator, spec, tmp, progress)
     else:
         written_bytes, records, digest = _write_blocks(generator, spec, tmp, progress)
-    os.replace(tmp, path)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot put the new workload at {path}: {exc.strerror or exc}") from None
     manifest = Manifest(
         kind=spec.kind,
         requested_size_bytes=spec.size_bytes,

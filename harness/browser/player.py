@@ -13,7 +13,6 @@ it made (every one must stay on 127.0.0.1).
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from urllib.parse import urlsplit
 
 from harness.browser.cdp import Browser, Page
 from harness.common.paths import PACKAGE_ROOT
+from harness.common.scratch import owned_tempdir_context
 
 PLAYER_JS = PACKAGE_ROOT / "harness" / "browser" / "player.js"
 VIEWPORT = (640, 400)
@@ -95,8 +95,9 @@ def play(
     screenshot_dir: Path | None = None,
 ) -> PlayResult:
     """Open ``n_pages`` tabs, start them together, wait for every page's report (or the deadline)."""
-    with tempfile.TemporaryDirectory(prefix="streambench-chromium-") as profile:
-        browser = Browser(binary, Path(profile), timeout_s=30.0)
+    # Named by our pid: a profile left by a killed harness is swept by the next browser run.
+    with owned_tempdir_context("streambench-chromium-") as profile:
+        browser = Browser(binary, profile, timeout_s=30.0)
         try:
             result = _play(browser, url_for, n_pages, settings, at_first_frame, screenshot_dir)
         finally:

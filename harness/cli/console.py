@@ -171,7 +171,10 @@ class _RunProgress:
     def started(self, run: PlannedRun, index: int, total: int) -> None:
         if self.progress is not None:
             tag = " (warm-up)" if run.warmup else f" #{run.repeat + 1}"
-            self.progress.update(self.task, description=printable(f"{run.cell.label}{tag}"))
+            # --repeat auto's rounds come after the planned ones: the bar's total grows with them.
+            task = self.progress.tasks[0]
+            grown = max(task.total or 0, task.completed + 1)
+            self.progress.update(self.task, description=printable(f"{run.cell.label}{tag}"), total=grown)
 
     def record(self, record: Record) -> None:
         if self.progress is not None:

@@ -40,7 +40,9 @@ def cmd_bench_overhead(args: argparse.Namespace) -> int:
     from harness.machine.bench import measure_overhead
 
     load_registry(plugins=False).resolve(args.strategy)  # an unknown name is one line, before any work
-    rounds = parse_count(args.rounds, "--rounds", 1, 1000)
+    # The standalone time is hyperfine's run minus its --noop start-up: from fewer than 3 rounds of
+    # each, the difference is noise (one round printed negative times).
+    rounds = parse_count(args.rounds, "--rounds", 3, 1000)
     result = measure_overhead(
         args.strategy,
         parse_size(args.size),
@@ -60,7 +62,32 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_gate(args: argparse.Namespace) -> int:
+    """The gate measured: how often compare's rule alarms on A/A pairs, and catches planted slowdowns."""
+    from reports.gate import MODELS, simulate_table
+
+    trials = parse_count(args.trials, "--trials", 10, 100_000)
+    cells = parse_count(args.cells, "--cells", 1, 10_000)
+    runs = [parse_count(n, "--runs", 2, 200) for n in str(args.runs).split(",")]
+    rows = simulate_table(runs=runs, models=MODELS, cells=cells, trials=trials)
+    print(f"simulated: {trials} comparisons per row of {cells} cells; a planted ratio in one cell (1.0: A/A)")
+    print(f"{'noise':48} {'ratio':>6} {'runs':>5} {'regression':>11} {'undecided':>10} {'no change':>10} "
+          f"{'caught':>7}")  # fmt: skip
+    for r in rows:
+        print(f"{r.noise:48} {r.planted_ratio:6.2f} {r.runs:5d} {r.regression:11.1%} {r.undecided:10.1%} "
+              f"{r.no_change:10.1%} {r.planted_caught:7.1%}")  # fmt: skip
+    return 0
+
+
 def add_commands(sub: Any) -> None:
+    gate = sub.add_parser(
+        "bench-gate", help="compare's false alarms and misses, simulated at n runs a side (A/A and planted)"
+    )
+    gate.add_argument("--runs", default="3,5,10,20", help="runs a side, a comma list (default 3,5,10,20)")
+    gate.add_argument("--cells", default="44", help="cells per comparison (default 44, the quick default's)")
+    gate.add_argument("--trials", default="400", help="comparisons per row (default 400)")
+    gate.set_defaults(func=cmd_bench_gate)
+
     bench = sub.add_parser("bench-overhead", help="the harness's overhead vs the same code under hyperfine")
     bench.add_argument("--strategy", default="pipe")
     bench.add_argument("--size", default="1GiB")

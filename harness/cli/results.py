@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.cli.console import num, out_console
-from harness.common.errors import UsageError
+from harness.common.errors import EXIT_CODES_HELP, Exit, UsageError
 from harness.common.text import console as make_console
 from harness.common.text import printable
 from harness.common.units import format_bytes
@@ -87,7 +87,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is None and not source.is_dir():
         output = inputs.default_output
-    print(write_report(inputs.run_dir, inputs.meta, inputs.records, output))
+    print(write_report(inputs.run_dir, inputs.meta, inputs.records, output).path)
     return 0
 
 
@@ -147,7 +147,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """Compare a candidate run with a base run: exit 0 no change, 1 a regression, 3 cannot decide."""
+    """Compare a candidate run with a base run: exit 0 no change, 1 a regression, 3 cannot decide.
+
+    A regression: fewer good runs (crashed, oom, timed out, unverified), a base cell missing from the
+    candidate (unless --allow-missing), or a significant change beyond --fail-on. "No change" only
+    when each cell's 95% interval lies within --fail-on; anything else cannot be decided."""
     import dataclasses
     import os
 
@@ -164,7 +168,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     base_path, cand_path = _compare_paths(args)
     base = load_inputs(base_path)
     cand = load_inputs(cand_path)
-    comparison = compare(base.records, cand.records, fail_on, correction=args.correction)
+    comparison = compare(
+        base.records, cand.records, fail_on, correction=args.correction, allow_missing=args.allow_missing
+    )
     comparison = dataclasses.replace(
         comparison, notes=[*comparison.notes, *machine_notes(base.meta, cand.meta)]
     )
@@ -230,12 +236,13 @@ def cmd_history(args: argparse.Namespace) -> int:
             "(save some with: streambench run ... --save-baseline NAME)"
         )
     fail_on = parse_fraction(args.fail_on)
-    view = history(runs, fail_on)
+    view = history(runs, fail_on, allow_missing=args.allow_missing)
     output = Path(args.output) if args.output else root / "history.html"
     path = write_atomic(output, render_history(view).encode())
     print(printable(view.summary_line()))
     print(path)
-    return 0
+    # A gate on the newest run: 1 when it regressed from the one before it.
+    return Exit.REGRESSION if view.newest_regressed else Exit.OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -263,7 +270,10 @@ def add_commands(subparsers: Any) -> None:
     report.set_defaults(func=cmd_report)
 
     compare = subparsers.add_parser(
-        "compare", help="compare two runs cell by cell (exit 0 no change, 1 regression, 3 cannot decide)"
+        "compare",
+        help="compare two runs cell by cell (exit 0 no change, 1 regression, 3 cannot decide)",
+        description=cmd_compare.__doc__,
+        epilog=EXIT_CODES_HELP,
     )
     compare.add_argument(
         "runs",
@@ -272,7 +282,9 @@ def add_commands(subparsers: Any) -> None:
         help="BASE CAND (run directories or pytest-benchmark JSON files), or only CAND with --baseline",
     )
     compare.add_argument("--baseline", metavar="NAME", help="the base is this saved baseline")
-    _add_baseline_options(compare, "a significant throughput drop or peak RSS growth beyond this fails")
+    _add_baseline_options(
+        compare, "the margin: no change only within it, a regression only a significant change beyond it"
+    )
     compare.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="what is printed (default text)"
     )
@@ -301,6 +313,9 @@ def add_commands(subparsers: Any) -> None:
     history.add_argument(
         "--fail-on", default="5%", help="flag a significant change beyond this, as compare does (default 5%%)"
     )
+    history.add_argument(
+        "--allow-missing", action="store_true", help="a cell gone from a later run is not a regression"
+    )
     history.set_defaults(func=cmd_history)
 
     export = subparsers.add_parser("export", help="export a run's records (parquet, csv, pytest-benchmark)")
@@ -314,6 +329,11 @@ def _add_baseline_options(parser: argparse.ArgumentParser, fail_on_help: str) ->
     """``--baselines-dir`` and ``--fail-on``, worded the same for compare and history."""
     parser.add_argument("--baselines-dir", help="where baselines are kept (default ./results/baselines)")
     parser.add_argument("--fail-on", default="5%", help=f"{fail_on_help} (default 5%%)")
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a base cell the candidate lacks is a note, not a regression",
+    )
 
 
 def add_profile_command(subparsers: Any) -> None:

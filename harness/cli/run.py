@@ -13,7 +13,7 @@ from typing import Any
 from rich.table import Table
 
 from harness.cli.console import err_console, out_console, session_events
-from harness.common.errors import UsageError
+from harness.common.errors import EXIT_CODES_HELP, UsageError
 from harness.common.paths import MATRICES_DIR
 from harness.common.text import printable
 from harness.common.units import format_bytes, parse_count, parse_size
@@ -78,12 +78,17 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         base = load_spec_file(MATRICES_DIR / "default.toml")
     # Only the flags the user gave: they override the file (and the defaults).
     flags = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
-    return merge(base, normalise_spec(flags, "command line"))
+    spec = merge(base, normalise_spec(flags, "command line"))
+    if args.budget is not None and str(spec.get("repeat", "")).strip().lower() != "auto":
+        raise UsageError(
+            "--budget bounds --repeat auto's extra rounds; with a fixed --repeat it would be ignored"
+        )
+    return spec
 
 
 def _finish(result: SessionResult, args: argparse.Namespace | None = None) -> int:
     name = getattr(args, "save_baseline", None)
-    if name and result.run_dir is not None and (result.run_dir / RESULTS_FILE).is_file():
+    if name is not None and result.run_dir is not None and (result.run_dir / RESULTS_FILE).is_file():
         saved = baselines.save(
             result.run_dir, name, baselines.baselines_dir(args.baselines_dir if args else None)
         )
@@ -93,21 +98,30 @@ def _finish(result: SessionResult, args: argparse.Namespace | None = None) -> in
     return result.exit_code
 
 
+# Settings a resumed run takes from its run.json: given with --resume, they would be ignored.
+RESUME_IGNORES = (
+    "matrix", "full", "profile", "profile_rate", "out", "dry_run", "yes", "verify_workloads", "drop_caches",
+    "no_plugins", "consumer_close_after",
+)  # fmt: skip
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a benchmark matrix and write an HTML report."""
-    if args.save_baseline:
-        baselines.check_name(args.save_baseline)  # a bad name is said before anything runs
+    if args.save_baseline is not None:
+        # A bad name, or a baselines folder that cannot be written, is said before anything runs.
+        baselines.check_name(args.save_baseline)
+        baselines.writable_root(baselines.baselines_dir(args.baselines_dir))
     cluster = parse_cluster(args.cluster, args.scheduler, args.share_machines)
     if args.resume:
-        given = [f"--{key.replace('_', '-')}" for key in FLAG_KEYS if getattr(args, key) is not None]
-        if given or args.matrix or args.full:
-            dropped = ", ".join(given) or "--matrix/--full"
-            raise UsageError(f"--resume runs the stored matrix of {args.resume}; drop {dropped}")
+        given = [key for key in (*FLAG_KEYS, *RESUME_IGNORES) if getattr(args, key) not in (None, False)]
+        if given:
+            dropped = ", ".join(f"--{key.replace('_', '-')}" for key in given)
+            raise UsageError(f"--resume runs the stored matrix and settings of {args.resume}; drop {dropped}")
         return _finish(resume(Path(args.resume), Path(args.data_dir) if args.data_dir else None,
                               session_events(), cluster), args)  # fmt: skip
     options = SessionOptions(
         cluster=cluster,
-        out_dir=Path(args.out),
+        out_dir=Path(args.out or "results"),
         data_dir=resolve_data_dir(args.data_dir),
         plugins=not args.no_plugins,
         verify_workloads=args.verify_workloads,
@@ -154,7 +168,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    run = sub.add_parser("run", help="run a benchmark matrix and write an HTML report")
+    run = sub.add_parser(
+        "run", help="run a benchmark matrix and write an HTML report", epilog=EXIT_CODES_HELP
+    )
     axes = run.add_argument_group("matrix axes (comma lists; override --matrix and the defaults)")
     axes.add_argument(
         "--strategy", action=Join, help="NAME[:KEY=VALUE...] (default: every registered strategy)"
@@ -215,7 +231,7 @@ def add_commands(sub: Any) -> None:
     one.add_argument(
         "--resume", action=Once, metavar="RUN_DIR", help="run only the missing runs of an interrupted run"
     )
-    one.add_argument("--out", action=Once, default="results", help="results folder (default ./results)")
+    one.add_argument("--out", action=Once, help="results folder (default ./results)")
     one.add_argument(
         "--save-baseline",
         action=Once,
@@ -270,7 +286,9 @@ def add_commands(sub: Any) -> None:
 
 def add_scenario_command(sub: Any) -> None:
     scenario = sub.add_parser(
-        "scenario", help="interview-style scenarios: list, or run one and judge its claims"
+        "scenario",
+        help="interview-style scenarios: list, or run one and judge its claims",
+        epilog=EXIT_CODES_HELP,
     )
     scenario.add_argument("action", choices=["list", "run"])
     scenario.add_argument("name", nargs="?")

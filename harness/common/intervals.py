@@ -3,8 +3,9 @@
 For n independent draws of a continuous variable, [x(k), x(n+1-k)] covers the true median with
 probability 1 - 2 P(Bin(n, 1/2) < k), whatever the distribution. ``median_interval`` takes the
 largest k that reaches the asked confidence; below 6 runs no k reaches 95%, so the interval is the
-range and says its own coverage ("n = 3: range, 75%"). The report, the adaptive repeats and
-compare read the same interval. Pure Python: the plan uses it without pandas or numpy.
+range and says its own coverage ("n = 3: range, 75%"). The report's intervals and the claims'
+bounds read it; whether one set of runs differs from another is :mod:`harness.common.decision`'s.
+Pure Python: the plan uses it without pandas or numpy.
 """
 
 from __future__ import annotations
@@ -73,26 +74,3 @@ def median_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> 
     while k + 1 <= (n + 1) // 2 and order_coverage(n, k + 1) >= confidence:
         k += 1
     return MedianInterval(arr[k - 1], arr[n - k], order_coverage(n, k), n, k, confidence)
-
-
-TIE_FRACTION = 0.03
-
-
-def decide(
-    first: tuple[float, float, bool],
-    second: tuple[float, float, bool],
-    top_median: float,
-    tie_fraction: float = TIE_FRACTION,
-) -> str:
-    """Two medians' intervals, each ``(low, high, enough)``: ``decided`` when both reach their
-    confidence and lie apart, ``tie`` when both reach it and together span at most ``tie_fraction``
-    of the higher median ``top_median``, else ``open``. The one rule ``--repeat auto`` stops on and
-    the report's ranking says."""
-    (a_low, a_high, a_enough), (b_low, b_high, b_enough) = first, second
-    if not (a_enough and b_enough):
-        return "open"
-    if a_low > b_high or b_low > a_high:
-        return "decided"
-    if max(a_high, b_high) - min(a_low, b_low) <= tie_fraction * top_median:
-        return "tie"
-    return "open"

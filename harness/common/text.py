@@ -20,5 +20,10 @@ def printable(value: object) -> str:
 
 
 def console(*, stderr: bool = False, width: int | None = None) -> Console:
-    """A rich console that interprets nothing it is given: styles are passed as ``style=``."""
-    return Console(stderr=stderr, width=width, markup=False, highlight=False, emoji=False)
+    """A rich console that interprets nothing it is given: styles are passed as ``style=``.
+
+    In a pipe or a log (not a terminal) lines are never wrapped: a path or a resume command is
+    one line a script can find, whatever its length."""
+    made = Console(stderr=stderr, width=width, markup=False, highlight=False, emoji=False)
+    made.soft_wrap = not made.is_terminal
+    return made

@@ -28,6 +28,7 @@ Rules (each a trap measured in ``shared/research/scale-out-and-node.md``):
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import logging
 import os
 import re
@@ -40,6 +41,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.common.errors import UsageError
 from harness.execute import cluster_worker
@@ -55,7 +57,35 @@ MAX_LOCAL_WORKERS = 64
 WORKER_WAIT_S = 60.0
 # After a worker died: how long a slot waits for its machine's worker to come back (a nanny restarts it).
 RESTART_WAIT_S = 15.0
-_SCHEDULER = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]+:\d{1,5}$")
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"(?=.{{1,253}}\Z)({_LABEL}\.)*{_LABEL}\Z", re.ASCII)
+
+
+def parse_scheduler(text: str) -> str:
+    """``tcp://HOST:PORT`` with a real host (a name, an IPv4 or a bracketed IPv6 address) and a port
+    from 1 to 65535; anything else is one line. TLS needs certificates this command does not take."""
+    bad = f"bad --scheduler {text!r}: expected tcp://HOST:PORT"
+    value = text.strip()
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{bad} ({exc})") from None
+    if parts.scheme == "tls":
+        raise UsageError(f"{bad}: tls:// needs certificates, which streambench does not take; use tcp://")
+    host = parts.hostname
+    if parts.scheme != "tcp" or not host or port is None or parts.path or parts.query or parts.fragment:
+        raise UsageError(bad)
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{bad} (port {port} is not from 1 to 65535)")
+    if ":" in host or re.fullmatch(r"[0-9.]+", host, re.ASCII):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise UsageError(f"{bad} ({host} is not an IP address)") from None
+    elif not _HOSTNAME.match(host):
+        raise UsageError(f"{bad} ({host!r} is not a host name)")
+    return value
 
 
 DASK_DIR_PREFIX = "streambench-dask-"
@@ -100,9 +130,7 @@ def parse_cluster(
             raise UsageError(f"bad --cluster {cluster!r}: expected local:N, N from 1 to {MAX_LOCAL_WORKERS}")
         return ClusterSpec(local_workers=int(match.group(1)), share_machines=share_machines)
     if scheduler:
-        if not _SCHEDULER.match(scheduler.strip()):
-            raise UsageError(f"bad --scheduler {scheduler!r}: expected tcp://HOST:PORT")
-        return ClusterSpec(scheduler=scheduler.strip(), share_machines=share_machines)
+        return ClusterSpec(scheduler=parse_scheduler(scheduler), share_machines=share_machines)
     if share_machines:
         raise UsageError("--share-machines needs --cluster or --scheduler")
     return None
@@ -126,45 +154,31 @@ class _Slot:
     workers: list[str] = field(default_factory=list)
 
 
-class ClusterRunner:
-    """The session's runs on Dask workers, records appended as each run ends."""
+class ClusterConnection:
+    """A client of a Dask cluster (and the local cluster it started), made before the run folder is:
+    an unreachable scheduler is one line, and leaves nothing behind."""
 
-    def __init__(
-        self,
-        spec: ClusterSpec,
-        config: RunConfig,
-        store: ResultStore,
-        run_id: str,
-        workloads: dict[WorkloadSpec, Workload],
-        events: RunEvents | None = None,
-        unavailable_profilers: dict[str, str] | None = None,
-        profile_rate_hz: int = 100,
-    ) -> None:
+    def __init__(self, spec: ClusterSpec) -> None:
         distributed = _distributed()
         import dask
 
         self.spec = spec
-        self.events = events or RunEvents()
-        # The client's own runner holds the run's config, workloads and profiler settings, its
-        # scratch folder and store, and makes the records of runs lost with a worker.
-        self._local = Runner(
-            config, store, run_id, workloads, self.events, unavailable_profilers, profile_rate_hz
-        )
-        dask.config.set(
-            {
-                "distributed.scheduler.allowed-failures": 0,  # the harness owns retries: none
-                "distributed.worker.profile.enabled": False,  # less noise inside the workers
-                "distributed.admin.system-monitor.interval": "1s",
-            }
-        )
         self._cluster: Any = None
+        self.client: Any = None
         # The local cluster's own files (worker dirs, locks) in a folder of this run, removed on close
         # (Dask's default, $TMPDIR/dask-scratch-space, would outlive every run).
         self._dask_dir: str | None = None
+        settings = {
+            "distributed.scheduler.allowed-failures": 0,  # the harness owns retries: none
+            "distributed.worker.profile.enabled": False,  # less noise inside the workers
+            "distributed.admin.system-monitor.interval": "1s",
+        }
         if spec.local_workers:
             _sweep_dask_dirs()
             self._dask_dir = tempfile.mkdtemp(prefix=f"{DASK_DIR_PREFIX}{os.getpid()}-")
-            dask.config.set({"temporary-directory": self._dask_dir})  # its locks too, not only its workers
+            settings["temporary-directory"] = self._dask_dir  # its locks too, not only its workers
+        # Set for the client's life, and given back on close: the harness's other code sees Dask's own.
+        self._config = dask.config.set(settings)
         try:
             if spec.local_workers:
                 self._cluster = distributed.LocalCluster(
@@ -182,10 +196,49 @@ class ClusterRunner:
             else:
                 self.client = distributed.Client(spec.scheduler, timeout="5s", set_as_default=False)
             self.client.wait_for_workers(spec.local_workers or 1, timeout=WORKER_WAIT_S)
-        except (OSError, TimeoutError) as exc:
+        except Exception as exc:  # OSError, TimeoutError, and whatever distributed raises for an address
             self.close()
             where = spec.scheduler or f"a local cluster of {spec.local_workers}"
-            raise UsageError(f"cannot reach {where}: {type(exc).__name__}: {exc}") from None
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            raise UsageError(f"cannot reach {where}: {type(exc).__name__}: {text}".rstrip(": ")) from None
+
+    def close(self) -> None:
+        for thing in (self.client, self._cluster):
+            if thing is not None:
+                with suppress(Exception):  # closing a broken cluster must not hide the run's result
+                    thing.close()
+        self.client = None
+        self._cluster = None
+        if self._dask_dir is not None:
+            shutil.rmtree(self._dask_dir, ignore_errors=True)
+            self._dask_dir = None
+        with suppress(Exception):  # dask's config object is untyped
+            self._config.__exit__(None, None, None)  # type: ignore[no-untyped-call]
+
+
+class ClusterRunner:
+    """The session's runs on Dask workers, records appended as each run ends."""
+
+    def __init__(
+        self,
+        connection: ClusterConnection,
+        config: RunConfig,
+        store: ResultStore,
+        run_id: str,
+        workloads: dict[WorkloadSpec, Workload],
+        events: RunEvents | None = None,
+        unavailable_profilers: dict[str, str] | None = None,
+        profile_rate_hz: int = 100,
+    ) -> None:
+        self.connection = connection
+        self.spec = connection.spec
+        self.client = connection.client
+        self.events = events or RunEvents()
+        # The client's own runner holds the run's config, workloads and profiler settings, its
+        # scratch folder and store, and makes the records of runs lost with a worker.
+        self._local = Runner(
+            config, store, run_id, workloads, self.events, unavailable_profilers, profile_rate_hz
+        )
         self.machines: dict[str, dict[str, Any]] = {}
         self._in_flight: dict[str, Any] = {}
         self._refresh()
@@ -324,11 +377,4 @@ class ClusterRunner:
         self.close()
 
     def close(self) -> None:
-        for thing in (getattr(self, "client", None), self._cluster):
-            if thing is not None:
-                with suppress(Exception):  # closing a broken cluster must not hide the run's result
-                    thing.close()
-        self._cluster = None
-        if self._dask_dir is not None:
-            shutil.rmtree(self._dask_dir, ignore_errors=True)
-            self._dask_dir = None
+        self.connection.close()

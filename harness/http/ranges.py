@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-_RANGE_SPEC = re.compile(r"(\d+)-(\d*)|-(\d+)")
+_RANGE_SPEC = re.compile(r"(\d+)-(\d*)|-(\d+)", re.ASCII)  # "０-１" is no range
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,13 @@ UPLOAD_MAX_BYTES = 1 << 40
 RESULT_SCHEMA_VERSION = 1
 
 
+UPLOAD_DIR_PREFIX = "streambench-uploads-"
+
+
 def upload_dir_prefix(pid: int) -> str:
-    """Where a server keeps uploads while it stores them: ``$TMPDIR/streambench-uploads-<pid>-*``."""
-    return f"streambench-uploads-{pid}-"
+    """Where a server keeps uploads while it stores them: ``$TMPDIR/streambench-uploads-<pid>-*``
+    (the next server's handle sweeps those of servers that died with a killed harness)."""
+    return f"{UPLOAD_DIR_PREFIX}{pid}-"
 
 
 REQUEST_LOG_MAX = 200

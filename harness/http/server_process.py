@@ -17,7 +17,8 @@ from typing import IO, Any
 
 from harness.common.lifeline import PARENT_PID_ENV
 from harness.common.paths import PACKAGE_ROOT
-from harness.http.server import LOOPBACK, upload_dir_prefix
+from harness.common.scratch import sweep_dead
+from harness.http.server import LOOPBACK, UPLOAD_DIR_PREFIX, upload_dir_prefix
 from harness.http.server_config import ServerConfig
 
 
@@ -57,6 +58,8 @@ class ServerProcess:
         cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None
     ) -> ServerProcess:
         """Start the server; ``program`` is another server speaking the same protocol (Node's)."""
+        # Upload folders of servers that died with a killed harness (kill -9 skips every cleanup).
+        sweep_dead(Path(tempfile.gettempdir()), UPLOAD_DIR_PREFIX)
         listener = make_listener()
         port = int(listener.getsockname()[1])
         result_r, result_w = os.pipe2(os.O_CLOEXEC)

@@ -48,6 +48,12 @@ class OverheadResult:
     def describe(self) -> str:
         med = statistics.median
         standalone = med(self.standalone_s) - med(self.startup_s)
+        if standalone <= 0:
+            return (
+                f"{self.strategy}, {self.size_bytes / 2**30:g} GiB: the standalone run took no longer "
+                f"than its start-up alone ({med(self.standalone_s):.4f} s vs {med(self.startup_s):.4f} s): "
+                "too small or too few rounds to tell the strategy's time; use a larger --size"
+            )
         return (
             f"{self.strategy}, {self.size_bytes / 2**30:g} GiB -> existing file, {self.rounds} rounds\n"
             f"  harness wall_s (median)             {med(self.harness_wall_s):.4f} s\n"

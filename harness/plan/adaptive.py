@@ -2,11 +2,13 @@
 
 The questions, per setting (cells that differ only in strategy and chunk size): is the best
 strategy ahead of the runner-up, and of the reference (``cat``) when the setting has one? Each is
-judged on the medians' order-statistic intervals (:mod:`harness.common.intervals`) at 95%:
+judged by the one decision rule (:mod:`harness.common.decision`, the rule ``compare`` gates on),
+with ``tie_fraction`` as its margin:
 
-- **decided**: both intervals reach 95% (6 runs at least) and do not overlap: one is ahead;
-- **tie**: both reach 95% and together span less than ``tie_fraction`` of the best median:
-  whatever difference there is, it is below the threshold at that confidence;
+- **decided**: Mann-Whitney says the two differ (p < 0.05, each question on its own) and the
+  typical ratio is beyond the margin: one is ahead;
+- **tie**: the 95% interval of the ratio lies within the margin: whatever difference there is,
+  it is below the threshold at that confidence;
 - **open**: otherwise. Only the cells of open questions get another round.
 
 It stops when nothing is open, when ``max_rounds`` is reached, or when the runs so far have taken
@@ -22,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.common.intervals import TIE_FRACTION, decide, median_interval
+from harness.common.decision import TIE_FRACTION, change, judge
 from harness.results.identity import CELL_DEFAULTS, record_cell_fields
 
 REFERENCE = "cat"
@@ -40,9 +42,10 @@ class AdaptiveRule:
     def describe(self) -> str:
         return (
             f"after {self.first_rounds} rounds, another round of the cells of each open question (best vs "
-            f"runner-up, best vs {REFERENCE}), until each is decided ({self.confidence:.0%} order-statistic "
-            f"intervals apart) or a tie ({self.confidence:.0%} intervals within {self.tie_fraction:.0%} of "
-            f"the best median), {self.max_rounds} rounds, or {self.budget_s:g} s of runs"
+            f"runner-up, best vs {REFERENCE}), until each is decided (Mann-Whitney p < 0.05 and a "
+            f"difference beyond {self.tie_fraction:.0%}) or a tie (the {self.confidence:.0%} interval of "
+            f"the ratio within {self.tie_fraction:.0%}), {self.max_rounds} rounds, or {self.budget_s:g} s "
+            "of runs"
         )
 
 
@@ -93,18 +96,18 @@ def _throughputs(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[s
 def _judge(setting: str, kind: str, best: tuple[str, dict[str, Any], list[float]],
            other: tuple[str, dict[str, Any], list[float]], rule: AdaptiveRule) -> Question:  # fmt: skip
     (b_id, b_fields, b_vals), (o_id, o_fields, o_vals) = best, other
-    a, o = median_interval(b_vals, rule.confidence), median_interval(o_vals, rule.confidence)
     name_b, name_o = b_fields["strategy"], o_fields["strategy"]
-    top = statistics.median(b_vals)
     runs = (len(b_vals), len(o_vals))
-    status = decide((a.low, a.high, a.enough), (o.low, o.high, o.enough), top, rule.tie_fraction)
-    if status == "decided":
-        ahead = top / statistics.median(o_vals) - 1
-        return Question(setting, kind, b_id, o_id, "decided", f"{name_b} {ahead:+.1%} vs {name_o}", runs)
-    if status == "tie":
+    ch = change(o_vals, b_vals, rule.confidence)
+    verdict = judge(ch, rule.tie_fraction, higher_is_better=True)
+    if verdict in ("better", "worse"):
+        return Question(
+            setting, kind, b_id, o_id, "decided", f"{name_b} {ch.ratio - 1:+.1%} vs {name_o}", runs
+        )
+    if verdict == "same":
         return Question(setting, kind, b_id, o_id, "tie",
                         f"{name_b} and {name_o} within {rule.tie_fraction:.0%}", runs)  # fmt: skip
-    why = "too few runs for 95%" if not (a.enough and o.enough) else "intervals overlap"
+    why = "too few runs for an interval" if not ch.bounded else "neither apart nor within the margin yet"
     return Question(setting, kind, b_id, o_id, "open", f"{name_b} vs {name_o}: {why}", runs)
 
 

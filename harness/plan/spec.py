@@ -12,6 +12,7 @@ Flags override the file, in every group. The merged spec is stored in
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -94,7 +95,8 @@ def _normalise(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> 
 def load_spec_file(path: Path) -> dict[str, Any]:
     """A TOML matrix file as a normalised spec; any problem is one clear line."""
     try:
-        raw = tomllib.loads(path.read_text())
+        # A BOM (an editor's UTF-8 signature) is not TOML: read past it.
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise UsageError(f"matrix file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -109,6 +111,8 @@ def normalise_spec(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     groups = raw.get("group", [])
     if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
         raise UsageError(f"{where}: 'group' must be an array of tables ([[group]])")
+    if "group" in raw and not groups:
+        raise UsageError(f"{where}: 'group' is empty; give [[group]] tables or leave it out")
     if groups:
         spec["group"] = [_normalise(g, GROUP_KEYS, f"{where} group {i + 1}") for i, g in enumerate(groups)]
     return spec
@@ -279,16 +283,17 @@ def parse_pin(text: object, cores: tuple[int, ...] | None = None) -> Placement |
 
     available = tuple(sorted(os.sched_getaffinity(0))) if cores is None else cores
     value = str(text).strip().lower()
-    if value in ("none", "off", ""):
+    if value in ("none", "off"):
         return None
     if value == "auto":
         if len(available) < 2:
             return None  # one core: nothing to place
         return Placement((available[0],), (available[-1],), (available[-1],))
     parts = value.split("/")
-    try:
+    # ASCII digits only: int() reads a fullwidth '１' as 1, which nobody meant.
+    if re.fullmatch(r"[0-9,/ ]+", value, re.ASCII):
         lists = [tuple(int(c) for c in part.split(",") if c.strip()) for part in parts]
-    except ValueError:
+    else:
         lists = []
     if len(lists) != 3 or not all(lists):
         raise UsageError(

@@ -10,6 +10,7 @@ default folder is ``./results/baselines`` (``--baselines-dir`` or ``STREAMBENCH_
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -22,7 +23,7 @@ from harness.results.store import RESULTS_FILE, RUN_FILE, load_run_meta, parse_j
 
 BASELINE_FILE = "baseline.json"
 DEFAULT_DIR = Path("results") / "baselines"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
 def baselines_dir(option: str | None = None) -> Path:
@@ -31,12 +32,25 @@ def baselines_dir(option: str | None = None) -> Path:
 
 def check_name(name: str) -> str:
     """A baseline name is a folder name: letters, digits, '.', '_', '-' (up to 64), else one clear line."""
-    if not _NAME.match(name) or name in (".", ".."):
+    if not _NAME.fullmatch(name) or name in (".", ".."):
         raise UsageError(
             f"bad baseline name {name!r}: use letters, digits, '.', '_' or '-' "
             "(up to 64, the first a letter or digit)"
         )
     return name
+
+
+def writable_root(root: Path) -> Path:
+    """The baselines folder, made now and checked writable (before a run, not after it)."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"baselines folder {root} is a file, not a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make baselines folder {root}: {exc.strerror or exc}") from None
+    if not os.access(root, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write into baselines folder {root}: permission denied")
+    return root
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,7 @@ def save(run_dir: Path, name: str, root: Path) -> Baseline:
     check_name(name)
     if not (run_dir / RESULTS_FILE).is_file():
         raise UsageError(f"{run_dir} has no {RESULTS_FILE}: nothing to save as baseline {name!r}")
-    root.mkdir(parents=True, exist_ok=True)
+    writable_root(root)
     tmp = root / f".{name}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -81,29 +95,37 @@ def find(name: str, root: Path) -> Baseline:
     check_name(name)
     path = root / name
     if not (path / BASELINE_FILE).is_file():
-        known = ", ".join(b.name for b in saved(root)) or "none saved"
+        # Listed by folder name: another baseline's broken baseline.json cannot stop this line.
+        known = ", ".join(sorted(p.name for p in _folders(root))) or "none saved"
         raise UsageError(f"no baseline named {name!r} in {root} (saved: {known})")
     return _baseline(path)
 
 
-def saved(root: Path) -> list[Baseline]:
-    """Every baseline under ``root``, oldest first."""
+def _folders(root: Path) -> list[Path]:
     if not root.is_dir():
         return []
-    found = [
-        _baseline(p) for p in root.iterdir() if (p / BASELINE_FILE).is_file() and not p.name.startswith(".")
-    ]
-    return sorted(found, key=lambda b: (b.saved_at, b.name))
+    return [p for p in root.iterdir() if (p / BASELINE_FILE).is_file() and not p.name.startswith(".")]
+
+
+def saved(root: Path) -> list[Baseline]:
+    """Every baseline under ``root``, oldest first."""
+    return sorted((_baseline(p) for p in _folders(root)), key=lambda b: (b.saved_at, b.name))
 
 
 def _baseline(path: Path) -> Baseline:
-    info = parse_json(read_text(path / BASELINE_FILE), str(path / BASELINE_FILE))
+    """A baseline folder: its name is the folder's (a baseline.json cannot pose as another), its time
+    a finite number or 0 (unknown)."""
+    where = path / BASELINE_FILE
+    info = parse_json(read_text(where), str(where))
     if not isinstance(info, dict):
-        raise UsageError(f"{path / BASELINE_FILE}: expected a JSON object")
+        raise UsageError(f"{where}: expected a JSON object")
+    saved_at = info.get("saved_at", 0.0)
+    if isinstance(saved_at, bool) or not isinstance(saved_at, int | float) or not math.isfinite(saved_at):
+        saved_at = 0.0  # not a time streambench wrote: listed first, as unknown
     return Baseline(
-        name=str(info.get("name", path.name)),
+        name=path.name,
         path=path,
-        saved_at=float(info.get("saved_at", 0.0)),
+        saved_at=float(saved_at),
         run_id=str(info.get("run_id", "")),
         source=str(info.get("source", "")),
     )

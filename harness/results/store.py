@@ -16,6 +16,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,20 @@ class ResultStore:
             os.fsync(f.fileno())
         return len(data) - cut
 
+    def begin(self, meta: dict[str, Any]) -> None:
+        """A new run's files, before anything runs: an empty results file (so a run stopped before its
+        first record can still be resumed) and run.json. If either cannot be written, nothing has
+        run: the folder goes, and the error says so (no resume hint that would then fail)."""
+        try:
+            fd = os.open(self.results_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+            os.close(fd)
+            self.write_run_meta(meta)
+        except (OSError, StoreError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else str(exc).split(";")[0]
+            self.release()
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise StoreError(f"cannot start a run in {self.run_dir}: {why}; nothing has run yet") from None
+
     def write_run_meta(self, meta: dict[str, Any]) -> None:
         tmp = self.run_dir / (RUN_FILE + ".tmp")
         text = json.dumps(finite(meta), indent=2, sort_keys=True, default=str, allow_nan=False)
@@ -259,6 +274,8 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
     """
     path = run_dir / RESULTS_FILE
     if not path.exists():
+        if (run_dir / RUN_FILE).is_file():
+            return []  # a run stopped before it made its results file (older versions did so lazily)
         raise UsageError(f"no {RESULTS_FILE} in {run_dir}: not a streambench run directory")
     records: list[dict[str, Any]] = []
     lines = read_text(path).splitlines()

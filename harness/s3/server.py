@@ -28,6 +28,7 @@ from typing import IO
 
 from harness.common.lifeline import PARENT_PID_ENV
 from harness.common.paths import PACKAGE_ROOT
+from harness.common.scratch import owned_tempdir
 from harness.measure.probes import read_status
 from workloads.cache import Manifest, file_checksum
 
@@ -162,7 +163,7 @@ class S3Server:
         self.version = rclone_version(binary)
         if self.parent_dir is not None:
             self.parent_dir.mkdir(parents=True, exist_ok=True)
-        self.state_dir = Path(tempfile.mkdtemp(prefix="streambench-s3-", dir=self.parent_dir))
+        self.state_dir = owned_tempdir("streambench-s3-", self.parent_dir)
         try:
             self._start(binary)
         except BaseException:

@@ -30,6 +30,7 @@ from pathlib import Path
 import xxhash
 
 from harness.common.lifeline import PARENT_PID_ENV
+from harness.common.scratch import sweep_dead_suffixed
 from harness.plan.config import Cell
 from workloads.cache import file_checksum
 
@@ -245,8 +246,15 @@ def scratch_dir(data_dir: Path, owner: str) -> Path:
     Cleaning up removes this folder's scratch files only, never anything else in
     ``dest/`` (a user's ``--data-dir .`` may hold their own ``dest/``).
     """
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in owner)
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in owner)
+    # A harness killed with kill -9 left its folder (and a workload-sized file in it): gone now,
+    # when it holds nothing but scratch destinations.
+    sweep_dead_suffixed(dest_dir(data_dir), lambda folder: all(_is_scratch_file(p) for p in folder.iterdir()))
     return dest_dir(data_dir) / f"{safe}.{os.getpid()}"
+
+
+def _is_scratch_file(path: Path) -> bool:
+    return path.name.startswith("dest-") and path.name.endswith("B.out") and not path.is_dir()
 
 
 def dest_path_for(scratch: Path, size_bytes: int) -> Path:
@@ -259,7 +267,7 @@ def remove_scratch(scratch: Path) -> None:
     if not scratch.is_dir() or scratch.is_symlink():
         return
     for path in scratch.iterdir():
-        if path.name.startswith("dest-") and path.name.endswith("B.out") and not path.is_dir():
+        if _is_scratch_file(path):
             path.unlink(missing_ok=True)
     for directory in (scratch, scratch.parent):
         with contextlib.suppress(OSError):  # not empty (the user's own files), or a mount point

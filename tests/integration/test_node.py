@@ -27,8 +27,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _run(out: Path, *argv: str) -> list[dict[str, Any]]:
-    assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == 0
+def _run(out: Path, *argv: str, status: int = 0) -> list[dict[str, Any]]:
+    assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == status
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return load_records(run_dir)
 
@@ -128,7 +128,7 @@ def test_a_slow_tcp_consumer_makes_node_pause_and_stay_bounded(tmp_path: Path) -
 
 def test_a_peer_that_hangs_up_is_an_error_with_nodes_words(tmp_path: Path) -> None:
     records = _run(tmp_path, "--strategy", ",".join(NODE_STRATEGIES), "--workload", "video:8MiB",
-                   "--sink", "null,tcp", "--consumer-close-after", "1MiB")  # fmt: skip
+                   "--sink", "null,tcp", "--consumer-close-after", "1MiB", status=4)  # fmt: skip
     for r in records:
         assert r["outcome"] == "error" and not r["verified"], (r["strategy"], r["sink"], r["outcome"])
         assert any(w in str(r["error"]) for w in ("EPIPE", "ECONNRESET")), r["error"]
@@ -144,7 +144,7 @@ def test_a_truncated_source_is_an_error(tmp_path: Path, monkeypatch: pytest.Monk
     # 1 s in, the run (4 MB/s consumer, 16 MiB) is well under way.
     with truncated_after(workload.path, 1.0, 1 * MiB):
         (r,) = _run(tmp_path / "out", "--strategy", "node-pipe", "--workload", "video:16MiB", "--seed", "8",
-                    "--sink", "null", "--consumer-rate", "4MB/s")  # fmt: skip
+                    "--sink", "null", "--consumer-rate", "4MB/s", status=4)  # fmt: skip
     assert r["outcome"] == "error" and "the source changed size" in str(r["error"])
     assert _node_processes() == []
 
@@ -176,7 +176,7 @@ def test_node_cells_are_skipped_with_the_reason_where_node_is_missing(
 
 def test_node_servers_serve_the_viewers_and_the_seeds_ignores_range(tmp_path: Path) -> None:
     records = _run(tmp_path, "--strategy", "node-pipe,node-pipeline", "--workload", "video:8MiB",
-                   "--sink", "http", "--clients", "2", "--view-size", "1MiB")  # fmt: skip
+                   "--sink", "http", "--clients", "2", "--view-size", "1MiB", status=4)  # fmt: skip
     by = {r["strategy"]: r for r in records}
     ranged = by["node-pipeline"]
     assert ranged["outcome"] == "ok" and ranged["verified"], ranged["verify_detail"]

@@ -148,16 +148,16 @@ def test_resume_refuses_matrix_flags(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "--resume runs the stored matrix" in capsys.readouterr().err
 
 
-def _run(tmp_path: Path, *argv: str) -> list[dict[str, Any]]:
+def _run(tmp_path: Path, *argv: str, status: int = 0) -> list[dict[str, Any]]:
     out = tmp_path / "out"
-    assert main(["run", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == 0
+    assert main(["run", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == status
     return load_records(_only_run_dir(out))
 
 
 def test_memory_cap_turns_a_blowup_into_an_oom_record(tmp_path: Path) -> None:
     records = _run(
         tmp_path, "--strategy", "whole-file,pipe", "--workload", "video:64MiB", "--sink", "null",
-        "--memory-limit", "48MiB",
+        "--memory-limit", "48MiB", status=4,
     )  # fmt: skip
     by = {r["strategy"]: r for r in records}
     assert by["whole-file"]["outcome"] == "oom", by["whole-file"]["error"]
@@ -171,7 +171,7 @@ def test_watchdog_caps_where_no_cgroup_can_be_made(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(limits, "CGROUP_ROOT", tmp_path / "no-cgroups-here")
     records = _run(
         tmp_path, "--strategy", "whole-file", "--workload", "video:128MiB", "--sink", "null",
-        "--memory-limit", "64MiB",
+        "--memory-limit", "64MiB", status=4,
     )  # fmt: skip
     (r,) = records
     assert r["memory_limit_method"] == "watchdog"

@@ -36,13 +36,22 @@ PART = {
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_scenario_runs_end_to_end(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     part = PART.get(name, [])
-    assert main(["scenario", "run", name, "--size", "8MiB", "--out", str(tmp_path), *part]) == 0
+    code = main(["scenario", "run", name, "--size", "8MiB", "--out", str(tmp_path), *part])
     page = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert page.name == "scenario.html" and page.exists()
     scenario = all_scenarios()[name]
     verdicts = json.loads((page.parent / "verdicts.json").read_text())
     assert len(verdicts) == len(scenario.claims)
     assert all(v["verdict"] in VERDICTS and v["detail"] for v in verdicts)
+    # The exit status says what the verdicts say: 4 when a claim fails (or a run failed that no
+    # claim expected), else 3 when one is inconclusive, else 0.
+    said = {v["verdict"] for v in verdicts}
+    if "fails" in said:
+        assert code == 4
+    elif "inconclusive" in said:
+        assert code in (3, 4)
+    else:
+        assert code in (0, 4)
     html = page.read_text()
     assert scenario.question.split("'")[0].split("&")[0][:20] in html
     assert "<svg" in html and "srcdoc=" in html

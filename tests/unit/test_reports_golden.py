@@ -64,28 +64,34 @@ def test_comparison_golden() -> None:
 def test_comparison_finds_the_planted_regressions() -> None:
     comparison = compare(run("compare-base")[1], run("compare-cand")[1], 0.05)
     verdicts = {c.fields["strategy"]: c for c in comparison.cells}
-    assert set(verdicts) == {"whole-file", "pipe", "pause-drain", "cat"}
-    # pipe: 20% slower, 6 vs 6 separated: p = 2/924, Holm over 4 cells: 4 * 2/924 = 0.0087
-    assert verdicts["pipe"].throughput_regressed
-    assert verdicts["pipe"].throughput.ratio == pytest.approx(0.8)
+    assert set(verdicts) == {"whole-file", "pipe", "pause-drain", "cat", "mmap"}
+    # pipe: 20% slower, 6 vs 6 separated: p = 2/924, Holm over the 4 cells both runs have: 4 * 2/924
+    assert verdicts["pipe"].verdict == "worse" and verdicts["pipe"].throughput.judgement == "worse"
+    assert verdicts["pipe"].throughput.ratio == pytest.approx(0.8, rel=0.01)
     assert verdicts["pipe"].throughput.p_adjusted == pytest.approx(4 * 2 / 924)
-    assert verdicts["whole-file"].memory_regressed and not verdicts["whole-file"].throughput_regressed
-    assert not verdicts["pause-drain"].regression and not verdicts["cat"].regression
-    assert verdicts["cat"].throughput.p_value == 1.0
-    assert comparison.has_regression and len(comparison.regressions) == 2
-    assert comparison.only_base == ["mmap video:8MiB -> null chunk 64KiB warm"]
-    # A 25% threshold lets the 20% drop through but not the 30% memory growth.
-    lenient = compare(run("compare-base")[1], run("compare-cand")[1], 0.25)
+    whole = verdicts["whole-file"]
+    assert whole.memory.judgement == "worse" and whole.throughput.judgement == "same"
+    # mmap was measured in the base run only: missing is a failure, not a note
+    assert verdicts["mmap"].verdict == "missing" and verdicts["mmap"].regression
+    assert verdicts["cat"].verdict == "same" and verdicts["cat"].throughput.change.p_value == 1.0
+    # pause-drain's interval reaches past 5%: cannot decide, never "no change"
+    assert verdicts["pause-drain"].verdict == "undecided"
+    assert comparison.has_regression and len(comparison.regressions) == 3
+    # A 25% threshold lets the 20% drop through but not the 30% memory growth (nor the missing cell).
+    lenient = compare(run("compare-base")[1], run("compare-cand")[1], 0.25, allow_missing=True)
     assert [c.fields["strategy"] for c in lenient.regressions] == ["whole-file"]
+    assert lenient.only_base == ["mmap video:8MiB -> null chunk 64KiB warm"]
 
 
-def test_a_run_compared_with_itself_changes_nothing() -> None:
+def test_a_run_compared_with_itself_changes_nothing_it_can_see() -> None:
     _, records = run("run")
     comparison = compare(records, records, 0.05)
     assert not comparison.has_regression
-    assert all(c.throughput.p_value == 1.0 and c.throughput.ratio == 1.0 for c in comparison.cells)
+    assert all(c.throughput.change.p_value == 1.0 and c.throughput.ratio == 1.0 for c in comparison.cells)
     assert not any(c.throughput.significant or c.memory.significant for c in comparison.cells)
-    assert any("no change can be significant here" in note for note in comparison.notes)
+    # 3 runs a side give no 95% interval: "cannot decide", never "no change"
+    assert comparison.outcome == "undecided" and comparison.exit_status == 3
+    assert "re-run both with --repeat" in comparison.summary_line()
 
 
 def test_three_runs_a_side_can_never_be_significant() -> None:
@@ -98,12 +104,11 @@ def test_three_runs_a_side_can_never_be_significant() -> None:
     slower = [dict(r, wall_s=r["wall_s"] * 2) for r in base]
     comparison = compare(base, slower, 0.05)
     (cell,) = comparison.cells
-    assert cell.throughput.ratio == pytest.approx(0.5)
-    assert cell.throughput.p_value == pytest.approx(0.1)
-    assert not cell.throughput.significant and not comparison.has_regression
-    (note,) = comparison.notes
-    assert "with 3 and 3 successful runs a side the smallest possible Mann-Whitney p-value is 0.1" in note
-    assert "--repeat 4" in note
+    assert cell.throughput.ratio == pytest.approx(0.5, rel=0.05)
+    assert cell.throughput.change.p_value == pytest.approx(0.1)
+    assert cell.verdict == "undecided" and not comparison.has_regression
+    assert comparison.exit_status == 3
+    assert "--repeat 4" in comparison.summary_line()
 
 
 def test_identical_code_twice_is_not_a_regression() -> None:
@@ -229,7 +234,8 @@ def test_old_and_odd_records_do_not_crash() -> None:
     )
     assert "No measured run" in render_report({}, [])
     comparison = compare(old, [], 0.05)
-    assert comparison.cells == [] and comparison.notes
+    assert comparison.cells and all(c.verdict == "missing" for c in comparison.cells)
+    assert compare([], [], 0.05).outcome == "undecided"
 
 
 @settings(max_examples=25, deadline=None)
