@@ -199,7 +199,9 @@ def test_bench_overhead_quotes_paths_and_names(tmp_path: Path, capsys: pytest.Ca
     marker = tmp_path / "pwned"
     data_dir = tmp_path / f"a b;touch {marker};$(touch {marker})"
     assert main(["bench-overhead", "--size", "1MiB", "--rounds", "3", "--data-dir", str(data_dir)]) == 0
-    assert "harness / standalone" in capsys.readouterr().out
+    # At 1 MiB the standalone run may take no longer than its start-up: said, never a negative time.
+    said = capsys.readouterr().out
+    assert "harness / standalone" in said or "took no longer than its start-up" in said
     assert not marker.exists()
     assert main(["bench-overhead", "--strategy", f"pipe;touch {marker}", "--size", "1MiB"]) == 2
     assert not marker.exists()
