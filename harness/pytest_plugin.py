@@ -59,11 +59,11 @@ class CellBenchmark:
         timing: str = "worker",
         check: bool = True,
     ) -> list[dict[str, Any]]:
+        from harness.cell_session import CellSession
         from harness.common.errors import UsageError
         from harness.common.units import parse_rate, parse_size
         from harness.plan.applicability import skip_reason
         from harness.plan.config import Cell
-        from harness.session import CellSession
         from strategies.registry import load_registry
         from workloads.cache import WorkloadSpec
 

@@ -28,7 +28,6 @@ class Capability(enum.Enum):
     BUFFERS = "buffers"  # holds bytes in user space between read and write
     EXTERNAL = "external"  # moves bytes with another program (a reference point)
     HTTP = "http"  # can write an HTTP response body (strategies.http_serving)
-    NODE = "node"  # runs in Node.js (harness/node/worker.mjs), not in Python
 
 
 @dataclass(frozen=True)
@@ -173,5 +172,7 @@ class Strategy(Protocol):
     node_analogue: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]]
     options: ClassVar[Mapping[str, str]]
+    # Optional ``language: ClassVar[str]``: what it is written in, so which runtime runs it
+    # ("python" when absent; the seeds' Node code is "js"; see harness.runtimes).
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int: ...

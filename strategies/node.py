@@ -1,8 +1,8 @@
 """Node.js strategies: the seeds' own stream code, run by Node in ``harness/node/worker.mjs``.
 
 Each class names one way the seeds move a file in Node and declares what it can
-do; its bytes are moved by the Node worker (``runtime = "node"``), never by
-Python: the executor seam starts Node for these cells. ``--chunk-size`` is the
+do; its bytes are moved by a JavaScript runtime's worker (``language = "js"``; the
+runtime is :mod:`harness.runtimes.node`), never by Python. ``--chunk-size`` is the
 readable's ``highWaterMark``; ``--high-water-mark`` (default one chunk) the
 writable's. Both are read back from the streams into each record.
 """
@@ -16,13 +16,13 @@ from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 
 class _NodeStrategy:
-    runtime: ClassVar[str] = "node"
+    language: ClassVar[str] = "js"
     options: ClassVar[Mapping[str, str]] = {}
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.NODE})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS})
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         raise RuntimeError(
-            f"{self.__class__.__name__} runs in Node.js (harness/node/worker.mjs), not in Python"
+            f"{self.__class__.__name__} runs in a JavaScript runtime (harness/node/worker.mjs), not in Python"
         )
 
 
@@ -30,7 +30,7 @@ class NodeReadFile(_NodeStrategy):
     name: ClassVar[str] = "node-readfile"
     summary: ClassVar[str] = "Node: fs.readFile, then one res.end(buf) (the whole file in one Buffer)"
     node_analogue: ClassVar[str] = "fs.readFile(path, (err, buf) => res.end(buf))"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.NODE})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
 
 class NodePipe(_NodeStrategy):
@@ -45,9 +45,7 @@ class NodePauseDrain(_NodeStrategy):
     node_analogue: ClassVar[str] = (
         "rs.on('data', c => { if (!res.write(c)) { rs.pause(); res.once('drain', ...) } })"
     )
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.TRANSFORMS, Capability.BUFFERS, Capability.NODE}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.BUFFERS})
 
 
 class NodePipeline(_NodeStrategy):
@@ -62,6 +60,4 @@ class NodeAsyncIter(_NodeStrategy):
         "Node: for await (chunk of rs) { if (!res.write(chunk)) await once(res, 'drain') }"
     )
     node_analogue: ClassVar[str] = "for await (const c of rs) { if (!res.write(c)) await once(res, 'drain') }"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.TRANSFORMS, Capability.BUFFERS, Capability.NODE}
-    )
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.BUFFERS})

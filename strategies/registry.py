@@ -97,11 +97,13 @@ class Registry:
         return self._plugin_classes
 
     def names(self) -> list[str]:
-        return [*BUILTINS, *self._load_plugins()]
+        return [*BUILTINS, *_REGISTERED, *self._load_plugins()]
 
     def get(self, name: str) -> type[Strategy]:
         if name in BUILTINS:
             return _import(BUILTINS[name])
+        if name in _REGISTERED:
+            return _REGISTERED[name]
         plugins = self._load_plugins()
         if name not in plugins:
             raise UsageError(f"unknown strategy {name!r}; valid: {', '.join(self.names())}")
@@ -134,9 +136,15 @@ def load_registry(*, plugins: bool = True) -> Registry:
     return Registry(plugins=plugins)
 
 
-def runtime_of(spec: str) -> str:
-    """What runs a strategy: "python", or another runtime a strategy class names (``runtime``)."""
-    name, _ = split_spec(spec)
-    if name in BUILTINS:
-        return str(getattr(_import(BUILTINS[name]), "runtime", "python"))
-    return "python"
+# Strategies made known in this process (a runtime's test strategies); packages use entry points.
+_REGISTERED: dict[str, type[Strategy]] = {}
+
+
+def register(cls: type[Strategy]) -> None:
+    if cls.name in BUILTINS:
+        raise ValueError(f"strategy name {cls.name!r} is taken by a built-in")
+    _REGISTERED[cls.name] = cls
+
+
+def unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)

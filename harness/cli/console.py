@@ -8,7 +8,7 @@ turns those events into rich output on stderr. Consoles interpret no markup
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -104,8 +104,8 @@ def _bytes(value: Any) -> str:
     return "–" if value is None or value != value else format_bytes(float(value))
 
 
-def print_verdicts(scenario: Any, verdicts: list[Any]) -> None:
-    table = Table(title=printable(f"scenario {scenario.name}: {scenario.question}"))
+def print_verdicts(scenario: Mapping[str, Any], verdicts: list[Any]) -> None:
+    table = Table(title=printable(f"scenario {scenario.get('name')}: {scenario.get('question')}"))
     for col in ("verdict", "runtime", "claim", "measured"):
         table.add_column(col)
     for v in verdicts:

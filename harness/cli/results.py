@@ -31,7 +31,7 @@ from harness.results.store import (
     read_text,
     write_atomic,
 )
-from harness.session import write_report
+from harness.run_report import write_report
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 

@@ -117,8 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if given:
             dropped = ", ".join(f"--{key.replace('_', '-')}" for key in given)
             raise UsageError(f"--resume runs the stored matrix and settings of {args.resume}; drop {dropped}")
-        return _finish(resume(Path(args.resume), Path(args.data_dir) if args.data_dir else None,
-                              session_events(), cluster), args)  # fmt: skip
+        data_dir = Path(args.data_dir) if args.data_dir else None
+        return _finish(resume(Path(args.resume), session_events(), data_dir=data_dir, cluster=cluster), args)
     options = SessionOptions(
         cluster=cluster,
         out_dir=Path(args.out or "results"),

@@ -224,11 +224,8 @@ class ClusterRunner:
         connection: ClusterConnection,
         config: RunConfig,
         store: ResultStore,
-        run_id: str,
         workloads: dict[WorkloadSpec, Workload],
         events: RunEvents | None = None,
-        unavailable_profilers: dict[str, str] | None = None,
-        profile_rate_hz: int = 100,
     ) -> None:
         self.connection = connection
         self.spec = connection.spec
@@ -236,9 +233,7 @@ class ClusterRunner:
         self.events = events or RunEvents()
         # The client's own runner holds the run's config, workloads and profiler settings, its
         # scratch folder and store, and makes the records of runs lost with a worker.
-        self._local = Runner(
-            config, store, run_id, workloads, self.events, unavailable_profilers, profile_rate_hz
-        )
+        self._local = Runner(config, store, workloads, self.events)
         self.machines: dict[str, dict[str, Any]] = {}
         self._in_flight: dict[str, Any] = {}
         self._refresh()
@@ -293,8 +288,6 @@ class ClusterRunner:
             workload_xxh3_64=local.workloads[run.cell.workload].manifest.xxh3_64,
             # a local cluster shares this disk: profiles land in the run's own folder
             run_dir=str(local.store.run_dir) if self.spec.local_workers else None,
-            unavailable_profilers=local.unavailable_profilers,
-            profile_rate_hz=local.profile_rate_hz,
         )
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:

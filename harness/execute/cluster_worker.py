@@ -42,8 +42,6 @@ class ClusterJob:
     # Where profiles go: the client's run folder when the worker shares its disk (a local
     # cluster), else None (the worker's own folder under its data dir).
     run_dir: str | None
-    unavailable_profilers: dict[str, str]
-    profile_rate_hz: int
 
 
 _RUNNERS: dict[str, Runner] = {}  # run id -> this worker process's runner (its expected checksums kept)
@@ -67,14 +65,7 @@ def _runner(job: ClusterJob) -> Runner:
         # scratch in its own cache ($STREAMBENCH_DATA_DIR on that host), profiles beside them.
         config = job.config if job.run_dir else replace(job.config, data_dir=cache.default_data_dir())
         run_dir = Path(job.run_dir) if job.run_dir else config.data_dir / "cluster-runs" / job.run_id
-        runner = Runner(
-            config,
-            ResultStore(run_dir),
-            job.run_id,
-            {},
-            unavailable_profilers=job.unavailable_profilers,
-            profile_rate_hz=job.profile_rate_hz,
-        )
+        runner = Runner(config, ResultStore(run_dir), {})
         finish()  # one run at a time per worker: an older run's runner is done
         _RUNNERS[job.run_id] = runner
     spec = job.planned.cell.workload

@@ -47,7 +47,6 @@ class RunContext:
     # This run's scratch folder (file destinations) and, on a profiler pass, its artifacts.
     scratch_dir: Path
     profile_dir: Path | None = None
-    profile_rate_hz: int = 100
     # The run's results folder: what an executor keeps beside the record (a browser's screenshots).
     run_dir: Path | None = None
     started_at_utc: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -67,6 +66,10 @@ class RunContext:
         from harness.measure.profilers import profiles_dir
 
         return profiles_dir(self.run_dir, self.planned.cell.cell_id)
+
+    @property
+    def profile_rate_hz(self) -> int:
+        return self.config.profile_rate_hz
 
     @property
     def cap_method(self) -> str:

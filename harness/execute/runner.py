@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness import runtimes
 from harness.common.lifeline import kill_group
 from harness.execute.context import RunContext
-from harness.execute.executors import executor_for
+from harness.execute.executors import ExecutorFactory, executor_for
 from harness.execute.expected import Expected, expected_for
 from harness.execute.measurement import Measurement
 from harness.execute.recording import to_record
@@ -46,27 +47,26 @@ class RunEvents:
 
 
 class Runner:
+    """The local engine: planned runs one after the other, each through its cell's executor."""
+
     def __init__(
         self,
         config: RunConfig,
         store: ResultStore,
-        run_id: str,
         workloads: dict[Any, Workload],
         events: RunEvents | None = None,
-        unavailable_profilers: dict[str, str] | None = None,
-        profile_rate_hz: int = 100,
+        executors: ExecutorFactory = executor_for,
     ) -> None:
         self.config = config
         self.store = store
-        self.run_id = run_id
+        self.run_id = store.run_dir.name
         self.workloads = workloads
         self.events = events or RunEvents()
+        self.executors = executors
         self._current: RunContext | None = None
         # This run's own scratch destinations (never another folder's files).
-        self.scratch_dir = scratch_dir(config.data_dir, run_id)
+        self.scratch_dir = scratch_dir(config.data_dir, self.run_id)
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
-        self.unavailable_profilers: dict[str, str] = dict(unavailable_profilers or {})
-        self.profile_rate_hz = profile_rate_hz
         # Measured (non-warm-up, ok) wall times per cell, for each profiler's overhead.
         self._walls: dict[str, list[float]] = {}
 
@@ -89,7 +89,6 @@ class Runner:
             self.workloads[cell.workload],
             self.expected(cell),
             self.scratch_dir,
-            profile_rate_hz=self.profile_rate_hz,
             run_dir=self.store.run_dir,
         )
         ctx.close()
@@ -138,7 +137,7 @@ class Runner:
         cell = run.cell
         workload = self.workloads[cell.workload]
         ctx = RunContext(run, self.config, workload, self.expected(cell), self.scratch_dir,
-                         profile_rate_hz=self.profile_rate_hz, run_dir=self.store.run_dir)  # fmt: skip
+                         run_dir=self.store.run_dir)  # fmt: skip
         why_not = self._why_not(run)
         if run.profiler is not None and why_not is None:
             ctx.profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
@@ -146,7 +145,7 @@ class Runner:
         self._current = ctx
         before = CpuTicks.now()
         try:
-            measurement = Measurement.not_run(why_not) if why_not else executor_for(cell).run(run, ctx)
+            measurement = Measurement.not_run(why_not) if why_not else self.executors(cell).run(run, ctx)
         finally:
             self._current = None
             ctx.close()
@@ -162,13 +161,13 @@ class Runner:
         return self._with_profile(run, record, ctx.profile_dir)
 
     def _why_not(self, run: PlannedRun) -> str | None:
-        """Why a profiler pass cannot run here (its profiler is missing), else None."""
+        """Why a profiler pass cannot run here (its runtime's profiler is missing), else None."""
         if run.profiler is None:
             return None
-        kind = run.profiler.split("-")[0]
-        if kind in self.unavailable_profilers:
-            return f"profiler unavailable: {self.unavailable_profilers[kind]}"
-        return None
+        why = runtimes.for_cell(run.cell, self.config.plugins).profiler_unavailable(
+            run.profiler.split("-")[0]
+        )
+        return None if why is None else f"profiler unavailable: {why}"
 
     def _with_profile(self, run: PlannedRun, record: Record, profile_dir: Path) -> Record:
         """Summarise a profiler pass into its record; a profiler's failure is said, not raised."""
@@ -182,7 +181,8 @@ class Runner:
         if record.outcome != "ok":
             return replace(record, profile_error=f"the profiled run failed: {record.error}")
         try:
-            summary, artifacts = profilers.summarize(run.profiler, profile_dir, self.store.run_dir)
+            runtime = runtimes.for_cell(run.cell, self.config.plugins)
+            summary, artifacts = runtime.summarize_profile(run.profiler, profile_dir, self.store.run_dir)
         except Exception as exc:  # a broken artifact must not stop the matrix
             return replace(record, profile_overhead=overhead, profile_error=f"{type(exc).__name__}: {exc}")
         summary_path = profile_dir / "summary.json"

@@ -57,7 +57,7 @@ class ServerProcess:
     def start(
         cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None
     ) -> ServerProcess:
-        """Start the server; ``program`` is another server speaking the same protocol (Node's)."""
+        """Start the server: ``program`` (a runtime's server speaking this protocol), else aiohttp's."""
         # Upload folders of servers that died with a killed harness (kill -9 skips every cleanup).
         sweep_dead(Path(tempfile.gettempdir()), UPLOAD_DIR_PREFIX)
         listener = make_listener()

@@ -20,11 +20,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from harness import runtimes
+from harness.cell_session import cell_session
 from harness.common.errors import UsageError
 from harness.plan.config import Cell
-from harness.session import cell_session
 from harness.sinks.handles import FileSink, dest_path_for
-from strategies.registry import runtime_of
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -78,17 +78,6 @@ def _hyperfine_once(argv: list[str], prepare: str, runs: int) -> list[float]:
         return [float(t) for t in json.loads(Path(export.name).read_text())["results"][0]["times"]]
 
 
-def _standalone_argv(strategy: str, source: Path, dest: Path, chunk_bytes: int) -> list[str]:
-    """The same strategy with no harness around it, in its own runtime; ``--noop`` appends."""
-    if runtime_of(strategy) == "node":
-        from harness.execute.executors.node import NODE_STANDALONE, node_binary
-
-        node = node_binary() or "node"
-        return [node, str(NODE_STANDALONE), strategy, str(source), str(dest), str(chunk_bytes)]
-    return [sys.executable, "-m", "harness.worker.standalone", strategy, str(source), str(dest),
-            "--chunk-size", str(chunk_bytes)]  # fmt: skip
-
-
 def measure_overhead(
     strategy: str, size_bytes: int, chunk_bytes: int, data_dir: Path, rounds: int = 5
 ) -> OverheadResult:
@@ -98,7 +87,7 @@ def measure_overhead(
     with tempfile.TemporaryDirectory() as out, cell_session(cell, Path(out), data_dir) as session:
         dest = dest_path_for(session.runner.scratch_dir, workload.manifest.size_bytes)
         FileSink(dest, workload.manifest.size_bytes, "existing").release_child_fd()  # the runner's own file
-        standalone = _standalone_argv(strategy, workload.path, dest, chunk_bytes)
+        standalone = runtimes.for_cell(cell).standalone_command(strategy, workload.path, dest, chunk_bytes)
         # Flushed dest, warm source, as the harness does. Quoted: a data dir with
         # a space, ';' or '$(...)' is a path, never shell code.
         prepare = f"sync; cat {shlex.quote(str(workload.path))} > /dev/null"

@@ -1,4 +1,6 @@
-"""Profiler hooks: memray (memory) and py-spy (CPU) as extra passes around a cell's run.
+"""Python's profiler hooks: memray (memory) and py-spy (CPU) as extra passes around a cell's run.
+
+The Python runtime (:mod:`harness.runtimes.python`) asks these; another runtime brings its own.
 
 A hook never runs inside a timed run: profiled passes are planned after every
 measured run, and their records carry ``profiler`` so statistics leave them out.
@@ -104,8 +106,6 @@ def _rel(path: Path, run_dir: Path) -> str:
 
 def summarize(pass_name: str, out_dir: Path, run_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
     """The pass's summary for the record, and its artifacts (paths relative to the run)."""
-    if pass_name in NODE_ARTIFACTS and (out_dir / NODE_ARTIFACTS[pass_name]).exists():
-        return summarize_node(pass_name, out_dir, run_dir)  # a Node cell's pass: V8's profiles
     if pass_name == "memory":
         return _summarize_memray(out_dir, run_dir)
     if pass_name == "cpu":
@@ -259,89 +259,3 @@ def svg_sample_count(svg: str) -> int | None:
     """The number of samples py-spy's flamegraph SVG says it drew."""
     match = _SVG_SAMPLES_RE.search(svg)
     return int(match.group(1).replace(",", "")) if match else None
-
-
-# --- Node.js: V8's own profiles ---
-
-NODE_PASSES: dict[str, tuple[str, ...]] = {
-    "memory": ("memory",),
-    "cpu": ("cpu",),
-}  # a .cpuprofile holds idle and on-CPU time both
-NODE_ARTIFACTS = {"cpu": "node.cpuprofile", "memory": "node.heapprofile"}
-# Frames of the streambench Node code (the strategies), and V8's pseudo-frames.
-NODE_CODE_MARK = "/harness/node/"
-V8_IDLE = "(idle)"
-
-
-def _v8_label(frame: dict[str, Any]) -> str:
-    url = str(frame.get("url") or "")
-    where = f" {url.rsplit('/', 1)[-1]}:{int(frame.get('lineNumber', -1)) + 1}" if url else ""
-    return f"{frame.get('functionName') or '(anonymous)'}{where}"
-
-
-def summarize_cpuprofile(doc: dict[str, Any]) -> dict[str, Any]:
-    """Top functions by self and total samples of a V8 ``.cpuprofile``; on-CPU share; strategy share."""
-    nodes = {int(n["id"]): n for n in doc["nodes"]}
-    parent: dict[int, int] = {}
-    for n in doc["nodes"]:
-        for child in n.get("children", ()):
-            parent[int(child)] = int(n["id"])
-    samples = [int(s) for s in doc.get("samples", ())]
-    self_counts: Counter[str] = Counter()
-    total_counts: Counter[str] = Counter()
-    idle = in_code = 0
-    for sample in samples:
-        frame = nodes[sample]["callFrame"]
-        if frame.get("functionName") == V8_IDLE:
-            idle += 1
-            continue
-        self_counts[_v8_label(frame)] += 1
-        seen: set[str] = set()
-        node_id: int | None = sample
-        ours = False
-        while node_id is not None:
-            f = nodes[node_id]["callFrame"]
-            seen.add(_v8_label(f))
-            ours = ours or NODE_CODE_MARK in str(f.get("url") or "")
-            node_id = parent.get(node_id)
-        total_counts.update(seen)
-        in_code += ours
-    n = max(1, len(samples))
-
-    def top(counter: Counter[str]) -> list[dict[str, Any]]:
-        return [{"function": f, "samples": c, "share": c / n} for f, c in counter.most_common(TOP_N)]
-
-    return {
-        "samples": len(samples),
-        "profiler": "node --cpu-prof",
-        "active_share": (len(samples) - idle) / n,
-        "strategy_share": in_code / n,
-        "top_self": top(self_counts),
-        "top_total": top(total_counts),
-        # py-spy's summaries carry this; V8 shows waiting as (idle), counted above.
-        "wait_leaf_share": idle / n,
-    }
-
-
-def summarize_heapprofile(doc: dict[str, Any]) -> dict[str, Any]:
-    """Sampled bytes still allocated at exit by site, from a V8 ``.heapprofile`` (sampling heap profiler)."""
-    sites: Counter[str] = Counter()
-    todo = [doc["head"]]
-    while todo:
-        node = todo.pop()
-        if node.get("selfSize"):
-            sites[_v8_label(node["callFrame"])] += int(node["selfSize"])
-        todo.extend(node.get("children", ()))
-    total = sum(sites.values())
-    return {
-        "profiler": "node --heap-prof (sampled, live at exit)",
-        "sampled_live_bytes": total,
-        "top_allocations": [{"location": s, "size_bytes": b} for s, b in sites.most_common(TOP_N)],
-    }
-
-
-def summarize_node(pass_name: str, out_dir: Path, run_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    path = out_dir / NODE_ARTIFACTS[pass_name]
-    doc = json.loads(path.read_text())
-    summary = summarize_cpuprofile(doc) if pass_name == "cpu" else summarize_heapprofile(doc)
-    return summary, {f"{pass_name}_profile": _rel(path, run_dir)}

@@ -1,11 +1,14 @@
-"""Which cells of a matrix can run, and why the others cannot (shown, never silent)."""
+"""Which cells of a matrix can run, and why the others cannot (shown, never silent).
+
+The cell's runtime decides (:mod:`harness.runtimes`); the rules shared by runtimes are here.
+"""
 
 from __future__ import annotations
 
-import shutil
-
+from harness import runtimes
+from harness.common.errors import UsageError
 from harness.plan.config import Cell
-from strategies.base import Capability
+from strategies.base import Capability, Strategy
 from strategies.registry import Registry
 
 TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
@@ -13,16 +16,14 @@ TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
 EXPORT_MODES = {"whole-file": "build", "pipe": "stream"}
 # The upload endpoint's two ways: read the whole body (whole-file) or stream it to disk (pipe).
 UPLOAD_MODES = {"whole-file": "read", "pipe": "stream"}
-# An S3 upload's three ways with boto3, by the strategy each is the analogue of.
-# The Node servers (harness/node/server.mjs): the seed's endpoint, and one that honours Range.
-NODE_SERVERS = ("node-pipe", "node-pipeline")
 # What a browser can play: the real mp4 kinds (the video kind is random bytes in an mp4 box).
 PLAYABLE_KINDS = frozenset({"mp4", "mp4-moov-end"})
 BROWSER_ROUTES = ("file", "missing-first")
+# An S3 upload's three ways with boto3, by the strategy each is the analogue of.
 S3_METHODS = {"whole-file": "put_object_bytes", "pipe": "put_object_file", "threaded": "upload_fileobj"}
 
 
-def _http_skip_reason(cell: Cell, name: str) -> str | None:
+def python_http_skip_reason(cell: Cell, name: str) -> str | None:
     """Each route has its own ways; only serving a file needs an HTTP serving function."""
     if cell.transform != "none":
         return "transforms are not served over HTTP yet"
@@ -49,7 +50,7 @@ def _http_skip_reason(cell: Cell, name: str) -> str | None:
     return None if why is None else f"{name} cannot serve HTTP: {why}"
 
 
-def _browser_skip_reason(cell: Cell) -> str | None:
+def browser_skip_reason(cell: Cell) -> str | None:
     """A browser plays an mp4 from a server: both must exist, and the cell must be one it can play."""
     from harness.browser.cdp import find_chromium
 
@@ -64,47 +65,31 @@ def _browser_skip_reason(cell: Cell) -> str | None:
     return None
 
 
-def _node_skip_reason(cell: Cell) -> str | None:
-    if shutil.which("node") is None:
-        return "node is not installed (apt-get install nodejs)"
-    if shutil.which("setpriv") is None:
-        return "setpriv (util-linux) is missing: a Node worker could outlive the harness"
-    if cell.sink in ("http", "browser"):
-        if cell.strategy.split(":")[0] not in NODE_SERVERS:
-            return "a Node server is node-pipe (the seed's, no Range) or node-pipeline (Range-aware)"
-        if cell.sink == "browser":
-            return _browser_skip_reason(cell)
-        if cell.http_route != "file" or cell.transform != "none":
-            return "a Node server serves the file route only (no export, upload, s3 or transform)"
+def transform_skip_reason(cell: Cell, strategy: type[Strategy]) -> str | None:
+    """Whether a strategy can apply the cell's transform to the bytes it moves."""
+    if cell.transform == "none":
         return None
-    if cell.transform == "csv-select":
-        return "csv-select has no Node transform (gzip, sha256 and grep do)"
+    if Capability.EXTERNAL in strategy.capabilities:
+        return f"{strategy.name} is an external reference tool: it cannot run a transform"
+    if Capability.TRANSFORMS not in strategy.capabilities:
+        return getattr(strategy, "no_transform_reason", None) or (
+            f"{strategy.name} cannot transform: its bytes never pass through user space"
+        )
+    if cell.transform == "csv-select" and cell.workload.kind != "csv":
+        return f"csv-select needs a csv workload, not {cell.workload.kind}"
+    if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS:
+        return f"grep needs a text workload, not {cell.workload.kind}"
     return None
 
 
 def skip_reason(cell: Cell, registry: Registry) -> str | None:
+    """Why a cell cannot run here: its runtime is missing, or cannot run this cell; None: it can."""
     cls, _ = registry.resolve(cell.strategy)
-    if Capability.NODE in cls.capabilities:
-        if cell.transform != "none" and Capability.TRANSFORMS not in cls.capabilities:
-            return f"{cls.name} holds the whole file and writes it once: it runs no transform"
-        return _node_skip_reason(cell)
-    if cell.sink == "http":
-        return _http_skip_reason(cell, cls.name)
-    if cell.sink == "browser":
-        from strategies.http_serving import skip_reason as http_skip_reason
-
-        why = http_skip_reason(cls.name)
-        return f"{cls.name} cannot serve HTTP: {why}" if why else _browser_skip_reason(cell)
-    if cell.transform != "none":
-        if Capability.EXTERNAL in cls.capabilities:
-            return f"{cls.name} is an external reference tool: it cannot run a transform"
-        if Capability.TRANSFORMS not in cls.capabilities:
-            return f"{cls.name} cannot transform: its bytes never pass through user space"
-        if cell.transform == "csv-select" and cell.workload.kind != "csv":
-            return f"csv-select needs a csv workload, not {cell.workload.kind}"
-        if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS:
-            return f"grep needs a text workload, not {cell.workload.kind}"
-    return None
+    try:
+        runtime = runtimes.for_strategy(cls, cell.runtime)
+    except UsageError as exc:
+        return str(exc)
+    return runtime.unavailable() or runtime.skip_reason(cell, cls)
 
 
 def split_runnable(cells: list[Cell], registry: Registry) -> tuple[list[Cell], list[tuple[Cell, str]]]:

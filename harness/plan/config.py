@@ -46,6 +46,8 @@ class Cell:
     # on the fly: whole-file builds it all, pipe streams it), "upload", "s3-upload"; browser
     # sink: "file", or "missing-first" (a request for a missing file before the pages play).
     http_route: str = "file"
+    # What runs the strategy (harness.runtimes); "": the default runtime of its language.
+    runtime: str = ""
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class Cell:
             "clients": self.clients,
             "view_bytes": self.view_bytes,
             "http_route": self.http_route,
+            "runtime": self.runtime,
         }
 
     def key(self) -> dict[str, Any]:
@@ -171,4 +174,6 @@ class RunConfig:
     drop_caches: bool = False
     # CPU placement (--pin); None: wherever the scheduler puts them.
     pin: Placement | None = None
+    # py-spy's samples per second in a CPU profiler pass (--profile-rate).
+    profile_rate_hz: int = 100
     extra: dict[str, str] = field(default_factory=dict)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.measure.profilers import NODE_PASSES, PASSES
+from harness import runtimes
 from harness.plan.config import Cell
 
 
@@ -32,12 +32,8 @@ def plan_runs(
     planned = [PlannedRun(c, w, True) for w in range(warmup) for c in cells]
     planned += [PlannedRun(c, r, False) for r in range(repeat) for c in cells]
     for kind in profile_kinds:
-        planned += [PlannedRun(c, 0, False, p) for c in cells for p in _passes(c)[kind]]
+        # The passes a cell's runtime has for this kind (py-spy runs twice; V8's .cpuprofile once).
+        planned += [
+            PlannedRun(c, 0, False, p) for c in cells for p in runtimes.for_cell(c).profile_passes(kind)
+        ]
     return planned
-
-
-def _passes(cell: Cell) -> dict[str, tuple[str, ...]]:
-    """The profiler passes a cell's runtime has (Node's .cpuprofile holds idle and on-CPU time both)."""
-    from strategies.registry import runtime_of
-
-    return NODE_PASSES if runtime_of(cell.strategy) == "node" else PASSES

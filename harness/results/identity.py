@@ -33,6 +33,8 @@ CELL_DEFAULTS: dict[str, Any] = {
     "clients": 0,
     "view_bytes": 0,
     "http_route": "file",
+    # the runtime a cell names ("": its strategy's default; part of the key only when named)
+    "runtime": "",
 }
 INT_FIELDS = frozenset({
     "size_bytes", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes", "seed",
@@ -47,11 +49,13 @@ ID_NAME_MAX = 60
 
 def cell_key(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields that identify a cell, as ``Cell.key()`` has always written them."""
-    key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route")}
+    key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route", "runtime")}
     if fields["sink"] in ("http", "browser"):
         key.update({k: fields[k] for k in _HTTP_FIELDS})
     if fields.get("http_route", "file") != "file":
         key["http_route"] = fields["http_route"]
+    if fields.get("runtime"):
+        key["runtime"] = fields["runtime"]
     return key
 
 
@@ -75,8 +79,9 @@ def cell_label(fields: Mapping[str, Any]) -> str:
         rate += f" x{fields.get('clients', 0)} pages"
         if fields.get("http_route", "file") != "file":
             rate += f" ({fields['http_route']})"
+    runtime = f" [{fields['runtime']}]" if fields.get("runtime") else ""
     return (
-        f"{fields['strategy']}{transform} {fields['workload']}:{format_bytes(fields['size_bytes'])} "
+        f"{fields['strategy']}{runtime}{transform} {fields['workload']}:{format_bytes(fields['size_bytes'])} "
         f"-> {fields['sink']}{dest}{rate} chunk {format_bytes(fields['chunk_bytes'])} {fields['cache']}"
     )
 
@@ -87,7 +92,8 @@ def record_cell_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     assert isinstance(http, Mapping)
     fields: dict[str, Any] = {}
     for name, default in CELL_DEFAULTS.items():
-        value = record.get(name)
+        # A record's ``runtime`` is what ran it; the runtime its cell named is ``cell_runtime``.
+        value = record.get("cell_runtime") if name == "runtime" else record.get(name)
         if value is None and name in ("clients", "view_bytes"):
             value = http.get(name)
         if value is None and name == "http_route":

@@ -115,7 +115,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runner, d
         timeout_s=60.0,
         memory_limit_bytes=2 << 30,
     )
-    run = Runner(config, ResultStore(out / "run"), "browser-test", workloads)
+    run = Runner(config, ResultStore(out / "browser-test"), workloads)
     yield run, {s.kind: s for s in specs}
     run.remove_scratch()
 

@@ -22,6 +22,7 @@ import pytest
 
 from harness.cli import build_parser
 from harness.execute.runner import Runner
+from harness.measure import profilers
 from harness.plan.config import Cell, MatrixConfig, RunConfig
 from harness.plan.planning import PlannedRun
 from harness.results.store import ResultStore
@@ -99,13 +100,16 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         timeout_s=120.0,
         memory_limit_bytes=2 << 30,
     )
-    runner = Runner(config, ResultStore(out / "run"), "golden", workloads)
-    runner.unavailable_profilers = {"memory": "not installed (pinned by the golden test)"}
+    runner = Runner(config, ResultStore(out / "golden"), workloads)
+    # The Python runtime's memory profiler, said missing (pinned by the golden test).
+    real = profilers.unavailable_reason
+    profilers.unavailable_reason = lambda kind: "not installed (pinned by the golden test)"  # type: ignore[assignment]
     got: dict[str, dict[str, Any]] = {}
     try:
         for name, (cell, profiler) in cells.items():
             got[name] = asdict(runner.run_one(PlannedRun(cell, 0, False, profiler)))
     finally:
+        profilers.unavailable_reason = real  # type: ignore[assignment]
         runner.remove_scratch()
     return got
 

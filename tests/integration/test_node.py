@@ -165,10 +165,10 @@ def test_the_cpu_pass_writes_a_cpuprofile_with_samples_in_the_strategy(tmp_path:
 def test_node_cells_are_skipped_with_the_reason_where_node_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.plan import applicability
+    from harness.runtimes import node
 
     real_which = shutil.which
-    monkeypatch.setattr(applicability.shutil, "which", lambda n: None if n == "node" else real_which(n))
+    monkeypatch.setattr(node.shutil, "which", lambda n: None if n == "node" else real_which(n))
     assert main(["run", "--strategy", "node-pipe,pipe", "--workload", "video:1MiB", "--sink", "null",
                  "--out", str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     assert "node is not installed" in capsys.readouterr().err

@@ -151,3 +151,26 @@ def test_only_executor_for_branches_on_the_kind_of_cell() -> None:
                 if isinstance(node, ast.Match) and _reads_kind(node.subject):
                     found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, found
+
+
+# A runtime is one file behind harness.runtimes: nothing else compares a runtime's (or a language's) name.
+RUNTIME_NAMES = frozenset({"python", "node", "bun", "deno", "js"})
+
+
+def _compared_strings(node: ast.Compare) -> set[str]:
+    found: set[str] = set()
+    for side in (node.left, *node.comparators):
+        elements = side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+        found.update(e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str))
+    return found
+
+
+def test_only_the_runtime_files_compare_a_runtimes_name() -> None:
+    found = []
+    for name, path in MODULES.items():
+        if _in(name, "harness.runtimes"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and _compared_strings(node) & RUNTIME_NAMES:
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, found

@@ -1,12 +1,14 @@
 """The executor seam: one planned run of one kind of cell -> a Measurement.
 
-``executor_for`` is the only place that reads the kind of a cell. A new kind of
-subject (a Node.js runtime, a browser, a remote machine) is a new module here
-with one class that has ``run(planned, ctx) -> Measurement``, and one line below.
+``executor_for`` is the only place that reads the kind of a cell (its sink and route); the
+runtime that runs its strategy comes from :mod:`harness.runtimes`. A new kind of subject (a
+browser, an S3 client) is a new module here with one class that has ``run(planned, ctx) ->
+Measurement``, and one line below; a new runtime is a file in ``harness/runtimes/``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from harness.execute.context import RunContext
@@ -21,39 +23,28 @@ class Executor(Protocol):
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement: ...
 
 
+# What the runner asks for each cell's executor (tests hand in a fake one).
+ExecutorFactory = Callable[[Cell], Executor]
+
+
 def executor_for(cell: Cell) -> Executor:
     # Imported here: each executor pulls in only its own world (aiohttp, boto3's helpers).
+    from harness import runtimes
+
+    runtime = runtimes.for_cell(cell)
     if cell.sink in ("null", "tcp", "file"):
+        from harness.execute.executors.sink import SinkExecutor
         from harness.sinks.handles import consumer_sink, file_sink
-        from strategies.registry import runtime_of
 
-        open_sink = file_sink if cell.sink == "file" else consumer_sink
-        if runtime_of(cell.strategy) == "node":
-            from harness.execute.executors.node import NodeExecutor
-
-            return NodeExecutor(open_sink)
-        from harness.execute.executors.worker import WorkerExecutor
-
-        return WorkerExecutor(open_sink)
+        return SinkExecutor(runtime, file_sink if cell.sink == "file" else consumer_sink)
     if cell.sink == "browser":
         from harness.execute.executors.browser import BrowserExecutor
-        from strategies.registry import runtime_of
 
-        missing_first = cell.http_route == "missing-first"
-        if runtime_of(cell.strategy) == "node":
-            from harness.execute.executors.node import node_server_program
-
-            return BrowserExecutor(node_server_program(), runtime="node", missing_first=missing_first)
-        return BrowserExecutor(missing_first=missing_first)
+        return BrowserExecutor(runtime, missing_first=cell.http_route == "missing-first")
     if cell.http_route == "s3-upload":
         from harness.execute.executors.s3 import S3Executor
 
         return S3Executor()
     from harness.execute.executors.http import ROUTES, HttpExecutor
-    from strategies.registry import runtime_of
 
-    if runtime_of(cell.strategy) == "node":
-        from harness.execute.executors.node import node_server_program
-
-        return HttpExecutor(ROUTES[cell.http_route], node_server_program(), runtime="node")
-    return HttpExecutor(ROUTES[cell.http_route])
+    return HttpExecutor(ROUTES[cell.http_route], runtime)

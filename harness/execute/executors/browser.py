@@ -20,7 +20,6 @@ that the missing file was a 404).
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from dataclasses import asdict
@@ -34,6 +33,7 @@ from harness.http.client_run import fetch
 from harness.http.server_config import ServerConfig
 from harness.http.server_process import ServerProcess
 from harness.plan.planning import PlannedRun
+from harness.runtimes import Runtime
 from harness.sinks.handles import Received
 from strategies.registry import split_spec
 
@@ -45,10 +45,7 @@ AFTER_MISSING_S = 0.3
 class BrowserExecutor:
     """``browser`` cells; ``missing_first``: the route that asks for a missing file before the pages play."""
 
-    def __init__(
-        self, server_program: list[str] | None = None, runtime: str = "python", *, missing_first: bool = False
-    ) -> None:
-        self.server_program = server_program
+    def __init__(self, runtime: Runtime, *, missing_first: bool = False) -> None:
         self.runtime = runtime
         self.missing_first = missing_first
 
@@ -73,7 +70,7 @@ class BrowserExecutor:
         ctx.make_cache_state()
         cap = ctx.memory_cap()
         try:
-            server = ServerProcess.start(config, program=self.server_program)
+            server = ServerProcess.start(config, program=self.runtime.server_command())
         except Exception as exc:
             return Measurement.not_run(
                 f"browser run: the server would not start: {type(exc).__name__}: {exc}"
@@ -273,9 +270,8 @@ def _measurement(
     return Measurement(
         report=measured,
         who="server",
-        runtime=executor.runtime,
-        runtime_version=(report or {}).get("node_version")
-        or (platform.python_version() if executor.runtime == "python" else None),
+        runtime=executor.runtime.name,
+        runtime_version=executor.runtime.reported_version(report or {}) or executor.runtime.version(),
         returncode=returncode if report is None else 0,
         stderr_tail=stderr if report is None else "",
         over_cap=oom,

@@ -9,7 +9,6 @@ own bytes for its range. The record's memory figures are the *server's*.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from harness.measure.limits import MemoryCap
 from harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
 from harness.plan.config import Cell, RunConfig
 from harness.plan.planning import PlannedRun
+from harness.runtimes import Runtime
 from harness.sinks.handles import Received
 from strategies.registry import split_spec
 from workloads.cache import Workload
@@ -103,20 +103,16 @@ ROUTES: dict[str, Route] = {
 class HttpExecutor:
     """``http`` cells of one route: the record's memory and CPU are the server's."""
 
-    def __init__(
-        self, route: Route, server_program: list[str] | None = None, runtime: str = "python"
-    ) -> None:
+    def __init__(self, route: Route, runtime: Runtime) -> None:
         self.route = route
         self.runtime = runtime
-        # None: the aiohttp server; else another program speaking its protocol (the Node server).
-        self.server_program = server_program
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         ctx.make_cache_state()
         cap = ctx.memory_cap()
         try:
             result = run_http_cell(
-                self.route, planned.cell, ctx.workload, ctx.config, cap, self.server_program
+                self.route, planned.cell, ctx.workload, ctx.config, cap, self.runtime.server_command()
             )
         except Exception as exc:  # the server would not start: say so, go on
             return Measurement.not_run(f"http run: {type(exc).__name__}: {exc}")
@@ -138,8 +134,8 @@ class HttpExecutor:
         return Measurement(
             report=None if crashed else report,
             who="server",
-            runtime=self.runtime,
-            runtime_version=server.get("node_version") or platform.python_version(),
+            runtime=self.runtime.name,
+            runtime_version=self.runtime.reported_version(server) or self.runtime.version(),
             returncode=None if crashed else 0,
             stderr_tail=(result.error or "") if crashed else "",
             over_cap=result.outcome == "oom",
@@ -316,7 +312,7 @@ def _judge(
         "sys_s": report.get("sys_s"),
         "peak_rss_reset": report.get("peak_rss_reset"),
         "ttfb_s": statistics.median(ttfbs) if ttfbs else None,
-        "node_version": report.get("node_version"),
+        "node_version": report.get("node_version"),  # the Node server's own words
     }
     slice_s, delivered = merge((r.delivered_slice_s, r.delivered) for r in results)
     return HttpResult(outcome, error, wall_s, total_bytes, verified, detail, server, http, delivered, slice_s)

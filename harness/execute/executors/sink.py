@@ -1,29 +1,26 @@
-"""The worker executor: null, tcp and file cells, one fresh ``python -m harness.worker`` per run.
+"""The sink executor: null, tcp and file cells, one fresh measured worker per run, in any runtime.
 
-The sink is set up first, the cache state last (nothing may disturb it), then
-the worker starts in its own process group with the sink's fd and a result
-pipe; the parent watches it (RSS samples, deadline, cap), reaps it, empties
-its process group, and collects what the far end received.
+The sink is set up first, the cache state last (nothing may disturb it), then the cell's runtime
+starts its worker (``python -m harness.worker JOB``, ``node harness/node/worker.mjs JOB``, ...) in
+its own process group with the sink's fd and a result pipe; the parent watches it (RSS samples,
+deadline, cap), reaps it, empties its process group, and collects what the far end received.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import platform
 import subprocess
-import sys
 import tempfile
-from typing import Any
 
 from harness.common.lifeline import PARENT_PID_ENV, kill_group
 from harness.execute.context import RunContext
+from harness.execute.expected import Expected
 from harness.execute.measurement import MeasuredReport, Measurement
-from harness.measure import profilers
 from harness.measure.watch import watch
 from harness.plan.config import Placement
 from harness.plan.planning import PlannedRun
+from harness.runtimes import Runtime
 from harness.sinks.handles import Received, SinkFactory
 
 STDERR_TAIL_BYTES = 2000
@@ -43,34 +40,12 @@ def place(pin: Placement | None, worker_pid: int, far_end_pid: int | None) -> di
     return placed
 
 
-class WorkerExecutor:
-    """A fresh Python worker per run; subclasses start another measured program the same way."""
+class SinkExecutor:
+    """A fresh measured worker of the cell's runtime per run, writing into the cell's sink."""
 
-    runtime = "python"
-
-    def __init__(self, open_sink: SinkFactory) -> None:
+    def __init__(self, runtime: Runtime, open_sink: SinkFactory) -> None:
+        self.runtime = runtime
         self.open_sink = open_sink
-
-    def decode(self, planned: PlannedRun) -> str | None:
-        """What the far end must decode before it counts (None: the bytes as they come)."""
-        return None
-
-    def command(self, planned: PlannedRun, ctx: RunContext, job: dict[str, Any]) -> tuple[list[str], bool]:
-        """The measured program's argv, and whether it is started through another program (py-spy)."""
-        cell = planned.cell
-        argv = [sys.executable, "-m", "harness.worker"]
-        if planned.profiler == "memory" and ctx.profile_dir is not None:
-            capture = profilers.memray_capture_path(ctx.profile_dir)
-            capture.unlink(missing_ok=True)  # memray never overwrites a capture
-            job["memray_path"] = str(capture)
-        argv.append(json.dumps(job))
-        if planned.profiler is not None and ctx.profile_dir is not None:
-            argv = profilers.worker_argv(planned.profiler, argv, ctx.profile_dir, cell.strategy,
-                                         ctx.profile_rate_hz)  # fmt: skip
-        return argv, argv[0] != sys.executable
-
-    def runtime_version(self, report: MeasuredReport | None) -> str:
-        return platform.python_version()
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         pin = ctx.config.pin
@@ -88,13 +63,16 @@ class WorkerExecutor:
     def _run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         cell, config, workload = planned.cell, ctx.config, ctx.workload
         size_bytes = workload.manifest.size_bytes
+        decode = self.runtime.far_end_decodes(cell)
+        if decode is not None:
+            # What arrives is decoded at the far end: it must be the workload itself.
+            ctx.expected = Expected(size_bytes, workload.manifest.xxh3_64)
         try:
             # An existing destination has the size the run will write (a transform's
             # output is smaller or larger than the workload), so no stale tail stays.
             sink = self.open_sink(
-                cell, ctx.scratch_dir, ctx.expected.size_bytes, config.consumer_close_after_bytes,
-                self.decode(planned),
-            )  # fmt: skip
+                cell, ctx.scratch_dir, ctx.expected.size_bytes, config.consumer_close_after_bytes, decode
+            )
         except OSError as exc:  # a full disk, a planted symlink: this run cannot happen, the next may
             why = f"sink set-up failed: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}"
             return Measurement.not_run(why.rstrip(": "))
@@ -116,17 +94,17 @@ class WorkerExecutor:
             "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
         }
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        argv, launched_through = self.command(planned, ctx, job)
-        if launched_through:
-            # Under py-spy the worker's parent is py-spy: it dies with py-spy,
-            # and py-spy is what kill_current and the timeout kill.
+        command = self.runtime.worker_command(job, planned, ctx.profile_dir, ctx.profile_rate_hz)
+        if command.through:
+            # Under py-spy (or setpriv) the worker's parent is that program: the worker dies with
+            # it, and it is what kill_current and the timeout kill.
             env[PARENT_PID_ENV] = ""
         with tempfile.TemporaryFile() as stderr_file:
             try:
                 # Its own process group: whatever the worker starts (cat, dd)
                 # is killed with it and found if it outlives it.
                 worker = subprocess.Popen(
-                    argv,
+                    command.argv,
                     pass_fds=(sink.child_fd, result_w),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -163,10 +141,11 @@ class WorkerExecutor:
             stderr_tail = stderr_file.read().decode(errors="replace").strip()
         ru = seen.rusage
         report = MeasuredReport.from_json(seen.result_bytes)
+        notes = report.strategy_notes if report is not None else {}
         return Measurement(
             report=report,
-            runtime=self.runtime,
-            runtime_version=self.runtime_version(report),
+            runtime=self.runtime.name,
+            runtime_version=self.runtime.reported_version(notes) or self.runtime.version(),
             who="worker",
             samples=seen.samples,
             user_s=ru.ru_utime if ru is not None else None,

@@ -1,0 +1,193 @@
+"""The runtime seam: what runs a strategy (Python, Node.js, ...), one file per runtime.
+
+Everything the harness must know about a runtime is asked of its :class:`Runtime`: whether it
+can run here and its version, which cells it can run and why not, the command that starts its
+measured worker for a run (profiled or not), what the far end must decode, the command of its
+HTTP server, its profiler passes and their summaries, and the command of a bare standalone run
+for ``bench-overhead``. A strategy class says which *language* it is written in
+(``language``, "python" when it says nothing); a cell names its runtime (``Cell.runtime``) or
+gets the default runtime of its strategy's language.
+
+Built-in runtimes are listed here by import path (imported only when asked for); a package adds
+one through the entry-point group ``streambench.runtimes`` (an object with this shape), and a test
+through :func:`register`. Nothing outside this package compares a runtime's name
+(``tests/unit/test_layers.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.common.errors import UsageError
+
+if TYPE_CHECKING:
+    from harness.plan.config import Cell
+    from harness.plan.planning import PlannedRun
+    from strategies.base import Strategy
+
+ENTRY_POINT_GROUP = "streambench.runtimes"
+# name -> "module:attribute" of the runtime object; the first of a language is its default.
+BUILTINS: dict[str, str] = {
+    "python": "harness.runtimes.python:PYTHON",
+    "node": "harness.runtimes.node:NODE",
+}
+DEFAULT_LANGUAGE = "python"
+
+
+@dataclass(frozen=True)
+class WorkerCommand:
+    """How a run's measured worker starts."""
+
+    argv: list[str]
+    # Started through another program (py-spy, setpriv): the worker's parent is that program, so
+    # it cannot check that its parent is the harness (harness.common.lifeline).
+    through: bool = False
+
+
+class Runtime(Protocol):
+    """One runtime's answers to everything the harness asks of it."""
+
+    name: str  # as cells, records and reports name it: "python", "node"
+    language: str  # the strategies it runs: a strategy class's ``language``
+
+    def unavailable(self) -> str | None:
+        """Why it cannot run here, with the command that would fix it; None when it can."""
+        ...
+
+    def version(self) -> str | None: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json and ``streambench runtimes`` say of it: executable, versions."""
+        ...
+
+    def skip_reason(self, cell: Cell, strategy: type[Strategy]) -> str | None:
+        """Why this runtime cannot run this cell (a server it has not, a transform it lacks)."""
+        ...
+
+    def worker_command(
+        self, job: dict[str, Any], run: PlannedRun, profile_dir: Path | None, rate_hz: int
+    ) -> WorkerCommand:
+        """The measured worker of one run (``job`` as the executor wrote it; a profiler pass may add
+        to it), profiled when ``run.profiler`` says so."""
+        ...
+
+    def far_end_decodes(self, cell: Cell) -> str | None:
+        """What the far end must decode before it counts (its gzip writes other bytes than ours)."""
+        ...
+
+    def server_command(self) -> list[str]:
+        """The HTTP server (harness.http.server's protocol) that serves this runtime's strategies."""
+        ...
+
+    def profile_passes(self, kind: str) -> tuple[str, ...]:
+        """The passes ``--profile KIND`` plans for a cell of this runtime."""
+        ...
+
+    def profiler_unavailable(self, kind: str) -> str | None: ...
+
+    def summarize_profile(
+        self, pass_name: str, out_dir: Path, run_dir: Path
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """A pass's summary for its record, and its artifacts (paths relative to the run)."""
+        ...
+
+    def standalone_command(self, strategy: str, source: Path, dest: Path, chunk_bytes: int) -> list[str]:
+        """The strategy with no harness around it (``bench-overhead``); ``--noop`` appended: start-up only."""
+        ...
+
+    def reported_version(self, notes: Mapping[str, Any]) -> str | None:
+        """The version its worker or server reported of itself (None: ask ``version()``)."""
+        ...
+
+
+_registered: dict[str, Runtime] = {}
+
+
+def register(runtime: Runtime) -> None:
+    """Make a runtime known in this process (tests; packages use the entry-point group)."""
+    _registered[runtime.name] = runtime
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name, None)
+
+
+@cache
+def _builtin(name: str) -> Runtime:
+    module_name, _, attribute = BUILTINS[name].partition(":")
+    runtime: Runtime = getattr(importlib.import_module(module_name), attribute)
+    return runtime
+
+
+@cache
+def _plugins() -> dict[str, Runtime]:
+    from importlib.metadata import entry_points
+
+    found: dict[str, Runtime] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            runtime = ep.load()
+            found[str(runtime.name)] = runtime
+        except Exception:  # a broken plugin runtime is one that is not there
+            continue
+    return found
+
+
+def names() -> list[str]:
+    return [
+        *BUILTINS,
+        *(n for n in _registered if n not in BUILTINS),
+        *(n for n in _plugins() if n not in BUILTINS),
+    ]
+
+
+def get(name: str) -> Runtime:
+    if name in _registered:
+        return _registered[name]
+    if name in BUILTINS:
+        return _builtin(name)
+    if name in _plugins():
+        return _plugins()[name]
+    raise UsageError(f"unknown runtime {name!r}; valid: {', '.join(names())}")
+
+
+def for_language(language: str) -> Runtime:
+    """The default runtime of a language: the first one known that runs it."""
+    for name in names():
+        runtime = get(name)
+        if runtime.language == language:
+            return runtime
+    raise UsageError(f"no runtime runs {language!r} strategies (known runtimes: {', '.join(names())})")
+
+
+def language_of(strategy: type[Strategy]) -> str:
+    return str(getattr(strategy, "language", DEFAULT_LANGUAGE))
+
+
+def for_strategy(strategy: type[Strategy], name: str = "") -> Runtime:
+    """The runtime a cell names, or its strategy language's default; it must run that language."""
+    language = language_of(strategy)
+    if not name:
+        return for_language(language)
+    runtime = get(name)
+    if runtime.language != language:
+        raise UsageError(f"runtime {name!r} runs {runtime.language} strategies, not {strategy.name!r}")
+    return runtime
+
+
+def for_cell(cell: Cell, plugins: bool = True) -> Runtime:
+    """The runtime that runs a cell."""
+    return for_strategy(_strategy_class(cell.strategy, plugins), cell.runtime)
+
+
+@cache
+def _strategy_class(spec: str, plugins: bool) -> type[Strategy]:
+    from strategies.registry import load_registry
+
+    cls, _ = load_registry(plugins=plugins).resolve(spec)
+    return cls

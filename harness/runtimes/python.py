@@ -1,0 +1,85 @@
+"""The Python runtime: the interpreter running streambench runs the Python strategies.
+
+Its worker is ``python -m harness.worker JOB``; its server is the aiohttp one
+(``harness.http.server``); its profilers are memray (memory) and py-spy (CPU, two passes).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.measure import profilers
+from harness.plan.applicability import browser_skip_reason, python_http_skip_reason, transform_skip_reason
+from harness.plan.config import Cell
+from harness.plan.planning import PlannedRun
+from harness.runtimes import WorkerCommand
+from strategies.base import Strategy
+
+
+class PythonRuntime:
+    name = "python"
+    language = "python"
+
+    def unavailable(self) -> str | None:
+        return None  # it runs streambench itself
+
+    def version(self) -> str:
+        return platform.python_version()
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "executable": sys.executable, "version": self.version()}
+
+    def skip_reason(self, cell: Cell, strategy: type[Strategy]) -> str | None:
+        if cell.sink == "http":
+            return python_http_skip_reason(cell, strategy.name)
+        if cell.sink == "browser":
+            from strategies.http_serving import skip_reason as http_skip_reason
+
+            why = http_skip_reason(strategy.name)
+            return f"{strategy.name} cannot serve HTTP: {why}" if why else browser_skip_reason(cell)
+        return transform_skip_reason(cell, strategy)
+
+    def worker_command(
+        self, job: dict[str, Any], run: PlannedRun, profile_dir: Path | None, rate_hz: int
+    ) -> WorkerCommand:
+        if run.profiler == "memory" and profile_dir is not None:
+            capture = profilers.memray_capture_path(profile_dir)
+            capture.unlink(missing_ok=True)  # memray never overwrites a capture
+            job["memray_path"] = str(capture)
+        argv = [sys.executable, "-m", "harness.worker", json.dumps(job)]
+        if run.profiler is None or profile_dir is None:
+            return WorkerCommand(argv)
+        profiled = profilers.worker_argv(run.profiler, argv, profile_dir, run.cell.strategy, rate_hz)
+        return WorkerCommand(profiled, through=profiled[0] != sys.executable)
+
+    def far_end_decodes(self, cell: Cell) -> str | None:
+        return None  # our transforms' bytes are the reference's own
+
+    def server_command(self) -> list[str]:
+        return [sys.executable, "-m", "harness.http.server"]
+
+    def profile_passes(self, kind: str) -> tuple[str, ...]:
+        return profilers.PASSES[kind]
+
+    def profiler_unavailable(self, kind: str) -> str | None:
+        return profilers.unavailable_reason(kind)
+
+    def summarize_profile(
+        self, pass_name: str, out_dir: Path, run_dir: Path
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        return profilers.summarize(pass_name, out_dir, run_dir)
+
+    def standalone_command(self, strategy: str, source: Path, dest: Path, chunk_bytes: int) -> list[str]:
+        return [sys.executable, "-m", "harness.worker.standalone", strategy, str(source), str(dest),
+                "--chunk-size", str(chunk_bytes)]  # fmt: skip
+
+    def reported_version(self, notes: Mapping[str, Any]) -> str | None:
+        return None  # the harness's own interpreter ran it
+
+
+PYTHON = PythonRuntime()
