@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.common.errors import Exit, UsageError
 from harness.common.units import parse_count
+from harness.results.record import Record
 from harness.results.store import REPORT_FILE, finite, write_atomic
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Written:
 
 
 def write_report(
-    run_dir: Path, meta: Mapping[str, Any], records: list[dict[str, Any]], output: Path | None = None
+    run_dir: Path, meta: Mapping[str, Any], records: list[Record], output: Path | None = None
 ) -> Written:
     """The run's report.html (or ``output``); a scenario run's page leads with its verdicts."""
     from reports.html import render_report
@@ -46,16 +47,14 @@ def write_report(
     return Written(path.resolve())
 
 
-def exit_status(records: Sequence[Mapping[str, Any]], verdicts: Sequence[Verdict]) -> tuple[Exit, list[str]]:
+def exit_status(records: Sequence[Record], verdicts: Sequence[Verdict]) -> tuple[Exit, list[str]]:
     """RUNS_FAILED when a run failed or was not verified and no claim of the scenario expected it
     (readFile oom-killed at the cap is the answer, not a failure), or a claim fails; UNDECIDED when
     a claim is inconclusive; else OK. With the lines that say so."""
     from reports.claims import expects
 
     # Timed runs and warm-ups; a profiler pass that could not run says so in its record, not here.
-    failed = [
-        r for r in records if not r.get("profiler") and (r.get("outcome") != "ok" or not r.get("verified"))
-    ]
+    failed = [r for r in records if not r.profiler and (r.outcome != "ok" or not r.verified)]
     claims = [v.claim for v in verdicts]
     expected = [r for r in failed if any(expects(c, r) for c in claims)]
     unexpected = len(failed) - len(expected)
@@ -83,32 +82,23 @@ def _run_files(run_dir: Path, names: Iterable[str], max_bytes: int | None = None
     return out
 
 
-def _flame_graphs(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, str]:
+def _flame_graphs(run_dir: Path, records: list[Record]) -> dict[str, str]:
     """The SVG flame graphs of the profiler passes, for the report to draw in place."""
     names = [
-        str(name)
-        for r in records
-        if isinstance(r.get("profile_artifacts"), dict)
-        for name in r["profile_artifacts"].values()
-        if str(name).endswith(".svg")
+        str(name) for r in records for name in r.profile_artifacts.values() if str(name).endswith(".svg")
     ]
     files = _run_files(run_dir, names, MAX_EMBEDDED_SVG_BYTES)
     return {name: data.decode(errors="replace") for name, data in files.items()}
 
 
-def _screenshots(run_dir: Path, records: list[dict[str, Any]]) -> dict[str, bytes]:
+def _screenshots(run_dir: Path, records: list[Record]) -> dict[str, bytes]:
     """The browser runs' screenshots, for the scenario page to show."""
-    names = [
-        str(name)
-        for r in records
-        if isinstance(r.get("http"), dict)
-        for name in r["http"].get("screenshots") or []
-    ]
+    names = [str(name) for r in records for name in r.browser.get("screenshots") or []]
     return _run_files(run_dir, names)
 
 
 def _write_scenario_report(
-    run_dir: Path, meta: Mapping[str, Any], records: list[dict[str, Any]], full_report_html: str
+    run_dir: Path, meta: Mapping[str, Any], records: list[Record], full_report_html: str
 ) -> Written:
     from harness.plan.scenario import get_scenario
     from reports.claims import evaluate, parse_claims

@@ -102,7 +102,7 @@ class SessionEvents:
     run_started: Callable[[PlannedRun, int, int], None] = lambda run, index, total: None
     record: Callable[[Record], None] = lambda record: None
     # The measured runs' records, once every run is done (the CLI prints a summary).
-    finished: Callable[[list[dict[str, Any]]], None] = lambda records: None
+    finished: Callable[[list[Record]], None] = lambda records: None
     # A scenario run's claims judged: run.json's scenario (name, question) and the verdicts.
     verdicts: Callable[[Mapping[str, Any], list[Any]], None] = lambda scenario, verdicts: None
     # The runner is running: the CLI draws progress inside this.
@@ -365,10 +365,7 @@ class _Session:
             self.events.message(
                 f"set aside a half-written last line ({torn} bytes) in {self.store.torn_path}", "warn"
             )
-        done = {
-            (r["cell_id"], int(r["repeat"]), bool(r["warmup"]), r.get("profiler"))
-            for r in load_records(self.store.run_dir)
-        }
+        done = {(r.cell_id, r.repeat, r.warmup, r.profiler) for r in load_records(self.store.run_dir)}
         matrix = self.config.matrix
         cells, _ = split_runnable(matrix.cells(), load_registry(plugins=self.config.plugins))
         planned = [
@@ -476,7 +473,7 @@ class _Session:
         rule = AdaptiveRule(first_rounds=matrix.repeat, budget_s=matrix.budget_s)
         cells = list(dict.fromkeys(p.cell for p in timed)) or list(dict.fromkeys(matrix.cells()))
         records = load_records(run_dir)
-        done = max((int(r.get("repeat", 0)) for r in records if not r.get("warmup")), default=-1) + 1
+        done = max((r.repeat for r in records if not r.warmup), default=-1) + 1
 
         def run_round(cell_ids: set[str], round_index: int) -> None:
             runner.run([PlannedRun(c, round_index, False) for c in cells if c.cell_id in cell_ids])

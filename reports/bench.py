@@ -11,6 +11,7 @@ import argparse
 import math
 import time
 
+from harness.results.record import Record
 from reports.html import render_report
 from reports.synthetic import PROFILES, MiB, synthetic_run
 
@@ -31,7 +32,7 @@ def main() -> None:
         sizes=SIZES, sinks=SINKS, chunks=CHUNKS, caches=CACHES, repeat=repeat, warmup=1
     )
     t1 = time.perf_counter()
-    html = render_report(meta, records)
+    html = render_report(meta, [Record.from_json(r) for r in records])
     t2 = time.perf_counter()
     print(
         f"{len(records)} records ({cells} cells x (1 warm-up + {repeat} measured)): "

@@ -38,104 +38,106 @@ from harness.common.decision import change
 from harness.common.errors import UsageError
 from harness.common.intervals import median_interval
 from harness.common.units import parse_size
+from harness.results.record import Record
 from reports.scaling import complexity, loglog_fit
 
 VERDICTS = ("holds", "fails", "inconclusive")
 
 
-def _throughput(r: Mapping[str, Any]) -> float | None:
-    wall = r.get("wall_s")
-    return r["bytes_moved"] / wall if wall else None
+def _throughput(r: Record) -> float | None:
+    wall = r.wall_s
+    return r.bytes_moved / wall if wall else None
 
 
-def _growth(r: Mapping[str, Any], peak: str, base: str) -> float | None:
-    if r.get(peak) is None or r.get(base) is None:
+def _growth(r: Record, peak: str, base: str) -> float | None:
+    high, low = getattr(r, peak), getattr(r, base)
+    return None if high is None or low is None else float(high - low)
+
+
+def _cpu(r: Record) -> float | None:
+    if r.strategy_user_s is None:
         return None
-    return float(r[peak] - r[base])
+    return float(r.strategy_user_s + (r.strategy_sys_s or 0.0))
 
 
-def _cpu(r: Mapping[str, Any]) -> float | None:
-    if r.get("strategy_user_s") is None:
-        return None
-    return float(r["strategy_user_s"] + r["strategy_sys_s"])
-
-
-def _note(name: str) -> Callable[[Mapping[str, Any]], float | None]:
-    def get(r: Mapping[str, Any]) -> float | None:
-        value = (r.get("strategy_notes") or {}).get(name)
+def _note(name: str) -> Callable[[Record], float | None]:
+    def get(r: Record) -> float | None:
+        value = r.strategy_notes.get(name)
         return None if value is None else float(value)
 
     return get
 
 
-def _profile(name: str) -> Callable[[Mapping[str, Any]], float | None]:
-    def get(r: Mapping[str, Any]) -> float | None:
-        value = (r.get("profile") or {}).get(name)
+def _profile(name: str) -> Callable[[Record], float | None]:
+    def get(r: Record) -> float | None:
+        value = r.profile.get(name)
         return None if value is None else float(value)
 
     return get
 
 
-def _http(name: str) -> Callable[[Mapping[str, Any]], float | None]:
-    def get(r: Mapping[str, Any]) -> float | None:
-        value = (r.get("http") or {}).get(name)
+def _sub(record: str, name: str) -> Callable[[Record], float | None]:
+    """A figure of a sub-record (``http``: the viewers', ``browser``: the pages')."""
+
+    def get(r: Record) -> float | None:
+        value = getattr(r, record).get(name)
         return None if value is None else float(value)
 
     return get
 
 
-def _browser(name: str, complete: str | None = None) -> Callable[[Mapping[str, Any]], float | None]:
+def _browser(name: str, complete: str | None = None) -> Callable[[Record], float | None]:
     """A browser record's worst-page figure; infinite when a page never got there (never played,
     seek not honoured): "plays within 1 s" must fail for a page that never played, not go unjudged."""
 
-    def get(r: Mapping[str, Any]) -> float | None:
-        http = r.get("http") or {}
-        if r.get("sink") != "browser" or not http.get("pages"):
+    def get(r: Record) -> float | None:
+        browser = r.browser
+        if not browser.get("pages"):
             return None
-        value = http.get(name)
-        if value is None or (complete is not None and http.get(complete) != http.get("clients")):
+        value = browser.get(name)
+        if value is None or (complete is not None and browser.get(complete) != r.clients):
             return math.inf
         return float(value)
 
     return get
 
 
-METRICS: dict[str, Callable[[Mapping[str, Any]], float | None]] = {
+METRICS: dict[str, Callable[[Record], float | None]] = {
     "throughput_bps": _throughput,
-    "wall_s": lambda r: r.get("wall_s"),
+    "wall_s": lambda r: r.wall_s,
     "cpu_s": _cpu,
-    "cpu_s_per_gb": lambda r: (c / (r["bytes_moved"] / 1e9)) if (c := _cpu(r)) and r["bytes_moved"] else None,
-    "sys_s": lambda r: r.get("strategy_sys_s"),
-    "peak_rss_bytes": lambda r: r.get("peak_rss_bytes"),
+    "cpu_s_per_gb": lambda r: (c / (r.bytes_moved / 1e9)) if (c := _cpu(r)) and r.bytes_moved else None,
+    "sys_s": lambda r: r.strategy_sys_s,
+    "peak_rss_bytes": lambda r: r.peak_rss_bytes,
     "peak_rss_growth_bytes": lambda r: _growth(r, "peak_rss_bytes", "baseline_rss_bytes"),
     "peak_rss_anon_growth_bytes": lambda r: _growth(r, "peak_rss_anon_bytes", "baseline_rss_anon_bytes"),
-    "peak_rss_file_bytes": lambda r: r.get("peak_rss_file_bytes"),
-    "max_buffered_bytes": lambda r: r.get("max_buffered_bytes"),
-    "pauses": lambda r: r.get("pauses"),
-    "ttfb_s": lambda r: r.get("ttfb_s"),
-    "sink_last_byte_s": lambda r: r.get("sink_last_byte_s"),
-    "rchar": lambda r: (r.get("io") or {}).get("rchar"),
-    "wchar": lambda r: (r.get("io") or {}).get("wchar"),
-    "syscr": lambda r: (r.get("io") or {}).get("syscr"),
-    "syscw": lambda r: (r.get("io") or {}).get("syscw"),
-    "bytes_received": lambda r: r.get("bytes_received"),
+    "peak_rss_file_bytes": lambda r: r.peak_rss_file_bytes,
+    "max_buffered_bytes": lambda r: r.max_buffered_bytes,
+    "pauses": lambda r: r.pauses,
+    "ttfb_s": lambda r: r.ttfb_s,
+    "sink_last_byte_s": lambda r: r.sink_last_byte_s,
+    "rchar": lambda r: r.io.get("rchar"),
+    "wchar": lambda r: r.io.get("wchar"),
+    "syscr": lambda r: r.io.get("syscr"),
+    "syscw": lambda r: r.io.get("syscw"),
+    "bytes_received": lambda r: r.bytes_received,
     "memray_peak_heap_bytes": _profile("peak_heap_bytes"),
     "loop_lag_max_s": _note("loop_lag_max_s"),
     "loop_lag_p99_s": _note("loop_lag_p99_s"),
     "lines_kept": _note("lines_kept"),
     # http cells: the server's memory is peak_rss_*; these are the clients' view
-    "per_client_bytes": _http("per_client_bytes"),
-    "ttfb_p50_s": _http("ttfb_p50_s"),
-    "ttfb_p99_s": _http("ttfb_p99_s"),
-    "failed_clients": _http("failed_clients"),
-    "aggregate_bps": _http("aggregate_bps"),
+    "per_client_bytes": _sub("http", "per_client_bytes"),
+    "ttfb_p50_s": _sub("http", "ttfb_p50_s"),
+    "ttfb_p99_s": _sub("http", "ttfb_p99_s"),
+    "failed_clients": _sub("http", "failed_clients"),
+    "aggregate_bps": _sub("http", "aggregate_bps"),
     # browser cells: the worst page of the run (infinite: it never got there)
     "metadata_s": _browser("metadata_max_s"),
     "first_frame_s": _browser("first_frame_max_s", complete="played_pages"),
     "seek_s": _browser("seek_max_s", complete="seek_honoured_pages"),
-    "seek_honoured_share": _http("seek_honoured_share"),
+    "seek_honoured_share": _sub("browser", "seek_honoured_share"),
     "share_before_first_frame": _browser("share_before_first_frame_max", complete="played_pages"),
-    "stalls": _http("stalls_max"),
+    "stalls": _sub("browser", "stalls_max"),
 }
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -201,42 +203,40 @@ class Verdict:
     about: str = ""
 
 
-def _field(r: Mapping[str, Any], key: str) -> Any:
-    """A record field; ``http.clients`` reaches into a nested mapping."""
+def _field(r: Record, key: str) -> Any:
+    """A record field; ``http.server_requests`` reaches into a sub-record."""
     value: Any = r
     for part in key.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+        value = value.get(part) if isinstance(value, Mapping) else getattr(value, part, None)
     return value
 
 
-def _matches(r: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
+def _matches(r: Record, selector: Mapping[str, Any]) -> bool:
     return all(_field(r, k) == v for k, v in selector.items())
 
 
-def expects(claim: Claim, record: Mapping[str, Any]) -> bool:
+def expects(claim: Claim, record: Record) -> bool:
     """Whether the claim expects this record's outcome (``outcome oom``: the run's answer, not a failure)."""
     expect = claim.expect.strip()
     return (
         expect.startswith("outcome ")
-        and expect.split(None, 1)[1] == record.get("outcome")
+        and expect.split(None, 1)[1] == record.outcome
         and _matches(record, claim.subject)
     )
 
 
-def _values(
-    records: Sequence[Mapping[str, Any]], claim: Claim, selector: Mapping[str, Any]
-) -> dict[int, list[float]]:
+def _values(records: Sequence[Record], claim: Claim, selector: Mapping[str, Any]) -> dict[int, list[float]]:
     """Metric values of the matching measured records, grouped by workload size."""
     get = METRICS[claim.metric]
     out: dict[int, list[float]] = {}
     for r in records:
-        if r.get("warmup") or not _matches(r, selector) or r.get("outcome") != "ok":
+        if r.warmup or not _matches(r, selector) or r.outcome != "ok":
             continue
-        if (r.get("profiler") is not None) != claim.metric.startswith("memray"):
+        if (r.profiler is not None) != claim.metric.startswith("memray"):
             continue  # timings never come from profiled passes; memray figures only do
         value = get(r)
         if value is not None:
-            out.setdefault(int(r["size_bytes"]), []).append(float(value))
+            out.setdefault(int(r.size_bytes), []).append(float(value))
     return out
 
 
@@ -261,11 +261,11 @@ def _combine(parts: list[str]) -> str:
     return "holds"
 
 
-def _runtimes(records: Sequence[Mapping[str, Any]], selector: Mapping[str, Any]) -> list[str]:
-    return sorted({str(r.get("runtime") or "python") for r in records if _matches(r, selector)})
+def _runtimes(records: Sequence[Record], selector: Mapping[str, Any]) -> list[str]:
+    return sorted({str(r.runtime or "python") for r in records if _matches(r, selector)})
 
 
-def evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+def evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     """The claim's verdict on these records, and which runtime it is about."""
     verdict = _evaluate(claim, records)
     about = "/".join(_runtimes(records, claim.subject))
@@ -276,25 +276,21 @@ def evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
     return verdict
 
 
-def _evaluate(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+def _evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     claim.validate()
     expect = claim.expect.strip()
     if expect == "verified":
-        got = [
-            bool(r.get("verified")) for r in records if _matches(r, claim.subject) and not r.get("profiler")
-        ]
+        got = [bool(r.verified) for r in records if _matches(r, claim.subject) and not r.profiler]
         if not got:
             return Verdict(claim, "inconclusive", "no records match the subject")
         verdict = "holds" if all(got) else "fails"
         # A browser checks what it plays by decoding it, not by a checksum.
-        browser = all(r.get("sink") == "browser" for r in records if _matches(r, claim.subject))
+        browser = all(r.sink == "browser" for r in records if _matches(r, claim.subject))
         how = "decoded by the browser with no media error" if browser else "verified byte-exact"
         return Verdict(claim, verdict, f"{sum(got)} of {len(got)} runs {how}", {"verified": sum(got)})
     if expect.startswith("outcome "):
         wanted = expect.split(None, 1)[1]
-        outcomes = [
-            str(r.get("outcome")) for r in records if _matches(r, claim.subject) and not r.get("profiler")
-        ]
+        outcomes = [str(r.outcome) for r in records if _matches(r, claim.subject) and not r.profiler]
         if not outcomes:
             return Verdict(claim, "inconclusive", "no records match the subject")
         verdict = "holds" if all(o == wanted for o in outcomes) else "fails"
@@ -405,21 +401,19 @@ def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: f
     )
 
 
-def _field_bound(
-    claim: Claim, records: Sequence[Mapping[str, Any]], op: str, factor: float, field_name: str
-) -> Verdict:
+def _field_bound(claim: Claim, records: Sequence[Record], op: str, factor: float, field_name: str) -> Verdict:
     compare = _OPS[op]
     get = METRICS[claim.metric]
     pairs: list[tuple[float, float]] = []
     memray = claim.metric.startswith("memray")
     for r in records:
-        if r.get("warmup") or not _matches(r, claim.subject) or r.get("outcome") != "ok":
+        if r.warmup or not _matches(r, claim.subject) or r.outcome != "ok":
             continue
-        if (r.get("profiler") is not None) != memray:
+        if (r.profiler is not None) != memray:
             continue
         value, ref = get(r), _field(r, field_name)
         if value is None or not ref:
-            ref = r.get("chunk_bytes") if field_name == "high_water_mark_bytes" else ref  # 0: one chunk
+            ref = r.chunk_bytes if field_name == "high_water_mark_bytes" else ref  # 0: one chunk
         if value is not None and ref:
             pairs.append((float(value), factor * float(ref)))
     if not pairs:
@@ -433,16 +427,16 @@ def _field_bound(
     return Verdict(claim, verdict, detail, {"within": sum(ok), "runs": len(ok), "median_ratio": median_ratio})
 
 
-def _knee(claim: Claim, records: Sequence[Mapping[str, Any]]) -> Verdict:
+def _knee(claim: Claim, records: Sequence[Record]) -> Verdict:
     m = _KNEE_RE.match(claim.expect.strip())
     assert m is not None
     by_chunk: dict[int, list[float]] = {}
     for r in records:
-        if r.get("warmup") or r.get("profiler") or not _matches(r, claim.subject) or r.get("outcome") != "ok":
+        if r.warmup or r.profiler or not _matches(r, claim.subject) or r.outcome != "ok":
             continue
         value = _throughput(r)
         if value is not None:
-            by_chunk.setdefault(int(r["chunk_bytes"]), []).append(value)
+            by_chunk.setdefault(int(r.chunk_bytes), []).append(value)
     if len(by_chunk) < 3:
         return Verdict(claim, "inconclusive", "needs at least three chunk sizes")
     medians = {c: statistics.median(v) for c, v in sorted(by_chunk.items())}

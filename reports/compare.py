@@ -43,6 +43,7 @@ from harness.common.decision import (
     runs_needed,
 )
 from harness.common.text import printable
+from harness.results.record import Record
 from reports import svg
 from reports.frame import records_to_frame
 from reports.stats import cell_label
@@ -262,7 +263,7 @@ class Sample:
     memory: list[float]  # peak RSS bytes of the good runs
 
 
-def samples(records: Sequence[dict[str, Any]]) -> dict[str, Sample]:
+def samples(records: Sequence[Record]) -> dict[str, Sample]:
     """Per cell id (and machine): its runs and the throughput and peak RSS of its good runs."""
     df = records_to_frame(records)
     out: dict[str, Sample] = {}
@@ -299,8 +300,8 @@ class _Raw:
 
 
 def compare(
-    base_records: Sequence[dict[str, Any]],
-    cand_records: Sequence[dict[str, Any]],
+    base_records: Sequence[Record],
+    cand_records: Sequence[Record],
     fail_on_fraction: float,
     *,
     alpha: float = ALPHA,

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.results.record import Record
 from reports.frame import records_to_frame
 from reports.pytest_benchmark import to_pytest_benchmark
 
@@ -26,7 +27,7 @@ class MissingDependency(RuntimeError):
     """An optional package the format needs is not installed."""
 
 
-def export_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def export_frame(records: Sequence[Record]) -> pd.DataFrame:
     """One flat row per record (see the module doc)."""
     df = records_to_frame(records)
     if df.empty:
@@ -44,12 +45,12 @@ def export_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def to_csv_bytes(records: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> bytes:
+def to_csv_bytes(records: Sequence[Record], meta: Mapping[str, Any]) -> bytes:
     del meta  # a CSV has nowhere to keep it
     return export_frame(records).to_csv(index=False).encode()
 
 
-def to_parquet_bytes(records: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> bytes:
+def to_parquet_bytes(records: Sequence[Record], meta: Mapping[str, Any]) -> bytes:
     """Parquet (needs pyarrow); run.json travels in the file's metadata as ``streambench.run``."""
     try:
         import pyarrow as pa  # type: ignore[import-untyped, import-not-found, unused-ignore]
@@ -66,11 +67,11 @@ def to_parquet_bytes(records: Sequence[dict[str, Any]], meta: Mapping[str, Any])
     return sink.getvalue()
 
 
-def to_pytest_benchmark_bytes(records: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> bytes:
+def to_pytest_benchmark_bytes(records: Sequence[Record], meta: Mapping[str, Any]) -> bytes:
     return json.dumps(to_pytest_benchmark(records, meta), indent=2, default=str).encode()
 
 
-EXPORTERS: dict[str, Callable[[Sequence[dict[str, Any]], Mapping[str, Any]], bytes]] = {
+EXPORTERS: dict[str, Callable[[Sequence[Record], Mapping[str, Any]], bytes]] = {
     "parquet": to_parquet_bytes,
     "csv": to_csv_bytes,
     "pytest-benchmark": to_pytest_benchmark_bytes,

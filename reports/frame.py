@@ -1,8 +1,8 @@
 """Records -> pandas DataFrame, with derived columns computed in one place.
 
-Records from older schema versions (or converted from pytest-benchmark JSON) may
-lack fields: every column the reports read is filled with a neutral default
-here, so nothing downstream has to ask whether a column exists.
+Records arrive as :class:`harness.results.record.Record`: every field present and typed, older
+schemas already upgraded (``Record.from_json``, the one place). Here they become rows, with the
+columns the reports derive from them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.results.identity import CELL_DEFAULTS, cell_id, cell_key, record_cell_fields
+from harness.results.identity import CELL_DEFAULTS, cell_id, cell_key
+from harness.results.record import Record
 
 # The fields that make a cell (harness.results.identity, shared with the plan's Cell).
 CELL_COLUMNS = list(CELL_DEFAULTS)
@@ -41,22 +42,6 @@ NUMERIC_COLUMNS = (
     "workload_records",
     "delivered_slice_s",
 )
-_OTHER_DEFAULTS: dict[str, Any] = {
-    "run_id": "",
-    "repeat": 0,
-    "warmup": False,
-    "outcome": "ok",
-    "error": None,
-    "verified": None,  # None: nobody checked (e.g. a pytest-benchmark import)
-    "verify_detail": "",
-    "cache_state_ok": None,
-    "started_at_utc": "",
-    "schema_version": 0,
-    "profiler": None,  # a profiler pass ("memory", "cpu", ...): never in timing statistics
-    "profile_overhead": None,
-    "profile_error": None,
-}
-_LIST_COLUMNS = ("rss_timeline", "buffered_timeline", "delivered_timeline")
 
 # One page: the floor of a memory growth on a log axis (a strategy that grew by
 # nothing still has a point to draw and a slope to fit).
@@ -68,37 +53,14 @@ def cell_id_for(key: dict[str, Any]) -> str:
     return cell_id(cell_key({**CELL_DEFAULTS, **key}))
 
 
-def _as_int(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def normalise_record(raw: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``raw`` with every field the reports read present and typed."""
-    record = {**_OTHER_DEFAULTS, **raw, **record_cell_fields(raw)}
-    if not record.get("cell_id"):
-        record["cell_id"] = cell_id(cell_key(record))
-    record["cell_id"] = str(record["cell_id"])
-    for column in NUMERIC_COLUMNS:
-        record.setdefault(column, None)
-    for column in _LIST_COLUMNS:
-        if not isinstance(record.get(column), list):
-            record[column] = []
-    if not isinstance(record.get("profiles"), dict):
-        record["profiles"] = None
-    if not isinstance(record.get("profile_artifacts"), dict):
-        record["profile_artifacts"] = {}
-    if record["profiler"] is not None:
-        record["profiler"] = str(record["profiler"])
-    record["repeat"] = _as_int(record["repeat"], 0)
-    record["warmup"] = bool(record["warmup"])
-    record["outcome"] = str(record["outcome"])
-    noise = record.get("noise")
-    # Taken while other processes used the CPU (records before schema 7 cannot say: False).
-    record["under_load"] = bool(noise.get("under_load")) if isinstance(noise, dict) else False
-    return record
+def normalise_record(record: Record) -> dict[str, Any]:
+    """A record as a row: its fields, and ``under_load`` (other processes used the CPU during it)."""
+    row = record.to_dict()
+    if not row["cell_id"]:
+        row["cell_id"] = cell_id(cell_key(row))
+    # Records before schema 7 cannot say: False.
+    row["under_load"] = bool(record.noise.get("under_load"))
+    return row
 
 
 def machine_labels(df: pd.DataFrame) -> pd.Series:
@@ -116,7 +78,7 @@ def machine_labels(df: pd.DataFrame) -> pd.Series:
     return pd.Series([labels.get(i, "unknown machine") for i in ids], index=df.index, dtype=object)
 
 
-def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def records_to_frame(records: Iterable[Record]) -> pd.DataFrame:
     """One row per record (non-object lines are ignored), plus derived columns.
 
     Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok),
@@ -125,7 +87,7 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     runs that moved bytes, never for browser runs), ``records_per_s`` (the same for the workload's
     records, text kinds only), ``peak_rss_over_baseline_bytes``, ``cpu_s``.
     """
-    rows = [normalise_record(r) for r in records if isinstance(r, dict)]
+    rows = [normalise_record(r) for r in records]
     df = pd.DataFrame(rows)
     if df.empty:
         return df
@@ -137,7 +99,7 @@ def records_to_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     moved = df["bytes_moved"].to_numpy(float)
     # A browser run lasts as long as its player's script (play, seek, watch), whatever it moved:
     # bytes over that time is no throughput.
-    timed = df["ok"].to_numpy() & (df["sink"] != "browser").to_numpy()
+    timed = df["ok"].to_numpy() & (df["sink"] != "browser").to_numpy()  # a browser run plays for a set time
     with np.errstate(divide="ignore", invalid="ignore"):
         bps = np.where(timed & (wall > 0) & (moved > 0), moved / wall, np.nan)
     df["throughput_bps"] = bps

@@ -18,6 +18,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from harness.results.record import Record
 from reports import svg
 from reports.compare import CellComparison, compare
 from reports.frame import records_to_frame
@@ -31,7 +32,7 @@ MAX_CHARTS = 30
 class SavedRun:
     name: str
     meta: Mapping[str, Any]
-    records: list[dict[str, Any]]
+    records: list[Record]
 
 
 @dataclass(frozen=True)

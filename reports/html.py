@@ -20,6 +20,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from harness.common.decision import TIE_FRACTION, min_runs_for_interval
+from harness.results.record import Record
 from reports import svg
 from reports.frame import PAGE_BYTES, records_to_frame
 from reports.stats import (
@@ -45,7 +46,7 @@ _SAFE_RELATIVE_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.@%+=,/-]+$")
 
 
 def render_report(
-    meta: dict[str, Any], records: list[dict[str, Any]], artifacts: Mapping[str, str] | None = None
+    meta: dict[str, Any], records: Sequence[Record], artifacts: Mapping[str, str] | None = None
 ) -> str:
     """The report page for one run (pure: the caller writes the file).
 
@@ -55,13 +56,13 @@ def render_report(
     return ENV.get_template("report.html.j2").render(**report_view(meta, records, artifacts))
 
 
-def summary_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+def summary_frame(records: Sequence[Record]) -> pd.DataFrame:
     """The per-cell summary the report shows, for terminal tables."""
     return cell_summary(records_to_frame(records))
 
 
 def report_view(
-    meta: Mapping[str, Any], records: list[dict[str, Any]], artifacts: Mapping[str, str] | None = None
+    meta: Mapping[str, Any], records: Sequence[Record], artifacts: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Everything the template shows, computed (and formatted where it helps) in Python."""
     df = records_to_frame(records)
@@ -105,19 +106,15 @@ def report_view(
 # --- helpers ---------------------------------------------------------------
 
 
-def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _http_rows(records: Sequence[Record]) -> list[dict[str, str]]:
     """One row per http cell: the server's memory and the viewers' figures, medians of measured runs."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Record]] = {}
     for r in records:
-        if not isinstance(r, Mapping) or not isinstance(r.get("http"), Mapping):
-            continue  # old or odd records: no http figures
-        if r["http"].get("route") == "s3-upload":
-            continue  # an S3 cell's figures are its client's: they are in the cells table
-        if r.get("sink") == "http" and not r.get("warmup") and not r.get("profiler") and r["http"]:
-            groups.setdefault(str(r.get("cell_id")), []).append(r)
+        if r.sink == "http" and r.http and not r.warmup and not r.profiler:
+            groups.setdefault(r.cell_id, []).append(r)
 
-    def med(rows: list[dict[str, Any]], get: Any) -> float | None:
-        # Numbers only: a hostile or corrupt record's "x" is no figure (and no crash).
+    def med(rows: list[Record], get: Any) -> float | None:
+        # Numbers only: a hostile or corrupt sub-record's "x" is no figure (and no crash).
         values = [float(v) for v in (get(r) for r in rows)
                   if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]  # fmt: skip
         return float(np.median(values)) if values else None
@@ -125,24 +122,23 @@ def _http_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
     out = []
     for rows in groups.values():
         first = rows[0]
-        http = first["http"]
-        ttfb50 = med(rows, lambda r: r["http"].get("ttfb_p50_s"))
-        ttfb99 = med(rows, lambda r: r["http"].get("ttfb_p99_s"))
+        ttfb50 = med(rows, lambda r: r.http.get("ttfb_p50_s"))
+        ttfb99 = med(rows, lambda r: r.http.get("ttfb_p99_s"))
         out.append(
             {
-                "strategy": str(first.get("strategy")),
-                "route": str(http.get("route", "file")),
-                "workload": f"{first.get('workload')} {fmt_bytes(first.get('size_bytes'))}",
-                "clients": str(http.get("clients")),
-                "view": fmt_bytes(http.get("view_bytes")),
-                "outcomes": ", ".join(sorted({str(r.get("outcome")) for r in rows})),
-                "server_peak": fmt_bytes(med(rows, lambda r: r.get("peak_rss_bytes"))),
-                "server_anon": fmt_bytes(med(rows, lambda r: r.get("peak_rss_anon_bytes"))),
-                "per_client": fmt_bytes(med(rows, lambda r: r["http"].get("per_client_bytes"))),
+                "strategy": first.strategy,
+                "route": first.http_route,
+                "workload": f"{first.workload} {fmt_bytes(first.size_bytes)}",
+                "clients": str(first.clients),
+                "view": fmt_bytes(first.view_bytes),
+                "outcomes": ", ".join(sorted({r.outcome for r in rows})),
+                "server_peak": fmt_bytes(med(rows, lambda r: r.peak_rss_bytes)),
+                "server_anon": fmt_bytes(med(rows, lambda r: r.peak_rss_anon_bytes)),
+                "per_client": fmt_bytes(med(rows, lambda r: r.http.get("per_client_bytes"))),
                 "ttfb": f"{fmt_num(ttfb50 * 1000 if ttfb50 is not None else None, 3)} / "
                 f"{fmt_num(ttfb99 * 1000 if ttfb99 is not None else None, 3)}",
-                "aggregate": fmt_num((med(rows, lambda r: r["http"].get("aggregate_bps")) or 0) / 1e6, 3),
-                "failed": str(sum(int(r["http"].get("failed_clients") or 0) for r in rows)),
+                "aggregate": fmt_num((med(rows, lambda r: r.http.get("aggregate_bps")) or 0) / 1e6, 3),
+                "failed": str(sum(int(med([r], lambda r: r.http.get("failed_clients")) or 0) for r in rows)),
             }
         )
     return sorted(
@@ -641,22 +637,19 @@ def _buffered_over_time(runs_of: RunsOf, show_chunk: bool) -> Markup:
     )
 
 
-def _ttfb_cdfs(records: list[dict[str, Any]]) -> list[Markup]:
+def _ttfb_cdfs(records: Sequence[Record]) -> list[Markup]:
     """Per HTTP route and workload: the share of clients that had their first byte by t, one line
     per (strategy, client count), every client of every measured run."""
     groups: dict[tuple[str, str], dict[tuple[str, int], list[float]]] = {}
     for r in records:
-        if not isinstance(r, Mapping) or not isinstance(r.get("http"), Mapping):
-            continue  # old or odd records: no http figures
-        http = r["http"]
-        if r.get("sink") != "http" or r.get("warmup") or r.get("profiler"):
+        ttfbs = r.http.get("ttfb_clients_s")
+        if r.sink != "http" or r.warmup or r.profiler or not isinstance(ttfbs, list) or not ttfbs:
             continue
-        ttfbs = http.get("ttfb_clients_s")
-        if not isinstance(ttfbs, list) or not ttfbs:
-            continue
-        key = (str(http.get("route", "file")), f"{r.get('workload')} {fmt_bytes(r.get('size_bytes'))}")
-        line = (str(r.get("strategy")), int(http.get("clients") or 0))
-        groups.setdefault(key, {}).setdefault(line, []).extend(float(t) for t in ttfbs)
+        key = (r.http_route, f"{r.workload} {fmt_bytes(r.size_bytes)}")
+        line = (r.strategy, r.clients)
+        groups.setdefault(key, {}).setdefault(line, []).extend(
+            float(t) for t in ttfbs if isinstance(t, int | float)
+        )
     charts = []
     for (route, workload), lines in sorted(groups.items())[:MAX_CHARTS]:
         series = []
@@ -912,14 +905,14 @@ def _profiles(df: pd.DataFrame, artifacts: Mapping[str, str]) -> list[dict[str, 
     the top functions or allocations its profiler summarised, and its flame graph embedded when the
     caller read it (``artifacts``).
 
-    Two shapes are read: a profiler-pass record (``profiler`` + ``profile_artifacts``,
-    ``profile_overhead``, ``profile_error``, ``profile``) and a ``profiles`` mapping (kind -> name -> path).
+    A profiler pass's record holds ``profiler``, ``profile_artifacts``, ``profile_overhead``,
+    ``profile_error`` and ``profile``; an upgraded older record only its artifacts (kind/name -> path).
     """
     if df.empty:
         return []
     cells: dict[str, dict[str, Any]] = {}
     embedded = 0
-    has_profile = df["profiles"].notna() | df["profiler"].notna()
+    has_profile = df["profiler"].notna() | df["profile_artifacts"].map(bool)
     for r in df[has_profile].sort_values(["cell_id", "repeat"]).to_dict(orient="records"):
         entry = cells.setdefault(
             str(r["cell_id"]),
@@ -933,8 +926,10 @@ def _profiles(df: pd.DataFrame, artifacts: Mapping[str, str]) -> list[dict[str, 
                 "embeds": [],
             },
         )
-        found: dict[str, Any] = dict(r["profiles"]) if isinstance(r["profiles"], dict) else {}
-        if r["profiler"] is not None and not is_missing(r["profiler"]):
+        found: dict[str, Any] = {}
+        if r["profiler"] is None or is_missing(r["profiler"]):
+            found["profile"] = r["profile_artifacts"]  # an older record's (upgraded: kind/name -> path)
+        else:
             kind = str(r["profiler"])
             found[kind] = r["profile_artifacts"]
             if not is_missing(r["profile_overhead"]):

@@ -23,6 +23,7 @@ from pytest_benchmark import __version__ as PYTEST_BENCHMARK_VERSION
 from pytest_benchmark.stats import Stats
 
 from harness.results.identity import cell_key
+from harness.results.record import Record
 from reports.frame import normalise_record
 from reports.stats import cell_label
 
@@ -44,13 +45,11 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
     return out
 
 
-def to_pytest_benchmark(records: Sequence[dict[str, Any]], meta: Mapping[str, Any]) -> dict[str, Any]:
+def to_pytest_benchmark(records: Sequence[Record], meta: Mapping[str, Any]) -> dict[str, Any]:
     """A valid pytest-benchmark JSON document (as a dict) for a run's records."""
-    by_cell: dict[str, list[dict[str, Any]]] = {}
-    for raw in records:
-        if isinstance(raw, dict):
-            record = normalise_record(raw)
-            by_cell.setdefault(record["cell_id"], []).append(raw)
+    by_cell: dict[str, list[Record]] = {}
+    for record in records:
+        by_cell.setdefault(record.cell_id, []).append(record)
     benchmarks: list[dict[str, Any]] = []
     without_timing: list[str] = []
     for cell_id, cell_records in by_cell.items():
@@ -70,7 +69,7 @@ def to_pytest_benchmark(records: Sequence[dict[str, Any]], meta: Mapping[str, An
             "cell_id": cell_id,
             "label": label,
             "bytes_moved": max(moved) if moved else None,
-            RECORDS_KEY: list(cell_records),
+            RECORDS_KEY: [r.to_dict() for r in cell_records],
         }
         benchmarks.append(
             {

@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import html
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.results.record import Record
 from reports.claims import METRICS, Verdict
 
 _COLOURS = {"holds": "#1b5e20", "fails": "#b00020", "inconclusive": "#8a6d00"}
@@ -28,29 +29,29 @@ def _fmt(value: float, metric: str) -> str:
     return f"{value:.3g}"
 
 
-def _series(records: list[dict[str, Any]], metric: str, x: str) -> dict[str, float]:
+def _series(records: Sequence[Record], metric: str, x: str) -> dict[str, float]:
     """Median of the metric per (strategy, x) label, over measured runs."""
     get = METRICS[metric]
     groups: dict[str, list[float]] = {}
     for r in records:
-        if r.get("warmup") or r.get("outcome") != "ok":
+        if r.warmup or r.outcome != "ok":
             continue
-        if (r.get("profiler") is not None) != metric.startswith("memray"):
+        if (r.profiler is not None) != metric.startswith("memray"):
             continue
         value = get(r)
         if value is None:
             continue
         if x == "chunk_bytes":
-            label = f"{r['strategy']} | {int(r['chunk_bytes']) // 1024} KiB"
+            label = f"{r.strategy} | {r.chunk_bytes // 1024} KiB"
         else:
-            extra = [f"{int(r['size_bytes']) >> 20} MiB"]
-            if r.get("transform", "none") != "none":
-                extra.append(str(r["transform"]))
-            if r.get("cache") == "cold":
+            extra = [f"{r.size_bytes >> 20} MiB"]
+            if r.transform != "none":
+                extra.append(r.transform)
+            if r.cache == "cold":
                 extra.append("cold")
-            if r.get("sink") != "null":
-                extra.append(str(r["sink"]))
-            label = f"{r['strategy']} | {', '.join(extra)}"
+            if r.sink != "null":
+                extra.append(r.sink)
+            label = f"{r.strategy} | {', '.join(extra)}"
         groups.setdefault(label, []).append(float(value))
     return {k: statistics.median(v) for k, v in groups.items()}
 
@@ -86,18 +87,17 @@ def _seconds(value: Any) -> str:
     return "–" if value is None else f"{float(value):.2f} s"
 
 
-def screenshots_html(records: list[dict[str, Any]], images: Mapping[str, bytes]) -> str:
+def screenshots_html(records: Sequence[Record], images: Mapping[str, bytes]) -> str:
     """What the first page of each browser cell showed at its first frame and after its seek."""
     figures = []
     for r in records:
-        http = r.get("http") or {}
-        names = [n for n in http.get("screenshots") or [] if n in images]
-        if r.get("sink") != "browser" or not names:
+        names = [n for n in r.browser.get("screenshots") or [] if n in images]
+        if not names:
             continue
-        page = (http.get("pages") or [{}])[0]
+        page = (r.browser.get("pages") or [{}])[0]
         seek = page.get("seek_outcome") or ("honoured" if page.get("seek_honoured") else "not honoured")
         caption = (
-            f"{r.get('strategy')} · {r.get('workload')} · {_viewers(r)}: first frame "
+            f"{r.strategy} · {r.workload} · {_viewers(r)}: first frame "
             f"{_seconds(page.get('first_frame_s'))}; seek {seek}"
         )
         shots = "".join(
@@ -115,10 +115,10 @@ def screenshots_html(records: list[dict[str, Any]], images: Mapping[str, bytes])
     )
 
 
-def _viewers(r: Mapping[str, Any]) -> str:
-    rate = int(r.get("consumer_rate_bps") or 0)
+def _viewers(r: Record) -> str:
+    rate = r.consumer_rate_bps
     link = f"{rate * 8 / 1e6:g} Mbit/s" if rate else "unthrottled"
-    pages = int((r.get("http") or {}).get("clients") or 0)
+    pages = r.clients
     return f"{link}, {pages} page{'s' if pages != 1 else ''}"
 
 
@@ -130,7 +130,7 @@ def render_scenario(
     scenario: Any,
     info: Mapping[str, Any],
     verdicts: list[Verdict],
-    records: list[dict[str, Any]],
+    records: Sequence[Record],
     full_report: str,
     images: Mapping[str, bytes] | None = None,
 ) -> str:

@@ -1,6 +1,6 @@
 """The strategies as HTTP response bodies: the same ways to move a file, inside aiohttp.
 
-``harness.http.server`` prepares the response (status, Content-Length, Content-Range)
+``harness.http.server_child`` prepares the response (status, Content-Length, Content-Range)
 and hands the body to one function here, chosen by the request's ``?strategy=NAME``.
 Each function writes ``length`` bytes of the file from ``start`` and returns how many
 it wrote; it never opens any path but the one the server was started with.

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.results.record import Record
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -60,3 +64,17 @@ def chromium_or_skip() -> str:
             pytest.fail("chromium is not installed, and CI must run the browser tests (.ci/run installs it)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
     return binary
+
+
+def as_records(rows: Iterable[Any]) -> list[Record]:
+    """JSON-shaped records (a synthetic run's, a doctored copy) as the store reads them back."""
+    from harness.results.record import Record
+
+    return [r if isinstance(r, Record) else Record.from_json(r) for r in rows]
+
+
+def records_of(run_dir: Path) -> list[dict[str, Any]]:
+    """A run's records as the JSON objects they are stored as (upgraded, as the store reads them)."""
+    from harness.results.store import load_records
+
+    return [r.to_dict() for r in load_records(run_dir)]

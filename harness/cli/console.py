@@ -56,7 +56,7 @@ def print_skipped(skipped: list[tuple[Cell, str]]) -> None:
         err_console.print(f"... and {len(by_reason) - 20} more reasons (run.json lists them)")
 
 
-def print_summary(records: list[dict[str, Any]], to: Console | None = None) -> None:
+def print_summary(records: list[Record], to: Console | None = None) -> None:
     """Medians per cell, grouped by setting, in the console's width: anon (heap, buffers) and
     file-backed (mapped pages) peaks apart, so mmap's mapped file does not read as a heap. A
     narrow terminal loses "vs cat" first, then "ok" (rich would drop columns from the right)."""

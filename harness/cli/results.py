@@ -23,6 +23,7 @@ from harness.common.text import console as make_console
 from harness.common.text import printable
 from harness.common.units import format_bytes
 from harness.results import baselines
+from harness.results.record import Record
 from harness.results.store import (
     RESULTS_FILE,
     load_records,
@@ -41,7 +42,7 @@ class Inputs:
     """What a report is made from: a run's metadata and records, and where its report goes."""
 
     meta: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[Record]
     run_dir: Path  # the run directory, or the folder holding the JSON file
     default_output: Path
 
@@ -69,7 +70,8 @@ def load_inputs(path: Path) -> Inputs:
         raise UsageError(
             f"{path}: not a pytest-benchmark file this can read ({type(exc).__name__}: {exc})"
         ) from None
-    return Inputs(meta_from_pytest_benchmark(obj), records, path.parent, path.with_suffix(".html"))
+    upgraded = [Record.from_json(r) for r in records]
+    return Inputs(meta_from_pytest_benchmark(obj), upgraded, path.parent, path.with_suffix(".html"))
 
 
 def parse_fraction(text: str) -> float:

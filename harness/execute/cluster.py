@@ -22,7 +22,7 @@ Rules (each a trap measured in ``shared/research/scale-out-and-node.md``):
   missing on whichever workers exist.
 - **Nothing outlives the harness.** The measured children die with their worker process
   (parent-death signals); a local cluster's workers die with the harness; a worker of a remote
-  cluster kills its run when the scheduler lets the task go (:mod:`harness.execute.cluster_worker`).
+  cluster kills its run when the scheduler lets the task go (:mod:`harness.execute.dask_task`).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.common.errors import UsageError
-from harness.execute import cluster_worker
-from harness.execute.cluster_worker import ClusterJob
+from harness.execute import dask_task
+from harness.execute.dask_task import ClusterJob
 from harness.execute.runner import RunEvents, Runner
 from harness.plan.config import RunConfig
 from harness.plan.planning import PlannedRun
@@ -245,7 +245,7 @@ class ClusterRunner:
         alive = set(self.client.scheduler_info()["workers"])
         new = sorted(alive - set(self.machines))
         if new:
-            self.machines.update(self.client.run(cluster_worker.fingerprint, workers=new))
+            self.machines.update(self.client.run(dask_task.fingerprint, workers=new))
         self.machines = {addr: info for addr, info in self.machines.items() if addr in alive}
 
     def _slots(self) -> list[_Slot]:
@@ -303,7 +303,7 @@ class ClusterRunner:
             worker = slot.workers[0]
             self.events.on_start(run, index, total)
             future = self.client.submit(
-                cluster_worker.run_planned,
+                dask_task.run_planned,
                 self._job(run),
                 key=f"streambench-{self._local.run_id}-{uuid.uuid4().hex}",
                 workers=[worker],
@@ -342,7 +342,7 @@ class ClusterRunner:
     def _gathered(self, future: Any, run: PlannedRun, worker: str) -> Record:
         """The record a worker returned, or a crashed one saying why there is none."""
         try:
-            return Record(**future.result())
+            return Record.from_json(future.result())
         except Exception as exc:  # KilledWorker, a lost connection, a worker-side error
             name = type(exc).__name__
             text = str(exc).splitlines()[0] if str(exc) else ""
@@ -350,8 +350,8 @@ class ClusterRunner:
                 why = f"dask worker {worker} died mid-run (KilledWorker, no retry)"
             else:
                 why = f"on dask worker {worker}: {name}: {text}"
-            record = self._local.lost(run, "cluster worker", why)
-            return replace(record, machine=dict(self.machines.get(worker) or {}), worker=worker)
+            record = self._local.lost(run, "cluster worker", why, {"dask_worker": worker})
+            return replace(record, machine=dict(self.machines.get(worker) or {}))
 
     # --- the session's other calls -------------------------------------------
 
@@ -365,7 +365,7 @@ class ClusterRunner:
     def remove_scratch(self) -> None:
         """Each worker's scratch files of this run go, then the client (and a local cluster) close."""
         with suppress(Exception):  # a worker gone took its runner (not its files) with it
-            self.client.run(cluster_worker.finish, self._local.run_id)
+            self.client.run(dask_task.finish, self._local.run_id)
         self._local.remove_scratch()
         self.close()
 

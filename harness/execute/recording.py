@@ -1,19 +1,22 @@
 """Measurement -> Record: outcome rules, verification and peaks, in one pure function.
 
-Every executor's measurement becomes a record here and nowhere else, so the
-rules (over the cap is oom, past the deadline is timeout, no report is
-crashed, a MemoryError under the cap is oom) are written once. Unit tests
-drive it with fake measurements: no process, no clock.
+Every executor's measurement becomes a record here and nowhere else, so the rules (over the cap is
+oom, past the deadline is timeout, no report is crashed, a MemoryError under the cap is oom, a
+problem only the executor saw is an error) are written once, and so are their words. The record
+is built once, from the run's context, its measurement and what the runner adds (noise, machine,
+a profiler pass's summary). Unit tests drive it with fake measurements: no process, no clock.
 """
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from harness.common.units import format_bytes
 from harness.execute.context import RunContext
 from harness.execute.measurement import MeasuredReport, Measurement
-from harness.plan.config import RunConfig
+from harness.measure.report import SectionFigures
 from harness.results.record import Record
 
 # At most this many points of RSS timeline are kept per record.
@@ -42,6 +45,10 @@ def classify(
     error = m.report.error
     if error is not None and error.startswith("MemoryError"):
         return "oom", error  # the allocation failed under the cap instead of a kill
+    if m.report.outcome == "ok" and m.problems:
+        if m.subjects:
+            return "error", f"{len(m.problems)} of {m.subjects} {m.subject_word} failed: {m.problems[0]}"
+        return "error", "; ".join(m.problems[:3])
     return m.report.outcome, error
 
 
@@ -74,6 +81,8 @@ def _peaks(m: Measurement, report: MeasuredReport) -> tuple[int | None, int | No
 
 def _verification(ctx: RunContext, m: Measurement, outcome: str, report: MeasuredReport) -> tuple[bool, str]:
     if m.verdict is not None:
+        if m.verdict.verified and outcome != "ok":
+            return False, f"{m.verdict.detail}, but the run's outcome is {outcome}"
         return m.verdict.verified, m.verdict.detail
     cell, expected = ctx.planned.cell, ctx.expected
     size_bytes = ctx.workload.manifest.size_bytes
@@ -102,11 +111,26 @@ def _verification(ctx: RunContext, m: Measurement, outcome: str, report: Measure
     return not failed, "size and xxh3-64 match" if not failed else "; ".join(failed)
 
 
-def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, run_total_s: float) -> Record:
-    """The record of one planned run: what its context made and its executor measured."""
-    planned, cell = ctx.planned, ctx.planned.cell
-    cap_method = ctx.cap_method
-    outcome, error = classify(m, config.memory_limit_bytes, config.timeout_s, cap_method)
+@dataclass(frozen=True)
+class RunFacts:
+    """What the runner knows of a run beyond its measurement: the record is built with them, once."""
+
+    run_id: str
+    run_total_s: float
+    noise: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
+    # A profiler pass's summary and artifacts, or why there are none.
+    profile: dict[str, Any] = field(default_factory=dict)
+    profile_artifacts: dict[str, str] = field(default_factory=dict)
+    profile_overhead: float | None = None
+    profile_error: str | None = None
+
+
+def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
+    """The record of one planned run: what its context made, its executor measured and the runner knows."""
+    planned, cell, config = ctx.planned, ctx.planned.cell, ctx.config
+    outcome, error = classify(m, config.memory_limit_bytes, config.timeout_s, ctx.cap_method)
     report = m.report or MeasuredReport(outcome=outcome, error=error)
     anon_peak, file_peak, rss_timeline = _peaks(m, report)
     verified, verify_detail = _verification(ctx, m, outcome, report)
@@ -115,75 +139,52 @@ def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, r
     def since_start(t: float | None) -> float | None:
         return None if t is None or started_at is None else t - started_at
 
-    fields: dict[str, Any] = {
-        "strategy_user_s": report.strategy_user_s,
-        "strategy_sys_s": report.strategy_sys_s,
-        "strategy_major_faults": report.strategy_major_faults,
-        "strategy_minor_faults": report.strategy_minor_faults,
-        "strategy_inblock": report.strategy_inblock,
-        "strategy_oublock": report.strategy_oublock,
-        "strategy_voluntary_ctx_switches": report.strategy_voluntary_ctx_switches,
-        "strategy_involuntary_ctx_switches": report.strategy_involuntary_ctx_switches,
-    }
+    section = {f.name: copy.copy(getattr(report, f.name)) for f in fields(SectionFigures)}
+    profile_error = facts.profile_error
+    if planned.profiler is not None and outcome != "ok" and profile_error is None:
+        profile_error = f"the profiled run failed: {error}"
     return Record(
-        run_id=run_id,
+        **section,
+        run_id=facts.run_id,
         cell_id=cell.cell_id,
         repeat=planned.repeat,
         warmup=planned.warmup,
-        strategy=cell.strategy,
-        workload=cell.workload.kind,
-        size_bytes=ctx.workload.manifest.size_bytes,
-        seed=cell.workload.seed,
-        sink=cell.sink,
-        chunk_bytes=cell.chunk_bytes,
-        cache=cell.cache,
-        dest=cell.dest,
-        transform=cell.transform,
-        consumer_rate_bps=cell.consumer_rate_bps,
-        high_water_mark_bytes=cell.high_water_mark_bytes,
+        **_cell_fields(ctx),
         outcome=outcome,
         error=error,
-        wall_s=report.wall_s,
         user_s=m.user_s,
         sys_s=m.sys_s,
-        **fields,
         ttfb_s=m.ttfb_s if m.ttfb_s is not None else since_start(m.received.first_byte_at),
         sink_last_byte_s=since_start(m.received.last_byte_at),
-        peak_rss_bytes=report.peak_rss_bytes,
-        baseline_rss_bytes=report.baseline_rss_bytes,
         peak_rss_anon_bytes=anon_peak,
         peak_rss_file_bytes=file_peak,
-        baseline_rss_anon_bytes=report.baseline_rss_anon_bytes,
-        baseline_rss_file_bytes=report.baseline_rss_file_bytes,
         peak_rss_method="VmHWM after clear_refs" if report.peak_rss_reset else "VmHWM (no reset!)",
         rss_sample_interval_s=config.rss_sample_interval_s,
         memory_limit_bytes=config.memory_limit_bytes,
-        memory_limit_method=cap_method,
+        memory_limit_method=ctx.cap_method,
         rss_timeline=rss_timeline,
-        bytes_moved=report.bytes_moved,
         bytes_received=m.received.bytes_received,
         verified=verified,
         verify_detail=verify_detail,
-        io=dict(report.io),
-        chunks=report.chunks,
-        largest_chunk_bytes=report.largest_chunk_bytes,
-        observed_read_chunk_bytes=report.observed_read_chunk_bytes,
-        observed_write_chunk_bytes=report.observed_write_chunk_bytes,
-        pauses=report.pauses,
-        drains=report.drains,
-        max_buffered_bytes=report.max_buffered_bytes,
-        buffered_timeline=list(report.buffered_timeline),
         sink_detail=dict(m.sink_detail),
         resident_bytes_before=ctx.cache.resident_bytes,
         resident_method=ctx.cache.resident_method,
         cache_method=ctx.cache.method,
         cache_state_ok=ctx.cache.ok,
         started_at_utc=ctx.started_at_utc,
-        run_total_s=run_total_s,
-        strategy_notes=dict(report.strategy_notes),
+        run_total_s=facts.run_total_s,
         profiler=planned.profiler,
+        profile=dict(facts.profile) if outcome == "ok" else {},
+        profile_artifacts=dict(facts.profile_artifacts) if outcome == "ok" else {},
+        profile_overhead=facts.profile_overhead if outcome == "ok" else None,
+        profile_error=profile_error,
         http=dict(m.http),
+        s3=dict(m.s3),
+        browser=dict(m.browser),
+        cluster=dict(facts.cluster),
         leftover_processes=m.leftover_processes,
+        noise=dict(facts.noise),
+        machine=dict(facts.machine),
         cpu_placement=dict(ctx.placement),
         runtime=m.runtime,
         runtime_version=m.runtime_version,
@@ -193,3 +194,26 @@ def to_record(ctx: RunContext, m: Measurement, run_id: str, config: RunConfig, r
         delivered_slice_s=m.received.delivered_slice_s or None,
         workload_records=ctx.workload.manifest.records,
     )
+
+
+def _cell_fields(ctx: RunContext) -> dict[str, Any]:
+    """The cell as the record stores it (its size is the workload's real one: an mp4 is the clip's
+    multiple nearest the asked size)."""
+    cell = ctx.planned.cell
+    return {
+        "strategy": cell.strategy,
+        "workload": cell.workload.kind,
+        "size_bytes": ctx.workload.manifest.size_bytes,
+        "seed": cell.workload.seed,
+        "sink": cell.sink,
+        "chunk_bytes": cell.chunk_bytes,
+        "cache": cell.cache,
+        "dest": cell.dest,
+        "transform": cell.transform,
+        "consumer_rate_bps": cell.consumer_rate_bps,
+        "high_water_mark_bytes": cell.high_water_mark_bytes,
+        "clients": cell.clients,
+        "view_bytes": cell.view_bytes,
+        "http_route": cell.http_route,
+        "cell_runtime": cell.runtime,
+    }

@@ -15,7 +15,6 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from harness import runtimes
@@ -24,7 +23,7 @@ from harness.execute.context import RunContext
 from harness.execute.executors import ExecutorFactory, executor_for
 from harness.execute.expected import Expected, expected_for
 from harness.execute.measurement import Measurement
-from harness.execute.recording import to_record
+from harness.execute.recording import RunFacts, to_record
 from harness.machine.info import machine_identity
 from harness.machine.provenance import CpuTicks, noise
 from harness.measure import profilers
@@ -67,6 +66,8 @@ class Runner:
         # This run's own scratch destinations (never another folder's files).
         self.scratch_dir = scratch_dir(config.data_dir, self.run_id)
         self._expected: dict[tuple[WorkloadSpec, str], Expected] = {}
+        # The Dask worker that runs this runner, when one does (its records say so).
+        self.cluster: dict[str, Any] = {}
         # Measured (non-warm-up, ok) wall times per cell, for each profiler's overhead.
         self._walls: dict[str, list[float]] = {}
 
@@ -80,20 +81,12 @@ class Runner:
             self.events.on_record(record)
         return records
 
-    def lost(self, run: PlannedRun, who: str, why: str) -> Record:
+    def lost(self, run: PlannedRun, who: str, why: str, cluster: dict[str, Any]) -> Record:
         """The record of a run that left none where it ran (its cluster worker died): crashed, and why."""
-        cell = run.cell
-        ctx = RunContext(
-            run,
-            self.config,
-            self.workloads[cell.workload],
-            self.expected(cell),
-            self.scratch_dir,
-            run_dir=self.store.run_dir,
-        )
+        ctx = self._context(run)
         ctx.close()
         measurement = Measurement(report=None, who=who, returncode=None, stderr_tail=why)
-        return to_record(ctx, measurement, self.run_id, self.config, 0.0)
+        return to_record(ctx, measurement, RunFacts(self.run_id, 0.0, cluster=cluster))
 
     def checked_run(self, run: PlannedRun) -> Record:
         """One planned run, its workload re-checked after a checksum failure (not yet appended)."""
@@ -132,13 +125,17 @@ class Runner:
     def _stem(self, record: Record) -> str:
         return WorkloadSpec(record.workload, record.size_bytes, record.seed).file_stem()
 
-    def run_one(self, run: PlannedRun) -> Record:
-        """One planned run through its executor; the record is made from what it measured."""
+    def _context(self, run: PlannedRun) -> RunContext:
         cell = run.cell
-        workload = self.workloads[cell.workload]
-        ctx = RunContext(run, self.config, workload, self.expected(cell), self.scratch_dir,
-                         run_dir=self.store.run_dir)  # fmt: skip
-        why_not = self._why_not(run)
+        workload, expected = self.workloads[cell.workload], self.expected(cell)
+        return RunContext(run, self.config, workload, expected, self.scratch_dir, run_dir=self.store.run_dir)
+
+    def run_one(self, run: PlannedRun) -> Record:
+        """One planned run through its executor; the record is made, once, from what it measured."""
+        cell = run.cell
+        ctx = self._context(run)
+        runtime = runtimes.for_cell(cell, self.config.plugins)
+        why_not = self._why_not(run, runtime)
         if run.profiler is not None and why_not is None:
             ctx.profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
             ctx.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -149,50 +146,49 @@ class Runner:
         finally:
             self._current = None
             ctx.close()
-        record = to_record(ctx, measurement, self.run_id, self.config, time.monotonic() - ctx.started_at)
-        record = replace(record, noise=noise(before, CpuTicks.now()), machine=machine_identity())
-        if why_not is not None:
-            return replace(record, profile_error=why_not)
-        if run.profiler is None:
-            if not run.warmup and record.outcome == "ok" and record.wall_s is not None:
-                self._walls.setdefault(cell.cell_id, []).append(record.wall_s)
-            return record
-        assert ctx.profile_dir is not None
-        return self._with_profile(run, record, ctx.profile_dir)
+        facts = RunFacts(
+            self.run_id,
+            time.monotonic() - ctx.started_at,
+            noise=noise(before, CpuTicks.now()),
+            machine=machine_identity(),
+            cluster=dict(self.cluster),
+        )
+        if run.profiler is not None and why_not is None:
+            facts = self._profiled(run, measurement, ctx, facts, runtime)
+        record = to_record(ctx, measurement, facts)
+        if run.profiler is None and not run.warmup and record.outcome == "ok" and record.wall_s is not None:
+            self._walls.setdefault(cell.cell_id, []).append(record.wall_s)
+        return record
 
-    def _why_not(self, run: PlannedRun) -> str | None:
+    def _why_not(self, run: PlannedRun, runtime: runtimes.Runtime) -> str | None:
         """Why a profiler pass cannot run here (its runtime's profiler is missing), else None."""
         if run.profiler is None:
             return None
-        why = runtimes.for_cell(run.cell, self.config.plugins).profiler_unavailable(
-            run.profiler.split("-")[0]
-        )
+        why = runtime.profiler_unavailable(run.profiler.split("-")[0])
         return None if why is None else f"profiler unavailable: {why}"
 
-    def _with_profile(self, run: PlannedRun, record: Record, profile_dir: Path) -> Record:
-        """Summarise a profiler pass into its record; a profiler's failure is said, not raised."""
-        assert run.profiler is not None
+    def _profiled(
+        self, run: PlannedRun, m: Measurement, ctx: RunContext, facts: RunFacts, runtime: runtimes.Runtime
+    ) -> RunFacts:
+        """A profiler pass's summary (its runtime's), and its overhead; a profiler's failure is said."""
+        assert run.profiler is not None and ctx.profile_dir is not None
+        if m.report is None or m.report.outcome != "ok":
+            return facts  # to_record says the profiled run failed, and why
         walls = self._walls.get(run.cell.cell_id)
-        overhead = (
-            record.wall_s / statistics.median(walls)
-            if walls and record.wall_s and record.outcome == "ok"
-            else None
-        )
-        if record.outcome != "ok":
-            return replace(record, profile_error=f"the profiled run failed: {record.error}")
+        wall = m.report.wall_s
+        overhead = wall / statistics.median(walls) if walls and wall else None
         try:
-            runtime = runtimes.for_cell(run.cell, self.config.plugins)
-            summary, artifacts = runtime.summarize_profile(run.profiler, profile_dir, self.store.run_dir)
+            summary, artifacts = runtime.summarize_profile(run.profiler, ctx.profile_dir, self.store.run_dir)
         except Exception as exc:  # a broken artifact must not stop the matrix
-            return replace(record, profile_overhead=overhead, profile_error=f"{type(exc).__name__}: {exc}")
-        summary_path = profile_dir / "summary.json"
+            return replace(facts, profile_overhead=overhead, profile_error=f"{type(exc).__name__}: {exc}")
+        summary_path = ctx.profile_dir / "summary.json"
         merged: dict[str, Any] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
         if run.profiler == "cpu-flamegraph" and "cpu" in merged and summary.get("active_samples"):
             # Same code, same rate: on-CPU samples over all samples is the share not waiting.
             summary["active_share"] = min(1.0, summary["active_samples"] / max(1, merged["cpu"]["samples"]))
         merged[run.profiler] = {**summary, "artifacts": artifacts, "overhead": overhead}
         summary_path.write_text(json.dumps(merged, indent=2))
-        return replace(record, profile=summary, profile_artifacts=artifacts, profile_overhead=overhead)
+        return replace(facts, profile=summary, profile_artifacts=artifacts, profile_overhead=overhead)
 
     def expected(self, cell: Cell) -> Expected:
         key = (cell.workload, cell.transform)

@@ -128,7 +128,7 @@ def _tcp_send_s(size_bytes: int) -> float:
         server, _ = listener.accept()
     env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
     consumer = subprocess.Popen(
-        [sys.executable, "-m", "harness.sinks.consumer", str(server.fileno())],
+        [sys.executable, "-m", "harness.sinks.consumer_child", str(server.fileno())],
         pass_fds=(server.fileno(),),
         stdout=subprocess.PIPE,
         env=env,

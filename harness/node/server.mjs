@@ -1,7 +1,7 @@
 // The Node.js HTTP server under test: the seed's video endpoint, and the same with Range support.
 //
 // `node harness/node/server.mjs --listen-fd N --result-fd N --control-fd N --file PATH --strategy S
-//  --chunk-bytes N [--rss-interval S]` speaks the protocol of harness/http/server.py: it serves on
+//  --chunk-bytes N [--rss-interval S]` speaks the protocol of harness/http/server_child.py: it serves on
 // the 127.0.0.1 socket the parent made, writes {"event": "ready", ...} on the result fd, stops on EOF
 // (or "stop") on the control fd, and writes one {"event": "report", ...} line with its own memory
 // (VmHWM after clear_refs, sampled RssAnon/RssFile peaks), CPU and counters.
@@ -222,18 +222,29 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
       pid: process.pid,
       runtime: "node",
       node_version: process.version,
-      wall_s: stoppedAt - startedAt,
-      user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
-      sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
-      // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
-      peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
-      peak_rss_reset: peakReset,
-      baseline_rss_bytes: baseline.VmRSS ?? null,
-      baseline_rss_anon_bytes: baseline.RssAnon ?? null,
-      peak_rss_anon_bytes: peaks.RssAnon,
-      peak_rss_file_bytes: peaks.RssFile,
+      // The measured section's figures under the contract's keys (harness/measure/report.py).
+      section: {
+        started_at: startedAt,
+        ended_at: stoppedAt,
+        wall_s: stoppedAt - startedAt,
+        strategy_user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
+        strategy_sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
+        strategy_minor_faults: ru1.minorPageFault - ru0.minorPageFault,
+        strategy_major_faults: ru1.majorPageFault - ru0.majorPageFault,
+        strategy_voluntary_ctx_switches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
+        strategy_involuntary_ctx_switches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
+        // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
+        peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
+        peak_rss_reset: peakReset,
+        baseline_rss_bytes: baseline.VmRSS ?? null,
+        baseline_rss_anon_bytes: baseline.RssAnon ?? null,
+        baseline_rss_file_bytes: baseline.RssFile ?? null,
+        final_rss_anon_bytes: final.RssAnon ?? null,
+        final_rss_file_bytes: final.RssFile ?? null,
+        sampled_peak_rss_anon_bytes: peaks.RssAnon,
+        sampled_peak_rss_file_bytes: peaks.RssFile,
+      },
       rss_samples: samples,
-      final_rss_anon_bytes: final.RssAnon ?? null,
       requests: counters.requests,
       errors: counters.errors,
       pauses: counters.pauses,

@@ -20,12 +20,13 @@ test's fake).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.common.decision import TIE_FRACTION, change, judge
 from harness.results.identity import CELL_DEFAULTS, record_cell_fields
+from harness.results.record import Record
 
 REFERENCE = "cat"
 _SETTING_FIELDS = [k for k in CELL_DEFAULTS if k not in ("strategy", "chunk_bytes")]
@@ -80,16 +81,15 @@ class AdaptiveOutcome:
         }
 
 
-def _throughputs(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[dict[str, Any], list[float]]]:
+def _throughputs(records: Sequence[Record]) -> dict[str, tuple[dict[str, Any], list[float]]]:
     out: dict[str, tuple[dict[str, Any], list[float]]] = {}
     for r in records:
-        if r.get("warmup") or r.get("profiler") is not None or r.get("sink") == "browser":
+        # A browser run lasts as long as its player's script: bytes over that time is no throughput.
+        if r.warmup or r.profiler is not None or r.browser:
             continue
-        fields = record_cell_fields(r)
-        entry = out.setdefault(str(r.get("cell_id")), (fields, []))
-        wall, moved = r.get("wall_s"), r.get("bytes_moved")
-        if r.get("outcome") == "ok" and wall and moved:
-            entry[1].append(float(moved) / float(wall))
+        entry = out.setdefault(r.cell_id, (record_cell_fields(r), []))
+        if r.outcome == "ok" and r.wall_s and r.bytes_moved:
+            entry[1].append(r.bytes_moved / r.wall_s)
     return out
 
 
@@ -111,7 +111,7 @@ def _judge(setting: str, kind: str, best: tuple[str, dict[str, Any], list[float]
     return Question(setting, kind, b_id, o_id, "open", f"{name_b} vs {name_o}: {why}", runs)
 
 
-def questions(records: Sequence[Mapping[str, Any]], rule: AdaptiveRule) -> list[Question]:
+def questions(records: Sequence[Record], rule: AdaptiveRule) -> list[Question]:
     """The open and answered questions of every setting, from the records so far."""
     by_setting: dict[str, list[tuple[str, dict[str, Any], list[float]]]] = {}
     for cell, (fields, values) in _throughputs(records).items():
@@ -132,7 +132,7 @@ def questions(records: Sequence[Mapping[str, Any]], rule: AdaptiveRule) -> list[
 
 def adapt(
     rule: AdaptiveRule,
-    read_records: Callable[[], list[dict[str, Any]]],
+    read_records: Callable[[], list[Record]],
     run_round: Callable[[set[str], int], None],
     rounds_done: int,
 ) -> AdaptiveOutcome:
@@ -140,7 +140,7 @@ def adapt(
     rounds = rounds_done
     while True:
         records = read_records()
-        spent = sum(float(r.get("run_total_s") or 0.0) for r in records if not r.get("profiler"))
+        spent = sum(r.run_total_s or 0.0 for r in records if not r.profiler)
         asked = questions(records, rule)
         open_cells = {c for q in asked if q.status == "open" for c in (q.best, q.other)}
         if not open_cells:

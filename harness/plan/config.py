@@ -65,7 +65,7 @@ class Cell:
             "clients": self.clients,
             "view_bytes": self.view_bytes,
             "http_route": self.http_route,
-            "runtime": self.runtime,
+            "cell_runtime": self.runtime,
         }
 
     def key(self) -> dict[str, Any]:

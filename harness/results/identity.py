@@ -12,9 +12,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.common.units import format_bytes
+
+if TYPE_CHECKING:
+    from harness.results.record import Record
 
 # The fields that make a cell, with the value an older record that lacks one is given.
 CELL_DEFAULTS: dict[str, Any] = {
@@ -33,13 +36,10 @@ CELL_DEFAULTS: dict[str, Any] = {
     "clients": 0,
     "view_bytes": 0,
     "http_route": "file",
-    # the runtime a cell names ("": its strategy's default; part of the key only when named)
-    "runtime": "",
+    # the runtime a cell names ("": its strategy's default; part of the key only when named).
+    # Records keep it under this name: their ``runtime`` is what ran them.
+    "cell_runtime": "",
 }
-INT_FIELDS = frozenset({
-    "size_bytes", "chunk_bytes", "consumer_rate_bps", "high_water_mark_bytes", "seed",
-    "clients", "view_bytes",
-})  # fmt: skip
 _HTTP_FIELDS = ("clients", "view_bytes")
 # A cell id names folders (profiles/<cell-id>/): only these characters of a
 # strategy spec are kept in it, so a tag like "x/../.." can never leave the run.
@@ -49,13 +49,13 @@ ID_NAME_MAX = 60
 
 def cell_key(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields that identify a cell, as ``Cell.key()`` has always written them."""
-    key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route", "runtime")}
+    key = {k: fields[k] for k in CELL_DEFAULTS if k not in (*_HTTP_FIELDS, "http_route", "cell_runtime")}
     if fields["sink"] in ("http", "browser"):
         key.update({k: fields[k] for k in _HTTP_FIELDS})
     if fields.get("http_route", "file") != "file":
         key["http_route"] = fields["http_route"]
-    if fields.get("runtime"):
-        key["runtime"] = fields["runtime"]
+    if fields.get("cell_runtime"):
+        key["runtime"] = fields["cell_runtime"]
     return key
 
 
@@ -79,33 +79,13 @@ def cell_label(fields: Mapping[str, Any]) -> str:
         rate += f" x{fields.get('clients', 0)} pages"
         if fields.get("http_route", "file") != "file":
             rate += f" ({fields['http_route']})"
-    runtime = f" [{fields['runtime']}]" if fields.get("runtime") else ""
+    runtime = f" [{fields['cell_runtime']}]" if fields.get("cell_runtime") else ""
     return (
         f"{fields['strategy']}{runtime}{transform} {fields['workload']}:{format_bytes(fields['size_bytes'])} "
         f"-> {fields['sink']}{dest}{rate} chunk {format_bytes(fields['chunk_bytes'])} {fields['cache']}"
     )
 
 
-def record_cell_fields(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A record's cell fields; an http record keeps its viewers and route under ``http``."""
-    http = record.get("http") if isinstance(record.get("http"), Mapping) else {}
-    assert isinstance(http, Mapping)
-    fields: dict[str, Any] = {}
-    for name, default in CELL_DEFAULTS.items():
-        # A record's ``runtime`` is what ran it; the runtime its cell named is ``cell_runtime``.
-        value = record.get("cell_runtime") if name == "runtime" else record.get(name)
-        if value is None and name in ("clients", "view_bytes"):
-            value = http.get(name)
-        if value is None and name == "http_route":
-            value = http.get("route")
-        if value is None:
-            value = default
-        if name in INT_FIELDS:
-            try:
-                value = int(value)
-            except (TypeError, ValueError):
-                value = default
-        else:
-            value = str(value)
-        fields[name] = value
-    return fields
+def record_cell_fields(record: Record) -> dict[str, Any]:
+    """A record's cell fields, as the plan's ``Cell.fields()`` names them."""
+    return {name: getattr(record, name) for name in CELL_DEFAULTS}

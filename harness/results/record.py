@@ -35,99 +35,89 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
   9 - machine: the machine that measured the run (hostname, machine_id, cpu_model, cpu_count,
       mem_total_bytes, kernel, python, streambench version); worker: the Dask worker's address
       when a cluster ran it (None for the local runner).
+ 10 - one model end to end: the measured section's figures are declared once
+      (harness.measure.report.SectionFigures) and records are read back as ``Record``
+      (``Record.from_json`` upgrades older schemas here and nowhere else). The cell is stored
+      as itself: clients, view_bytes, http_route, cell_runtime (the runtime the cell named; ""
+      for its strategy's default). Sub-records by subject: ``http`` (HTTP viewers), ``s3``
+      (an S3 upload: method, server, etag, ...), ``browser`` (the tabs: pages, first frame,
+      seek, screenshots, ...), ``cluster`` ({"dask_worker": address} when a Dask worker ran
+      it; was the top-level ``worker``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import cache
 from typing import Any
 
-SCHEMA_VERSION = 9
+from harness.measure.report import SectionFigures
+
+SCHEMA_VERSION = 10
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
-@dataclass(frozen=True)
-class Record:
+@dataclass(frozen=True, kw_only=True)
+class Record(SectionFigures):
+    """One measured run of one cell. The section's own figures are :class:`SectionFigures`'."""
+
     # identity
-    run_id: str
+    run_id: str = ""
     cell_id: str
     repeat: int
     warmup: bool
     # the cell
-    strategy: str
-    workload: str
-    size_bytes: int
-    seed: int
-    sink: str
-    chunk_bytes: int
-    cache: str
-    dest: str
-    transform: str
-    consumer_rate_bps: int
-    high_water_mark_bytes: int
+    strategy: str = "?"
+    workload: str = "?"
+    size_bytes: int = 0
+    seed: int = 0
+    sink: str = "?"
+    chunk_bytes: int = 0
+    cache: str = "warm"
+    dest: str = "-"
+    transform: str = "none"
+    consumer_rate_bps: int = 0
+    high_water_mark_bytes: int = 0
+    clients: int = 0
+    view_bytes: int = 0
+    http_route: str = "file"
+    cell_runtime: str = ""  # the runtime the cell named; "": its strategy's default
     # outcome
     outcome: str
-    error: str | None
-    # time: wall around strategy.run in the worker; CPU of the whole worker
-    # process from os.wait4, and of the strategy alone (getrusage deltas).
-    wall_s: float | None
-    user_s: float | None
-    sys_s: float | None
-    strategy_user_s: float | None
-    strategy_sys_s: float | None
-    # the run's own faults, block I/O (512-byte units) and context switches
-    # (getrusage deltas in the worker, children included)
-    strategy_major_faults: int | None
-    strategy_minor_faults: int | None
-    strategy_inblock: int | None
-    strategy_oublock: int | None
-    strategy_voluntary_ctx_switches: int | None
-    strategy_involuntary_ctx_switches: int | None
-    ttfb_s: float | None
-    sink_last_byte_s: float | None
-    # memory: peak_rss_bytes is the worker's own VmHWM after a clear_refs reset
-    # (exact); anon/file peaks are sampled from /proc/<pid>/status by the parent.
-    peak_rss_bytes: int | None
-    baseline_rss_bytes: int | None
-    peak_rss_anon_bytes: int | None
-    peak_rss_file_bytes: int | None
-    baseline_rss_anon_bytes: int | None
-    baseline_rss_file_bytes: int | None
-    peak_rss_method: str
-    memory_limit_bytes: int
-    memory_limit_method: str
-    rss_sample_interval_s: float
-    rss_timeline: list[list[float]]  # [t_s since start, anon bytes, file bytes]
+    error: str | None = None
+    # CPU of the whole measured process from os.wait4 (the section's own: strategy_user_s, ...)
+    user_s: float | None = None
+    sys_s: float | None = None
+    ttfb_s: float | None = None
+    sink_last_byte_s: float | None = None
+    # anon/file peaks: the parent's samples of /proc/<pid>/status in the section and what the
+    # process saw itself (a lower bound; peak_rss_bytes, VmHWM, is exact)
+    peak_rss_anon_bytes: int | None = None
+    peak_rss_file_bytes: int | None = None
+    peak_rss_method: str = ""
+    memory_limit_bytes: int = 0
+    memory_limit_method: str = "none"
+    rss_sample_interval_s: float = 0.01
+    rss_timeline: list[list[float]] = field(default_factory=list)  # [t_s since start, anon, file]
     # bytes
-    bytes_moved: int
-    bytes_received: int | None
-    verified: bool
-    verify_detail: str
-    io: dict[str, int]
-    chunks: int
-    largest_chunk_bytes: int
-    # What the kernel saw: bytes per read / write syscall of the worker itself
-    # (None when no syscalls, e.g. a child process such as cat did the work).
-    observed_read_chunk_bytes: float | None
-    observed_write_chunk_bytes: float | None
-    # backpressure (None: the strategy holds no user-space queue)
-    pauses: int | None
-    drains: int | None
-    max_buffered_bytes: int | None
-    buffered_timeline: list[list[float]]  # [t_s since start, bytes held]
-    sink_detail: dict[str, Any]
-    # cache state: asked, measured, consistent
-    resident_bytes_before: int | None
-    resident_method: str
-    cache_method: str  # how the asked state was made (read, fadvise, drop_caches)
-    cache_state_ok: bool | None
-    # context
-    started_at_utc: str
-    # the harness's whole time for this run: sink and cache set-up, worker
-    # start, the run, verification; run_total_s - wall_s is its fixed cost
-    run_total_s: float
-    strategy_notes: dict[str, Any] = field(default_factory=dict)
+    bytes_received: int | None = None
+    verified: bool | None = None  # None: nobody could check (a pytest-benchmark import)
+    verify_detail: str = ""
+    sink_detail: dict[str, Any] = field(default_factory=dict)
+    # cache state: asked, made, measured, consistent
+    resident_bytes_before: int | None = None
+    resident_method: str = ""
+    cache_method: str = ""
+    cache_state_ok: bool | None = None
+    # context: run_total_s is the harness's whole time for this run (set-up, start, run,
+    # verification); run_total_s - wall_s is its fixed cost
+    started_at_utc: str = ""
+    run_total_s: float | None = None
     # A profiler pass ("memory", "cpu", "cpu-flamegraph") or None for a timed run;
     # profiled records never enter timing statistics.
     profiler: str | None = None
@@ -135,19 +125,107 @@ class Record:
     profile_artifacts: dict[str, str] = field(default_factory=dict)  # relative to the run dir
     profile_overhead: float | None = None  # profiled wall_s / median unprofiled wall_s of the cell
     profile_error: str | None = None
+    # sub-records by subject (see the schema history)
     http: dict[str, Any] = field(default_factory=dict)
+    s3: dict[str, Any] = field(default_factory=dict)
+    browser: dict[str, Any] = field(default_factory=dict)
+    cluster: dict[str, Any] = field(default_factory=dict)
     leftover_processes: int = 0
-    # The machine around the run (harness.machine.provenance.noise).
+    # The machine around the run (harness.machine.provenance.noise), and the machine itself.
     noise: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
     cpu_placement: dict[str, list[int]] = field(default_factory=dict)
     runtime: str = "python"
     runtime_version: str | None = None
     delivered_timeline: list[list[float]] = field(default_factory=list)  # [t_s at slice end, bytes]
     delivered_slice_s: float | None = None
     workload_records: int | None = None
-    machine: dict[str, Any] = field(default_factory=dict)
-    worker: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Record:
+        """A stored record (of any schema) as a Record: upgraded, and every value of its field's type
+        (a number that is not one, from a hand-edited or hostile file, is None or the default)."""
+        values = upgrade(raw)
+        kept: dict[str, Any] = {}
+        for name, (kind, optional, default) in _field_kinds().items():
+            if name in values:
+                kept[name] = _coerce(values[name], kind, optional, default)
+            elif default is MISSING:
+                kept[name] = kind()  # the store checks the keys that matter before it gets here
+        return cls(**kept)
+
+
+def upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An older record's keys as this schema's (the one place old schemas are read)."""
+    values = dict(raw)
+    old = values.get("schema_version")
+    if isinstance(old, int) and old >= SCHEMA_VERSION:
+        return values
+    http = values.get("http") if isinstance(values.get("http"), Mapping) else {}
+    assert isinstance(http, Mapping)
+    # The cell's viewers and route were kept in ``http`` before 10.
+    for name, key in (("clients", "clients"), ("view_bytes", "view_bytes"), ("http_route", "route")):
+        if values.get(name) is None and http.get(key) is not None:
+            values[name] = http[key]
+    if http.get("route") == "s3-upload":
+        values["s3"], values["http"] = dict(http), {}
+    elif values.get("sink") == "browser":
+        values["browser"], values["http"] = dict(http), {}
+    if values.get("worker"):
+        values["cluster"] = {"dask_worker": values.pop("worker")}
+    profiles = values.pop("profiles", None)
+    if isinstance(profiles, Mapping) and not values.get("profile_artifacts"):
+        # Before profiler passes had records of their own, a record listed them all (kind -> name -> path).
+        values["profile_artifacts"] = {
+            f"{kind}/{name}": str(path)
+            for kind, paths in profiles.items()
+            if isinstance(paths, Mapping)
+            for name, path in paths.items()
+        }
+    values["schema_version"] = SCHEMA_VERSION
+    return values
+
+
+@cache
+def _field_kinds() -> dict[str, tuple[type, bool, Any]]:
+    """Per field: its base type, whether None is allowed, and its default (MISSING: required)."""
+    hints = typing.get_type_hints(Record)
+    out: dict[str, tuple[type, bool, Any]] = {}
+    for f in fields(Record):
+        hint = hints[f.name]
+        args = typing.get_args(hint)
+        optional = isinstance(hint, types.UnionType) and type(None) in args
+        base = next((a for a in args if a is not type(None)), hint) if optional else hint
+        kind = typing.get_origin(base) or base
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        out[f.name] = (kind, optional, default)
+    return out
+
+
+def _coerce(value: Any, kind: type, optional: bool, default: Any) -> Any:
+    # A required field's fallback is its type's empty value (the store checks the keys that matter).
+    fallback = None if optional else kind() if default is MISSING else default
+    if value is None:
+        return fallback
+    if kind is bool:
+        return value if isinstance(value, bool) else fallback
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return fallback
+        if isinstance(value, float) and not math.isfinite(value):
+            return fallback
+        if kind is float:
+            return value
+        return int(value) if float(value).is_integer() else fallback
+    if kind is str:
+        return value if isinstance(value, str) else str(value)
+    if kind in (dict, list):
+        return value if isinstance(value, kind) else fallback
+    return value

@@ -266,8 +266,9 @@ def _check_record(obj: Any, where: str) -> dict[str, Any]:
     return obj
 
 
-def load_records(run_dir: Path) -> list[dict[str, Any]]:
-    """Every whole record of a run.
+def load_records(run_dir: Path) -> list[Record]:
+    """Every whole record of a run, as :class:`Record` (older schemas upgraded, odd values made
+    their field's type: ``Record.from_json``).
 
     A half-written last line (a killed run) is skipped; a record glued after a
     fragment is recovered. Anything else that is not a record is one clear line.
@@ -277,7 +278,7 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
         if (run_dir / RUN_FILE).is_file():
             return []  # a run stopped before it made its results file (older versions did so lazily)
         raise UsageError(f"no {RESULTS_FILE} in {run_dir}: not a streambench run directory")
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -290,12 +291,12 @@ def load_records(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             recovered = _recover(line)
             if recovered is not None:
-                records.append(_check_record(recovered, where))
+                records.append(Record.from_json(_check_record(recovered, where)))
                 continue
             if number == len(lines):
                 continue  # the harness died mid-write: tolerated
             raise UsageError(f"{where}: not a JSON record") from None
-        records.append(_check_record(obj, where))
+        records.append(Record.from_json(_check_record(obj, where)))
     return records
 
 

@@ -81,7 +81,7 @@ class Runtime(Protocol):
         ...
 
     def server_command(self) -> list[str]:
-        """The HTTP server (harness.http.server's protocol) that serves this runtime's strategies."""
+        """The HTTP server (harness.http.server_child's protocol) that serves this runtime's strategies."""
         ...
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The Python runtime: the interpreter running streambench runs the Python strategies.
 
 Its worker is ``python -m harness.worker JOB``; its server is the aiohttp one
-(``harness.http.server``); its profilers are memray (memory) and py-spy (CPU, two passes).
+(``harness.http.server_child``); its profilers are memray (memory) and py-spy (CPU, two passes).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PythonRuntime:
         return None  # our transforms' bytes are the reference's own
 
     def server_command(self) -> list[str]:
-        return [sys.executable, "-m", "harness.http.server"]
+        return [sys.executable, "-m", "harness.http.server_child"]
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:
         return profilers.PASSES[kind]

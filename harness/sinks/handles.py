@@ -1,7 +1,7 @@
 """Parent-side sinks: what sits at the far end of the fd a worker writes to.
 
 - ``null``: a consumer process at the other end of a pipe that reads, counts and
-  checksums every byte (see :mod:`harness.sinks.consumer`); never /dev/null.
+  checksums every byte (see :mod:`harness.sinks.consumer_child`); never /dev/null.
 - ``tcp``: the same consumer at the other end of a loopback TCP connection,
   optionally reading at a set rate: the slow client that makes backpressure real.
 - ``file``: a destination file on the same filesystem as the workload. By
@@ -76,7 +76,14 @@ class ConsumerSink:
             raise ValueError(f"not a consumer sink: {kind}")
         self.detail["consumer_rate_bps"] = rate_bps
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        argv = [sys.executable, "-m", "harness.sinks.consumer", str(consumer_fd), "--rate", str(rate_bps)]
+        argv = [
+            sys.executable,
+            "-m",
+            "harness.sinks.consumer_child",
+            str(consumer_fd),
+            "--rate",
+            str(rate_bps),
+        ]
         if close_after_bytes:
             argv += ["--close-after", str(close_after_bytes)]
         if decode:

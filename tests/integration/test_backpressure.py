@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def _records(tmp_path: Path, strategies: str, workloads: str) -> list[dict[str, 
         "--high-water-mark", "1MiB", "--repeat", "1", "--warmup", "0", "--out", str(tmp_path),
     ]) == 0  # fmt: skip
     (run_dir,) = list(tmp_path.iterdir())
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     for r in records:
         assert r["verified"], (r["strategy"], r["verify_detail"])
     return records

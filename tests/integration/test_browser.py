@@ -25,6 +25,7 @@ from harness.execute.runner import Runner
 from harness.plan.config import Cell, MatrixConfig, RunConfig
 from harness.plan.planning import PlannedRun
 from harness.plan.spec import parse_workload
+from harness.results.record import Record
 from harness.results.store import ResultStore
 from reports.claims import METRICS
 from tests.helpers import chromium_or_skip
@@ -141,7 +142,7 @@ def _no_browser_or_server_left() -> None:
         if (
             b"streambench-chromium-" in cmdline
             or b"harness/node/server.mjs" in cmdline
-            or (b"harness.http.server" in cmdline)
+            or (b"harness.http.server_child" in cmdline)
         ):
             left.append(cmdline.decode(errors="replace")[:120])
     assert not left, left
@@ -149,7 +150,7 @@ def _no_browser_or_server_left() -> None:
 
 def _pages(record: dict[str, Any]) -> list[dict[str, Any]]:
     assert record["outcome"] == "ok", record["error"]
-    return list(record["http"]["pages"])
+    return list(record["browser"]["pages"])
 
 
 @pytest.mark.parametrize("strategy", ["sendfile", "node-pipeline"])
@@ -168,11 +169,11 @@ def test_a_range_server_plays_at_once_and_honours_the_seek(
     assert page["watched_s"] >= 2.5 and page["stalls"] is not None
     # moov first: the player never needed the tail before its first frame.
     assert page["range_requests_before_first_frame"] == 0
-    assert record["http"]["off_loopback_requests"] == []
+    assert record["browser"]["off_loopback_requests"] == []
     # The server's memory, measured as for any http cell.
     assert record["peak_rss_bytes"] > 0 and record["runtime"] == ("node" if "node" in strategy else "python")
     # The first page's screenshots are kept with the run.
-    shots = record["http"]["screenshots"]
+    shots = record["browser"]["screenshots"]
     assert [Path(s).name for s in shots] == ["first-frame.jpg", "after-seek.jpg"]
     run_dir = runner[0].store.run_dir
     assert all((run_dir / s).read_bytes()[:3] == b"\xff\xd8\xff" for s in shots)
@@ -201,10 +202,10 @@ def test_the_seeds_server_reads_the_whole_body_first_and_cannot_seek(
         assert page["seek_honoured"] is False  # ...but the seek goes nowhere
         assert abs(page["seek_position_s"] - page["seek_target_s"]) > 1
         assert page["range_requests_before_first_frame"] == 0  # it was asked for none but bytes=0-
-    assert METRICS["seek_honoured_share"](start) == 0.0
-    assert METRICS["seek_s"](start) == float("inf")
+    assert METRICS["seek_honoured_share"](Record.from_json(start)) == 0.0
+    assert METRICS["seek_s"](Record.from_json(start)) == float("inf")
     # moov at the end and no Range: the whole body reaches the browser before its first frame.
-    (page,) = end["http"]["pages"]
+    (page,) = end["browser"]["pages"]
     assert page["share_before_first_frame"] >= 0.9
 
 
@@ -212,23 +213,23 @@ def test_the_missing_file_companion(runner: tuple[Runner, dict[str, Any]]) -> No
     seed = _run(runner, "node-pipe", "mp4", http_route="missing-first")
     assert seed["outcome"] == "crashed"
     assert "missing file" in seed["error"] and "ENOENT" in seed["error"]
-    assert seed["http"]["server_alive_after_missing"] is False
-    assert seed["http"]["played_pages"] == 0
+    assert seed["browser"]["server_alive_after_missing"] is False
+    assert seed["browser"]["played_pages"] == 0
     # The next run goes on, on a server with error handling: 404, and the viewer plays.
     safe = _run(runner, "node-pipeline", "mp4", http_route="missing-first")
     assert safe["outcome"] == "ok" and safe["verified"], safe["verify_detail"]
-    assert safe["http"]["missing_status"] == 404 and safe["http"]["server_alive_after_missing"]
-    assert safe["http"]["played_pages"] == 1
+    assert safe["browser"]["missing_status"] == 404 and safe["browser"]["server_alive_after_missing"]
+    assert safe["browser"]["played_pages"] == 1
 
 
 def test_four_throttled_pages_each_get_their_link(runner: tuple[Runner, dict[str, Any]]) -> None:
     rate_bps = 1_250_000  # 10 Mbit/s
     record = _run(runner, "sendfile", "mp4", clients=4, consumer_rate_bps=rate_bps)
     pages = _pages(record)
-    assert len(pages) == 4 and record["http"]["played_pages"] == 4
+    assert len(pages) == 4 and record["browser"]["played_pages"] == 4
     wall_s = record["wall_s"]
     for page in pages:
         # No page got more than its link allows (10% slack for the first burst).
         assert page["received_bytes"] <= rate_bps * wall_s * 1.1 + 256 * 1024
         assert page["bytes_before_first_frame"] < SIZE / 4
-    assert record["http"]["per_client_bytes"] is not None
+    assert record["browser"]["per_client_bytes"] is not None

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -106,10 +106,10 @@ def test_a_small_matrix_on_two_workers_is_verified_and_tagged(tmp_path: Path, da
     assert shared.returncode == 0, shared.stderr[-2000:]
     assert shared.stdout.strip().splitlines()[-1].endswith("report.html")
     run_dir = _run_dir(tmp_path / "shared")
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     assert len(records) == 4 * 3
     assert all(r["outcome"] == "ok" and r["verified"] for r in records), [r["verify_detail"] for r in records]
-    workers = {r["worker"] for r in records}
+    workers = {r["cluster"].get("dask_worker") for r in records}
     assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     for r in records:
         machine = r["machine"]
@@ -122,19 +122,19 @@ def test_a_small_matrix_on_two_workers_is_verified_and_tagged(tmp_path: Path, da
     # Without --share-machines, the two workers of this one machine share one bench slot.
     slotted, _ = _run([*base, "--cluster", "local:2"], tmp_path / "slotted", data_dir)
     assert slotted.returncode == 0, slotted.stderr[-2000:]
-    slotted_records = load_records(_run_dir(tmp_path / "slotted"))
-    assert len({r["worker"] for r in slotted_records}) == 1
+    slotted_records = records_of(_run_dir(tmp_path / "slotted"))
+    assert len({r["cluster"].get("dask_worker") for r in slotted_records}) == 1
     assert all(r["verified"] for r in slotted_records)
     # Records identical in shape to a local run's: same keys, same types, worker None.
     local, _ = _run([*base, "--strategy", "pipe"], tmp_path / "local", data_dir)
     assert local.returncode == 0, local.stderr[-2000:]
-    local_record = load_records(_run_dir(tmp_path / "local"))[0]
+    local_record = records_of(_run_dir(tmp_path / "local"))[0]
     cluster_record = next(r for r in records if r["cell_id"] == local_record["cell_id"])
     assert local_record.keys() == cluster_record.keys()
     for key, value in local_record.items():
         if value is not None and cluster_record[key] is not None:
             assert type(value) is type(cluster_record[key]), key
-    assert local_record["worker"] is None and local_record["machine"] == cluster_record["machine"]
+    assert local_record["cluster"] == {} and local_record["machine"] == cluster_record["machine"]
 
 
 def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir: Path) -> None:
@@ -157,12 +157,12 @@ def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir:
             proc.kill()
     _none_left(mark)
     assert proc.returncode == 4, stderr[-2000:]  # a run crashed: "runs failed"
-    records = load_records(_run_dir(tmp_path))
+    records = records_of(_run_dir(tmp_path))
     assert len(records) == 4  # every planned run has its one record: none re-run, none lost
     crashed = [r for r in records if r["outcome"] == "crashed"]
     assert len(crashed) == 1, [(r["outcome"], r["error"]) for r in records]
     assert "died mid-run (KilledWorker, no retry)" in crashed[0]["error"]
-    assert crashed[0]["worker"] and crashed[0]["machine"]["machine_id"]
+    assert crashed[0]["cluster"]["dask_worker"] and crashed[0]["machine"]["machine_id"]
     assert all(r["outcome"] == "ok" and r["verified"] for r in records if r is not crashed[0])
     assert len({(r["cell_id"], r["repeat"]) for r in records}) == 4
 
@@ -180,11 +180,11 @@ def test_the_harness_killed_then_resumed(tmp_path: Path, data_dir: Path) -> None
     # Nothing of the run is left on any worker: the cluster and the run in flight died with it.
     _none_left(mark)
     run_dir = results.parent
-    before = load_records(run_dir)
+    before = records_of(run_dir)
     assert 1 <= len(before) < 4
     resumed, _ = _run_resume(run_dir, data_dir)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     keys = [(r["cell_id"], r["repeat"]) for r in records]
     assert len(records) == 4 and len(set(keys)) == 4  # only what was missing ran
     assert records[: len(before)] == before  # nothing measured was lost or rewritten
@@ -252,8 +252,8 @@ def test_a_scheduler_of_its_own_and_the_client_gone(tmp_path: Path, data_dir: Pa
             tmp_path / "done", data_dir,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
-        (record,) = load_records(_run_dir(tmp_path / "done"))
-        assert record["verified"] and record["worker"].startswith("tcp://127.0.0.1:")
+        (record,) = records_of(_run_dir(tmp_path / "done"))
+        assert record["verified"] and record["cluster"]["dask_worker"].startswith("tcp://127.0.0.1:")
         made = list((worker_data / "workloads").glob("video-4194304B-seed0-*.manifest.json"))
         assert len(made) == 1, "the worker generated the workload in its own cache, never shipped"
         # 8 MiB at 1 MB/s: 8 s a run, so a stop within 3 s of the kill is the worker's doing.

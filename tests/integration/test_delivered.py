@@ -7,7 +7,7 @@ from typing import Any
 
 from harness.cli import main
 from harness.results.record import SCHEMA_VERSION
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 
 def _check_log(record: dict[str, Any], total_bytes: int) -> None:
@@ -31,7 +31,7 @@ def test_consumers_log_what_they_read_in_10ms_slices(tmp_path: Path) -> None:
         "--out", str(tmp_path),
     ]) == 0  # fmt: skip
     (run_dir,) = list(tmp_path.iterdir())
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     assert len(records) == 4
     for r in records:
         assert r["schema_version"] == SCHEMA_VERSION and r["verified"], r["verify_detail"]
@@ -50,7 +50,7 @@ def test_http_clients_log_their_bodies_summed_across_clients(tmp_path: Path) -> 
         "--out", str(tmp_path),
     ]) == 0  # fmt: skip
     (run_dir,) = list(tmp_path.iterdir())
-    (record,) = load_records(run_dir)
+    (record,) = records_of(run_dir)
     assert record["verified"], record["verify_detail"]
     _check_log(record, 3 * (1 << 20))
     ttfbs = record["http"]["ttfb_clients_s"]

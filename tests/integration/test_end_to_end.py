@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from harness.results.record import SCHEMA_VERSION
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 MiB = 1 << 20
 
@@ -45,7 +45,7 @@ def test_physics_whole_file_vs_pipe(tmp_path: Path, capsys: pytest.CaptureFixtur
     report_path = Path(capsys.readouterr().out.strip().splitlines()[-1])
     run_dir = _run_dir(tmp_path)
     assert report_path == (run_dir / "report.html").resolve()
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     assert len(records) == 2 * 2 * 2
     for r in records:
         assert r["schema_version"] == SCHEMA_VERSION
@@ -167,7 +167,7 @@ def test_provenance_and_a_run_under_load_are_recorded(
     provenance = meta["provenance"]
     assert provenance["streambench_version"] and "plugins" in provenance and "thp" in provenance
     assert provenance["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", provenance["git_commit"])
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     for record in records:
         noise = record["noise"]
         assert noise["loadavg_1m_before"] is not None and noise["steal_s"] >= 0
@@ -212,7 +212,7 @@ def test_pinned_runs_record_where_they_ran(tmp_path: Path, capsys: pytest.Captur
     assert main(argv) == 0
     assert os.sched_getaffinity(0) == before  # the harness is unpinned again after each run
     run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1]).parent
-    by_sink = {r["sink"]: r["cpu_placement"] for r in load_records(run_dir)}
+    by_sink = {r["sink"]: r["cpu_placement"] for r in records_of(run_dir)}
     assert by_sink["null"] == {"worker": [cores[0]], "far_end": [cores[-1]], "parent": [cores[-1]]}
     assert by_sink["file"] == {"worker": [cores[0]], "parent": [cores[-1]]}  # a file has no far end
     assert json.loads((run_dir / "run.json").read_text())["matrix_spec"]["pin"] == pin

@@ -12,8 +12,7 @@ import pytest
 
 from harness.cli import main
 from harness.machine.calibrate import ensure_calibrated
-from harness.results.store import load_records
-from tests.helpers import truncated_after
+from tests.helpers import records_of, truncated_after
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -34,7 +33,7 @@ def _run(tmp_path: Path, *argv: str) -> list[dict[str, Any]]:
     # Every run here fails on purpose: the records say how, and the exit status says that runs failed.
     assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == 4
     (run_dir,) = list(out.iterdir())
-    return load_records(run_dir)
+    return records_of(run_dir)
 
 
 def test_peer_hangs_up_mid_run(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ import pytest
 from harness.cli import main
 from harness.results import store as store_module
 from harness.results.record import Record
-from harness.results.store import ResultStore, StoreError, load_records
+from harness.results.store import ResultStore, StoreError
 from harness.sinks.handles import FileSink
+from tests.helpers import records_of
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -84,7 +85,7 @@ def test_a_short_write_is_rolled_back_and_the_next_record_is_whole(
     monkeypatch.setattr(store_module.os, "write", real_write)
     assert store.results_path.read_bytes().endswith(b"}\n")  # no fragment left behind
     store.append(_record(repeat=2))  # space came back
-    assert [r["repeat"] for r in load_records(store.run_dir)] == [0, 2]
+    assert [r["repeat"] for r in records_of(store.run_dir)] == [0, 2]
 
 
 def test_a_record_glued_onto_a_fragment_is_recovered(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ def test_a_record_glued_onto_a_fragment_is_recovered(tmp_path: Path) -> None:
     with open(store.results_path, "a") as f:  # what the old store left after a full disk
         f.write('{"' + _record(repeat=1).to_json() + "\n")
     store.append(_record(repeat=2))
-    assert [r["repeat"] for r in load_records(store.run_dir)] == [0, 1, 2]
+    assert [r["repeat"] for r in records_of(store.run_dir)] == [0, 1, 2]
 
 
 @pytest.mark.skipif(not ROOT, reason="mounting a tiny tmpfs needs root (as on CI)")
@@ -115,12 +116,12 @@ def test_a_full_disk_under_the_results_keeps_every_record_and_says_how_to_resume
         assert code == 2
         assert "No space left on device" in err and "--resume" in err and "Traceback" not in err
         run_dir = next(p for p in out.iterdir() if p.is_dir())
-        kept = load_records(run_dir)  # every stored line whole
+        kept = records_of(run_dir)  # every stored line whole
         assert 0 < len(kept) < 40
         assert run_dir.joinpath("results.jsonl").read_bytes().endswith(b"\n")
         filler.unlink()  # space comes back: resume finishes the run
         assert main(["run", "--resume", str(run_dir)]) == 0
-        records = load_records(run_dir)
+        records = records_of(run_dir)
         assert sorted(r["repeat"] for r in records) == list(range(40))
         assert records[: len(kept)] == kept
     finally:
@@ -178,7 +179,7 @@ def test_one_process_owns_a_run_directory(tmp_path: Path, capsys: pytest.Capture
         holder.kill()
         holder.wait()
     assert main(["run", "--resume", str(run_dir)]) == 0  # the owner is gone: resume runs
-    assert len(load_records(run_dir)) == len(lines)
+    assert len(records_of(run_dir)) == len(lines)
 
 
 def test_the_cache_follows_xdg_and_tests_never_reach_the_home(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -287,7 +288,7 @@ def test_a_timed_out_worker_leaves_no_dd_behind(tmp_path: Path, data_dir: Path) 
     code, out = _run(tmp_path, "--strategy", "dd,cat", "--workload", "video:8MiB", "--seed", "3",
                      "--sink", "tcp", "--consumer-rate", "2MB/s", "--timeout", "1")  # fmt: skip
     assert code == 4  # runs failed
-    records = load_records(_only_run_dir(out))
+    records = records_of(_only_run_dir(out))
     assert [r["outcome"] for r in records] == ["timeout", "timeout"]
     assert _tools_reading(workload.path) == []  # the tool went with its worker's group
 
@@ -546,7 +547,7 @@ def test_a_flipped_byte_is_found_and_the_workload_regenerated(
         == 4
     )  # fmt: skip (the corrupt run failed)
     assert "no longer matches its manifest" in capsys.readouterr().err
-    records = load_records(_only_run_dir(out))
+    records = records_of(_only_run_dir(out))
     assert records[0]["verified"] is False and "regenerated" in records[0]["verify_detail"]
     assert all(r["verified"] for r in records[1:])
     assert cache.file_checksum(workload.path) == workload.manifest.xxh3_64
@@ -632,4 +633,4 @@ def test_any_tag_of_a_real_run_stays_inside_the_run_directory(
         (run_dir,) = out.iterdir()
         for path in run_dir.rglob("*"):
             assert path.resolve().is_relative_to(run_dir.resolve()), path
-        assert all(r["verified"] for r in load_records(run_dir))
+        assert all(r["verified"] for r in records_of(run_dir))

@@ -1,7 +1,7 @@
 """The HTTP scenario's server and clients, through real processes on 127.0.0.1.
 
 One server process (module fixture) serves an 8 MiB video workload; client processes
-from ``harness.http.clients`` ask it things. Byte-exactness is always checked against
+from ``harness.http.clients_child`` ask it things. Byte-exactness is always checked against
 the file (xxh3-64 of the exact range). The server's SO_SNDBUF is 64 KiB so a slow or
 silent client's bytes stay on the server's side instead of filling megabytes of
 kernel buffers: otherwise the server's part of a small body ends at once and "a
@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 import xxhash
 
-from harness.http.client_run import expected_xxh3, fetch, run_clients, start_clients
-from harness.http.clients import LOOPBACK, ClientResult, ClientSpec
+from harness.http.clients_child import LOOPBACK, ClientResult, ClientSpec
+from harness.http.clients_handle import expected_xxh3, fetch, run_clients, start_clients
 from harness.http.ranges import RangeAnswer, parse_range
-from harness.http.server import ActiveBody, HttpServer, check_loopback_listener
+from harness.http.server_child import ActiveBody, HttpServer, check_loopback_listener
 from harness.http.server_config import ServerConfig
-from harness.http.server_process import ServerProcess
+from harness.http.server_handle import ServerProcess
 from strategies.http_serving import HTTP_STRATEGIES, BodyProgress, skip_reason
 from tests.helpers import socket_inodes
 from workloads.cache import WorkloadSpec, ensure
@@ -434,14 +434,15 @@ def test_server_reports_itself_when_stopped(video: Path, signal_stop: bool) -> N
     json.dumps(report)
     assert report["event"] == "report"
     assert report["stopped_by"] == ("SIGTERM" if signal_stop else "control-fd")
-    assert report["peak_rss_reset"] is True
+    section = report["section"]  # the contract's keys (harness.measure.report)
+    assert section["peak_rss_reset"] is True
     assert report["requests"] == 2 and report["errors"] == 0
     assert report["bytes_sent"] == SIZE + 10
     assert report["by_status"] == {"200": 1, "206": 1}
     assert report["by_strategy"]["whole-file"] == {"requests": 1, "bytes_sent": SIZE}
     # whole-file held the 8 MiB body: the server's own peak shows it.
-    assert report["peak_rss_bytes"] >= report["baseline_rss_bytes"] + SIZE
-    assert report["peak_rss_anon_bytes"] is not None and report["rss_samples"] > 0
+    assert section["peak_rss_bytes"] >= section["baseline_rss_bytes"] + SIZE
+    assert section["sampled_peak_rss_anon_bytes"] is not None and report["rss_samples"] > 0
 
 
 def test_idle_watchdog_cuts_a_stalled_body_but_not_a_busy_one(video: Path) -> None:
@@ -489,7 +490,7 @@ def test_a_server_killed_mid_upload_leaves_no_upload_folder(video: Path) -> None
     one (at the cap, by a crash) cannot remove it, so its handle does once the server is gone."""
     import tempfile
 
-    from harness.http.server import upload_dir_prefix
+    from harness.http.server_child import upload_dir_prefix
 
     with ServerProcess.start(_config(video)) as srv:
         pid = srv.proc.pid

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from harness.cli import main
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 
 def test_http_cells_record_the_server_and_the_viewers(tmp_path: Path) -> None:
@@ -16,19 +16,19 @@ def test_http_cells_record_the_server_and_the_viewers(tmp_path: Path) -> None:
         "--warmup", "0", "--out", str(tmp_path),
     ]) == 0  # fmt: skip
     (run_dir,) = list(tmp_path.iterdir())
-    records = load_records(run_dir)
-    assert sorted((r["strategy"], r["http"]["clients"]) for r in records) == [
+    records = records_of(run_dir)
+    assert sorted((r["strategy"], r["clients"]) for r in records) == [
         ("pipe", 1), ("pipe", 4), ("sendfile", 1), ("sendfile", 4),
     ]  # fmt: skip
     for r in records:
         http = r["http"]
         assert r["outcome"] == "ok" and r["verified"], r["verify_detail"]
-        assert http["failed_clients"] == 0 and http["view_bytes"] == 1 << 20
-        assert r["bytes_moved"] == http["clients"] * (1 << 20)
+        assert http["failed_clients"] == 0 and r["view_bytes"] == 1 << 20
+        assert r["bytes_moved"] == r["clients"] * (1 << 20)
         assert 0 < http["ttfb_p50_s"] <= http["ttfb_p99_s"] < 5
         assert r["peak_rss_bytes"] >= r["baseline_rss_bytes"] > 0  # the server's own VmHWM
         assert http["per_client_bytes"] is not None
-        assert http["seeking_clients"] == http["clients"] // 2
+        assert http["seeking_clients"] == r["clients"] // 2
     skipped = json.loads((run_dir / "run.json").read_text())["skipped_cells"]
     assert {s["strategy"] for s in skipped} == {"readinto"}
     assert all("cannot serve HTTP" in s["reason"] for s in skipped)
@@ -40,7 +40,7 @@ def test_uploads_are_stored_byte_exact_and_read_whole_costs_the_body(tmp_path: P
         "--http-route", "upload", "--clients", "2", "--repeat", "1", "--warmup", "0", "--out", str(tmp_path),
     ]) == 0  # fmt: skip
     (run_dir,) = list(tmp_path.iterdir())
-    by = {r["strategy"]: r for r in load_records(run_dir)}
+    by = {r["strategy"]: r for r in records_of(run_dir)}
     for r in by.values():
         assert r["outcome"] == "ok" and r["verified"], r["verify_detail"]
         assert r["bytes_moved"] == 2 * (16 << 20)  # what the server stored, by its own count

@@ -12,8 +12,7 @@ import pytest
 
 from harness.cli import main
 from harness.machine.calibrate import ensure_calibrated
-from harness.results.store import load_records
-from tests.helpers import truncated_after
+from tests.helpers import records_of, truncated_after
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -30,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 def _run(out: Path, *argv: str, status: int = 0) -> list[dict[str, Any]]:
     assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == status
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
-    return load_records(run_dir)
+    return records_of(run_dir)
 
 
 def _growth(r: dict[str, Any]) -> int:

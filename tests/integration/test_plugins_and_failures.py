@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 PLUGIN_SOURCE = textwrap.dedent(
     """
@@ -103,7 +103,7 @@ def test_failures_are_recorded_and_the_matrix_goes_on(
     assert rc == 4  # the matrix went on; the runs that failed say so in the exit status too
     (run_dir,) = list(tmp_path.iterdir())
     by_strategy: dict[str, list[dict[str, object]]] = {}
-    for r in load_records(run_dir):
+    for r in records_of(run_dir):
         by_strategy.setdefault(str(r["strategy"]), []).append(r)
     assert all(len(v) == 2 for v in by_strategy.values())
     for r in by_strategy["test-raises"]:

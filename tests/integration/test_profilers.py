@@ -14,7 +14,7 @@ import pytest
 
 from harness.cli import main
 from harness.measure import profilers
-from harness.results.store import load_records
+from tests.helpers import records_of
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def profiled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[d
         "--out", str(out),
     ]) == 0  # fmt: skip
     (run_dir,) = list(out.iterdir())
-    return run_dir, load_records(run_dir)
+    return run_dir, records_of(run_dir)
 
 
 def _pass(records: list[dict[str, Any]], strategy: str, profiler: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def test_missing_profiler_is_said_once_and_recorded(
     err = capsys.readouterr().err
     assert err.count("cpu profiling cannot run here") == 1 and "pip install py-spy" in err
     (run_dir,) = list(tmp_path.iterdir())
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     timed = [r for r in records if r["profiler"] is None]
     assert len(timed) == 2 and all(r["verified"] for r in timed)
     skipped = [r for r in records if r["profiler"]]

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from harness.browser.cdp import Browser, Page
+from harness.results.record import Record
 from harness.results.store import load_records, load_run_meta
 from reports.compare import compare, render_comparison
 from reports.html import render_report
-from tests.helpers import ARTIFACTS, FIXTURES, chromium_or_skip
+from tests.helpers import ARTIFACTS, FIXTURES, as_records, chromium_or_skip
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def browser(tmp_path: Path) -> Iterator[Page]:
         yield chromium.new_page()
 
 
-def _fixture_run(name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _fixture_run(name: str) -> tuple[dict[str, Any], list[Record]]:
     return load_run_meta(FIXTURES / name), load_records(FIXTURES / name)
 
 
@@ -102,7 +103,7 @@ def test_first_screen_at_1366x768(tmp_path: Path) -> None:
         sizes=(256 * MiB, 1024 * MiB), sinks=("null", "file"), chunks=(64 << 10,), repeat=3, warmup=0
     )
     page_path = tmp_path / "report.html"
-    page_path.write_text(render_report(meta, records), encoding="utf-8")
+    page_path.write_text(render_report(meta, as_records(records)), encoding="utf-8")
     profile = tmp_path / "chromium-profile"
     profile.mkdir()
     with Browser(chromium_or_skip(), profile) as chromium:

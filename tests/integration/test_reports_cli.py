@@ -16,10 +16,9 @@ import pytest
 
 from harness.cli.results import add_commands, load_inputs, parse_fraction
 from harness.common.errors import UsageError
-from harness.results.store import load_records
 from reports.html import render_report
 from reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, as_records, records_of
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,7 +138,7 @@ def test_bad_input_is_one_usage_error(tmp_path: Path) -> None:
 
 def test_export_csv_and_parquet(tmp_path: Path) -> None:
     run_dir = FIXTURES / "run"
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     assert run_command(["export", str(run_dir), "--format", "csv", "-o", str(tmp_path / "r.csv")]) == 0
     df = pd.read_csv(tmp_path / "r.csv")
     assert len(df) == len(records)
@@ -191,13 +190,14 @@ def test_pytest_benchmark_export_round_trips(tmp_path: Path) -> None:
     rounds = sorted({b["stats"]["rounds"] for b in doc["benchmarks"]})
     assert rounds == [2, 3, 5]
     # back to records: nothing lost, the report is the same
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     inputs = load_inputs(out)
-    assert sorted(json.dumps(r, sort_keys=True) for r in inputs.records) == sorted(
+    assert sorted(json.dumps(r.to_dict(), sort_keys=True) for r in inputs.records) == sorted(
         json.dumps(r, sort_keys=True) for r in records
     )
     assert inputs.meta["run_id"] == "20260101-000000-fixt"
-    assert render_report(inputs.meta, inputs.records) == render_report(load_inputs(run_dir).meta, records)
+    stored = load_inputs(run_dir)
+    assert render_report(inputs.meta, inputs.records) == render_report(stored.meta, stored.records)
     # pytest-benchmark itself reads the file
     result = subprocess.run(
         [sys.executable, "-m", "pytest_benchmark", "compare", str(out), "--columns=min,median,rounds"],
@@ -211,8 +211,8 @@ def test_pytest_benchmark_export_round_trips(tmp_path: Path) -> None:
 
 
 def test_cells_without_timing_are_named(tmp_path: Path) -> None:
-    records = [dict(r, outcome="crashed", wall_s=None) for r in load_records(FIXTURES / "compare-base")]
-    doc = to_pytest_benchmark(records, {"run_id": "x"})
+    records = [dict(r, outcome="crashed", wall_s=None) for r in records_of(FIXTURES / "compare-base")]
+    doc = to_pytest_benchmark(as_records(records), {"run_id": "x"})
     assert doc["benchmarks"] == []
     assert len(doc["machine_info"]["streambench_cells_without_timing"]) == 5
 

@@ -21,8 +21,8 @@ from harness.cli import main
 from harness.common.errors import Exit
 from harness.common.scratch import owned_tempdir
 from harness.http.ranges import parse_range
-from harness.results.store import load_records
 from harness.sinks.handles import dest_dir
+from tests.helpers import records_of
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -66,9 +66,9 @@ def test_a_run_stopped_before_its_first_record_resumes(
     assert harness.returncode == status, err
     run_dir = only_run_dir(out)
     assert f"{word}: every finished record is kept" in err and f"--resume {run_dir}" in err
-    assert load_records(run_dir) == []  # nothing measured yet, and nothing torn
+    assert records_of(run_dir) == []  # nothing measured yet, and nothing torn
     assert main(["run", "--resume", str(run_dir)]) == 0
-    assert len(load_records(run_dir)) == 1
+    assert len(records_of(run_dir)) == 1
 
 
 def test_a_run_folder_of_an_older_version_without_results_resumes(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_a_run_folder_of_an_older_version_without_results_resumes(tmp_path: Path
     run_dir = only_run_dir(out)
     (run_dir / "results.jsonl").unlink()  # what a run stopped before its first record used to leave
     assert main(["run", "--resume", str(run_dir)]) == 0
-    assert len(load_records(run_dir)) == 1
+    assert len(records_of(run_dir)) == 1
 
 
 # --- kill -9 leftovers ------------------------------------------------------------------------------

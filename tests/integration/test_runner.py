@@ -18,7 +18,7 @@ from harness.machine.calibrate import measure
 from harness.measure import limits
 from harness.plan.config import Cell
 from harness.plan.planning import plan_runs
-from harness.results.store import load_records
+from tests.helpers import records_of
 from workloads.cache import WorkloadSpec
 
 MiB = 1 << 20
@@ -60,7 +60,7 @@ def test_toml_matrix_groups_and_flag_overrides(tmp_path: Path, capsys: pytest.Ca
     )
     out = tmp_path / "out"
     assert main(["run", "--matrix", str(matrix), "--sink", "null", "--out", str(out)]) == 0
-    records = load_records(_only_run_dir(out))
+    records = records_of(_only_run_dir(out))
     got = sorted((r["strategy"], r["sink"], r["chunk_bytes"]) for r in records)
     # --sink null overrode the file's sinks in every group; groups expanded separately.
     assert got == [
@@ -130,12 +130,12 @@ def test_kill_9_loses_nothing_and_resume_runs_only_what_is_missing(tmp_path: Pat
     # The worker and consumer die with the harness (PR_SET_PDEATHSIG), no orphans.
     time.sleep(0.5)
     assert children and not [c for c in children if _alive(c)]
-    kept = load_records(results.parent)
+    kept = records_of(results.parent)
     assert len(kept) >= 3
     with open(results, "a") as f:
         f.write('{"half": "a record the kill cut in two')  # as if killed mid-write
     assert main(["run", "--resume", str(results.parent)]) == 0
-    records = load_records(results.parent)
+    records = records_of(results.parent)
     keys = [(r["cell_id"], r["repeat"], r["warmup"]) for r in records]
     assert len(keys) == len(set(keys)) == 2 * (3 + 1)  # every (cell, repeat) exactly once
     assert all(r["verified"] for r in records)
@@ -151,7 +151,7 @@ def test_resume_refuses_matrix_flags(tmp_path: Path, capsys: pytest.CaptureFixtu
 def _run(tmp_path: Path, *argv: str, status: int = 0) -> list[dict[str, Any]]:
     out = tmp_path / "out"
     assert main(["run", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == status
-    return load_records(_only_run_dir(out))
+    return records_of(_only_run_dir(out))
 
 
 def test_memory_cap_turns_a_blowup_into_an_oom_record(tmp_path: Path) -> None:

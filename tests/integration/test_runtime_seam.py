@@ -9,9 +9,9 @@ import pytest
 
 from harness import runtimes
 from harness.cli import main
-from harness.results.store import load_records
 from strategies import registry
 from tests.fixtures.runtimes.mini import MINI, MiniCopy
+from tests.helpers import records_of
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def test_a_runtime_of_ones_own_runs_a_cell_through_session_runner_store_and_repo
                  "--repeat", "2", "--warmup", "0", "--out", str(out)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     (run_dir,) = out.iterdir()
-    records = load_records(run_dir)
+    records = records_of(run_dir)
     mini_runs = [r for r in records if r["strategy"] == "mini-copy"]
     assert len(mini_runs) == 4 and all(
         r["runtime"] == "mini" and r["runtime_version"] == "1.0" for r in mini_runs

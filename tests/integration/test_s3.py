@@ -19,9 +19,9 @@ from botocore.exceptions import ClientError
 
 from harness.execute.executors.s3 import run_s3_cell
 from harness.measure.limits import MemoryCap
-from harness.s3.client import run_client
-from harness.s3.client_process import METHODS, make_client
-from harness.s3.server import (
+from harness.s3.client_child import METHODS, make_client
+from harness.s3.client_handle import run_client
+from harness.s3.rclone import (
     BUCKET,
     LOOPBACK,
     S3Server,
@@ -210,7 +210,7 @@ def _set_child_subreaper(on: bool) -> None:
 def test_the_server_dies_with_the_harness(tmp_path: Path, no_process_left: object) -> None:
     # A harness killed with SIGKILL runs no cleanup: the kernel must take rclone down with it.
     code = (
-        "import sys, time; from pathlib import Path; from harness.s3.server import S3Server\n"
+        "import sys, time; from pathlib import Path; from harness.s3.rclone import S3Server\n"
         "s = S3Server(Path(sys.argv[1])).start(); print(s.pid, flush=True); time.sleep(60)\n"
     )
     _set_child_subreaper(True)  # the orphaned rclone becomes this test's child, reaped below

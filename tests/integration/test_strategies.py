@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.results.store import load_records
 from strategies.registry import load_registry
 from strategies.transforms import CSV_SELECT_COLUMNS, GREP_PATTERN, TRANSFORMS, reference_output
+from tests.helpers import records_of
 from workloads import cache
 from workloads.cache import WorkloadSpec
 
@@ -34,7 +34,7 @@ ALL_STRATEGIES = ",".join(load_registry(plugins=False).names())
 def _run(tmp_path: Path, *argv: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     assert main(["run", "--no-plugins", "--warmup", "0", "--repeat", "1", "--out", str(tmp_path), *argv]) == 0
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    return load_records(run_dir), json.loads((run_dir / "run.json").read_text())
+    return records_of(run_dir), json.loads((run_dir / "run.json").read_text())
 
 
 def test_every_strategy_sink_and_transform_is_byte_exact(tmp_path: Path) -> None:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from harness.plan.adaptive import AdaptiveRule, adapt, questions
+from harness.results.record import Record
 
 GB = 1e9
 
 
-def record(strategy: str, repeat: int, gbps: float, run_s: float = 1.0) -> dict[str, Any]:
-    return {
+def record(strategy: str, repeat: int, gbps: float, run_s: float = 1.0) -> Record:
+    return Record.from_json({
         "cell_id": f"{strategy}-video-null", "strategy": strategy, "workload": "video", "size_bytes": 1 << 30,
         "sink": "null", "chunk_bytes": 65536, "repeat": repeat, "warmup": False, "profiler": None,
         "outcome": "ok", "bytes_moved": int(gbps * GB), "wall_s": 1.0, "run_total_s": run_s,
-    }  # fmt: skip
+    })  # fmt: skip
 
 
 class FakeRuns:
@@ -23,7 +23,7 @@ class FakeRuns:
 
     def __init__(self, means: dict[str, float], noise: float, run_s: float = 1.0) -> None:
         self.means, self.noise, self.run_s = means, noise, run_s
-        self.records: list[dict[str, Any]] = []
+        self.records: list[Record] = []
         self.rng = random.Random(1)
         self.rounds_run: list[set[str]] = []
 

@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from reports.claims import METRICS, Claim, evaluate
+from reports import claims
+from reports.claims import METRICS, Claim, Verdict
+from tests.helpers import as_records
 
 MiB = 1 << 20
+
+
+def evaluate(claim: Claim, records: list[dict[str, Any]]) -> Verdict:
+    """The claim on records as the store reads them back."""
+    return claims.evaluate(claim, as_records(records))
 
 
 def rec(strategy: str, size_mib: int, repeat: int = 0, **fields: Any) -> dict[str, Any]:
@@ -163,7 +170,6 @@ def test_the_reports_label_and_the_claims_verdict_read_one_slope() -> None:
 
 
 def test_within_compares_two_runtimes_both_ways_and_says_which() -> None:
-    from reports.claims import Claim, evaluate
 
     def rec(strategy: str, runtime: str, wall_s: float) -> dict[str, object]:
         return {"strategy": strategy, "runtime": runtime, "size_bytes": 1 << 30, "bytes_moved": 1 << 30,
@@ -209,6 +215,6 @@ def test_a_page_that_never_played_fails_plays_within_not_inconclusive() -> None:
     assert verdict(seek, [browser_rec([0.2], [False]) for _ in range(3)]) == "fails"
     assert verdict(seek, [browser_rec([0.2], [True]) for _ in range(3)]) == "holds"
     # A seek that was not honoured has no seek time: "never", not a fast one.
-    assert METRICS["seek_s"](browser_rec([0.2], [False])) == math.inf
+    assert METRICS["seek_s"](*as_records([browser_rec([0.2], [False])])) == math.inf
     # Not a browser record: no figure at all (other claims never see infinities).
-    assert METRICS["first_frame_s"](rec("pipe", 8)) is None
+    assert METRICS["first_frame_s"](*as_records([rec("pipe", 8)])) is None

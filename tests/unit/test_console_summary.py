@@ -8,12 +8,13 @@ from rich.console import Console
 
 from harness.cli.console import print_summary
 from reports.synthetic import MiB, synthetic_run
+from tests.helpers import as_records
 
 
 def _printed(width: int) -> list[str]:
     _, records = synthetic_run(sizes=(256 * MiB,), sinks=("null", "file"), chunks=(64 << 10,), repeat=3)
     out = io.StringIO()
-    print_summary(records, Console(file=out, width=width, color_system=None, markup=False))
+    print_summary(as_records(records), Console(file=out, width=width, color_system=None, markup=False))
     return out.getvalue().splitlines()
 
 

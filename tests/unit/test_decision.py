@@ -13,9 +13,15 @@ from typing import Any
 import pytest
 
 from harness.common.decision import change, judge, mann_whitney_p, order_k, runs_needed, u_counts
-from reports.compare import compare
+from reports import compare as comparing
 from reports.gate import LOADED, QUICK_DEFAULT, QUIET, simulate
 from reports.synthetic import synthetic_run
+from tests.helpers import as_records
+
+
+def compare(base: list[Any], cand: list[Any], fail_on: float, **kwargs: Any) -> comparing.Comparison:
+    """compare() on records as the store reads them back."""
+    return comparing.compare(as_records(base), as_records(cand), fail_on, **kwargs)
 
 
 def test_the_exact_null_distribution_of_u() -> None:

@@ -94,10 +94,10 @@ def test_the_plan_imports_no_reports() -> None:
 
 MEASURED_CHILDREN = (
     "harness.worker.__main__",
-    "harness.sinks.consumer",
-    "harness.http.server",
-    "harness.http.clients",
-    "harness.s3.client_process",
+    "harness.sinks.consumer_child",
+    "harness.http.server_child",
+    "harness.http.clients_child",
+    "harness.s3.client_child",
 )
 
 

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports.compare import compare, machine_notes
-from reports.html import render_report, summary_frame
+from reports import compare as comparing
+from reports import html
+from reports.compare import machine_notes
 from reports.synthetic import MiB, synthetic_run
+from tests.helpers import as_records
+
+
+def compare(base: list[Any], cand: list[Any], fail_on: float) -> comparing.Comparison:
+    return comparing.compare(as_records(base), as_records(cand), fail_on)
+
+
+def render_report(meta: dict[str, Any], records: list[Any]) -> str:
+    return html.render_report(meta, as_records(records))
+
+
+def summary_frame(records: list[Any]) -> Any:
+    return html.summary_frame(as_records(records))
+
 
 A = {"hostname": "host-a", "machine_id": "aaaa1111", "cpu_model": "A CPU", "cpu_count": 2}
 B = {"hostname": "host-b", "machine_id": "bbbb2222", "cpu_model": "B CPU", "cpu_count": 8}

@@ -7,7 +7,7 @@ from pathlib import Path
 from harness.execute.context import CacheState, RunContext
 from harness.execute.expected import Expected
 from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.execute.recording import to_record
+from harness.execute.recording import RunFacts, to_record
 from harness.plan.config import Cell, MatrixConfig, RunConfig
 from harness.plan.planning import PlannedRun
 from harness.sinks.handles import Received
@@ -54,7 +54,7 @@ GOOD = Received(MiB, "abc", 10.1, 10.9)
 def test_a_whole_run_is_ok_and_verified_with_its_peaks_and_times() -> None:
     samples = [(9.0, 99 * MiB, 0), (10.5, 20 * MiB, 3 * MiB), (10.6, 7 * MiB, 2 * MiB), (12.0, 99 * MiB, 0)]
     r = to_record(
-        _ctx(), Measurement(_ok_report(), samples=samples, received=GOOD, user_s=0.5), "run", CONFIG, 1.2
+        _ctx(), Measurement(_ok_report(), samples=samples, received=GOOD, user_s=0.5), RunFacts("run", 1.2)
     )
     assert (r.outcome, r.error, r.verified, r.verify_detail) == ("ok", None, True, "size and xxh3-64 match")
     # Samples outside the measured section (9.0, 12.0) do not count; the child's own figures do.
@@ -66,18 +66,18 @@ def test_a_whole_run_is_ok_and_verified_with_its_peaks_and_times() -> None:
 
 
 def test_over_the_cap_is_oom_in_the_runs_own_words() -> None:
-    r = to_record(_ctx(), Measurement(None, over_cap=True, returncode=-9), "run", CONFIG, 1.0)
+    r = to_record(_ctx(), Measurement(None, over_cap=True, returncode=-9), RunFacts("run", 1.0))
     assert r.outcome == "oom" and r.error == "killed at the memory cap of 64MiB (none)"
     server = Measurement(None, who="server", over_cap=True, over_cap_detail="; 3 viewers failed")
-    r = to_record(_ctx(), server, "run", CONFIG, 1.0)
+    r = to_record(_ctx(), server, RunFacts("run", 1.0))
     assert r.error == "server killed at the memory cap of 64MiB (none); 3 viewers failed"
 
 
 def test_past_the_deadline_is_timeout_and_no_report_is_crashed() -> None:
-    r = to_record(_ctx(), Measurement(_ok_report(), timed_out=True), "run", CONFIG, 1.0)
+    r = to_record(_ctx(), Measurement(_ok_report(), timed_out=True), RunFacts("run", 1.0))
     assert (r.outcome, r.error) == ("timeout", "killed after 7 s")
     r = to_record(
-        _ctx(), Measurement(None, returncode=-11, stderr_tail="Segmentation fault"), "run", CONFIG, 1.0
+        _ctx(), Measurement(None, returncode=-11, stderr_tail="Segmentation fault"), RunFacts("run", 1.0)
     )
     assert (
         r.outcome == "crashed" and r.error == "worker died (signal 11) without a report: Segmentation fault"
@@ -87,13 +87,13 @@ def test_past_the_deadline_is_timeout_and_no_report_is_crashed() -> None:
 
 def test_a_memory_error_under_the_cap_is_oom() -> None:
     report = _ok_report(outcome="error", error="MemoryError: ")
-    r = to_record(_ctx(), Measurement(report, received=GOOD), "run", CONFIG, 1.0)
+    r = to_record(_ctx(), Measurement(report, received=GOOD), RunFacts("run", 1.0))
     assert r.outcome == "oom" and not r.verified
 
 
 def test_every_failed_check_is_said() -> None:
     bad = Received(MiB - 1, "def", None, None)
-    r = to_record(_ctx(), Measurement(_ok_report(bytes_moved=MiB - 1), received=bad), "run", CONFIG, 1.0)
+    r = to_record(_ctx(), Measurement(_ok_report(bytes_moved=MiB - 1), received=bad), RunFacts("run", 1.0))
     assert r.outcome == "ok" and not r.verified
     assert r.verify_detail == (
         f"sink received {MiB - 1} of {MiB} bytes; sink checksum def differs from the workload's abc; "
@@ -104,7 +104,7 @@ def test_every_failed_check_is_said() -> None:
 def test_an_executors_own_verdict_and_figures_win() -> None:
     m = Measurement(_ok_report(), verdict=Verdict(False, "viewer-1: 3 of 4 bytes"), ttfb_s=0.25,
                     http={"clients": 2})  # fmt: skip
-    r = to_record(_ctx(), m, "run", CONFIG, 1.0)
+    r = to_record(_ctx(), m, RunFacts("run", 1.0))
     assert (r.verified, r.verify_detail, r.ttfb_s, r.http) == (
         False,
         "viewer-1: 3 of 4 bytes",
@@ -115,18 +115,51 @@ def test_an_executors_own_verdict_and_figures_win() -> None:
 
 def test_a_run_that_never_ran_says_so_and_carries_its_own_state() -> None:
     # The cache state and the cap are this run's, not a previous run's (one of the seam's fixes).
-    r = to_record(_ctx("memory"), Measurement.not_run("profiler unavailable: x"), "run", CONFIG, 0.0)
+    r = to_record(_ctx("memory"), Measurement.not_run("profiler unavailable: x"), RunFacts("run", 0.0))
     assert (r.outcome, r.error, r.profiler) == ("error", "profiler unavailable: x", "memory")
     assert (r.cache_method, r.memory_limit_method, r.resident_method) == ("not made", "none", "not measured")
     ctx = _ctx()
     ctx.cache = CacheState("already resident", MiB, "cachestat", True)
-    r = to_record(ctx, Measurement(_ok_report(), received=GOOD), "run", CONFIG, 1.0)
+    r = to_record(ctx, Measurement(_ok_report(), received=GOOD), RunFacts("run", 1.0))
     assert (r.cache_method, r.resident_bytes_before, r.cache_state_ok) == ("already resident", MiB, True)
 
 
 def test_the_childs_contract_and_the_parents_view_have_the_same_fields() -> None:
     from dataclasses import fields
 
-    from harness.measure.report import MeasuredReportDict
+    from harness.measure.report import MeasuredReportDict, SectionFigures
+    from harness.results.record import Record
 
     assert set(MeasuredReportDict.__annotations__) == {f.name for f in fields(MeasuredReport)}
+    # The section's figures are declared once: the record has them as themselves.
+    section = {f.name for f in fields(SectionFigures)}
+    assert section <= {f.name for f in fields(Record)} and section <= {f.name for f in fields(MeasuredReport)}
+
+
+def test_an_executors_problems_make_the_outcome_in_one_place() -> None:
+    m = Measurement(_ok_report(), problems=("viewer-1: status 500",), subjects=4, subject_word="viewers",
+                    verdict=Verdict(False, "viewer-1: status 500"))  # fmt: skip
+    r = to_record(_ctx(), m, RunFacts("run", 1.0))
+    assert (r.outcome, r.error) == ("error", "1 of 4 viewers failed: viewer-1: status 500")
+    m = Measurement(_ok_report(), problems=("the S3 server died",), verdict=Verdict(True, "stored"))
+    r = to_record(_ctx(), m, RunFacts("run", 1.0))
+    assert (r.outcome, r.error, r.verified) == ("error", "the S3 server died", False)
+
+
+def test_the_records_read_back_as_the_model_older_schemas_upgraded() -> None:
+    from harness.results.record import SCHEMA_VERSION, Record
+
+    old = {"cell_id": "c", "repeat": 1, "warmup": False, "outcome": "ok", "schema_version": 9, "sink": "http",
+           "http": {"clients": 16, "view_bytes": 1024, "route": "export", "ttfb_p50_s": 0.1},
+           "worker": "tcp://10.0.0.2:4000", "wall_s": "fast", "size_bytes": "huge"}  # fmt: skip
+    r = Record.from_json(old)
+    assert (r.clients, r.view_bytes, r.http_route, r.cluster) == (
+        16,
+        1024,
+        "export",
+        {"dask_worker": "tcp://10.0.0.2:4000"},
+    )
+    assert (r.wall_s, r.size_bytes, r.schema_version) == (None, 0, SCHEMA_VERSION)
+    s3 = Record.from_json({**old, "http": {"route": "s3-upload", "method": "put_object_file"}})
+    assert s3.s3["method"] == "put_object_file" and not s3.http
+    assert Record.from_json(r.to_dict()) == r

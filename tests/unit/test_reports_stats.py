@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.common.intervals import median_interval, order_coverage, runs_for_confidence
-from reports.frame import cell_id_for, records_to_frame
+from reports import frame
+from reports.frame import cell_id_for
 from reports.significance import (
     _u_distribution,
     benjamini_hochberg,
@@ -32,6 +33,12 @@ from reports.stats import (
     quartiles,
     tukey_outliers,
 )
+from tests.helpers import as_records
+
+
+def records_to_frame(records: list[Any]) -> Any:
+    return frame.records_to_frame(as_records(records))
+
 
 GB = 1_000_000_000
 

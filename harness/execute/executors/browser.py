@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.browser.cdp import find_chromium
 from harness.browser.player import PageRun, PlayerSettings, PlayResult, play
 from harness.execute.context import RunContext
 from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.http.client_run import fetch
+from harness.http.clients_handle import fetch
 from harness.http.server_config import ServerConfig
-from harness.http.server_process import ServerProcess
+from harness.http.server_handle import ServerProcess
 from harness.plan.planning import PlannedRun
 from harness.runtimes import Runtime
 from harness.sinks.handles import Received
@@ -100,8 +100,19 @@ class BrowserExecutor:
             server.kill()
             stderr = server.stderr_tail()
             server.close()
-        oom = cap is not None and cap.oom_killed()
-        return _measurement(self, ctx, settings, played, report, missing, stderr, oom, server.proc.returncode)
+        seen = _Seen(played, report, missing, stderr, server.proc.returncode)
+        return _measurement(self.runtime, ctx, settings, seen, cap is not None and cap.oom_killed())
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a browser run saw: the pages, the server's report (None: it died), the missing file's answer."""
+
+    played: PlayResult
+    report: dict[str, Any] | None
+    missing: dict[str, Any]
+    stderr: str
+    returncode: int | None
 
 
 def _ask_for_missing(server: ServerProcess, name: str) -> dict[str, Any]:
@@ -180,32 +191,18 @@ def _worst(pages: list[dict[str, Any]], key: str) -> float | None:
     return None if not values or any(v is None for v in values) else float(max(values))
 
 
-def _measurement(
-    executor: BrowserExecutor,
-    ctx: RunContext,
-    settings: PlayerSettings,
-    played: PlayResult,
-    report: dict[str, Any] | None,
-    missing: dict[str, Any],
-    stderr: str,
-    oom: bool,
-    returncode: int | None,
-) -> Measurement:
-    cell = ctx.planned.cell
-    size_bytes = ctx.workload.manifest.size_bytes
-    pages = [_page_figures(r, size_bytes) for r in played.pages]
+def _browser_figures(ctx: RunContext, settings: PlayerSettings, seen: _Seen) -> dict[str, Any]:
+    """The record's ``browser`` sub-record: every page, the worst page's figures, the player."""
+    played, report = seen.played, seen.report or {}
+    pages = [_page_figures(r, ctx.workload.manifest.size_bytes) for r in played.pages]
     n = len(pages)
-    played_pages = sum(1 for p in pages if p["first_frame_s"] is not None)
     honoured = sum(1 for p in pages if p["seek_honoured"])
-    errors = [f"page {p['page']}: {p['media_error']}" for p in pages if p["media_error"]]
     first_frames = [p["first_frame_s"] for p in pages if p["first_frame_s"] is not None]
-    peak = report.get("peak_rss_bytes") if report else None
-    base = report.get("baseline_rss_bytes") if report else None
-    http: dict[str, Any] = {
-        "clients": n,
-        "route": cell.http_route,
+    section = report.get("section") or {}
+    peak, base = section.get("peak_rss_bytes"), section.get("baseline_rss_bytes")
+    return {
         "pages": pages,
-        "played_pages": played_pages,
+        "played_pages": len(first_frames),
         "seek_honoured_pages": honoured,
         "seek_honoured_share": honoured / n if n else None,
         "first_frame_p50_s": statistics.median(first_frames) if first_frames else None,
@@ -224,61 +221,75 @@ def _measurement(
         "page_problems": [x for r in played.pages for x in r.problems][:20],
         "screenshots": [str(p.relative_to(ctx.run_dir)) for p in played.screenshots] if ctx.run_dir else [],
         "per_client_bytes": (peak - base) / n if peak is not None and base is not None and n else None,
-        "server_requests": report.get("requests") if report else None,
-        "server_bytes_sent": report.get("bytes_sent") if report else None,
-        "server_status": report.get("status") or report.get("by_status") if report else None,
-        **missing,
+        "server_requests": report.get("requests"),
+        "server_bytes_sent": report.get("bytes_sent"),
+        "server_status": report.get("status") or report.get("by_status"),
+        **seen.missing,
     }
-    bytes_sent = int(report.get("bytes_sent") or 0) if report else 0
-    wall_s = played.ended_at - played.started_at
-    failures = list(errors)
-    if played.error:
-        failures.append(played.error)
+
+
+def _player_problems(played: PlayResult) -> list[str]:
+    """What made the browser run itself fail: the player's error, a request that left loopback."""
+    problems = [played.error] if played.error else []
     if played.off_loopback:
-        failures.append(f"{len(played.off_loopback)} requests left 127.0.0.1: {played.off_loopback[0]}")
+        problems.append(f"{len(played.off_loopback)} requests left 127.0.0.1: {played.off_loopback[0]}")
+    return problems
+
+
+def _verdict(figures: dict[str, Any], seen: _Seen) -> Verdict:
+    """A browser checks what it plays by decoding it: every page played with no media error (and a
+    missing file answered 404), or what went wrong."""
+    pages = figures["pages"]
+    failures = [f"page {p['page']}: {p['media_error']}" for p in pages if p["media_error"]]
+    failures += [f for f in (seen.played.error,) if f]
+    if seen.played.off_loopback:
+        failures.append(
+            f"{len(seen.played.off_loopback)} requests left 127.0.0.1: {seen.played.off_loopback[0]}"
+        )
+    missing = seen.missing
     if missing and missing.get("missing_status") != 404 and missing.get("server_alive_after_missing"):
         failures.append(f"the missing file was answered {missing.get('missing_answer')}, not 404")
-    outcome = "error" if played.error or played.off_loopback else "ok"
-    error = "; ".join(failures[:3]) if outcome != "ok" else None
-    verified = not failures and played_pages == n and report is not None
-    if verified:
-        detail = f"all {n} pages decoded the video with no media error (a browser checks no checksum)"
-    else:
-        detail = "; ".join(failures[:3]) or f"{played_pages} of {n} pages showed a first frame"
-    # No server report: it died, and the record says so (classify: crashed).
-    measured = (
-        None
-        if report is None
-        else MeasuredReport.of_process(
-            report,
-            outcome=outcome,
-            error=error,
-            bytes_moved=bytes_sent,
-            wall_s=wall_s,
-            started_at=played.started_at,
-            ended_at=played.ended_at,
-            max_buffered_bytes=report.get("max_buffered_bytes"),
-            pauses=report.get("pauses"),
+    n, played = len(pages), figures["played_pages"]
+    if not failures and played == n and seen.report is not None:
+        return Verdict(
+            True, f"all {n} pages decoded the video with no media error (a browser checks no checksum)"
         )
-    )
-    if missing and not missing.get("server_alive_after_missing"):
+    return Verdict(False, "; ".join(failures[:3]) or f"{played} of {n} pages showed a first frame")
+
+
+def _measurement(
+    runtime: Runtime, ctx: RunContext, settings: PlayerSettings, seen: _Seen, oom: bool
+) -> Measurement:
+    figures = _browser_figures(ctx, settings, seen)
+    played, report = seen.played, seen.report
+    problems = _player_problems(played)
+    bytes_sent = int(report.get("bytes_sent") or 0) if report else 0
+    measured = None
+    if report is not None:  # None: the server died, and the record says so (classify: crashed)
+        measured = MeasuredReport.from_mapping(
+            {**(report.get("section") or {}), "outcome": "ok", "error": None, "bytes_moved": bytes_sent,
+             "started_at": played.started_at, "ended_at": played.ended_at,
+             "wall_s": played.ended_at - played.started_at, "pauses": report.get("pauses"),
+             "max_buffered_bytes": report.get("max_buffered_bytes")}
+        )  # fmt: skip
+    stderr = seen.stderr
+    if seen.missing and not seen.missing.get("server_alive_after_missing"):
         # The error's own line (Node prints the source line and a caret above it).
         said = [line for line in stderr.splitlines() if line.startswith(("Error", "node:", "Uncaught"))]
-        stderr = f"after a request for a missing file ({missing.get('missing_answer')}): " + (
-            said[-1] if said else stderr[-300:]
-        )
+        answer = seen.missing.get("missing_answer")
+        stderr = f"after a request for a missing file ({answer}): " + (said[-1] if said else stderr[-300:])
     return Measurement(
         report=measured,
         who="server",
-        runtime=executor.runtime.name,
-        runtime_version=executor.runtime.reported_version(report or {}) or executor.runtime.version(),
-        returncode=returncode if report is None else 0,
-        stderr_tail=stderr if report is None else "",
+        runtime=runtime.name,
+        runtime_version=runtime.reported_version(report or {}) or runtime.version(),
+        returncode=seen.returncode,
+        stderr_tail=stderr,
         over_cap=oom,
-        over_cap_detail=f"; {played_pages} of {n} pages played",
+        over_cap_detail=f"; {figures['played_pages']} of {len(figures['pages'])} pages played",
+        problems=tuple(problems),
         received=Received(bytes_sent, "", None, None),
-        verdict=Verdict(verified, detail),
-        http=http,
-        ttfb_s=None,
+        verdict=_verdict(figures, seen),
+        browser=figures,
         leftover_processes=played.leftover_processes,
     )

@@ -1,7 +1,7 @@
 """The S3 executor: an upload to a real S3-compatible server on loopback; the measurement is the client's.
 
 ``rclone serve s3`` runs on 127.0.0.1 with its own config and keys; a boto3 client
-(:mod:`harness.s3.client_process`) uploads the workload by the strategy's method
+(:mod:`harness.s3.client_child`) uploads the workload by the strategy's method
 under the run's cap; the stored object is checked on the server's disk.
 """
 
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import platform
 import shutil
-import time
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,9 @@ from harness.execute.recording import classify
 from harness.measure.limits import MemoryCap
 from harness.plan.applicability import S3_METHODS
 from harness.plan.planning import PlannedRun
-from harness.s3.client import run_client
-from harness.s3.client_process import METHODS
-from harness.s3.server import (
+from harness.s3.client_child import METHODS
+from harness.s3.client_handle import run_client
+from harness.s3.rclone import (
     BUCKET,
     CONCURRENCY,
     FREE_SPACE_MARGIN_BYTES,
@@ -42,7 +41,7 @@ class S3Executor:
         cap = ctx.memory_cap()
         method = S3_METHODS[split_spec(planned.cell.strategy)[0]]
         try:
-            measurement, _ = s3_upload(method, ctx.workload, ctx.config.timeout_s, cap)
+            measurement, _ = s3_upload(Upload(method), ctx.workload, ctx.config.timeout_s, cap)
         except Exception as exc:  # rclone missing or would not start: say so, go on
             return Measurement.not_run(f"s3 run: {type(exc).__name__}: {exc}")
         return measurement
@@ -58,95 +57,87 @@ def _check_free_space(directory: Path, needed_bytes: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Upload:
+    """How an upload goes: boto3's method, and a multipart upload's part size and parallelism."""
+
+    method: str
+    part_bytes: int = PART_BYTES
+    concurrency: int = CONCURRENCY
+
+    def describe(self) -> dict[str, Any]:
+        multipart = self.method == "upload_fileobj"
+        return {"method": self.method, "part_bytes": self.part_bytes if multipart else None,
+                "concurrency": self.concurrency if multipart else 1}  # fmt: skip
+
+
 def s3_upload(
-    method: str,
+    upload: Upload,
     workload: Workload,
     timeout_s: float,
     memory_cap: MemoryCap | None,
-    *,
-    part_bytes: int = PART_BYTES,
-    concurrency: int = CONCURRENCY,
     state_parent: Path | None = None,
 ) -> tuple[Measurement, dict[str, Any]]:
-    """Upload ``workload`` to a fresh local S3 server by ``method``: the measurement, and the s3 facts.
+    """Upload ``workload`` to a fresh local S3 server: the measurement, and the client's own report.
 
     Raises :class:`S3ServerError` when the server cannot be started. The server's
     directory goes under ``state_parent`` (default: ``s3`` in the workload's data
     directory, on the workload's disk rather than a tmpfs in RAM).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown s3 method {method!r}; valid: {', '.join(METHODS)}")
+    if upload.method not in METHODS:
+        raise ValueError(f"unknown s3 method {upload.method!r}; valid: {', '.join(METHODS)}")
     manifest = workload.manifest
     parent = state_parent if state_parent is not None else workload.path.parent.parent / "s3"
     _check_free_space(parent, manifest.size_bytes)
     key = f"upload/{workload.path.name}"
     with S3Server(parent) as server:
-        server_reset = server.reset_peak_rss()
-        server_base = server.memory()
-        client = run_client(server, workload.path, method, key=key, part_bytes=part_bytes,
-                            concurrency=concurrency, timeout_s=timeout_s, cap=memory_cap)  # fmt: skip
+        server_reset, server_base = server.reset_peak_rss(), server.memory()
+        client = run_client(server, workload.path, upload.method, key=key, part_bytes=upload.part_bytes,
+                            concurrency=upload.concurrency, timeout_s=timeout_s, cap=memory_cap)  # fmt: skip
         server_mem = server.memory()
         server_alive = server.proc is not None and server.proc.poll() is None
         verified, detail = verify_object(server.object_path(BUCKET, key), manifest)
-        endpoint, version, server_stderr = server.endpoint_url, server.version, server.why()
-    # What only this executor can judge: the server's fate and the stored bytes.
-    outcome, error = str(client.get("outcome", "error")), client.get("error")
-    if outcome == "ok" and not server_alive:
-        outcome, error = "error", f"the S3 server died during the upload: {server_stderr[-500:]}"
-    elif outcome == "ok" and not verified:
-        outcome, error = "error", f"upload answered ok but {detail}"
-    wall_s = client.get("wall_s")
-    moved = int(client.get("bytes") or 0) if outcome == "ok" else 0
-    ended_at = time.monotonic()
-    report = MeasuredReport.of_process(
-        client,
-        outcome=outcome,
-        error=None if error is None else str(error),
-        bytes_moved=moved,
-        wall_s=wall_s,
-        started_at=ended_at - (wall_s or 0.0),
-        ended_at=ended_at,
-    )
-    facts = {
-        "method": method,
-        "part_bytes": part_bytes if method == "upload_fileobj" else None,
-        "concurrency": concurrency if method == "upload_fileobj" else 1,
-        "endpoint": endpoint,
-        "key": key,
-        "etag": client.get("etag"),
-        "rss_anon_samples": client.get("rss_anon_samples"),
-        "client_max_rss_watched_bytes": client.get("watched_max_rss_bytes"),
-        "boto3_version": client.get("boto3_version"),
-        "botocore_version": client.get("botocore_version"),
-        "cap_method": memory_cap.method if memory_cap is not None else "none",
-        "server": {
+        server_facts = {
             "peak_rss_bytes": server_mem.get("VmHWM"),
             "peak_rss_reset": server_reset,
             "baseline_rss_bytes": server_base.get("VmRSS"),
             "final_rss_anon_bytes": server_mem.get("RssAnon"),
-            "version": version,
-        },
-        "route": "s3-upload",
+            "version": server.version,
+        }
+        endpoint, server_stderr = server.endpoint_url, server.why()
+    # What only this executor sees: the server's fate and the stored bytes (recording decides).
+    problems = []
+    if not server_alive:
+        problems.append(f"the S3 server died during the upload: {server_stderr[-500:]}")
+    elif not verified:
+        problems.append(f"upload answered ok but {detail}")
+    moved = int(client.get("bytes") or 0) if client.get("outcome") == "ok" and not problems else 0
+    said = {"outcome": client.get("outcome", "error"), "error": client.get("error"), "bytes_moved": moved}
+    facts = {
+        **upload.describe(),
+        "endpoint": endpoint,
+        "key": key,
+        **{k: client.get(k) for k in ("etag", "rss_anon_samples", "boto3_version", "botocore_version")},
+        "client_max_rss_watched_bytes": client.get("watched_max_rss_bytes"),
+        "cap_method": memory_cap.method if memory_cap is not None else "none",
+        "server": server_facts,
     }
     m = Measurement(
-        report=report if "outcome" in client else None,
+        report=MeasuredReport.from_mapping({**(client.get("section") or {}), **said})
+        if "outcome" in client
+        else None,
         who="s3 client",
         runtime_version=platform.python_version(),
         returncode=client["returncode"],
         stderr_tail=client["stderr_tail"],
         timed_out=client["timed_out"],
         over_cap=client["over_cap"],
+        problems=tuple(problems),
         received=Received(moved, "", None, None),
-        http=facts,
+        verdict=Verdict(verified, detail),
+        s3=facts,
     )
-    final_outcome, _ = _classified(m, memory_cap, timeout_s)
-    if final_outcome != "ok" and not verified:
-        detail = f"{detail} ({final_outcome})"
-    return replace(m, verdict=Verdict(verified and final_outcome == "ok", detail)), client
-
-
-def _classified(m: Measurement, cap: MemoryCap | None, timeout_s: float) -> tuple[str, str | None]:
-    return classify(m, cap.limit_bytes if cap is not None else 0, timeout_s, cap.method if cap else "none")
+    return m, client
 
 
 def run_s3_cell(
@@ -154,11 +145,13 @@ def run_s3_cell(
     workload: Workload,
     timeout_s: float,
     memory_cap: MemoryCap | None,
-    **kwargs: Any,
+    state_parent: Path | None = None,
+    **upload: Any,
 ) -> dict[str, Any]:
     """One upload as a flat dict of the client's figures (for tests and the research notes)."""
-    m, client = s3_upload(method, workload, timeout_s, memory_cap, **kwargs)
-    outcome, error = _classified(m, memory_cap, timeout_s)
+    m, client = s3_upload(Upload(method, **upload), workload, timeout_s, memory_cap, state_parent)
+    cap_bytes, cap_method = (memory_cap.limit_bytes, memory_cap.method) if memory_cap else (0, "none")
+    outcome, error = classify(m, cap_bytes, timeout_s, cap_method)
     report = m.report or MeasuredReport(outcome=outcome)
     assert m.verdict is not None
     wall_s = report.wall_s
@@ -168,14 +161,14 @@ def run_s3_cell(
         "wall_s": wall_s,
         "bytes_moved": report.bytes_moved,
         "throughput_bps": report.bytes_moved / wall_s if wall_s and report.bytes_moved else None,
-        "verified": m.verdict.verified,
+        "verified": m.verdict.verified and outcome == "ok",
         "verify_detail": m.verdict.detail,
         "peak_rss_bytes": report.peak_rss_bytes,
         "peak_rss_reset": report.peak_rss_reset,
         "baseline_rss_bytes": report.baseline_rss_bytes,
         "baseline_rss_anon_bytes": report.baseline_rss_anon_bytes,
         "peak_rss_anon_bytes": report.sampled_peak_rss_anon_bytes,
-        "server": m.http["server"],
-        "s3": {k: v for k, v in m.http.items() if k not in ("server", "route")},
+        "server": m.s3["server"],
+        "s3": {k: v for k, v in m.s3.items() if k != "server"},
         "client": client,
     }

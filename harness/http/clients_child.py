@@ -1,6 +1,6 @@
 """HTTP client processes: the viewers, downloaders and bad actors a scenario runs.
 
-``python -m harness.http.clients`` reads a JSON job on stdin
+``python -m harness.http.clients_child`` reads a JSON job on stdin
 (``{"port": P, "start_at": T, "clients": [[index, spec], ...]}``), runs every client
 in it concurrently on one asyncio loop, and prints one JSON line per client as it
 finishes (``ClientResult``). ``run_clients`` / ``start_clients`` spread N clients over
@@ -11,13 +11,13 @@ the lines.
 A client is a minimal hand-written HTTP/1.1 client on a raw non-blocking socket
 (``loop.sock_*``): request line and headers, status and headers parsed, then a
 Content-Length, chunked or read-to-EOF body, counted and checksummed (xxh3-64, as
-``harness.sinks.consumer``). It reads from the kernel only when it wants bytes (no
+``harness.sinks.consumer_child``). It reads from the kernel only when it wants bytes (no
 transport reading ahead into a buffer), so a rate-limited or silent client holds the
 server back exactly as a real one does:
 
 - ``range``: a Range header (a seek: a window at an offset);
 - ``rate_bps``: read at that many bytes per second, averaged from the first body
-  byte, in slices of ~10 ms (``harness.sinks.consumer``'s smoothing; a video player);
+  byte, in slices of ~10 ms (``harness.sinks.consumer_child``'s smoothing; a video player);
 - ``stall_s``: send the request (or part of it, or nothing) and never read; watch
   for the server hanging up (``closed_by_server_after_s``) for up to that long;
 - ``disconnect_after_bytes``: hang up after that many body bytes;

@@ -18,7 +18,7 @@ Nothing here imports Dask at module level: the local runner never needs it.
 from __future__ import annotations
 
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +87,7 @@ def run_planned(job: ClusterJob) -> dict[str, Any]:
 
     runner = _runner(job)
     worker = get_worker()
+    runner.cluster = {"dask_worker": worker.address}
     key = worker.get_current_task()
     stop = threading.Event()
 
@@ -111,4 +112,4 @@ def run_planned(job: ClusterJob) -> dict[str, Any]:
     finally:
         stop.set()
         watcher.join()
-    return asdict(replace(record, worker=worker.address))
+    return record.to_dict()

@@ -15,8 +15,8 @@ from harness.common.lifeline import PARENT_PID_ENV
 from harness.common.paths import PACKAGE_ROOT
 from harness.measure.limits import MemoryCap
 from harness.measure.watch import watch
-from harness.s3.client_process import ACCESS_KEY_ENV, METHODS, SECRET_KEY_ENV, client_env
-from harness.s3.server import BUCKET, CONCURRENCY, PART_BYTES, WATCH_INTERVAL_S, S3Server
+from harness.s3.client_child import ACCESS_KEY_ENV, METHODS, SECRET_KEY_ENV, client_env
+from harness.s3.rclone import BUCKET, CONCURRENCY, PART_BYTES, WATCH_INTERVAL_S, S3Server
 
 
 def run_client(
@@ -31,7 +31,7 @@ def run_client(
     timeout_s: float = 600.0,
     cap: MemoryCap | None = None,
 ) -> dict[str, Any]:
-    """Run ``python -m harness.s3.client_process`` once; its JSON report plus how the process ended.
+    """Run ``python -m harness.s3.client_child`` once; its JSON report plus how the process ended.
 
     The client goes under the cap's cgroup right after it starts (before its
     big imports); where no cgroup could be made, this loop is the watchdog.
@@ -41,7 +41,7 @@ def run_client(
     argv = [
         sys.executable,
         "-m",
-        "harness.s3.client_process",
+        "harness.s3.client_child",
         "--endpoint",
         server.endpoint_url,
         "--bucket",

@@ -1,4 +1,4 @@
-"""One S3 upload in its own process: ``python -m harness.s3.client_process``, one JSON line out.
+"""One S3 upload in its own process: ``python -m harness.s3.client_child``, one JSON line out.
 
 The process's memory is the measured one. boto3 and botocore are imported and
 the client is built first (tens of MiB of service model), then ``VmHWM`` is
@@ -134,9 +134,7 @@ def upload(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m harness.s3.client_process", description=__doc__.splitlines()[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m harness.s3.client_child", description=__doc__.splitlines()[0])
     p.add_argument("--endpoint", required=True, help="http://127.0.0.1:PORT")
     p.add_argument("--bucket", required=True)
     p.add_argument("--key", required=True)
@@ -185,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the server refused, a connection dropped: a measured outcome
         outcome, error = "error", f"{type(exc).__name__}: {exc}"
     section.stop()
-    figures, status = section.figures(), section.final
+    figures = section.figures()
     report = {
         "event": "report",
         "method": args.method,
@@ -193,17 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         "error": error,
         "bytes": size_bytes if outcome == "ok" else 0,
         "file_bytes": size_bytes,
-        "wall_s": figures["wall_s"],
-        "peak_rss_bytes": figures["peak_rss_bytes"],
-        "peak_rss_reset": figures["peak_rss_reset"],
-        "baseline_rss_bytes": figures["baseline_rss_bytes"],
-        "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],
-        "peak_rss_anon_bytes": figures["sampled_peak_rss_anon_bytes"],
+        # The measured section's figures under the contract's keys (harness.measure.report).
+        "section": figures,
         "rss_anon_samples": section.sampler.samples if section.sampler is not None else 0,
-        "final_rss_anon_bytes": status.get("RssAnon"),
-        "final_rss_file_bytes": status.get("RssFile"),
-        "user_s": figures["strategy_user_s"],
-        "sys_s": figures["strategy_sys_s"],
         "part_bytes": args.part_size if args.method == "upload_fileobj" else None,
         "concurrency": args.concurrency if args.method == "upload_fileobj" else 1,
         "etag": etag,

@@ -1,6 +1,6 @@
 """The HTTP server a scenario measures: one workload file, served by a chosen strategy.
 
-Run as ``python -m harness.http.server --listen-fd N --result-fd M --file PATH ...``
+Run as ``python -m harness.http.server_child --listen-fd N --result-fd M --file PATH ...``
 by ``ServerProcess`` (the parent side, at the bottom of this module). The parent
 makes the listening socket on 127.0.0.1 and passes its fd, so it knows the port
 before the server starts and the server can never bind anything else (a socket not
@@ -231,7 +231,7 @@ class HttpServer:
         # scenario measures what read() of a whole body costs, not a 413.
         self.app = web.Application(client_max_size=UPLOAD_MAX_BYTES)
         # Made at the first upload, named by this server's pid: the parent's handle removes it
-        # after the server is gone, even one killed at the cap (harness.http.server_process).
+        # after the server is gone, even one killed at the cap (harness.http.server_handle).
         self._upload_dir: Path | None = None
         self.app.router.add_get("/file", self.handle_file)
         self.app.router.add_post("/upload", self.handle_upload)
@@ -539,7 +539,7 @@ async def run_server(
     if server._upload_dir is not None:
         shutil.rmtree(server._upload_dir, ignore_errors=True)
     section.stop()
-    figures, final = section.figures(), section.final
+    figures = section.figures()
     if control_fd >= 0:
         with contextlib.suppress(ValueError, OSError):
             loop.remove_reader(control_fd)
@@ -548,18 +548,10 @@ async def run_server(
         "schema_version": RESULT_SCHEMA_VERSION,
         "pid": os.getpid(),
         "stopped_by": stopped_by[0] if stopped_by else None,
-        "wall_s": stop_requested_at - started_at,
         "shutdown_s": time.monotonic() - stop_requested_at,
-        "user_s": figures["strategy_user_s"],
-        "sys_s": figures["strategy_sys_s"],
-        "peak_rss_bytes": figures["peak_rss_bytes"],
-        "peak_rss_reset": figures["peak_rss_reset"],
-        "baseline_rss_bytes": figures["baseline_rss_bytes"],
-        "baseline_rss_anon_bytes": figures["baseline_rss_anon_bytes"],
-        "peak_rss_anon_bytes": figures["sampled_peak_rss_anon_bytes"],
-        "peak_rss_file_bytes": figures["sampled_peak_rss_file_bytes"],
+        # The measured section's figures under the contract's keys (harness.measure.report).
+        "section": {**figures, "wall_s": stop_requested_at - started_at},
         "rss_samples": section.sampler.samples if section.sampler is not None else 0,
-        "final_rss_anon_bytes": final.get("RssAnon"),
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         **asdict(server.counters),
     }

@@ -1,0 +1,87 @@
+"""Whole sessions in-process with the fake executor: plan, rounds, --repeat auto, store, report,
+resume and compare, with no process started and no byte moved (hyperfine's mock executor)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import session
+from harness.common.errors import Exit
+from harness.measure.profilers import ProfileSettings
+from harness.results.store import load_records
+from harness.session import SessionEvents, SessionOptions, resume, start
+from reports.compare import compare
+from tests.fakes import FakeExecutor
+
+SPEC: dict[str, Any] = {
+    "strategy": ["pipe", "whole-file", "cat"],
+    "workload": ["video:64KiB"],
+    "sink": ["null"],
+    "chunk_size": ["64KiB"],
+    "repeat": "auto",
+    "warmup": 0,
+    "budget": 600,
+    "pin": "none",
+}
+
+
+@pytest.fixture(autouse=True)
+def _quiet_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
+    # run.json's provenance asks git; a unit test starts no process.
+    monkeypatch.setattr(session, "provenance", lambda: {"version": "test"})
+
+
+def _session(tmp_path: Path, fake: FakeExecutor, spec: dict[str, Any] = SPEC, out: str = "out") -> Path:
+    options = SessionOptions(
+        out_dir=tmp_path / out, data_dir=tmp_path / "data", executors=fake, calibrate=False
+    )
+    result = start(spec, options, ProfileSettings(), SessionEvents())
+    assert result.run_dir is not None and result.report_path is not None
+    assert result.exit_code == Exit.OK, result
+    return result.run_dir
+
+
+def test_a_whole_session_runs_in_process_and_stops_once_decided(tmp_path: Path) -> None:
+    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.005)
+    run_dir = _session(tmp_path, fake)
+    records = load_records(run_dir)
+    meta = json.loads((run_dir / "run.json").read_text())
+    adaptive = meta["adaptive"]
+    # pipe vs cat is 3% apart: rounds go on for those two only, until decided or a tie.
+    assert adaptive["stopped"] == "every question decided"
+    assert adaptive["questions_decided"] == len(adaptive["questions"]) == 1  # pipe vs cat, the runner-up
+    extra = [p for p in fake.runs if p.repeat >= 3]
+    assert extra and {p.cell.strategy for p in extra} <= {"pipe", "cat"}
+    assert len(records) == len(fake.runs) and all(r.verified and r.outcome == "ok" for r in records)
+    assert "pipe" in (run_dir / "report.html").read_text()
+    # Resumed, nothing is missing: nothing runs again.
+    before = len(fake.runs)
+    assert resume(run_dir, SessionEvents(), executors=fake).exit_code == Exit.OK
+    assert len(fake.runs) == before
+
+
+def test_a_planted_change_is_found_by_compare(tmp_path: Path) -> None:
+    spec = {**SPEC, "repeat": 8}
+    base = _session(tmp_path, FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}), spec, "base")
+    cand = _session(tmp_path, FakeExecutor({"pipe": 2.1, "whole-file": 1.5, "cat": 2.9}), spec, "cand")
+    comparison = compare(load_records(base), load_records(cand), 0.05)
+    assert comparison.exit_status == Exit.REGRESSION
+    assert [c.fields["strategy"] for c in comparison.regressions] == ["pipe"]
+    same = compare(load_records(base), load_records(base), 0.05)
+    assert same.exit_status == Exit.OK
+
+
+def test_wrong_bytes_fail_the_run(tmp_path: Path) -> None:
+    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, corrupt=frozenset({"whole-file"}))
+    options = SessionOptions(
+        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
+    )
+    result = start({**SPEC, "repeat": 3}, options, ProfileSettings(), SessionEvents())
+    assert result.exit_code == Exit.RUNS_FAILED
+    assert result.run_dir is not None
+    bad = [r for r in load_records(result.run_dir) if r.strategy == "whole-file"]
+    assert bad and not any(r.verified for r in bad) and "sink checksum" in bad[0].verify_detail
