@@ -129,10 +129,10 @@ def test_identical_code_twice_is_not_a_regression() -> None:
     # Two runs of the same code differ only by noise: independent noise, same model.
     from reports.synthetic import synthetic_run
 
-    _, first = synthetic_run(repeat=10, seed=11)
-    _, second = synthetic_run(repeat=10, seed=12)
+    _, first = synthetic_run(sinks=("null",), repeat=10, seed=11)
+    _, second = synthetic_run(sinks=("null",), repeat=10, seed=12)
     comparison = compare(first, second, 0.05)
-    assert len(comparison.cells) == 56
+    assert len(comparison.cells) == 28
     assert not comparison.has_regression
 
 
@@ -251,7 +251,7 @@ def test_old_and_odd_records_do_not_crash() -> None:
     assert compare([], [], 0.05).outcome == "undecided"
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(st.text(min_size=1, max_size=30))
 def test_any_strategy_name_stays_text(name: str) -> None:
     from reports.synthetic import synthetic_run
