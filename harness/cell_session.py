@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.execute.runner import Runner
-from harness.plan.config import Cell, MatrixConfig, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.results.record import Record
-from harness.results.store import ResultStore
-from workloads import cache
+from streambench.harness.execute.runner import Runner
+from streambench.harness.plan.config import Cell, MatrixConfig, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import ResultStore
+from streambench.workloads import cache
 
 
 @dataclass

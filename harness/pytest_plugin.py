@@ -59,13 +59,13 @@ class CellBenchmark:
         timing: str = "worker",
         check: bool = True,
     ) -> list[dict[str, Any]]:
-        from harness.cell_session import CellSession
-        from harness.common.errors import UsageError
-        from harness.common.units import parse_rate, parse_size
-        from harness.plan.applicability import skip_reason
-        from harness.plan.config import Cell
-        from strategies.registry import load_registry
-        from workloads.cache import WorkloadSpec
+        from streambench.harness.cell_session import CellSession
+        from streambench.harness.common.errors import UsageError
+        from streambench.harness.common.units import parse_rate, parse_size
+        from streambench.harness.plan.applicability import skip_reason
+        from streambench.harness.plan.config import Cell
+        from streambench.strategies.registry import load_registry
+        from streambench.workloads.cache import WorkloadSpec
 
         if timing not in ("worker", "round-trip"):
             raise ValueError(f"timing must be 'worker' or 'round-trip', not {timing!r}")
@@ -139,6 +139,6 @@ class CellBenchmark:
 @pytest.fixture
 def streambench_cell(benchmark: Any, tmp_path: Path) -> CellBenchmark:
     """Run one streambench cell under pytest-benchmark (see the module doc)."""
-    from workloads.cache import default_data_dir
+    from streambench.workloads.cache import default_data_dir
 
     return CellBenchmark(benchmark, tmp_path, default_data_dir())

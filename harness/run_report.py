@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.common.errors import Exit, UsageError
-from harness.common.units import parse_count
-from harness.results.record import Record
-from harness.results.store import REPORT_FILE, finite, write_atomic
+from streambench.harness.common.errors import Exit, UsageError
+from streambench.harness.common.units import parse_count
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import REPORT_FILE, finite, write_atomic
 
 if TYPE_CHECKING:
-    from reports.claims import Verdict
+    from streambench.reports.claims import Verdict
 
 # A flame graph larger than this is linked, not embedded.
 MAX_EMBEDDED_SVG_BYTES = 8 << 20
@@ -37,7 +37,7 @@ def write_report(
     run_dir: Path, meta: Mapping[str, Any], records: list[Record], output: Path | None = None
 ) -> Written:
     """The run's report.html (or ``output``); a scenario run's page leads with its verdicts."""
-    from reports.html import render_report
+    from streambench.reports.html import render_report
 
     html = render_report(dict(meta), records, _flame_graphs(run_dir, records))
     path = output or run_dir / REPORT_FILE
@@ -51,7 +51,7 @@ def exit_status(records: Sequence[Record], verdicts: Sequence[Verdict]) -> tuple
     """RUNS_FAILED when a run failed or was not verified and no claim of the scenario expected it
     (readFile oom-killed at the cap is the answer, not a failure), or a claim fails; UNDECIDED when
     a claim is inconclusive; else OK. With the lines that say so."""
-    from reports.claims import expects
+    from streambench.reports.claims import expects
 
     # Timed runs and warm-ups; a profiler pass that could not run says so in its record, not here.
     failed = [r for r in records if not r.profiler and (r.outcome != "ok" or not r.verified)]
@@ -100,9 +100,9 @@ def _screenshots(run_dir: Path, records: list[Record]) -> dict[str, bytes]:
 def _write_scenario_report(
     run_dir: Path, meta: Mapping[str, Any], records: list[Record], full_report_html: str
 ) -> Written:
-    from harness.plan.scenario import get_scenario
-    from reports.claims import evaluate, parse_claims
-    from reports.scenario_html import render_scenario
+    from streambench.harness.plan.scenario import get_scenario
+    from streambench.reports.claims import evaluate, parse_claims
+    from streambench.reports.scenario_html import render_scenario
 
     info = meta["scenario"]
     try:

@@ -18,28 +18,28 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness import runtimes
-from harness.common.errors import Exit, Terminated, UsageError
-from harness.common.units import format_bytes, parse_seconds, parse_size
-from harness.execute.cluster import ClusterConnection, ClusterSpec
-from harness.execute.executors import ExecutorFactory, executor_for
-from harness.execute.runner import RunEvents, Runner
-from harness.machine.calibrate import ensure_calibrated, load_calibration
-from harness.machine.info import machine_identity, machine_info
-from harness.machine.provenance import provenance
-from harness.measure.limits import default_memory_limit_bytes
-from harness.measure.profilers import PROFILE_KINDS, ProfileSettings
-from harness.plan.applicability import split_runnable
-from harness.plan.config import Cell, RunConfig
-from harness.plan.estimate import Estimate, estimate
-from harness.plan.planning import PlannedRun, plan_runs
-from harness.plan.spec import build_matrix, parse_pin
-from harness.results.record import Record
-from harness.results.store import RUN_FILE, ResultStore, load_records, load_run_meta
-from harness.run_report import Written, exit_status, write_report
-from strategies.registry import load_registry
-from workloads import cache
-from workloads.cache import ProgressFn, WorkloadSpec
+from streambench.harness import runtimes
+from streambench.harness.common.errors import Exit, Terminated, UsageError
+from streambench.harness.common.units import format_bytes, parse_seconds, parse_size
+from streambench.harness.execute.cluster import ClusterConnection, ClusterSpec
+from streambench.harness.execute.executors import ExecutorFactory, executor_for
+from streambench.harness.execute.runner import RunEvents, Runner
+from streambench.harness.machine.calibrate import ensure_calibrated, load_calibration
+from streambench.harness.machine.info import machine_identity, machine_info
+from streambench.harness.machine.provenance import provenance
+from streambench.harness.measure.limits import default_memory_limit_bytes
+from streambench.harness.measure.profilers import PROFILE_KINDS, ProfileSettings
+from streambench.harness.plan.applicability import split_runnable
+from streambench.harness.plan.config import Cell, RunConfig
+from streambench.harness.plan.estimate import Estimate, estimate
+from streambench.harness.plan.planning import PlannedRun, plan_runs
+from streambench.harness.plan.spec import build_matrix, parse_pin
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import RUN_FILE, ResultStore, load_records, load_run_meta
+from streambench.harness.run_report import Written, exit_status, write_report
+from streambench.strategies.registry import load_registry
+from streambench.workloads import cache
+from streambench.workloads.cache import ProgressFn, WorkloadSpec
 
 # The cap is charged from the moment a worker joins its cgroup (after its imports):
 # below this the worker cannot even start its strategy, and every run would end oom.
@@ -447,7 +447,7 @@ class _Session:
             runner = Runner(self.config, self.store, self.workloads, run_events, self.executors)
             machines = [machine_identity()]
         else:
-            from harness.execute.cluster import ClusterRunner
+            from streambench.harness.execute.cluster import ClusterRunner
 
             cluster = ClusterRunner(connection, self.config, self.store, self.workloads, run_events)
             machines = cluster.machines_meta()
@@ -467,7 +467,7 @@ class _Session:
 
     def _adapt(self, runner: SessionRunner, timed: list[PlannedRun]) -> dict[str, Any]:
         """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""
-        from harness.plan.adaptive import AdaptiveRule, adapt
+        from streambench.harness.plan.adaptive import AdaptiveRule, adapt
 
         matrix, run_dir = self.config.matrix, self.store.run_dir
         rule = AdaptiveRule(first_rounds=matrix.repeat, budget_s=matrix.budget_s)

@@ -11,9 +11,9 @@ import argparse
 import math
 import time
 
-from harness.results.record import Record
-from reports.html import render_report
-from reports.synthetic import PROFILES, MiB, synthetic_run
+from streambench.harness.results.record import Record
+from streambench.reports.html import render_report
+from streambench.reports.synthetic import PROFILES, MiB, synthetic_run
 
 SIZES = (8 * MiB, 32 * MiB, 128 * MiB, 512 * MiB, 1024 * MiB)
 SINKS = ("null", "file", "tcp")

@@ -34,12 +34,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.common.decision import change
-from harness.common.errors import UsageError
-from harness.common.intervals import median_interval
-from harness.common.units import parse_size
-from harness.results.record import Record
-from reports.scaling import complexity, loglog_fit
+from streambench.harness.common.decision import change
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.intervals import median_interval
+from streambench.harness.common.units import parse_size
+from streambench.harness.results.record import Record
+from streambench.reports.scaling import complexity, loglog_fit
 
 VERDICTS = ("holds", "fails", "inconclusive")
 

@@ -33,7 +33,7 @@ import pandas as pd
 from markupsafe import Markup
 from rich.table import Table
 
-from harness.common.decision import (
+from streambench.harness.common.decision import (
     CORRECTIONS,
     MAX_RUNS_ADVISED,
     Change,
@@ -42,12 +42,12 @@ from harness.common.decision import (
     judge,
     runs_needed,
 )
-from harness.common.text import printable
-from harness.results.record import Record
-from reports import svg
-from reports.frame import records_to_frame
-from reports.stats import cell_label
-from reports.templating import ENV, fmt_bytes, fmt_change, fmt_num, fmt_p
+from streambench.harness.common.text import printable
+from streambench.harness.results.record import Record
+from streambench.reports import svg
+from streambench.reports.frame import records_to_frame
+from streambench.reports.stats import cell_label
+from streambench.reports.templating import ENV, fmt_bytes, fmt_change, fmt_num, fmt_p
 
 ALPHA = 0.05
 FIELDS_SHOWN = ("strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache")

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.results.identity import CELL_DEFAULTS, cell_id, cell_key
-from harness.results.record import Record
+from streambench.harness.results.identity import CELL_DEFAULTS, cell_id, cell_key
+from streambench.harness.results.record import Record
 
 # The fields that make a cell (harness.results.identity, shared with the plan's Cell).
 CELL_COLUMNS = list(CELL_DEFAULTS)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reports.compare import Runs, Sample, compare_samples
+from streambench.reports.compare import Runs, Sample, compare_samples
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from typing import Any
 
 from markupsafe import Markup
 
-from harness.results.record import Record
-from reports import svg
-from reports.compare import CellComparison, compare
-from reports.frame import records_to_frame
-from reports.stats import cell_summary
-from reports.templating import ENV, fmt_num
+from streambench.harness.results.record import Record
+from streambench.reports import svg
+from streambench.reports.compare import CellComparison, compare
+from streambench.reports.frame import records_to_frame
+from streambench.reports.stats import cell_summary
+from streambench.reports.templating import ENV, fmt_num
 
 MAX_CHARTS = 30
 

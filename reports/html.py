@@ -14,16 +14,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from harness.common.decision import TIE_FRACTION, min_runs_for_interval
-from harness.results.record import Record
-from reports import svg
-from reports.frame import PAGE_BYTES, records_to_frame
-from reports.stats import (
+from streambench.harness.common.decision import TIE_FRACTION, min_runs_for_interval
+from streambench.harness.results.record import Record
+from streambench.reports import svg
+from streambench.reports.frame import PAGE_BYTES, records_to_frame
+from streambench.reports.stats import (
     SETTING_COLUMNS,
     WARNING_KINDS,
     best_per_setting,
@@ -36,13 +37,15 @@ from reports.stats import (
     setting_label,
     sweep_label,
 )
-from reports.templating import ENV, fmt_bytes, fmt_num, fmt_pct, is_missing
+from streambench.reports.templating import ENV, fmt_bytes, fmt_num, fmt_pct, is_missing
 
 # Caps that keep a report of thousands of cells readable and quick to build.
 MAX_CHARTS = 40
 MAX_EMBEDS = 20  # flame graphs embedded in one page (each is 100s of KB); the rest are linked
 MAX_WARNINGS = 50
-_SAFE_RELATIVE_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.@%+=,/-]+$")
+# A cell's id may hold ':' and '=' (async:loop=uvloop): kept, and the link is percent-encoded
+# (quote), so "a:b" can never be read as a URL scheme.
+_SAFE_RELATIVE_PATH = re.compile(r"^(?!/)(?!.*\.\.)[A-Za-z0-9_.@%+=,:/-]+$")
 
 
 def render_report(
@@ -945,7 +948,9 @@ def _profiles(df: pd.DataFrame, artifacts: Mapping[str, str]) -> list[dict[str, 
             for name, path in paths.items():
                 text = str(path)
                 safe = bool(_SAFE_RELATIVE_PATH.match(text))
-                entry["links"].append({"kind": str(kind), "name": str(name), "path": text, "safe": safe})
+                entry["links"].append(
+                    {"kind": str(kind), "name": str(name), "path": text, "href": quote(text), "safe": safe}
+                )
                 if safe and text.endswith(".svg") and text in artifacts and embedded < MAX_EMBEDS:
                     embedded += 1
                     data = base64.b64encode(artifacts[text].encode()).decode()

@@ -22,10 +22,10 @@ from typing import Any
 from pytest_benchmark import __version__ as PYTEST_BENCHMARK_VERSION
 from pytest_benchmark.stats import Stats
 
-from harness.results.identity import cell_key
-from harness.results.record import Record
-from reports.frame import normalise_record
-from reports.stats import cell_label
+from streambench.harness.results.identity import cell_key
+from streambench.harness.results.record import Record
+from streambench.reports.frame import normalise_record
+from streambench.reports.stats import cell_label
 
 RECORDS_KEY = "streambench_records"
 

@@ -13,8 +13,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.results.record import Record
-from reports.claims import METRICS, Verdict
+from streambench.harness.results.record import Record
+from streambench.reports.claims import METRICS, Verdict
 
 _COLOURS = {"holds": "#1b5e20", "fails": "#b00020", "inconclusive": "#8a6d00"}
 

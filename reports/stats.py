@@ -25,13 +25,13 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from harness.common.decision import TIE_FRACTION, change, judge
-from harness.common.intervals import median_interval
-from harness.common.units import format_bytes
-from harness.results.identity import cell_label as identity_label
-from reports import scaling
-from reports.frame import CELL_COLUMNS, PAGE_BYTES
-from reports.scaling import complexity_label
+from streambench.harness.common.decision import TIE_FRACTION, change, judge
+from streambench.harness.common.intervals import median_interval
+from streambench.harness.common.units import format_bytes
+from streambench.harness.results.identity import cell_label as identity_label
+from streambench.reports import scaling
+from streambench.reports.frame import CELL_COLUMNS, PAGE_BYTES
+from streambench.reports.scaling import complexity_label
 
 Values = Sequence[float] | np.ndarray
 

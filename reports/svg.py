@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from reports.templating import fmt_bytes as bytes_format
+from streambench.reports.templating import fmt_bytes as bytes_format
 
 PALETTE = (
     "#4e79a7",

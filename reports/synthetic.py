@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from reports.frame import cell_id_for
+from streambench.reports.frame import cell_id_for
 
 MiB = 1 << 20
 # strategy -> (GB/s into a null sink at 64 KiB, chunk-size sensitivity, memory model)

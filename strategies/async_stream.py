@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import (
+from streambench.strategies.base import (
     Capability,
     OptionCheck,
     RunStats,

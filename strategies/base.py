@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
     # Types only: a run without a transform never imports csv, zlib and hashlib.
-    from strategies.transforms import Transform
+    from streambench.strategies.transforms import Transform
 
 
 class Capability(enum.Enum):

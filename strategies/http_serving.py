@@ -388,7 +388,7 @@ async def export_csv_build(
     The counterexample: memory grows with the export, and the generation runs on the
     event loop without yielding, so every other client waits for it.
     """
-    from workloads.registry import GENERATORS
+    from streambench.workloads.registry import GENERATORS
 
     with progress.producing():
         body = b"".join(bytes(block.data) for block in GENERATORS["csv"].blocks(size_bytes, seed))
@@ -417,7 +417,7 @@ async def export_csv_stream(
     CPU-bound producer must yield, or ``drain()`` (which waits only when the
     transport is paused) lets it serve its clients one at a time.
     """
-    from workloads.registry import GENERATORS
+    from streambench.workloads.registry import GENERATORS
 
     response.enable_chunked_encoding()
     writer = await response.prepare(request)

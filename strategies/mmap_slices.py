@@ -13,8 +13,8 @@ import mmap
 from collections.abc import Mapping
 from typing import ClassVar
 
-from harness.common.units import parse_size
-from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams
+from streambench.harness.common.units import parse_size
+from streambench.strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams
 
 
 class MmapSlices:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
-from strategies.writable import NodeWritable
+from streambench.strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from streambench.strategies.writable import NodeWritable
 
 
 class PauseDrain:

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from streambench.strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 
 class Pipe:

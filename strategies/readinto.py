@@ -14,7 +14,15 @@ import mmap
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, parse_bool
+from streambench.strategies.base import (
+    Capability,
+    OptionCheck,
+    RunStats,
+    Sink,
+    Source,
+    StrategyParams,
+    parse_bool,
+)
 
 
 def _address(buf: mmap.mmap | bytearray) -> int:

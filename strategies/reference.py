@@ -11,8 +11,8 @@ import subprocess
 from collections.abc import Mapping
 from typing import ClassVar
 
-from harness.common.lifeline import pdeathsig_preexec
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from streambench.harness.common.lifeline import pdeathsig_preexec
+from streambench.strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 
 def _run_tool(argv: list[str], sink: Sink) -> None:

@@ -17,29 +17,29 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from harness.common.errors import UsageError
-from strategies.base import Strategy
+from streambench.harness.common.errors import UsageError
+from streambench.strategies.base import Strategy
 
 ENTRY_POINT_GROUP = "streambench.strategies"
 
 BUILTINS: dict[str, str] = {
-    "whole-file": "strategies.whole_file:WholeFile",
-    "pipe": "strategies.pipe:Pipe",
-    "pause-drain": "strategies.pause_drain:PauseDrain",
-    "readinto": "strategies.readinto:ReadInto",
-    "async": "strategies.async_stream:AsyncStream",
-    "mmap": "strategies.mmap_slices:MmapSlices",
-    "sendfile": "strategies.sendfile:SendFile",
-    "threaded": "strategies.threaded:Threaded",
-    "unbounded": "strategies.unbounded:Unbounded",
-    "lines": "strategies.lines:Lines",
-    "node-readfile": "strategies.node:NodeReadFile",
-    "node-pipe": "strategies.node:NodePipe",
-    "node-pause-drain": "strategies.node:NodePauseDrain",
-    "node-pipeline": "strategies.node:NodePipeline",
-    "node-async-iter": "strategies.node:NodeAsyncIter",
-    "cat": "strategies.reference:Cat",
-    "dd": "strategies.reference:Dd",
+    "whole-file": "streambench.strategies.whole_file:WholeFile",
+    "pipe": "streambench.strategies.pipe:Pipe",
+    "pause-drain": "streambench.strategies.pause_drain:PauseDrain",
+    "readinto": "streambench.strategies.readinto:ReadInto",
+    "async": "streambench.strategies.async_stream:AsyncStream",
+    "mmap": "streambench.strategies.mmap_slices:MmapSlices",
+    "sendfile": "streambench.strategies.sendfile:SendFile",
+    "threaded": "streambench.strategies.threaded:Threaded",
+    "unbounded": "streambench.strategies.unbounded:Unbounded",
+    "lines": "streambench.strategies.lines:Lines",
+    "node-readfile": "streambench.strategies.node:NodeReadFile",
+    "node-pipe": "streambench.strategies.node:NodePipe",
+    "node-pause-drain": "streambench.strategies.node:NodePauseDrain",
+    "node-pipeline": "streambench.strategies.node:NodePipeline",
+    "node-async-iter": "streambench.strategies.node:NodeAsyncIter",
+    "cat": "streambench.strategies.reference:Cat",
+    "dd": "streambench.strategies.reference:Dd",
 }
 
 # The reference tools are baselines; reports show strategies as shares of them.

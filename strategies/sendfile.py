@@ -13,7 +13,15 @@ import stat
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, one_of
+from streambench.strategies.base import (
+    Capability,
+    OptionCheck,
+    RunStats,
+    Sink,
+    Source,
+    StrategyParams,
+    one_of,
+)
 
 METHODS = ("sendfile", "splice", "copy_file_range")
 

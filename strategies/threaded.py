@@ -11,7 +11,15 @@ import threading
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams, whole_number
+from streambench.strategies.base import (
+    Capability,
+    OptionCheck,
+    RunStats,
+    Sink,
+    Source,
+    StrategyParams,
+    whole_number,
+)
 
 _END = b""
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from streambench.strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 TIMELINE_INTERVAL_S = 0.01
 

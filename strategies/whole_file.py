@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from strategies.base import Capability, RunStats, Sink, Source, StrategyParams
+from streambench.strategies.base import Capability, RunStats, Sink, Source, StrategyParams
 
 
 class WholeFile:

@@ -14,12 +14,12 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.execute.context import RunContext
-from harness.execute.executors import Executor
-from harness.execute.measurement import MeasuredReport, Measurement
-from harness.plan.config import Cell
-from harness.plan.planning import PlannedRun
-from harness.sinks.handles import Received
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.executors import Executor
+from streambench.harness.execute.measurement import MeasuredReport, Measurement
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.sinks.handles import Received
 
 GB = 1e9
 MiB = 1 << 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from harness.results.record import Record
+    from streambench.harness.results.record import Record
 
 
 def socket_inodes(pid: int) -> set[str]:
@@ -32,6 +33,8 @@ TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parent
 FIXTURES = TESTS_DIR / "fixtures" / "reports"
 GOLDEN = TESTS_DIR / "golden"
+# The command line as a child process (a test that signals or kills it).
+CLI = [sys.executable, "-m", "streambench.harness.cli"]
 # What a test leaves for a person to look at (screenshots): kept after the run, never in git.
 ARTIFACTS = Path(os.environ.get("STREAMBENCH_TEST_ARTIFACTS") or ROOT / "test-artifacts")
 
@@ -56,7 +59,7 @@ def chromium_or_skip() -> str:
     """Chromium's path: skipped without it on a developer's machine, failed under CI=true."""
     import pytest
 
-    from harness.browser.cdp import find_chromium
+    from streambench.harness.browser.cdp import find_chromium
 
     binary = find_chromium()
     if binary is None:
@@ -68,13 +71,13 @@ def chromium_or_skip() -> str:
 
 def as_records(rows: Iterable[Any]) -> list[Record]:
     """JSON-shaped records (a synthetic run's, a doctored copy) as the store reads them back."""
-    from harness.results.record import Record
+    from streambench.harness.results.record import Record
 
     return [r if isinstance(r, Record) else Record.from_json(r) for r in rows]
 
 
 def records_of(run_dir: Path) -> list[dict[str, Any]]:
     """A run's records as the JSON objects they are stored as (upgraded, as the store reads them)."""
-    from harness.results.store import load_records
+    from streambench.harness.results.store import load_records
 
     return [r.to_dict() for r in load_records(run_dir)]

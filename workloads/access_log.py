@@ -34,8 +34,8 @@ from functools import cache
 
 import numpy as np
 
-from workloads.base import Block
-from workloads.textgen import (
+from streambench.workloads.base import Block
+from streambench.workloads.textgen import (
     TIME_OF_DAY,
     Pool,
     PoolRandom,

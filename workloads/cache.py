@@ -21,9 +21,9 @@ from typing import Any
 
 import xxhash
 
-from harness.common.errors import UsageError
-from workloads.base import FileGenerator, Generator
-from workloads.registry import GENERATORS, kinds
+from streambench.harness.common.errors import UsageError
+from streambench.workloads.base import FileGenerator, Generator
+from streambench.workloads.registry import GENERATORS, kinds
 
 TMP_SUFFIX = ".sb-tmp"
 # Room kept free beyond the file itself, so a benchmark never fills the disk.

@@ -42,9 +42,9 @@ from functools import cache
 
 import numpy as np
 
-from workloads.base import Block
-from workloads.people import random_person
-from workloads.textgen import (
+from streambench.workloads.base import Block
+from streambench.workloads.people import random_person
+from streambench.workloads.textgen import (
     TIME_OF_DAY,
     Pool,
     PoolRandom,
@@ -68,7 +68,7 @@ from workloads.textgen import (
 )
 
 # Re-exported: tests drive ``_CsvStream`` batches through it.
-from workloads.textgen import stream_blocks as stream_blocks
+from streambench.workloads.textgen import stream_blocks as stream_blocks
 
 HEADER = b"id,uuid,customer_name,email,country,amount,currency,created_at,note\r\n"
 COLUMNS = tuple(HEADER.decode().strip().split(","))

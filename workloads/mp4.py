@@ -26,9 +26,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import UsageError
-from harness.common.lifeline import dies_with_us
-from workloads.base import Block, FileFacts
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.lifeline import dies_with_us
+from streambench.workloads.base import Block, FileFacts
 
 CLIP_S = 2
 FRAME_RATE = 25

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from workloads.base import Block
-from workloads.people import random_person
-from workloads.textgen import (
+from streambench.workloads.base import Block
+from streambench.workloads.people import random_person
+from streambench.workloads.textgen import (
     TIME_OF_DAY,
     Pool,
     PoolRandom,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workloads.textgen import PoolRandom
+from streambench.workloads.textgen import PoolRandom
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from workloads.access_log import AccessLogGenerator
-from workloads.base import Generator
-from workloads.csv_export import CsvExportGenerator
-from workloads.mp4 import Mp4Generator
-from workloads.ndjson import NdjsonGenerator
-from workloads.video import VideoGenerator
+from streambench.workloads.access_log import AccessLogGenerator
+from streambench.workloads.base import Generator
+from streambench.workloads.csv_export import CsvExportGenerator
+from streambench.workloads.mp4 import Mp4Generator
+from streambench.workloads.ndjson import NdjsonGenerator
+from streambench.workloads.video import VideoGenerator
 
 GENERATORS: dict[str, Generator] = {
     g.kind: g

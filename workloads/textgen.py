@@ -64,7 +64,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from workloads.base import Block
+from streambench.workloads.base import Block
 
 U64Array = NDArray[np.uint64]
 I64Array = NDArray[np.int64]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from workloads.base import Block
+from streambench.workloads.base import Block
 
 # 8 MiB blocks: large enough to amortise per-call cost, small enough that
 # generation memory stays constant.

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.common.lifeline import dies_with_us, kill_group
+from streambench.harness.common.lifeline import dies_with_us, kill_group
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = (

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.browser.cdp import Browser, Page
-from harness.common.paths import PACKAGE_ROOT
-from harness.common.scratch import owned_tempdir_context
+from streambench.harness.browser.cdp import Browser, Page
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.common.scratch import owned_tempdir_context
 
 PLAYER_JS = PACKAGE_ROOT / "harness" / "browser" / "player.js"
 VIEWPORT = (640, 400)

@@ -19,9 +19,9 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from harness.cli import catalogue, machine, results, run
-from harness.common.errors import EXIT_CODES_HELP, Exit, Terminated, UsageError
-from harness.common.text import printable
+from streambench.harness.cli import catalogue, machine, results, run
+from streambench.harness.common.errors import EXIT_CODES_HELP, Exit, Terminated, UsageError
+from streambench.harness.common.text import printable
 
 
 class _Parser(argparse.ArgumentParser):

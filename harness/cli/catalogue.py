@@ -7,16 +7,16 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.cli.console import err_console, out_console, session_events
-from harness.cli.run import resolve_data_dir
-from harness.common.errors import UsageError
-from harness.common.text import printable
-from harness.common.units import format_bytes, parse_count, parse_size
-from harness.session import ensure_workloads
-from strategies.registry import REFERENCES, load_registry
-from workloads import cache
-from workloads.cache import WorkloadSpec
-from workloads.registry import GENERATORS, kinds
+from streambench.harness.cli.console import err_console, out_console, session_events
+from streambench.harness.cli.run import resolve_data_dir
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.text import printable
+from streambench.harness.common.units import format_bytes, parse_count, parse_size
+from streambench.harness.session import ensure_workloads
+from streambench.strategies.registry import REFERENCES, load_registry
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
+from streambench.workloads.registry import GENERATORS, kinds
 
 
 def cmd_strategies(args: argparse.Namespace) -> int:
@@ -41,7 +41,7 @@ def cmd_strategies(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.kind not in GENERATORS:
         raise UsageError(f"unknown workload kind {args.kind!r}; valid kinds: {', '.join(kinds())}")
-    from harness.plan.spec import MAX_SEED
+    from streambench.harness.plan.spec import MAX_SEED
 
     spec = WorkloadSpec(args.kind, parse_size(args.size), parse_count(args.seed, "--seed", 0, MAX_SEED))
     workload = ensure_workloads([spec], resolve_data_dir(args.data_dir), args.verify, session_events())[spec]

@@ -27,13 +27,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from harness.common.text import console, printable
-from harness.common.units import format_bytes
-from harness.plan.config import Cell
-from harness.plan.planning import PlannedRun
-from harness.results.record import Record
-from harness.session import SessionEvents
-from workloads.cache import ProgressFn, WorkloadSpec
+from streambench.harness.common.text import console, printable
+from streambench.harness.common.units import format_bytes
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.record import Record
+from streambench.harness.session import SessionEvents
+from streambench.workloads.cache import ProgressFn, WorkloadSpec
 
 err_console = console(stderr=True)
 out_console = console()
@@ -60,7 +60,7 @@ def print_summary(records: list[Record], to: Console | None = None) -> None:
     """Medians per cell, grouped by setting, in the console's width: anon (heap, buffers) and
     file-backed (mapped pages) peaks apart, so mmap's mapped file does not read as a heap. A
     narrow terminal loses "vs cat" first, then "ok" (rich would drop columns from the right)."""
-    from reports.html import summary_frame
+    from streambench.reports.html import summary_frame
 
     summary = summary_frame(records)
     if summary.empty:

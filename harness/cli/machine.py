@@ -7,14 +7,14 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.cli.console import err_console, out_console
-from harness.cli.run import resolve_data_dir
-from harness.common.units import format_bytes, parse_count, parse_size
-from strategies.registry import load_registry
+from streambench.harness.cli.console import err_console, out_console
+from streambench.harness.cli.run import resolve_data_dir
+from streambench.harness.common.units import format_bytes, parse_count, parse_size
+from streambench.strategies.registry import load_registry
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from harness.machine import calibrate
+    from streambench.harness.machine import calibrate
 
     data_dir = resolve_data_dir(args.data_dir)
     size_bytes, runs = parse_size(args.size), parse_count(args.runs, "--runs", 1, 100)
@@ -37,7 +37,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_overhead(args: argparse.Namespace) -> int:
-    from harness.machine.bench import measure_overhead
+    from streambench.harness.machine.bench import measure_overhead
 
     load_registry(plugins=False).resolve(args.strategy)  # an unknown name is one line, before any work
     # The standalone time is hyperfine's run minus its --noop start-up: from fewer than 3 rounds of
@@ -55,7 +55,7 @@ def cmd_bench_overhead(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_generate(args: argparse.Namespace) -> int:
-    from harness.machine.bench import measure_generation
+    from streambench.harness.machine.bench import measure_generation
 
     rounds = parse_count(args.rounds, "--rounds", 1, 1000)
     print(measure_generation(parse_size(args.size), resolve_data_dir(args.data_dir), rounds).describe())
@@ -64,7 +64,7 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
 
 def cmd_bench_gate(args: argparse.Namespace) -> int:
     """The gate measured: how often compare's rule alarms on A/A pairs, and catches planted slowdowns."""
-    from reports.gate import MODELS, simulate_table
+    from streambench.reports.gate import MODELS, simulate_table
 
     trials = parse_count(args.trials, "--trials", 10, 100_000)
     cells = parse_count(args.cells, "--cells", 1, 10_000)

@@ -17,14 +17,14 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.cli.console import num, out_console
-from harness.common.errors import EXIT_CODES_HELP, Exit, UsageError
-from harness.common.text import console as make_console
-from harness.common.text import printable
-from harness.common.units import format_bytes
-from harness.results import baselines
-from harness.results.record import Record
-from harness.results.store import (
+from streambench.harness.cli.console import num, out_console
+from streambench.harness.common.errors import EXIT_CODES_HELP, Exit, UsageError
+from streambench.harness.common.text import console as make_console
+from streambench.harness.common.text import printable
+from streambench.harness.common.units import format_bytes
+from streambench.harness.results import baselines
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import (
     RESULTS_FILE,
     load_records,
     load_run_meta,
@@ -32,7 +32,7 @@ from harness.results.store import (
     read_text,
     write_atomic,
 )
-from harness.run_report import write_report
+from streambench.harness.run_report import write_report
 
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
@@ -55,7 +55,7 @@ def load_inputs(path: Path) -> Inputs:
         return load_inputs(path.parent)
     if not path.exists():
         raise UsageError(f"no such run directory or file: {path}")
-    from reports.pytest_benchmark import (
+    from streambench.reports.pytest_benchmark import (
         is_pytest_benchmark,
         meta_from_pytest_benchmark,
         records_from_pytest_benchmark,
@@ -157,7 +157,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import dataclasses
     import os
 
-    from reports.compare import (
+    from streambench.reports.compare import (
         compare,
         comparison_json,
         comparison_markdown,
@@ -214,7 +214,7 @@ def _compare_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """A page of each cell's median and interval across saved baselines (or run folders), changes flagged."""
-    from reports.history import SavedRun, history, render_history
+    from streambench.reports.history import SavedRun, history, render_history
 
     root = baselines.baselines_dir(args.baselines_dir)
     runs: list[SavedRun] = []
@@ -249,7 +249,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Export a run's records as parquet, CSV or pytest-benchmark JSON."""
-    from reports.export import EXPORTERS, MissingDependency
+    from streambench.reports.export import EXPORTERS, MissingDependency
 
     inputs = load_inputs(Path(args.run_dir))
     try:
@@ -262,7 +262,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers: Any) -> None:
     """Add ``report``, ``compare`` and ``export`` to the CLI's subparsers."""
-    from reports.export import FORMATS
+    from streambench.reports.export import FORMATS
 
     report = subparsers.add_parser(
         "report", help="rebuild the HTML report of a run (or of a pytest-benchmark JSON file)"

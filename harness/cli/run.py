@@ -12,17 +12,17 @@ from typing import Any
 
 from rich.table import Table
 
-from harness.cli.console import err_console, out_console, session_events
-from harness.common.errors import EXIT_CODES_HELP, UsageError
-from harness.common.paths import MATRICES_DIR
-from harness.common.text import printable
-from harness.common.units import format_bytes, parse_count, parse_size
-from harness.execute.cluster import parse_cluster
-from harness.plan.config import SINKS, TRANSFORM_NAMES
-from harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
-from harness.results import baselines
-from harness.results.store import RESULTS_FILE
-from harness.session import (
+from streambench.harness.cli.console import err_console, out_console, session_events
+from streambench.harness.common.errors import EXIT_CODES_HELP, UsageError
+from streambench.harness.common.paths import MATRICES_DIR
+from streambench.harness.common.text import printable
+from streambench.harness.common.units import format_bytes, parse_count, parse_size
+from streambench.harness.execute.cluster import parse_cluster
+from streambench.harness.plan.config import SINKS, TRANSFORM_NAMES
+from streambench.harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
+from streambench.harness.results import baselines
+from streambench.harness.results.store import RESULTS_FILE
+from streambench.harness.session import (
     CONFIRM_RUNS,
     CONFIRM_SECONDS,
     SessionOptions,
@@ -31,7 +31,7 @@ from harness.session import (
     resume,
     start,
 )
-from workloads import cache
+from streambench.workloads import cache
 
 # Flag attribute -> spec key: the axes and settings a matrix file can also give.
 FLAG_KEYS = (
@@ -136,8 +136,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     """List the interview scenarios, or run one and judge its claims."""
-    from harness.plan.scenario import all_scenarios, get_scenario
-    from reports.claims import parse_claims
+    from streambench.harness.plan.scenario import all_scenarios, get_scenario
+    from streambench.reports.claims import parse_claims
 
     if args.action == "list":
         table = Table(title="scenarios")

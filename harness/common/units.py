@@ -6,7 +6,7 @@ import math
 import re
 from decimal import Decimal
 
-from harness.common.errors import UsageError
+from streambench.harness.common.errors import UsageError
 
 _SIZE_UNITS: dict[str, int] = {
     "b": 1,

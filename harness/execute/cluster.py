@@ -43,15 +43,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.common.errors import UsageError
-from harness.execute import dask_task
-from harness.execute.dask_task import ClusterJob
-from harness.execute.runner import RunEvents, Runner
-from harness.plan.config import RunConfig
-from harness.plan.planning import PlannedRun
-from harness.results.record import Record
-from harness.results.store import ResultStore
-from workloads.cache import Workload, WorkloadSpec
+from streambench.harness.common.errors import UsageError
+from streambench.harness.execute import dask_task
+from streambench.harness.execute.dask_task import ClusterJob
+from streambench.harness.execute.runner import RunEvents, Runner
+from streambench.harness.plan.config import RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import ResultStore
+from streambench.workloads.cache import Workload, WorkloadSpec
 
 MAX_LOCAL_WORKERS = 64
 WORKER_WAIT_S = 60.0

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.execute.expected import Expected
-from harness.measure.limits import MemoryCap
-from harness.measure.probes import drop_all_caches, make_cold, make_warm, resident_bytes
-from harness.plan.config import RunConfig
-from harness.plan.planning import PlannedRun
-from workloads.cache import Workload
+from streambench.harness.execute.expected import Expected
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.measure.probes import drop_all_caches, make_cold, make_warm, resident_bytes
+from streambench.harness.plan.config import RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.workloads.cache import Workload
 
 # Residency that contradicts the asked cache state by more than this share
 # flags the record (cache_state_ok = False).
@@ -63,7 +63,7 @@ class RunContext:
         """Where this cell's kept files go (``profiles/<cell-id>/``, path-safe whatever the tag)."""
         if self.run_dir is None:
             return None
-        from harness.measure.profilers import profiles_dir
+        from streambench.harness.measure.profilers import profiles_dir
 
         return profiles_dir(self.run_dir, self.planned.cell.cell_id)
 

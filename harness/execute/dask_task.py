@@ -22,12 +22,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.execute.runner import Runner
-from harness.machine.info import machine_identity
-from harness.plan.config import RunConfig
-from harness.plan.planning import PlannedRun
-from harness.results.store import ResultStore
-from workloads import cache
+from streambench.harness.execute.runner import Runner
+from streambench.harness.machine.info import machine_identity
+from streambench.harness.plan.config import RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.store import ResultStore
+from streambench.workloads import cache
 
 WATCH_INTERVAL_S = 0.25
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import xxhash
 
-from strategies.transforms import reference_output, reference_sha256
-from workloads.cache import Workload
+from streambench.strategies.transforms import reference_output, reference_sha256
+from streambench.workloads.cache import Workload
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from harness.measure.report import MeasuredReportDict, SectionFigures
-from harness.sinks.handles import Received
+from streambench.harness.measure.report import MeasuredReportDict, SectionFigures
+from streambench.harness.sinks.handles import Received
 
 
 @dataclass(frozen=True, kw_only=True)

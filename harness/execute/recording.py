@@ -13,11 +13,11 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from harness.common.units import format_bytes
-from harness.execute.context import RunContext
-from harness.execute.measurement import MeasuredReport, Measurement
-from harness.measure.report import SectionFigures
-from harness.results.record import Record
+from streambench.harness.common.units import format_bytes
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.measurement import MeasuredReport, Measurement
+from streambench.harness.measure.report import SectionFigures
+from streambench.harness.results.record import Record
 
 # At most this many points of RSS timeline are kept per record.
 TIMELINE_MAX_POINTS = 600

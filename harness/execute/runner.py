@@ -17,23 +17,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness import runtimes
-from harness.common.lifeline import kill_group
-from harness.execute.context import RunContext
-from harness.execute.executors import ExecutorFactory, executor_for
-from harness.execute.expected import Expected, expected_for
-from harness.execute.measurement import Measurement
-from harness.execute.recording import RunFacts, to_record
-from harness.machine.info import machine_identity
-from harness.machine.provenance import CpuTicks, noise
-from harness.measure import profilers
-from harness.plan.config import Cell, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.results.record import Record
-from harness.results.store import ResultStore
-from harness.sinks.handles import remove_scratch, scratch_dir
-from workloads import cache
-from workloads.cache import Workload, WorkloadSpec
+from streambench.harness import runtimes
+from streambench.harness.common.lifeline import kill_group
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.executors import ExecutorFactory, executor_for
+from streambench.harness.execute.expected import Expected, expected_for
+from streambench.harness.execute.measurement import Measurement
+from streambench.harness.execute.recording import RunFacts, to_record
+from streambench.harness.machine.info import machine_identity
+from streambench.harness.machine.provenance import CpuTicks, noise
+from streambench.harness.measure import profilers
+from streambench.harness.plan.config import Cell, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import ResultStore
+from streambench.harness.sinks.handles import remove_scratch, scratch_dir
+from streambench.workloads import cache
+from streambench.workloads.cache import Workload, WorkloadSpec
 
 
 @dataclass

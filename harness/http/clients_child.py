@@ -46,8 +46,8 @@ from typing import Any
 
 import xxhash
 
-from harness.common.lifeline import die_with_parent
-from harness.common.slices import DeliveredLog
+from streambench.harness.common.lifeline import die_with_parent
+from streambench.harness.common.slices import DeliveredLog
 
 LOOPBACK = "127.0.0.1"
 RECV_BUFFER_BYTES = 1 << 20

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import xxhash
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.common.paths import PACKAGE_ROOT
-from harness.http.clients_child import (
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.http.clients_child import (
     LOOPBACK,
     MAX_PROCESSES,
     STALL_SENDS,
@@ -140,7 +140,7 @@ def start_clients(
         for indices in groups:
             job = {"port": port, "start_at": start_at, "clients": [[i, specs[i].to_dict()] for i in indices]}
             proc = subprocess.Popen(
-                [sys.executable, "-m", "harness.http.clients_child"],
+                [sys.executable, "-m", "streambench.harness.http.clients_child"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

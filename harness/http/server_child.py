@@ -68,20 +68,20 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from harness.common.lifeline import die_with_parent
-from harness.http.ranges import full_answer, parse_range
-from harness.http.server_config import ServerConfig
-from harness.measure.measured import MeasuredSection
-from harness.measure.probes import read_status
-from strategies.http_serving import (
+from streambench.harness.common.lifeline import die_with_parent
+from streambench.harness.http.ranges import full_answer, parse_range
+from streambench.harness.http.server_config import ServerConfig
+from streambench.harness.measure.measured import MeasuredSection
+from streambench.harness.measure.probes import read_status
+from streambench.strategies.http_serving import (
     CSV_EXPORT_MODES,
     HTTP_STRATEGIES,
     BodyProgress,
     ServeParams,
     skip_reason,
 )
-from workloads.cache import file_checksum, write_all
-from workloads.registry import GENERATORS
+from streambench.workloads.cache import file_checksum, write_all
+from streambench.workloads.registry import GENERATORS
 
 LOOPBACK = "127.0.0.1"
 UPLOAD_MODES = ("stream", "read")

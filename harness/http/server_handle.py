@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.common.paths import PACKAGE_ROOT
-from harness.common.scratch import sweep_dead
-from harness.http.server_child import LOOPBACK, UPLOAD_DIR_PREFIX, upload_dir_prefix
-from harness.http.server_config import ServerConfig
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.common.scratch import sweep_dead
+from streambench.harness.http.server_child import LOOPBACK, UPLOAD_DIR_PREFIX, upload_dir_prefix
+from streambench.harness.http.server_config import ServerConfig
 
 
 def make_listener(backlog: int = 1024) -> socket.socket:
@@ -65,7 +65,7 @@ class ServerProcess:
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         control_r, control_w = os.pipe2(os.O_CLOEXEC)
         argv = [
-            *(program or [sys.executable, "-m", "harness.http.server_child"]),
+            *(program or [sys.executable, "-m", "streambench.harness.http.server_child"]),
             "--listen-fd",
             str(listener.fileno()),
             "--result-fd",
@@ -126,7 +126,7 @@ class ServerProcess:
         return parsed
 
     def stats(self, timeout_s: float = 5.0) -> dict[str, Any]:
-        from harness.http.clients_handle import fetch
+        from streambench.harness.http.clients_handle import fetch
 
         status, _, body = fetch(self.port, "/stats", timeout_s=timeout_s)
         if status != 200:

@@ -20,13 +20,13 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from harness import runtimes
-from harness.cell_session import cell_session
-from harness.common.errors import UsageError
-from harness.plan.config import Cell
-from harness.sinks.handles import FileSink, dest_path_for
-from workloads import cache
-from workloads.cache import WorkloadSpec
+from streambench.harness import runtimes
+from streambench.harness.cell_session import cell_session
+from streambench.harness.common.errors import UsageError
+from streambench.harness.plan.config import Cell
+from streambench.harness.sinks.handles import FileSink, dest_path_for
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class GenerationResult:
 
 def _generate_child(kind: str, size_bytes: int, data_dir: Path) -> None:
     """In a child process: generate, then report own VmHWM and bytes (the parent's HWM is not ours)."""
-    from harness.measure.probes import read_status
+    from streambench.harness.measure.probes import read_status
 
     workload = cache.generate(WorkloadSpec(kind, size_bytes), data_dir)
     print(json.dumps({"peak_rss_bytes": read_status().get("VmHWM"), "bytes": workload.manifest.size_bytes}))
@@ -143,7 +143,7 @@ def _generate_child(kind: str, size_bytes: int, data_dir: Path) -> None:
 def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> GenerationResult:
     import time
 
-    from workloads.registry import kinds
+    from streambench.workloads.registry import kinds
 
     scratch = data_dir / "bench-generate"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> Gene
         for _ in range(rounds):  # kind A, kind B, ..., dd, then again: drift hits all alike
             for kind in kinds():
                 t0 = time.perf_counter()
-                child = [sys.executable, "-m", "harness.machine.bench", "generate-child", kind,
+                child = [sys.executable, "-m", "streambench.harness.machine.bench", "generate-child", kind,
                          str(size_bytes)]  # fmt: skip
                 out = subprocess.run([*child, str(scratch)], check=True, capture_output=True, text=True)
                 seconds[kind].append(time.perf_counter() - t0)

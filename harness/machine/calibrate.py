@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.machine.info import machine_info
-from harness.measure.probes import make_cold, make_warm, read_io, resident_bytes
-from workloads import cache
-from workloads.cache import WorkloadSpec
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.machine.info import machine_info
+from streambench.harness.measure.probes import make_cold, make_warm, read_io, resident_bytes
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 
 CALIBRATION_FILE = "calibration.json"
 BUFFER_BYTES = 1 << 20
@@ -128,7 +128,7 @@ def _tcp_send_s(size_bytes: int) -> float:
         server, _ = listener.accept()
     env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
     consumer = subprocess.Popen(
-        [sys.executable, "-m", "harness.sinks.consumer_child", str(server.fileno())],
+        [sys.executable, "-m", "streambench.harness.sinks.consumer_child", str(server.fileno())],
         pass_fds=(server.fileno(),),
         stdout=subprocess.PIPE,
         env=env,

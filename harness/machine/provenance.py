@@ -23,7 +23,7 @@ from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
 from typing import Any
 
-from harness.common.paths import PACKAGE_ROOT
+from streambench.harness.common.paths import PACKAGE_ROOT
 
 # Others' CPU time over this share of one core's time of the run: the run shared the machine.
 UNDER_LOAD_SHARE = 0.25

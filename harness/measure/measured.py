@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     # Types only: defining the contract's 33 keys costs ~1 ms, the worker's start pays nothing.
-    from harness.measure.report import MeasuredReportDict
-    from harness.measure.sampler import RssSampler
+    from streambench.harness.measure.report import MeasuredReportDict
+    from streambench.harness.measure.sampler import RssSampler
 
-from harness.measure.probes import read_io, read_status, reset_peak_rss
+from streambench.harness.measure.probes import read_io, read_status, reset_peak_rss
 
 _RUSAGE_FIELDS = {
     "user_s": "ru_utime",
@@ -56,7 +56,7 @@ class MeasuredSection:
         if sample_interval_s:
             # Only children without a close parent watcher sample themselves; the
             # worker never pays for importing threading.
-            from harness.measure.sampler import RssSampler
+            from streambench.harness.measure.sampler import RssSampler
 
             self._sampler = RssSampler(sample_interval_s)
         self._children = include_children

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from harness.measure.probes import read_status
+from streambench.harness.measure.probes import read_status
 
 
 class RssSampler(threading.Thread):

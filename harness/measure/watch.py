@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.measure.limits import MemoryCap
-from harness.measure.probes import read_status
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.measure.probes import read_status
 
 
 @dataclass

@@ -24,9 +24,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.common.decision import TIE_FRACTION, change, judge
-from harness.results.identity import CELL_DEFAULTS, record_cell_fields
-from harness.results.record import Record
+from streambench.harness.common.decision import TIE_FRACTION, change, judge
+from streambench.harness.results.identity import CELL_DEFAULTS, record_cell_fields
+from streambench.harness.results.record import Record
 
 REFERENCE = "cat"
 _SETTING_FIELDS = [k for k in CELL_DEFAULTS if k not in ("strategy", "chunk_bytes")]

@@ -5,11 +5,11 @@ The cell's runtime decides (:mod:`harness.runtimes`); the rules shared by runtim
 
 from __future__ import annotations
 
-from harness import runtimes
-from harness.common.errors import UsageError
-from harness.plan.config import Cell
-from strategies.base import Capability, Strategy
-from strategies.registry import Registry
+from streambench.harness import runtimes
+from streambench.harness.common.errors import UsageError
+from streambench.harness.plan.config import Cell
+from streambench.strategies.base import Capability, Strategy
+from streambench.strategies.registry import Registry
 
 TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
 # The CSV export endpoint's two ways, by the strategy that stands for each.
@@ -44,7 +44,7 @@ def python_http_skip_reason(cell: Cell, name: str) -> str | None:
         if cell.workload.kind != "csv":
             return f"the export route generates a csv export, not {cell.workload.kind}"
         return None if name in EXPORT_MODES else "a CSV export is built whole (whole-file) or streamed (pipe)"
-    from strategies.http_serving import skip_reason as http_skip_reason
+    from streambench.strategies.http_serving import skip_reason as http_skip_reason
 
     why = http_skip_reason(name)
     return None if why is None else f"{name} cannot serve HTTP: {why}"
@@ -52,7 +52,7 @@ def python_http_skip_reason(cell: Cell, name: str) -> str | None:
 
 def browser_skip_reason(cell: Cell) -> str | None:
     """A browser plays an mp4 from a server: both must exist, and the cell must be one it can play."""
-    from harness.browser.cdp import find_chromium
+    from streambench.harness.browser.cdp import find_chromium
 
     if find_chromium() is None:
         return "chromium is not installed (apt-get install chromium)"

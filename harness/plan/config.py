@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results.identity import cell_id, cell_key, cell_label
-from workloads.cache import WorkloadSpec
+from streambench.harness.results.identity import cell_id, cell_key, cell_label
+from streambench.workloads.cache import WorkloadSpec
 
 SINKS: tuple[str, ...] = ("null", "file", "tcp", "http", "browser")
 # Sinks whose far end is N viewers (the ``clients`` axis): HTTP clients, or browser pages.

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.common.units import format_bytes
-from harness.plan.planning import PlannedRun
-from workloads import cache
+from streambench.harness.common.units import format_bytes
+from streambench.harness.plan.planning import PlannedRun
+from streambench.workloads import cache
 
 # Fixed cost of one run here: spawn the worker and consumer (~50 ms measured).
 RUN_OVERHEAD_S = 0.1

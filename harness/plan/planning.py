@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness import runtimes
-from harness.plan.config import Cell
+from streambench.harness import runtimes
+from streambench.harness.plan.config import Cell
 
 
 @dataclass(frozen=True)

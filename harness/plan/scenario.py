@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import UsageError
-from harness.common.paths import SCENARIOS_DIR
-from harness.plan.spec import normalise_spec
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.paths import SCENARIOS_DIR
+from streambench.harness.plan.spec import normalise_spec
 
 SCENARIO_DIR = SCENARIOS_DIR
 _PLACEHOLDER = re.compile(r"\{(?:([\d.]+)\*)?size(?:/([\d.]+))?\}")
@@ -69,7 +69,7 @@ def _substitute(value: Any, size_bytes: int) -> Any:
 
 
 def load_scenario(path: Path) -> Scenario:
-    from harness.common.units import parse_size
+    from streambench.harness.common.units import parse_size
 
     try:
         raw = tomllib.loads(path.read_text())

@@ -19,9 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import UsageError
-from harness.common.units import parse_count, parse_rate, parse_seconds, parse_size
-from harness.plan.config import (
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.units import parse_count, parse_rate, parse_seconds, parse_size
+from streambench.harness.plan.config import (
     CACHE_STATES,
     DEST_MODES,
     HTTP_ROUTES,
@@ -30,9 +30,9 @@ from harness.plan.config import (
     MatrixConfig,
     Placement,
 )
-from strategies.registry import Registry
-from workloads.cache import WorkloadSpec
-from workloads.registry import GENERATORS, kinds
+from streambench.strategies.registry import Registry
+from streambench.workloads.cache import WorkloadSpec
+from streambench.workloads.registry import GENERATORS, kinds
 
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
              "link_rate")  # fmt: skip
@@ -210,7 +210,7 @@ def build_matrix(spec: Mapping[str, Any], registry: Registry) -> MatrixConfig:
     if not adaptive and not str(full["repeat"]).strip().isdigit():
         raise UsageError(f"repeat must be a whole number or auto, got {str(full['repeat'])[:40]!r}")
     if adaptive:
-        from harness.plan.adaptive import AdaptiveRule
+        from streambench.harness.plan.adaptive import AdaptiveRule
 
         full["repeat"] = AdaptiveRule.first_rounds
     repeat, warmup = _int(full, "repeat", 1, 10_000), _int(full, "warmup", 0, 1_000)

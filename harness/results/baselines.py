@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.common.errors import UsageError
-from harness.results.store import RESULTS_FILE, RUN_FILE, load_run_meta, parse_json, read_text
+from streambench.harness.common.errors import UsageError
+from streambench.harness.results.store import RESULTS_FILE, RUN_FILE, load_run_meta, parse_json, read_text
 
 BASELINE_FILE = "baseline.json"
 DEFAULT_DIR = Path("results") / "baselines"

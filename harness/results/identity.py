@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.common.units import format_bytes
+from streambench.harness.common.units import format_bytes
 
 if TYPE_CHECKING:
-    from harness.results.record import Record
+    from streambench.harness.results.record import Record
 
 # The fields that make a cell, with the value an older record that lacks one is given.
 CELL_DEFAULTS: dict[str, Any] = {

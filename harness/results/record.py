@@ -56,7 +56,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import cache
 from typing import Any
 
-from harness.measure.report import SectionFigures
+from streambench.harness.measure.report import SectionFigures
 
 SCHEMA_VERSION = 10
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")

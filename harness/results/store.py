@@ -20,8 +20,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from harness.common.errors import UsageError
-from harness.results.record import Record
+from streambench.harness.common.errors import UsageError
+from streambench.harness.results.record import Record
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"

@@ -23,18 +23,18 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.common.errors import UsageError
+from streambench.harness.common.errors import UsageError
 
 if TYPE_CHECKING:
-    from harness.plan.config import Cell
-    from harness.plan.planning import PlannedRun
-    from strategies.base import Strategy
+    from streambench.harness.plan.config import Cell
+    from streambench.harness.plan.planning import PlannedRun
+    from streambench.strategies.base import Strategy
 
 ENTRY_POINT_GROUP = "streambench.runtimes"
 # name -> "module:attribute" of the runtime object; the first of a language is its default.
 BUILTINS: dict[str, str] = {
-    "python": "harness.runtimes.python:PYTHON",
-    "node": "harness.runtimes.node:NODE",
+    "python": "streambench.harness.runtimes.python:PYTHON",
+    "node": "streambench.harness.runtimes.node:NODE",
 }
 DEFAULT_LANGUAGE = "python"
 
@@ -187,7 +187,7 @@ def for_cell(cell: Cell, plugins: bool = True) -> Runtime:
 
 @cache
 def _strategy_class(spec: str, plugins: bool) -> type[Strategy]:
-    from strategies.registry import load_registry
+    from streambench.strategies.registry import load_registry
 
     cls, _ = load_registry(plugins=plugins).resolve(spec)
     return cls

@@ -20,14 +20,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from harness.common.lifeline import dies_with_us
-from harness.common.paths import PACKAGE_ROOT
-from harness.plan.applicability import browser_skip_reason
-from harness.plan.config import Cell
-from harness.plan.planning import PlannedRun
-from harness.runtimes import WorkerCommand
-from strategies.base import Capability, Strategy
-from strategies.transforms import GREP_PATTERN, GZIP_LEVEL
+from streambench.harness.common.lifeline import dies_with_us
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.plan.applicability import browser_skip_reason
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.runtimes import WorkerCommand
+from streambench.strategies.base import Capability, Strategy
+from streambench.strategies.transforms import GREP_PATTERN, GZIP_LEVEL
 
 NODE_DIR = PACKAGE_ROOT / "harness" / "node"
 # The Node servers (harness/node/server.mjs): the seed's endpoint, and one that honours Range.

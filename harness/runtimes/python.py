@@ -13,12 +13,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.measure import profilers
-from harness.plan.applicability import browser_skip_reason, python_http_skip_reason, transform_skip_reason
-from harness.plan.config import Cell
-from harness.plan.planning import PlannedRun
-from harness.runtimes import WorkerCommand
-from strategies.base import Strategy
+from streambench.harness.measure import profilers
+from streambench.harness.plan.applicability import (
+    browser_skip_reason,
+    python_http_skip_reason,
+    transform_skip_reason,
+)
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.runtimes import WorkerCommand
+from streambench.strategies.base import Strategy
 
 
 class PythonRuntime:
@@ -38,7 +42,7 @@ class PythonRuntime:
         if cell.sink == "http":
             return python_http_skip_reason(cell, strategy.name)
         if cell.sink == "browser":
-            from strategies.http_serving import skip_reason as http_skip_reason
+            from streambench.strategies.http_serving import skip_reason as http_skip_reason
 
             why = http_skip_reason(strategy.name)
             return f"{strategy.name} cannot serve HTTP: {why}" if why else browser_skip_reason(cell)
@@ -51,7 +55,7 @@ class PythonRuntime:
             capture = profilers.memray_capture_path(profile_dir)
             capture.unlink(missing_ok=True)  # memray never overwrites a capture
             job["memray_path"] = str(capture)
-        argv = [sys.executable, "-m", "harness.worker", json.dumps(job)]
+        argv = [sys.executable, "-m", "streambench.harness.worker", json.dumps(job)]
         if run.profiler is None or profile_dir is None:
             return WorkerCommand(argv)
         profiled = profilers.worker_argv(run.profiler, argv, profile_dir, run.cell.strategy, rate_hz)
@@ -61,7 +65,7 @@ class PythonRuntime:
         return None  # our transforms' bytes are the reference's own
 
     def server_command(self) -> list[str]:
-        return [sys.executable, "-m", "harness.http.server_child"]
+        return [sys.executable, "-m", "streambench.harness.http.server_child"]
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:
         return profilers.PASSES[kind]
@@ -75,8 +79,8 @@ class PythonRuntime:
         return profilers.summarize(pass_name, out_dir, run_dir)
 
     def standalone_command(self, strategy: str, source: Path, dest: Path, chunk_bytes: int) -> list[str]:
-        return [sys.executable, "-m", "harness.worker.standalone", strategy, str(source), str(dest),
-                "--chunk-size", str(chunk_bytes)]  # fmt: skip
+        return [sys.executable, "-m", "streambench.harness.worker.standalone", strategy, str(source),
+                str(dest), "--chunk-size", str(chunk_bytes)]  # fmt: skip
 
     def reported_version(self, notes: Mapping[str, Any]) -> str | None:
         return None  # the harness's own interpreter ran it

@@ -147,7 +147,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from harness.common.lifeline import die_with_parent
+    from streambench.harness.common.lifeline import die_with_parent
 
     die_with_parent()
     # The parent already passes client_env(); applied again so a hand-run client is as tight.
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3.s3.transfer
     import botocore
 
-    from harness.measure.measured import MeasuredSection
+    from streambench.harness.measure.measured import MeasuredSection
 
     client = make_client(args.endpoint, access_key, secret_key)
     size_bytes = os.path.getsize(args.file)

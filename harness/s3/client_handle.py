@@ -11,12 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.common.paths import PACKAGE_ROOT
-from harness.measure.limits import MemoryCap
-from harness.measure.watch import watch
-from harness.s3.client_child import ACCESS_KEY_ENV, METHODS, SECRET_KEY_ENV, client_env
-from harness.s3.rclone import BUCKET, CONCURRENCY, PART_BYTES, WATCH_INTERVAL_S, S3Server
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.measure.watch import watch
+from streambench.harness.s3.client_child import ACCESS_KEY_ENV, METHODS, SECRET_KEY_ENV, client_env
+from streambench.harness.s3.rclone import BUCKET, CONCURRENCY, PART_BYTES, WATCH_INTERVAL_S, S3Server
 
 
 def run_client(
@@ -41,7 +41,7 @@ def run_client(
     argv = [
         sys.executable,
         "-m",
-        "harness.s3.client_child",
+        "streambench.harness.s3.client_child",
         "--endpoint",
         server.endpoint_url,
         "--bucket",

@@ -26,11 +26,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.common.paths import PACKAGE_ROOT
-from harness.common.scratch import owned_tempdir
-from harness.measure.probes import read_status
-from workloads.cache import Manifest, file_checksum
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.common.scratch import owned_tempdir
+from streambench.harness.measure.probes import read_status
+from streambench.workloads.cache import Manifest, file_checksum
 
 LOOPBACK = "127.0.0.1"
 ACCESS_KEY = "streambench-access"

@@ -26,8 +26,8 @@ import zlib
 
 import xxhash
 
-from harness.common.lifeline import die_with_parent
-from harness.common.slices import DeliveredLog
+from streambench.harness.common.lifeline import die_with_parent
+from streambench.harness.common.slices import DeliveredLog
 
 READ_BUFFER_BYTES = 1 << 20
 # With a rate, read in slices of about 10 ms worth of bytes, so the pace is

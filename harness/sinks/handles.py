@@ -29,10 +29,10 @@ from pathlib import Path
 
 import xxhash
 
-from harness.common.lifeline import PARENT_PID_ENV
-from harness.common.scratch import sweep_dead_suffixed
-from harness.plan.config import Cell
-from workloads.cache import file_checksum
+from streambench.harness.common.lifeline import PARENT_PID_ENV
+from streambench.harness.common.scratch import sweep_dead_suffixed
+from streambench.harness.plan.config import Cell
+from streambench.workloads.cache import file_checksum
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
@@ -79,7 +79,7 @@ class ConsumerSink:
         argv = [
             sys.executable,
             "-m",
-            "harness.sinks.consumer_child",
+            "streambench.harness.sinks.consumer_child",
             str(consumer_fd),
             "--rate",
             str(rate_bps),

@@ -17,14 +17,14 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.common.lifeline import die_with_parent
-from harness.measure.limits import join_cgroup
-from harness.measure.measured import MeasuredSection
-from strategies.base import RunStats, Sink, Source, StrategyParams
-from strategies.registry import load_registry
+from streambench.harness.common.lifeline import die_with_parent
+from streambench.harness.measure.limits import join_cgroup
+from streambench.harness.measure.measured import MeasuredSection
+from streambench.strategies.base import RunStats, Sink, Source, StrategyParams
+from streambench.strategies.registry import load_registry
 
 if TYPE_CHECKING:
-    from harness.measure.report import MeasuredReportDict
+    from streambench.harness.measure.report import MeasuredReportDict
 
 
 def run_job(job: dict[str, Any]) -> MeasuredReportDict:
@@ -35,7 +35,7 @@ def run_job(job: dict[str, Any]) -> MeasuredReportDict:
     sink = Sink.on_fd(job["sink"], int(job["sink_fd"]))
     transform = None
     if job.get("transform") not in (None, "none"):
-        from strategies.transforms import make_transform
+        from streambench.strategies.transforms import make_transform
 
         transform = make_transform(job["transform"])
     params = StrategyParams(

@@ -13,9 +13,9 @@ import argparse
 import os
 from pathlib import Path
 
-from harness.common.units import parse_size
-from strategies.base import RunStats, Sink, Source, StrategyParams
-from strategies.registry import load_registry
+from streambench.harness.common.units import parse_size
+from streambench.strategies.base import RunStats, Sink, Source, StrategyParams
+from streambench.strategies.registry import load_registry
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
+from streambench.harness.cli import main
 from tests.helpers import records_of
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).

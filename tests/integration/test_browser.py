@@ -20,17 +20,17 @@ from typing import Any
 
 import pytest
 
-from harness.common.errors import UsageError
-from harness.execute.runner import Runner
-from harness.plan.config import Cell, MatrixConfig, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.plan.spec import parse_workload
-from harness.results.record import Record
-from harness.results.store import ResultStore
-from reports.claims import METRICS
+from streambench.harness.common.errors import UsageError
+from streambench.harness.execute.runner import Runner
+from streambench.harness.plan.config import Cell, MatrixConfig, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.plan.spec import parse_workload
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import ResultStore
+from streambench.reports.claims import METRICS
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 from tests.helpers import chromium_or_skip
-from workloads import cache
-from workloads.cache import WorkloadSpec
 
 pytestmark = pytest.mark.slow
 

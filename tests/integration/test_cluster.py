@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import records_of
+from tests.helpers import CLI, records_of
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.slow
@@ -62,7 +62,7 @@ def _spawn(cli_args: list[str], data_dir: Path) -> tuple[subprocess.Popen[str], 
     """``streambench CLI_ARGS`` as its own process, its environment marked."""
     mark = uuid.uuid4().hex
     env = dict(os.environ, STREAMBENCH_DATA_DIR=str(data_dir), **{MARK: mark})
-    argv = [sys.executable, "-m", "harness.cli", *cli_args]
+    argv = [*CLI, *cli_args]
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, mark
 
@@ -142,7 +142,7 @@ def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir:
     try:
         # The measured worker of the first run, and the Dask worker process that started it.
         measured = _wait_for(
-            lambda: next((pid for pid, cmd in _marked(mark) if "-m harness.worker" in cmd), None),
+            lambda: next((pid for pid, cmd in _marked(mark) if "-m streambench.harness.worker" in cmd), None),
             60,
             "a measured run",
         )
@@ -201,7 +201,7 @@ def _run_resume(run_dir: Path, data_dir: Path) -> tuple[subprocess.CompletedProc
 
 
 def test_bad_cluster_input_is_one_line(tmp_path: Path, capsys: Any) -> None:
-    from harness.cli import main
+    from streambench.harness.cli import main
 
     for argv in (
         ["run", "--cluster", "local:0", "--dry-run"],
@@ -263,7 +263,10 @@ def test_a_scheduler_of_its_own_and_the_client_gone(tmp_path: Path, data_dir: Pa
         try:
             # The measured run is the worker's child (the cluster's mark), not the harness's.
             measured = _wait_for(
-                lambda: next((pid for pid, cmd in _marked(cluster_mark) if "-m harness.worker" in cmd), None),
+                lambda: next(
+                    (pid for pid, cmd in _marked(cluster_mark) if "-m streambench.harness.worker" in cmd),
+                    None,
+                ),
                 60,
                 "a measured run on the worker",
             )

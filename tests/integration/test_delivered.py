@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from harness.cli import main
-from harness.results.record import SCHEMA_VERSION
+from streambench.harness.cli import main
+from streambench.harness.results.record import SCHEMA_VERSION
 from tests.helpers import records_of
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.results.record import SCHEMA_VERSION
+from streambench.harness.cli import main
+from streambench.harness.results.record import SCHEMA_VERSION
 from tests.helpers import records_of
 
 MiB = 1 << 20

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.machine.calibrate import ensure_calibrated
+from streambench.harness.cli import main
+from streambench.harness.machine.calibrate import ensure_calibrated
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 from tests.helpers import records_of, truncated_after
-from workloads import cache
-from workloads.cache import WorkloadSpec
 
 MiB = 1 << 20
 

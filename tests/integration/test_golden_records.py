@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
-from harness.cli import build_parser
-from harness.execute.runner import Runner
-from harness.measure import profilers
-from harness.plan.config import Cell, MatrixConfig, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.results.store import ResultStore
+from streambench.harness.cli import build_parser
+from streambench.harness.execute.runner import Runner
+from streambench.harness.measure import profilers
+from streambench.harness.plan.config import Cell, MatrixConfig, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.results.store import ResultStore
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 from tests.helpers import GOLDEN
-from workloads import cache
-from workloads.cache import WorkloadSpec
 
 UPDATE = os.environ.get("STREAMBENCH_UPDATE_GOLDEN") == "1"
 MiB = 1 << 20

@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.results import store as store_module
-from harness.results.record import Record
-from harness.results.store import ResultStore, StoreError
-from harness.sinks.handles import FileSink
-from tests.helpers import records_of
-from workloads import cache
-from workloads.cache import WorkloadSpec
+from streambench.harness.cli import main
+from streambench.harness.results import store as store_module
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import ResultStore, StoreError
+from streambench.harness.sinks.handles import FileSink
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
+from tests.helpers import CLI, records_of
 
 MiB = 1 << 20
 ROOT = os.geteuid() == 0
@@ -165,8 +165,9 @@ def test_one_process_owns_a_run_directory(tmp_path: Path, capsys: pytest.Capture
     run_dir.joinpath("results.jsonl").write_text("")  # as if nothing ran yet
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from harness.results.store import ResultStore; from pathlib import Path; "
-         "s = ResultStore(Path(sys.argv[1])); s.acquire(); print('held', flush=True); time.sleep(30)",
+         "import sys, time; from streambench.harness.results.store import ResultStore; "
+         "from pathlib import Path; s = ResultStore(Path(sys.argv[1])); s.acquire(); "
+         "print('held', flush=True); time.sleep(30)",
          str(run_dir)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -294,7 +295,7 @@ def test_a_timed_out_worker_leaves_no_dd_behind(tmp_path: Path, data_dir: Path) 
 
 
 def test_what_a_worker_leaves_running_is_killed_and_counted() -> None:
-    from harness.common.lifeline import group_members, kill_group
+    from streambench.harness.common.lifeline import group_members, kill_group
 
     # A group leader that starts a child and exits: the child is a leftover.
     leader = subprocess.Popen(
@@ -312,7 +313,7 @@ def test_what_a_worker_leaves_running_is_killed_and_counted() -> None:
 def test_kill_9_of_the_harness_takes_dd_with_it(tmp_path: Path, data_dir: Path) -> None:
     workload = cache.ensure(WorkloadSpec("video", 8 * MiB, seed=4), data_dir)
     harness = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "run", "--no-plugins", "--strategy", "dd", "--workload",
+        [*CLI, "run", "--no-plugins", "--strategy", "dd", "--workload",
          "video:8MiB", "--seed", "4", "--sink", "tcp", "--consumer-rate", "2MB/s", "--repeat", "1",
          "--warmup", "0", "--out", str(tmp_path / "out")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.cli import main
-from harness.results import baselines
-from reports.synthetic import MiB, synthetic_run
+from streambench.harness.cli import main
+from streambench.harness.results import baselines
+from streambench.reports.synthetic import MiB, synthetic_run
 
 STRATEGIES = ("pipe", "whole-file", "cat")
 

@@ -22,16 +22,16 @@ from typing import Any
 import pytest
 import xxhash
 
-from harness.http.clients_child import LOOPBACK, ClientResult, ClientSpec
-from harness.http.clients_handle import expected_xxh3, fetch, run_clients, start_clients
-from harness.http.ranges import RangeAnswer, parse_range
-from harness.http.server_child import ActiveBody, HttpServer, check_loopback_listener
-from harness.http.server_config import ServerConfig
-from harness.http.server_handle import ServerProcess
-from strategies.http_serving import HTTP_STRATEGIES, BodyProgress, skip_reason
+from streambench.harness.http.clients_child import LOOPBACK, ClientResult, ClientSpec
+from streambench.harness.http.clients_handle import expected_xxh3, fetch, run_clients, start_clients
+from streambench.harness.http.ranges import RangeAnswer, parse_range
+from streambench.harness.http.server_child import ActiveBody, HttpServer, check_loopback_listener
+from streambench.harness.http.server_config import ServerConfig
+from streambench.harness.http.server_handle import ServerProcess
+from streambench.strategies.http_serving import HTTP_STRATEGIES, BodyProgress, skip_reason
+from streambench.workloads.cache import WorkloadSpec, ensure
+from streambench.workloads.registry import GENERATORS
 from tests.helpers import socket_inodes
-from workloads.cache import WorkloadSpec, ensure
-from workloads.registry import GENERATORS
 
 MiB = 1 << 20
 SIZE = 8 * MiB
@@ -476,9 +476,9 @@ def test_idle_watchdog_cuts_a_stalled_body_but_not_a_busy_one(video: Path) -> No
 
 
 def test_http_capability_matches_the_serving_table() -> None:
-    from strategies.base import Capability
-    from strategies.http_serving import HTTP_STRATEGIES
-    from strategies.registry import load_registry
+    from streambench.strategies.base import Capability
+    from streambench.strategies.http_serving import HTTP_STRATEGIES
+    from streambench.strategies.registry import load_registry
 
     registry = load_registry(plugins=False)
     with_http = {n for n in registry.names() if Capability.HTTP in registry.get(n).capabilities}
@@ -490,7 +490,7 @@ def test_a_server_killed_mid_upload_leaves_no_upload_folder(video: Path) -> None
     one (at the cap, by a crash) cannot remove it, so its handle does once the server is gone."""
     import tempfile
 
-    from harness.http.server_child import upload_dir_prefix
+    from streambench.harness.http.server_child import upload_dir_prefix
 
     with ServerProcess.start(_config(video)) as srv:
         pid = srv.proc.pid

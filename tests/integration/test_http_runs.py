@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.cli import main
+from streambench.harness.cli import main
 from tests.helpers import records_of
 
 

@@ -8,16 +8,19 @@ import sys
 import pytest
 
 from tests.helpers import ROOT
+from tests.typecheck import run_mypy
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [
-        [sys.executable, "-m", "ruff", "check", "."],
-        [sys.executable, "-m", "mypy"],
-    ],
-    ids=["ruff", "mypy"],
+    "argv", [["ruff", "check", "."], ["ruff", "format", "--check", "."]], ids=["ruff", "format"]
 )
-def test_clean(argv: list[str]) -> None:
-    result = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+def test_ruff_clean(argv: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", *argv], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_clean() -> None:
+    result = run_mypy()
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.machine.calibrate import ensure_calibrated
+from streambench.harness.cli import main
+from streambench.harness.machine.calibrate import ensure_calibrated
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 from tests.helpers import records_of, truncated_after
-from workloads import cache
-from workloads.cache import WorkloadSpec
 
 MiB = 1 << 20
 NODE_STRATEGIES = ("node-readfile", "node-pipe", "node-pause-drain", "node-pipeline", "node-async-iter")
@@ -164,7 +164,7 @@ def test_the_cpu_pass_writes_a_cpuprofile_with_samples_in_the_strategy(tmp_path:
 def test_node_cells_are_skipped_with_the_reason_where_node_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.runtimes import node
+    from streambench.harness.runtimes import node
 
     real_which = shutil.which
     monkeypatch.setattr(node.shutil, "which", lambda n: None if n == "node" else real_which(n))

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from streambench.harness.cli import main
 from tests.helpers import records_of
 
 PLUGIN_SOURCE = textwrap.dedent(
     """
     import os, signal, time
-    from strategies.base import Capability
+    from streambench.strategies.base import Capability
 
     class _Base:
         summary = "test plugin"

@@ -12,8 +12,8 @@ from typing import Any
 import memray
 import pytest
 
-from harness.cli import main
-from harness.measure import profilers
+from streambench.harness.cli import main
+from streambench.harness.measure import profilers
 from tests.helpers import records_of
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).

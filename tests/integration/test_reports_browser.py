@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from harness.browser.cdp import Browser, Page
-from harness.results.record import Record
-from harness.results.store import load_records, load_run_meta
-from reports.compare import compare, render_comparison
-from reports.html import render_report
+from streambench.harness.browser.cdp import Browser, Page
+from streambench.harness.results.record import Record
+from streambench.harness.results.store import load_records, load_run_meta
+from streambench.reports.compare import compare, render_comparison
+from streambench.reports.html import render_report
 from tests.helpers import ARTIFACTS, FIXTURES, as_records, chromium_or_skip
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
@@ -96,7 +96,7 @@ def _visible_box(page: Page, selector: str) -> dict[str, float]:
 def test_first_screen_at_1366x768(tmp_path: Path) -> None:
     """A laptop's first screen: the ranking, every run as a dot, all strategies' memory in one chart,
     with nothing wider than the window; the screenshot is kept with the test artifacts."""
-    from reports.synthetic import MiB, synthetic_run
+    from streambench.reports.synthetic import MiB, synthetic_run
 
     # The default run's shape: 7 strategies, two sizes, two sinks, one chunk size, 3 runs each.
     meta, records = synthetic_run(

@@ -14,10 +14,10 @@ from typing import Any, NoReturn
 import pandas as pd
 import pytest
 
-from harness.cli.results import add_commands, load_inputs, parse_fraction
-from harness.common.errors import UsageError
-from reports.html import render_report
-from reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
+from streambench.harness.cli.results import add_commands, load_inputs, parse_fraction
+from streambench.harness.common.errors import UsageError
+from streambench.reports.html import render_report
+from streambench.reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
 from tests.helpers import FIXTURES, as_records, records_of
 
 
@@ -219,10 +219,10 @@ def test_cells_without_timing_are_named(tmp_path: Path) -> None:
 
 def _plugin_args() -> list[str]:
     registered = any(
-        ep.value.startswith("harness.pytest_plugin")
+        ep.value.startswith("streambench.harness.pytest_plugin")
         for ep in importlib.metadata.entry_points(group="pytest11")
     )
-    return [] if registered else ["-p", "harness.pytest_plugin"]
+    return [] if registered else ["-p", "streambench.harness.pytest_plugin"]
 
 
 def _pytest(tmp_path: Path, source: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -295,7 +295,7 @@ def test_plugin_runs_a_cell_in_real_workers(tmp_path: Path) -> None:
 
         def test_untouched():
             # the plugin stays inert unless its fixture is used
-            assert "harness.execute.runner" not in sys.modules
+            assert "streambench.harness.execute.runner" not in sys.modules
 
         def test_pipe(streambench_cell):
             runs = streambench_cell("pipe", workload="video:2MiB", sink="null", chunk="64KiB", rounds=3)

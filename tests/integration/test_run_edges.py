@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.common.errors import Exit
-from harness.common.scratch import owned_tempdir
-from harness.http.ranges import parse_range
-from harness.sinks.handles import dest_dir
-from tests.helpers import records_of
-from workloads import cache
-from workloads.cache import WorkloadSpec
+from streambench.harness.cli import main
+from streambench.harness.common.errors import Exit
+from streambench.harness.common.scratch import owned_tempdir
+from streambench.harness.http.ranges import parse_range
+from streambench.harness.sinks.handles import dest_dir
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
+from tests.helpers import CLI, records_of
 
 MiB = 1 << 20
 BASE = ["run", "--no-plugins", "--strategy", "pipe", "--workload", "video:1MiB", "--sink", "null",
@@ -52,7 +51,7 @@ def test_a_run_stopped_before_its_first_record_resumes(
 ) -> None:
     out = tmp_path / "out"
     # A slow consumer: the first run takes seconds, the signal comes before its record.
-    argv = [sys.executable, "-m", "harness.cli", "run", "--no-plugins", "--strategy", "pipe", "--workload",
+    argv = [*CLI, "run", "--no-plugins", "--strategy", "pipe", "--workload",
             "video:256KiB", "--sink", "tcp", "--consumer-rate", "100KB/s", "--repeat", "1", "--warmup", "0",
             "--out", str(out)]  # fmt: skip
     harness = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -293,12 +292,12 @@ def test_a_run_whose_runs_fail_exits_4(tmp_path: Path, capsys: Any) -> None:
 def test_a_bug_is_one_line_and_status_70(
     monkeypatch: pytest.MonkeyPatch, small_run: Path, capsys: Any
 ) -> None:
-    import reports.compare
+    from streambench.reports import compare as compare_module
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise ZeroDivisionError("planted")
 
-    monkeypatch.setattr(reports.compare, "compare", broken)
+    monkeypatch.setattr(compare_module, "compare", broken)
     assert main(["compare", str(small_run), str(small_run)]) == Exit.INTERNAL
     err = capsys.readouterr().err
     assert "internal error: ZeroDivisionError: planted" in err and "Traceback" not in err

@@ -6,20 +6,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.cli import main
-from harness.machine.calibrate import measure
-from harness.measure import limits
-from harness.plan.config import Cell
-from harness.plan.planning import plan_runs
-from tests.helpers import records_of
-from workloads.cache import WorkloadSpec
+from streambench.harness.cli import main
+from streambench.harness.machine.calibrate import measure
+from streambench.harness.measure import limits
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import plan_runs
+from streambench.workloads.cache import WorkloadSpec
+from tests.helpers import CLI, records_of
 
 MiB = 1 << 20
 
@@ -111,7 +110,7 @@ def _alive(pid: int) -> bool:
 def test_kill_9_loses_nothing_and_resume_runs_only_what_is_missing(tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "out"
     argv = [
-        sys.executable, "-m", "harness.cli", "run", "--strategy", "pipe,cat", "--workload", "video:16MiB",
+        *CLI, "run", "--strategy", "pipe,cat", "--workload", "video:16MiB",
         "--sink", "tcp", "--consumer-rate", "40MB/s", "--repeat", "3", "--warmup", "1", "--out", str(out),
     ]  # fmt: skip
     harness = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))

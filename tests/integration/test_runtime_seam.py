@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import runtimes
-from harness.cli import main
-from strategies import registry
+from streambench.harness import runtimes
+from streambench.harness.cli import main
+from streambench.strategies import registry
 from tests.fixtures.runtimes.mini import MINI, MiniCopy
 from tests.helpers import records_of
 

@@ -17,11 +17,11 @@ import pytest
 import xxhash
 from botocore.exceptions import ClientError
 
-from harness.execute.executors.s3 import run_s3_cell
-from harness.measure.limits import MemoryCap
-from harness.s3.client_child import METHODS, make_client
-from harness.s3.client_handle import run_client
-from harness.s3.rclone import (
+from streambench.harness.execute.executors.s3 import run_s3_cell
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.s3.client_child import METHODS, make_client
+from streambench.harness.s3.client_handle import run_client
+from streambench.harness.s3.rclone import (
     BUCKET,
     LOOPBACK,
     S3Server,
@@ -30,8 +30,8 @@ from harness.s3.rclone import (
     rclone_version,
     verify_object,
 )
+from streambench.workloads.cache import Workload, WorkloadSpec, ensure
 from tests.helpers import ROOT, socket_inodes
-from workloads.cache import Workload, WorkloadSpec, ensure
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow
@@ -210,7 +210,7 @@ def _set_child_subreaper(on: bool) -> None:
 def test_the_server_dies_with_the_harness(tmp_path: Path, no_process_left: object) -> None:
     # A harness killed with SIGKILL runs no cleanup: the kernel must take rclone down with it.
     code = (
-        "import sys, time; from pathlib import Path; from harness.s3.rclone import S3Server\n"
+        "import sys, time; from pathlib import Path; from streambench.harness.s3.rclone import S3Server\n"
         "s = S3Server(Path(sys.argv[1])).start(); print(s.pid, flush=True); time.sleep(60)\n"
     )
     _set_child_subreaper(True)  # the orphaned rclone becomes this test's child, reaped below

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.plan.scenario import all_scenarios
-from reports.claims import VERDICTS
+from streambench.harness.cli import main
+from streambench.harness.plan.scenario import all_scenarios
+from streambench.reports.claims import VERDICTS
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow

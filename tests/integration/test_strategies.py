@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from harness.cli import main
-from strategies.registry import load_registry
-from strategies.transforms import CSV_SELECT_COLUMNS, GREP_PATTERN, TRANSFORMS, reference_output
+from streambench.harness.cli import main
+from streambench.strategies.registry import load_registry
+from streambench.strategies.transforms import CSV_SELECT_COLUMNS, GREP_PATTERN, TRANSFORMS, reference_output
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
 from tests.helpers import records_of
-from workloads import cache
-from workloads.cache import WorkloadSpec
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow

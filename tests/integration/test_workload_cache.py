@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.common.errors import UsageError
-from workloads import cache
-from workloads.cache import WorkloadSpec
-from workloads.registry import GENERATORS
+from streambench.harness.common.errors import UsageError
+from streambench.workloads import cache
+from streambench.workloads.cache import WorkloadSpec
+from streambench.workloads.registry import GENERATORS
 
 
 def _bytes_of(kind: str, size_bytes: int, seed: int) -> bytes:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from harness.plan.adaptive import AdaptiveRule, adapt, questions
-from harness.results.record import Record
+from streambench.harness.plan.adaptive import AdaptiveRule, adapt, questions
+from streambench.harness.results.record import Record
 
 GB = 1e9
 

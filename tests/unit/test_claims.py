@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from reports import claims
-from reports.claims import METRICS, Claim, Verdict
+from streambench.reports import claims
+from streambench.reports.claims import METRICS, Claim, Verdict
 from tests.helpers import as_records
 
 MiB = 1 << 20
@@ -161,8 +161,8 @@ def test_scaling_of_times_is_not_floored_like_bytes() -> None:
 
 def test_the_reports_label_and_the_claims_verdict_read_one_slope() -> None:
     """The seam's fix: stats.py and claims.py once used different thresholds (0.3/0.7 vs 0.2/0.8)."""
-    from reports.scaling import complexity
-    from reports.stats import classify_slope
+    from streambench.reports.scaling import complexity
+    from streambench.reports.stats import classify_slope
 
     for slope, kind in [(0.0, "O(1)"), (0.2, "O(1)"), (0.25, "between"), (0.75, "between"), (0.8, "O(n)")]:
         assert complexity(slope) == kind

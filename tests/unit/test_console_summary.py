@@ -6,8 +6,8 @@ import io
 
 from rich.console import Console
 
-from harness.cli.console import print_summary
-from reports.synthetic import MiB, synthetic_run
+from streambench.harness.cli.console import print_summary
+from streambench.reports.synthetic import MiB, synthetic_run
 from tests.helpers import as_records
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from harness.common.decision import change, judge, mann_whitney_p, order_k, runs_needed, u_counts
-from reports import compare as comparing
-from reports.gate import LOADED, QUICK_DEFAULT, QUIET, simulate
-from reports.synthetic import synthetic_run
+from streambench.harness.common.decision import change, judge, mann_whitney_p, order_k, runs_needed, u_counts
+from streambench.reports import compare as comparing
+from streambench.reports.gate import LOADED, QUICK_DEFAULT, QUIET, simulate
+from streambench.reports.synthetic import synthetic_run
 from tests.helpers import as_records
 
 

@@ -11,6 +11,8 @@ from tests.helpers import ROOT
 
 PACKAGES = ("harness", "strategies", "workloads", "reports")
 LEAF = "harness.common"
+# Installed, the packages live under one namespace (so a user's own strategies/ never clashes).
+INSTALLED_PREFIX = "streambench."
 
 
 def _module_name(path: Path) -> str:
@@ -25,7 +27,8 @@ def _modules() -> dict[str, Path]:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module a file imports, at any depth (a function-level import counts too)."""
+    """Every module a file imports, at any depth (a function-level import counts too), named as in
+    the repository (``streambench.harness.x`` is ``harness.x``)."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -33,7 +36,7 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
             found.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return found
+    return {name.removeprefix(INSTALLED_PREFIX) for name in found}
 
 
 def _project_imports(path: Path, modules: dict[str, Path]) -> set[str]:
@@ -174,3 +177,16 @@ def test_only_the_runtime_files_compare_a_runtimes_name() -> None:
             if isinstance(node, ast.Compare) and _compared_strings(node) & RUNTIME_NAMES:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, found
+
+
+def test_every_package_is_installed_under_the_streambench_namespace() -> None:
+    """A package missing from pyproject.toml's list works from the repository and not installed."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        INSTALLED_PREFIX + ".".join(p.parent.relative_to(ROOT).parts)
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("__init__.py")
+    }
+    assert listed == found

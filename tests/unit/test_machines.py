@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from reports import compare as comparing
-from reports import html
-from reports.compare import machine_notes
-from reports.synthetic import MiB, synthetic_run
+from streambench.reports import compare as comparing
+from streambench.reports import html
+from streambench.reports.compare import machine_notes
+from streambench.reports.synthetic import MiB, synthetic_run
 from tests.helpers import as_records
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.execute.context import CacheState, RunContext
-from harness.execute.expected import Expected
-from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.execute.recording import RunFacts, to_record
-from harness.plan.config import Cell, MatrixConfig, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.sinks.handles import Received
-from workloads.cache import Manifest, Workload, WorkloadSpec
+from streambench.harness.execute.context import CacheState, RunContext
+from streambench.harness.execute.expected import Expected
+from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from streambench.harness.execute.recording import RunFacts, to_record
+from streambench.harness.plan.config import Cell, MatrixConfig, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.sinks.handles import Received
+from streambench.workloads.cache import Manifest, Workload, WorkloadSpec
 
 MiB = 1 << 20
 SPEC = WorkloadSpec("video", MiB, 0)
@@ -127,8 +127,8 @@ def test_a_run_that_never_ran_says_so_and_carries_its_own_state() -> None:
 def test_the_childs_contract_and_the_parents_view_have_the_same_fields() -> None:
     from dataclasses import fields
 
-    from harness.measure.report import MeasuredReportDict, SectionFigures
-    from harness.results.record import Record
+    from streambench.harness.measure.report import MeasuredReportDict, SectionFigures
+    from streambench.harness.results.record import Record
 
     assert set(MeasuredReportDict.__annotations__) == {f.name for f in fields(MeasuredReport)}
     # The section's figures are declared once: the record has them as themselves.
@@ -147,7 +147,7 @@ def test_an_executors_problems_make_the_outcome_in_one_place() -> None:
 
 
 def test_the_records_read_back_as_the_model_older_schemas_upgraded() -> None:
-    from harness.results.record import SCHEMA_VERSION, Record
+    from streambench.harness.results.record import SCHEMA_VERSION, Record
 
     old = {"cell_id": "c", "repeat": 1, "warmup": False, "outcome": "ok", "schema_version": 9, "sink": "http",
            "http": {"clients": 16, "view_bytes": 1024, "route": "export", "ttfb_p50_s": 0.1},

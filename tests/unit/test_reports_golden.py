@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from rich.console import Console
 
-from harness.results.store import load_records, load_run_meta
-from reports import compare as comparing
-from reports import html as reporting
-from reports.compare import comparison_table, render_comparison
+from streambench.harness.results.store import load_records, load_run_meta
+from streambench.reports import compare as comparing
+from streambench.reports import html as reporting
+from streambench.reports.compare import comparison_table, render_comparison
 from tests.helpers import FIXTURES, GOLDEN, as_records
 
 
@@ -110,7 +110,7 @@ def test_a_run_compared_with_itself_changes_nothing_it_can_see() -> None:
 
 def test_three_runs_a_side_can_never_be_significant() -> None:
     # 3 runs against 3: the smallest two-sided p is 2 / C(6, 3) = 0.1, even for a 50% drop.
-    from reports.synthetic import synthetic_run
+    from streambench.reports.synthetic import synthetic_run
 
     _, base = synthetic_run(
         strategies=("pipe",), sizes=(8 << 20,), sinks=("null",), chunks=(65536,), repeat=3
@@ -127,7 +127,7 @@ def test_three_runs_a_side_can_never_be_significant() -> None:
 
 def test_identical_code_twice_is_not_a_regression() -> None:
     # Two runs of the same code differ only by noise: independent noise, same model.
-    from reports.synthetic import synthetic_run
+    from streambench.reports.synthetic import synthetic_run
 
     _, first = synthetic_run(sinks=("null",), repeat=10, seed=11)
     _, second = synthetic_run(sinks=("null",), repeat=10, seed=12)
@@ -192,6 +192,25 @@ def test_profiler_passes_are_linked_not_timed() -> None:
     assert "2 profiler passes left out" in html
 
 
+def test_a_strategy_with_options_keeps_its_flame_graph_and_links() -> None:
+    """A cell id holds the ':' and '=' of ``async:loop=uvloop``: its profile is linked and embedded."""
+    from dataclasses import replace
+
+    meta, records = run("run")
+    cpu = next(r for r in records if r.profiler == "cpu")
+    cell_id = "async:loop=uvloop-video-null-0123abcd"
+    svg = f"profiles/{cell_id}/flame.svg"
+    doctored = [
+        replace(r, cell_id=cell_id, strategy="async:loop=uvloop", profile_artifacts={"flamegraph_svg": svg})
+        if r is cpu
+        else r
+        for r in records
+    ]
+    html = render_report(meta, doctored, {svg: "<svg xmlns='http://www.w3.org/2000/svg'/>"})
+    assert 'href="profiles/async%3Aloop%3Duvloop-video-null-0123abcd/flame.svg"' in html
+    assert "data:image/svg+xml;base64," in html and f"{svg}</code> (not a relative path)" not in html
+
+
 def test_summary_frame_for_the_terminal() -> None:
     # harness.cli prints these columns after a run.
     summary = summary_frame(run("run")[1])
@@ -254,7 +273,7 @@ def test_old_and_odd_records_do_not_crash() -> None:
 @settings(max_examples=10, deadline=None)
 @given(st.text(min_size=1, max_size=30))
 def test_any_strategy_name_stays_text(name: str) -> None:
-    from reports.synthetic import synthetic_run
+    from streambench.reports.synthetic import synthetic_run
 
     meta, records = synthetic_run(strategies=("pipe",), sizes=(1 << 20, 4 << 20), sinks=("null",), repeat=2)
     for r in records:

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.common.intervals import median_interval, order_coverage, runs_for_confidence
-from reports import frame
-from reports.frame import cell_id_for
-from reports.significance import (
+from streambench.harness.common.intervals import median_interval, order_coverage, runs_for_confidence
+from streambench.reports import frame
+from streambench.reports.frame import cell_id_for
+from streambench.reports.significance import (
     _u_distribution,
     benjamini_hochberg,
     holm,
@@ -22,7 +22,7 @@ from reports.significance import (
     min_p_value,
     repeats_needed,
 )
-from reports.stats import (
+from streambench.reports.stats import (
     cell_summary,
     chunk_knees,
     classify_slope,
@@ -231,8 +231,8 @@ def test_machine_limit_by_sink_and_cache() -> None:
 
 
 def test_cell_id_matches_the_harness() -> None:
-    from harness.plan.config import Cell
-    from workloads.cache import WorkloadSpec
+    from streambench.harness.plan.config import Cell
+    from streambench.workloads.cache import WorkloadSpec
 
     cell = Cell("pipe", WorkloadSpec("video", 1 << 20, 0), "file", 65536, "warm", "existing")
     assert cell_id_for(cell.key()) == cell.cell_id

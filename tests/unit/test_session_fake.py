@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from harness import session
-from harness.common.errors import Exit
-from harness.measure.profilers import ProfileSettings
-from harness.results.store import load_records
-from harness.session import SessionEvents, SessionOptions, resume, start
-from reports.compare import compare
+from streambench.harness import session
+from streambench.harness.common.errors import Exit
+from streambench.harness.measure.profilers import ProfileSettings
+from streambench.harness.results.store import load_records
+from streambench.harness.session import SessionEvents, SessionOptions, resume, start
+from streambench.reports.compare import compare
 from tests.fakes import FakeExecutor
 
 SPEC: dict[str, Any] = {

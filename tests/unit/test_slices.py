@@ -7,8 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.common.slices import SLICE_S, DeliveredLog, merge
-from reports.html import delivered_rate
+from streambench.harness.common.slices import SLICE_S, DeliveredLog, merge
+from streambench.reports.html import delivered_rate
 
 
 def _reads(seed: int, n: int) -> list[tuple[float, int]]:

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workloads import access_log, csv_export, ndjson
-from workloads.access_log import COMBINED_LOG_RE, AccessLogGenerator
-from workloads.base import Block, Generator
-from workloads.csv_export import COLUMNS, HEADER, CsvExportGenerator
-from workloads.ndjson import NdjsonGenerator
-from workloads.registry import GENERATORS
+from streambench.workloads import access_log, csv_export, ndjson
+from streambench.workloads.access_log import COMBINED_LOG_RE, AccessLogGenerator
+from streambench.workloads.base import Block, Generator
+from streambench.workloads.csv_export import COLUMNS, HEADER, CsvExportGenerator
+from streambench.workloads.ndjson import NdjsonGenerator
+from streambench.workloads.registry import GENERATORS
 
 TEXT_KINDS = ("csv", "log", "ndjson")
 MAX_BLOCK_BYTES = 8 << 20

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.common.errors import UsageError
-from harness.common.units import format_bytes, parse_rate, parse_size
+from streambench.harness.common.errors import UsageError
+from streambench.harness.common.units import format_bytes, parse_rate, parse_size
 
 
 @pytest.mark.parametrize(
@@ -51,8 +51,8 @@ def test_whole_units_round_trip(count: int, unit: str) -> None:
 
 
 def test_parse_pin() -> None:
-    from harness.plan.config import Placement
-    from harness.plan.spec import parse_pin
+    from streambench.harness.plan.config import Placement
+    from streambench.harness.plan.spec import parse_pin
 
     assert parse_pin("none", (0, 1)) is None
     assert parse_pin("auto", (0, 1)) == Placement((0,), (1,), (1,))

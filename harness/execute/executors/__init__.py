@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from harness.execute.context import RunContext
-from harness.execute.measurement import Measurement
-from harness.plan.config import Cell
-from harness.plan.planning import PlannedRun
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.measurement import Measurement
+from streambench.harness.plan.config import Cell
+from streambench.harness.plan.planning import PlannedRun
 
 
 class Executor(Protocol):
@@ -29,22 +29,22 @@ ExecutorFactory = Callable[[Cell], Executor]
 
 def executor_for(cell: Cell) -> Executor:
     # Imported here: each executor pulls in only its own world (aiohttp, boto3's helpers).
-    from harness import runtimes
+    from streambench.harness import runtimes
 
     runtime = runtimes.for_cell(cell)
     if cell.sink in ("null", "tcp", "file"):
-        from harness.execute.executors.sink import SinkExecutor
-        from harness.sinks.handles import consumer_sink, file_sink
+        from streambench.harness.execute.executors.sink import SinkExecutor
+        from streambench.harness.sinks.handles import consumer_sink, file_sink
 
         return SinkExecutor(runtime, file_sink if cell.sink == "file" else consumer_sink)
     if cell.sink == "browser":
-        from harness.execute.executors.browser import BrowserExecutor
+        from streambench.harness.execute.executors.browser import BrowserExecutor
 
         return BrowserExecutor(runtime, missing_first=cell.http_route == "missing-first")
     if cell.http_route == "s3-upload":
-        from harness.execute.executors.s3 import S3Executor
+        from streambench.harness.execute.executors.s3 import S3Executor
 
         return S3Executor()
-    from harness.execute.executors.http import ROUTES, HttpExecutor
+    from streambench.harness.execute.executors.http import ROUTES, HttpExecutor
 
     return HttpExecutor(ROUTES[cell.http_route], runtime)

@@ -25,17 +25,17 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from harness.browser.cdp import find_chromium
-from harness.browser.player import PageRun, PlayerSettings, PlayResult, play
-from harness.execute.context import RunContext
-from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.http.clients_handle import fetch
-from harness.http.server_config import ServerConfig
-from harness.http.server_handle import ServerProcess
-from harness.plan.planning import PlannedRun
-from harness.runtimes import Runtime
-from harness.sinks.handles import Received
-from strategies.registry import split_spec
+from streambench.harness.browser.cdp import find_chromium
+from streambench.harness.browser.player import PageRun, PlayerSettings, PlayResult, play
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from streambench.harness.http.clients_handle import fetch
+from streambench.harness.http.server_config import ServerConfig
+from streambench.harness.http.server_handle import ServerProcess
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.runtimes import Runtime
+from streambench.harness.sinks.handles import Received
+from streambench.strategies.registry import split_spec
 
 IDLE_TIMEOUT_S = 30.0
 # How long after the missing-file request the server is looked at (a crash takes a few ms).

@@ -15,21 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.common.slices import merge
-from harness.execute.context import RunContext
-from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.http.clients_child import ClientResult, ClientSpec
-from harness.http.clients_handle import expected_xxh3, run_clients
-from harness.http.server_config import ServerConfig
-from harness.http.server_handle import ServerProcess
-from harness.measure.limits import MemoryCap
-from harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
-from harness.plan.config import Cell, RunConfig
-from harness.plan.planning import PlannedRun
-from harness.runtimes import Runtime
-from harness.sinks.handles import Received
-from strategies.registry import split_spec
-from workloads.cache import Workload
+from streambench.harness.common.slices import merge
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from streambench.harness.http.clients_child import ClientResult, ClientSpec
+from streambench.harness.http.clients_handle import expected_xxh3, run_clients
+from streambench.harness.http.server_config import ServerConfig
+from streambench.harness.http.server_handle import ServerProcess
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
+from streambench.harness.plan.config import Cell, RunConfig
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.runtimes import Runtime
+from streambench.harness.sinks.handles import Received
+from streambench.strategies.registry import split_spec
+from streambench.workloads.cache import Workload
 
 # A small send buffer for rate-limited viewers: with the kernel's autotuning (up
 # to 4 MiB here) a whole window sits in kernel buffers and the server's part of a

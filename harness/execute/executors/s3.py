@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.execute.context import RunContext
-from harness.execute.measurement import MeasuredReport, Measurement, Verdict
-from harness.execute.recording import classify
-from harness.measure.limits import MemoryCap
-from harness.plan.applicability import S3_METHODS
-from harness.plan.planning import PlannedRun
-from harness.s3.client_child import METHODS
-from harness.s3.client_handle import run_client
-from harness.s3.rclone import (
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
+from streambench.harness.execute.recording import classify
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.plan.applicability import S3_METHODS
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.s3.client_child import METHODS
+from streambench.harness.s3.client_handle import run_client
+from streambench.harness.s3.rclone import (
     BUCKET,
     CONCURRENCY,
     FREE_SPACE_MARGIN_BYTES,
@@ -30,9 +30,9 @@ from harness.s3.rclone import (
     S3ServerError,
     verify_object,
 )
-from harness.sinks.handles import Received
-from strategies.registry import split_spec
-from workloads.cache import Workload
+from streambench.harness.sinks.handles import Received
+from streambench.strategies.registry import split_spec
+from streambench.workloads.cache import Workload
 
 
 class S3Executor:

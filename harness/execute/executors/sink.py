@@ -14,16 +14,16 @@ import subprocess
 import tempfile
 from typing import IO, Any
 
-from harness.common.lifeline import PARENT_PID_ENV, kill_group
-from harness.execute.context import RunContext
-from harness.execute.expected import Expected
-from harness.execute.measurement import MeasuredReport, Measurement
-from harness.measure.limits import MemoryCap
-from harness.measure.watch import Watch, watch
-from harness.plan.config import Placement
-from harness.plan.planning import PlannedRun
-from harness.runtimes import Runtime
-from harness.sinks.handles import Received, Sink, SinkFactory
+from streambench.harness.common.lifeline import PARENT_PID_ENV, kill_group
+from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.expected import Expected
+from streambench.harness.execute.measurement import MeasuredReport, Measurement
+from streambench.harness.measure.limits import MemoryCap
+from streambench.harness.measure.watch import Watch, watch
+from streambench.harness.plan.config import Placement
+from streambench.harness.plan.planning import PlannedRun
+from streambench.harness.runtimes import Runtime
+from streambench.harness.sinks.handles import Received, Sink, SinkFactory
 
 STDERR_TAIL_BYTES = 2000
 
