@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import CLI
+
 pytestmark = pytest.mark.slow
 
 TEST_FILE = """
@@ -52,3 +54,9 @@ def test_a_project_with_packages_named_like_ours(tmp_path: Path, data_dir: Path)
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+    # The command line from their folder, to its report (templates found under streambench.reports).
+    argv = [*CLI, "run", "--strategy", "pipe", "--workload", "video:1MiB", "--sink", "null", "--repeat", "1",
+            "--warmup", "0", "--out", "results"]  # fmt: skip
+    run = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert Path(run.stdout.strip().splitlines()[-1]).is_file()

@@ -190,3 +190,35 @@ def test_every_package_is_installed_under_the_streambench_namespace() -> None:
         for p in (ROOT / pkg).rglob("__init__.py")
     }
     assert listed == found
+
+
+IMPORTERS = ("PackageLoader", "import_module", "find_spec", "files", "PackageLoader", "resource_filename")
+
+
+def test_no_code_names_a_package_outside_the_streambench_namespace() -> None:
+    """A module named by a string ("reports", "harness.worker") imports only from the repository's
+    root: installed, it is streambench.reports (a report's templates were once not found so)."""
+    import re
+
+    bare = re.compile(r"^(harness|strategies|workloads|reports)(\.[a-z_]+)*(:\w+)?$")
+    found = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text())
+        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+                and bare.match(node.value)
+                and "." in node.value
+            ):
+                found.append(f"{name}:{node.lineno} {node.value!r}")
+        # A bare package name handed to what imports it.
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+            if callee in IMPORTERS and call.args:
+                arg = call.args[0]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and bare.match(arg.value):
+                    found.append(f"{name}:{arg.lineno} {callee}({arg.value!r})")
+    assert not found, found
