@@ -23,7 +23,7 @@ from streambench.harness.common.errors import Exit, Terminated, UsageError
 from streambench.harness.common.units import format_bytes, parse_seconds, parse_size
 from streambench.harness.execute.cluster import ClusterConnection, ClusterSpec
 from streambench.harness.execute.executors import ExecutorFactory, executor_for
-from streambench.harness.execute.runner import RunEvents, Runner
+from streambench.harness.execute.runner import RunEvents, Runner, WorkloadChanged
 from streambench.harness.machine.calibrate import ensure_calibrated, load_calibration
 from streambench.harness.machine.info import machine_identity, machine_info
 from streambench.harness.machine.provenance import provenance
@@ -33,7 +33,7 @@ from streambench.harness.plan.applicability import split_runnable
 from streambench.harness.plan.config import Cell, RunConfig
 from streambench.harness.plan.estimate import Estimate, estimate
 from streambench.harness.plan.planning import PlannedRun, plan_runs
-from streambench.harness.plan.spec import build_matrix, parse_pin
+from streambench.harness.plan.spec import build_matrix, endpoint_settings, parse_pin
 from streambench.harness.results.record import Record
 from streambench.harness.results.store import RUN_FILE, ResultStore, load_records, load_run_meta
 from streambench.harness.run_report import Written, exit_status, write_report
@@ -158,6 +158,7 @@ def build_run_config(spec: Mapping[str, Any], options: SessionOptions, rate_hz: 
         consumer_close_after_bytes=options.consumer_close_after_bytes,
         pin=parse_pin(spec.get("pin", DEFAULT_PIN)),
         profile_rate_hz=rate_hz,
+        endpoint=endpoint_settings(spec),
     )
 
 
@@ -275,6 +276,7 @@ def start(
     workloads = ensure_workloads(
         config.matrix.all_workloads(), config.data_dir, config.verify_workloads, events
     )
+    preflight(cells, workloads, config)
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
     meta = {"run_id": run_id, **_meta_for(config, spec, cells, skipped, workloads)}
     meta["profile"] = {"kinds": list(settings.kinds), "rate_hz": settings.rate_hz}
@@ -289,6 +291,19 @@ def start(
             return session.execute(planned, settings, connection)
         finally:
             store.release()
+
+
+def preflight(
+    cells: Sequence[Cell], workloads: Mapping[WorkloadSpec, cache.Workload], config: RunConfig
+) -> None:
+    """Each cell's runtime checks, once and before any run, that the cell can run at all (a user's server
+    that never starts is one line, exit 2, with no run folder made)."""
+    seen: set[tuple[str, str]] = set()
+    for cell in cells:
+        if (cell.strategy, cell.runtime) in seen:
+            continue
+        seen.add((cell.strategy, cell.runtime))
+        runtimes.for_cell(cell, config.plugins).preflight(cell, workloads[cell.workload], config)
 
 
 @contextmanager
@@ -400,6 +415,7 @@ class _Session:
         )
         runner = self._runner(connection)
         timed = [p for p in planned if p.profiler is None]
+        stopped: WorkloadChanged | None = None
         with self.events.executing(len(planned)):
             try:
                 runner.run(timed)
@@ -416,11 +432,18 @@ class _Session:
                 )
                 return SessionResult(Exit.TERMINATED if what == "terminated" else Exit.INTERRUPTED,
                                      self.store.run_dir)  # fmt: skip
+            except WorkloadChanged as changed:
+                # The user's file changed under the run: what was measured before is reported, then
+                # the change is the one line (exit 2).
+                stopped = changed
             finally:
                 runner.remove_scratch()
         self.meta["finished_at_utc"] = _now_utc()
         self.store.write_run_meta(self.meta)
-        return self._report()
+        result = self._report()
+        if stopped is not None:
+            raise WorkloadChanged(f"{stopped}; their report: {result.report_path}")
+        return result
 
     def _say_profilers(self, planned: list[PlannedRun]) -> None:
         """A profiler a runtime lacks here is said once; its passes' records say it too."""

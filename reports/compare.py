@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -309,8 +309,44 @@ def compare(
     allow_missing: bool = False,
 ) -> Comparison:
     """Compare two runs' records cell by cell (pure; see the module doc for the rules)."""
-    return compare_samples(samples(base_records), samples(cand_records), fail_on_fraction,
-                           alpha=alpha, correction=correction, allow_missing=allow_missing)  # fmt: skip
+    comparison = compare_samples(samples(base_records), samples(cand_records), fail_on_fraction,
+                                 alpha=alpha, correction=correction, allow_missing=allow_missing)  # fmt: skip
+    changed = subject_notes(base_records, cand_records)
+    return replace(comparison, notes=[*comparison.notes, *changed]) if changed else comparison
+
+
+def _fingerprints(records: Sequence[Record]) -> dict[str, dict[str, str]]:
+    """Per cell: what identifies the user's own subjects in it (a module's sha256, a file's xxh3-64, a
+    server's command), as its first timed record says."""
+    out: dict[str, dict[str, str]] = {}
+    for r in records:
+        if r.warmup or r.profiler or r.cell_id in out or not r.user_code:
+            continue
+        prints: dict[str, str] = {}
+        for role, facts in r.user_code.items():
+            if isinstance(facts, Mapping):
+                mark = facts.get("sha256") or facts.get("xxh3_64") or facts.get("command") or facts.get("url")
+                if mark:
+                    prints[role] = str(mark)
+        out[r.cell_id] = prints
+    return out
+
+
+def subject_notes(base_records: Sequence[Record], cand_records: Sequence[Record]) -> list[str]:
+    """A cell whose user module (or file, or server command) is not the same in both runs: said, so two
+    versions of the user's code are never compared as one subject without a word."""
+    base, cand = _fingerprints(base_records), _fingerprints(cand_records)
+    labels = {r.cell_id: r.strategy for r in cand_records}
+    notes = []
+    for cell_id in sorted(set(base) & set(cand)):
+        for role in sorted(set(base[cell_id]) | set(cand[cell_id])):
+            before, after = base[cell_id].get(role, "-"), cand[cell_id].get(role, "-")
+            if before != after:
+                notes.append(
+                    f"{labels.get(cell_id, cell_id)}: your {role} changed between the runs ({before[:16]} -> "
+                    f"{after[:16]}): this compares two versions of it"
+                )
+    return notes
 
 
 def compare_samples(

@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from streambench.harness.results.record import Record
 from streambench.reports import svg
-from streambench.reports.compare import CellComparison, compare
+from streambench.reports.compare import CellComparison, compare, subject_notes
 from streambench.reports.frame import records_to_frame
 from streambench.reports.stats import cell_summary
 from streambench.reports.templating import ENV, fmt_num
@@ -109,6 +109,7 @@ def history(runs: Sequence[SavedRun], fail_on_fraction: float, *, allow_missing:
     for before, after in itertools.pairwise(runs):
         comparison = compare(before.records, after.records, fail_on_fraction, allow_missing=allow_missing)
         changes.append({c.cell_id: _change(c) for c in comparison.cells})
+        notes += [f"{before.name} -> {after.name}: {n}" for n in subject_notes(before.records, after.records)]
         if comparison.undecided:
             notes.append(
                 f"{before.name} -> {after.name}: {len(comparison.undecided)} of {len(comparison.cells)} "

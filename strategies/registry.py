@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from streambench.harness.common.errors import UsageError
 from streambench.strategies.base import Strategy
+from streambench.strategies.user_endpoint import endpoint_strategy, is_user_endpoint
+from streambench.strategies.user_module import is_user_module, user_strategy
 
 ENTRY_POINT_GROUP = "streambench.strategies"
 
@@ -49,10 +51,13 @@ TAG_OPTION = "tag"
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """``'mmap:window=64MiB'`` -> ``('mmap', {'window': '64MiB'})``."""
+    """``'mmap:window=64MiB'`` -> ``('mmap', {'window': '64MiB'})``; a user's server (``serve:CMD``) is
+    one name."""
     if not spec.isprintable() or not spec.strip():
         # A name becomes a label in terminals and pages, and part of a cell id.
         raise UsageError(f"bad strategy {spec!r}: names and options are printable text")
+    if is_user_endpoint(spec):
+        return spec, {}
     name, *parts = spec.split(":")
     options: dict[str, str] = {}
     for part in parts:
@@ -115,7 +120,17 @@ class Registry:
         return {name: self.get(name) for name in self.names()}
 
     def resolve(self, spec: str) -> tuple[type[Strategy], dict[str, str]]:
-        """The class and options a spec names; UsageError for unknown names or options."""
+        """The class and options a spec names; UsageError for unknown names or options.
+
+        A path is the user's own module (``./copy.mjs``, ``./mine.py:Mine:tag=A``); ``serve:CMD`` and
+        ``url:URL`` are the user's own server (see strategies.user_module, strategies.user_endpoint).
+        """
+        if is_user_endpoint(spec):
+            return endpoint_strategy(spec), {}
+        if is_user_module(spec):
+            user_cls, module_options = user_strategy(spec)
+            module_options.pop(TAG_OPTION, None)
+            return user_cls, module_options
         name, options = split_spec(spec)
         cls = self.get(name)
         checks = getattr(cls, "option_checks", {})

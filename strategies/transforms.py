@@ -170,8 +170,13 @@ TRANSFORMS: dict[str, Callable[[], Transform]] = {
 
 
 def make_transform(name: str | None) -> Transform | None:
+    """A built-in transform by name, or a user's module (``./upper.py:Upper``) by path."""
     if name in (None, "", "none"):
         return None
+    if name not in TRANSFORMS:
+        from streambench.strategies.user_module import make_user_transform
+
+        return make_user_transform(name)
     return TRANSFORMS[name]()
 
 

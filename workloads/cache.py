@@ -8,6 +8,7 @@ that no longer matches is never trusted: it is regenerated, with a message.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ from typing import Any
 import xxhash
 
 from streambench.harness.common.errors import UsageError
+from streambench.workloads import user_file
 from streambench.workloads.base import FileGenerator, Generator
 from streambench.workloads.registry import GENERATORS, kinds
 
@@ -35,19 +37,46 @@ MessageFn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """A workload as declared data: the same spec always names the same bytes."""
+    """A workload as declared data: the same spec always names the same bytes.
+
+    A generated kind is (kind, size, seed); a user's own file is kind ``file`` with its ``path`` as
+    given (its size what it was when named), read and never written (:mod:`workloads.user_file`).
+    """
 
     kind: str
     size_bytes: int
     seed: int = 0
+    path: str = ""
 
     def __post_init__(self) -> None:
-        if self.kind not in GENERATORS:
+        if self.kind == user_file.KIND:
+            if not self.path:
+                raise UsageError("a file workload names its file, e.g. file:./big.bin")
+        elif self.kind not in GENERATORS:
             raise UsageError(f"unknown workload kind {self.kind!r}; valid kinds: {', '.join(kinds())}")
         if self.size_bytes <= 0:
             raise UsageError(f"workload size must be positive, got {self.size_bytes} bytes")
 
+    @property
+    def is_user_file(self) -> bool:
+        return self.kind == user_file.KIND
+
+    @property
+    def name(self) -> str:
+        """What cells, records and reports call it: the kind, or ``file:PATH``."""
+        return f"{user_file.PREFIX}{self.path}" if self.is_user_file else self.kind
+
+    @classmethod
+    def named(cls, name: str, size_bytes: int, seed: int = 0) -> WorkloadSpec:
+        """The spec a record's ``workload`` names (its ``name``)."""
+        if user_file.is_user_file(name):
+            return cls(user_file.KIND, size_bytes, seed, name.removeprefix(user_file.PREFIX))
+        return cls(name, size_bytes, seed)
+
     def file_stem(self) -> str:
+        if self.is_user_file:
+            digest = hashlib.sha256(self.path.encode()).hexdigest()[:12]
+            return f"file-{digest}-{self.size_bytes}B"
         version = GENERATORS[self.kind].version
         return f"{self.kind}-{self.size_bytes}B-seed{self.seed}-v{version}"
 
@@ -137,8 +166,42 @@ def file_checksum(path: Path, block_bytes: int = 4 << 20) -> str:
     return h.hexdigest()
 
 
+def open_user_file(spec: WorkloadSpec, data_dir: Path, *, verify: bool = False) -> Workload:
+    """A user's file as a workload: checked, checksummed (once per version of the file), never written."""
+    path, st = user_file.checked_path(spec.name)
+    if st.st_size != spec.size_bytes:
+        raise UsageError(
+            f"workload file {spec.path!r} is {st.st_size} bytes now, {spec.size_bytes} when named"
+        )
+    # --verify reads the file again instead of trusting the checksum kept for this version of it.
+    digest, took_s = user_file.checksum(path, st, data_dir, reuse=not verify)
+    manifest = Manifest(
+        kind=spec.kind,
+        requested_size_bytes=st.st_size,
+        seed=0,
+        generator_version=0,
+        size_bytes=st.st_size,
+        records=0,
+        xxh3_64=digest,
+        media_type=user_file.media_type(path),
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime)),
+        generation_s=took_s,
+        details={"path": str(path), "identity": user_file.identity(st), "user_file": True},
+    )
+    return Workload(spec, path, manifest)
+
+
+def user_file_changed(workload: Workload) -> str | None:
+    """How a user's file differs from when it was checked (None: it does not, or it is generated)."""
+    if not workload.spec.is_user_file:
+        return None
+    return user_file.changed(workload.path, workload.manifest.details["identity"])
+
+
 def check_cached(spec: WorkloadSpec, data_dir: Path, *, verify: bool = False) -> tuple[Workload | None, str]:
     """The cached workload if it can be trusted, else ``None`` and why not."""
+    if spec.is_user_file:
+        return open_user_file(spec, data_dir), "ok"
     path, manifest_path = paths_for(spec, data_dir)
     if path.is_symlink() or manifest_path.is_symlink():
         # The cache trusts only files it wrote: a same-size file behind a link is not one.
@@ -247,6 +310,9 @@ def remove_stale_temps(data_dir: Path) -> int:
 
 def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None = None) -> Workload:
     """Generate ``spec`` into the cache, crash-safe, in constant memory."""
+    if spec.is_user_file:
+        # Never: a user's file is theirs (and this would only make a cached copy of nothing).
+        raise UsageError(f"{spec.name} is a user's file: it is read, never generated")
     generator = GENERATORS[spec.kind]
     directory = workload_dir(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -345,6 +411,8 @@ def ensure(
     message: MessageFn | None = None,
 ) -> Workload:
     """The workload for ``spec``: the cached file when it can be trusted, else a new one."""
+    if spec.is_user_file:
+        return open_user_file(spec, data_dir)
     if workload_dir(data_dir).exists():
         remove_stale_temps(data_dir)
     cached, why = check_cached(spec, data_dir, verify=verify)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from streambench.harness.cli.console import num, out_console
 from streambench.harness.common.errors import EXIT_CODES_HELP, Exit, UsageError
 from streambench.harness.common.text import console as make_console
 from streambench.harness.common.text import printable
-from streambench.harness.common.units import format_bytes
+from streambench.harness.common.units import format_bytes, parse_fraction
 from streambench.harness.results import baselines
 from streambench.harness.results.record import Record
 from streambench.harness.results.store import (
@@ -33,8 +32,6 @@ from streambench.harness.results.store import (
     write_atomic,
 )
 from streambench.harness.run_report import write_report
-
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
 
 
 @dataclass(frozen=True)
@@ -72,14 +69,6 @@ def load_inputs(path: Path) -> Inputs:
         ) from None
     upgraded = [Record.from_json(r) for r in records]
     return Inputs(meta_from_pytest_benchmark(obj), upgraded, path.parent, path.with_suffix(".html"))
-
-
-def parse_fraction(text: str) -> float:
-    """``'5%'`` (or ``'5'``) -> 0.05; a share from 0 to below 100 percent."""
-    match = _PERCENT.match(text)
-    if not match or float(match.group(1)) >= 100:
-        raise UsageError(f"bad percentage {text!r}: expected e.g. 5% (from 0 to below 100)")
-    return float(match.group(1)) / 100
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from streambench.workloads import cache
 FLAG_KEYS = (
     "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
     "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
-    "memory_limit", "pin", "budget",
+    "memory_limit", "pin", "budget", "path", "expect", "port", "ready_timeout",
 )  # fmt: skip
 
 
@@ -78,6 +78,17 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
         base = load_spec_file(MATRICES_DIR / "default.toml")
     # Only the flags the user gave: they override the file (and the defaults).
     flags = {key: getattr(args, key) for key in FLAG_KEYS if getattr(args, key) is not None}
+    servers = [*(f"serve:{c}" for c in args.serve or ()), *(f"url:{u}" for u in args.url or ())]
+    if servers:
+        # A user's server is the subject: beside the strategies given, or alone (never the catalogue);
+        # a list, so a command's own commas stay in it. Viewers measure it: sink http unless given.
+        given = (
+            normalise_spec({"strategy": flags["strategy"]}, "command line")["strategy"]
+            if args.strategy
+            else []
+        )
+        flags["strategy"] = [*given, *servers]
+        flags.setdefault("sink", "http")
     spec = merge(base, normalise_spec(flags, "command line"))
     if args.budget is not None and str(spec.get("repeat", "")).strip().lower() != "auto":
         raise UsageError(
@@ -101,7 +112,7 @@ def _finish(result: SessionResult, args: argparse.Namespace | None = None) -> in
 # Settings a resumed run takes from its run.json: given with --resume, they would be ignored.
 RESUME_IGNORES = (
     "matrix", "full", "profile", "profile_rate", "out", "dry_run", "yes", "verify_workloads", "drop_caches",
-    "no_plugins", "consumer_close_after",
+    "no_plugins", "consumer_close_after", "serve", "url",
 )  # fmt: skip
 
 
@@ -173,19 +184,40 @@ def add_commands(sub: Any) -> None:
     )
     axes = run.add_argument_group("matrix axes (comma lists; override --matrix and the defaults)")
     axes.add_argument(
-        "--strategy", action=Join, help="NAME[:KEY=VALUE...] (default: every registered strategy)"
+        "--strategy",
+        action=Join,
+        help="NAME[:KEY=VALUE...], or your module: ./copy.mjs, ./mine.py:Mine (default: every registered "
+        "strategy)",
     )
     axes.add_argument(
         "--workload",
         action=Join,
-        help="KIND:SIZE[:OPTION], e.g. mp4:1GiB:moov=end (default: video:1GiB,csv:1GiB)",
+        help="KIND:SIZE[:OPTION], e.g. mp4:1GiB:moov=end, or your file: file:PATH (read, never written) "
+        "(default: video:1GiB,csv:1GiB)",
     )
     axes.add_argument("--sink", action=Join, help=f"{', '.join(SINKS)} (default: null,file)")
     axes.add_argument(
         "--chunk-size", action=Join, help="read size, Node's readable highWaterMark (default: 64KiB)"
     )
     axes.add_argument("--cache", action=Join, help="warm, cold (default: warm)")
-    axes.add_argument("--transform", action=Join, help=f"{', '.join(TRANSFORM_NAMES)} (default: none)")
+    axes.add_argument(
+        "--transform",
+        action=Join,
+        help=f"{', '.join(TRANSFORM_NAMES)}, or your module: ./upper.mjs, ./upper.py:Upper (default: none)",
+    )
+    axes.add_argument(
+        "--serve",
+        action="append",
+        metavar="CMD",
+        help="your HTTP server as the subject: started with $PORT/{port} and $FILE/{file} (the workload); "
+        "measured by --sink http or browser viewers",
+    )
+    axes.add_argument(
+        "--url",
+        action="append",
+        metavar="URL",
+        help="a server you run, http://127.0.0.1:PORT/PATH: its viewers are measured, its memory is not",
+    )
     axes.add_argument(
         "--consumer-rate", action=Join, help="the consumer's read rate, e.g. 50MB/s (default: unlimited)"
     )
@@ -202,6 +234,21 @@ def add_commands(sub: Any) -> None:
     )
     one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
     one.add_argument("--view-size", action=Once, help=one_view)
+    one.add_argument("--path", action=Once, help="--serve: the path the viewers ask for (default /)")
+    one.add_argument(
+        "--expect",
+        action=Once,
+        metavar="FILE",
+        help="--serve/--url: the file its bodies must equal, when it does not serve the workload's $FILE",
+    )
+    one.add_argument(
+        "--port", action=Once, help="--serve: the port your server listens on when it ignores $PORT"
+    )
+    one.add_argument(
+        "--ready-timeout",
+        action=Once,
+        help="--serve: seconds your server may take to open its port (default 15)",
+    )
     one.add_argument(
         "--http-route",
         action=Once,

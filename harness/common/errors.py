@@ -33,3 +33,24 @@ class UsageError(Exception):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the harness is (as Ctrl-C is), so a stopped run says how to resume."""
+
+
+def raised_at(exc: BaseException) -> str:
+    """`` (at file.py:LINE in NAME)`` of the innermost frame of an exception in code that is neither
+    streambench's nor Python's (its library, installed packages): where the user's code failed, or
+    called what failed ("" when no such frame is on the way)."""
+    import os
+    import sysconfig
+    import traceback
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]  # the folder of harness/, strategies/, ...
+    skipped = [str(root / package) for package in ("harness", "strategies", "workloads", "reports")]
+    skipped += [sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    roots = tuple(os.path.join(os.path.realpath(p), "") for p in skipped)
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        name = frame.filename
+        if name.startswith("<") or os.path.realpath(name).startswith(roots):
+            continue
+        return f" (at {os.path.basename(name)}:{frame.lineno} in {frame.name})"
+    return ""

@@ -107,3 +107,14 @@ def format_bytes(n_bytes: float) -> str:
             return f"{text}{unit}"
         value /= 1024
     raise AssertionError("unreachable")
+
+
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*$")
+
+
+def parse_fraction(text: str) -> float:
+    """``'5%'`` (or ``'5'``) -> 0.05; a share from 0 to below 100 percent."""
+    match = _PERCENT.match(text)
+    if not match or float(match.group(1)) >= 100:
+        raise UsageError(f"bad percentage {text!r}: expected e.g. 5% (from 0 to below 100)")
+    return float(match.group(1)) / 100

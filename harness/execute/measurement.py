@@ -61,6 +61,8 @@ class Verdict:
 
     verified: bool
     detail: str
+    # What the bytes were checked against (the record's verified_by).
+    method: str = ""
 
 
 NOTHING_RECEIVED = Received(0, "", None, None)

@@ -88,6 +88,8 @@ def _verification(ctx: RunContext, m: Measurement, outcome: str, report: Measure
     size_bytes = ctx.workload.manifest.size_bytes
     received = m.received
     what = "the workload's" if cell.transform == "none" else f"the {cell.transform} reference's"
+    if expected.unverifiable is not None:
+        return False, f"not verified: {expected.unverifiable}"
     # Each check: (passed, what to say when it did not).
     checks = [
         (outcome == "ok", f"outcome {outcome}"),
@@ -120,6 +122,8 @@ class RunFacts:
     noise: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)
+    # The user's own subjects: modules (path, sha256), a server, a file (harness.execute.user_code).
+    user_code: dict[str, Any] = field(default_factory=dict)
     # A profiler pass's summary and artifacts, or why there are none.
     profile: dict[str, Any] = field(default_factory=dict)
     profile_artifacts: dict[str, str] = field(default_factory=dict)
@@ -166,6 +170,7 @@ def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
         bytes_received=m.received.bytes_received,
         verified=verified,
         verify_detail=verify_detail,
+        verified_by=m.verdict.method if m.verdict is not None else ctx.expected.method,
         sink_detail=dict(m.sink_detail),
         resident_bytes_before=ctx.cache.resident_bytes,
         resident_method=ctx.cache.resident_method,
@@ -182,6 +187,7 @@ def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
         s3=dict(m.s3),
         browser=dict(m.browser),
         cluster=dict(facts.cluster),
+        user_code=dict(facts.user_code),
         leftover_processes=m.leftover_processes,
         noise=dict(facts.noise),
         machine=dict(facts.machine),
@@ -202,7 +208,7 @@ def _cell_fields(ctx: RunContext) -> dict[str, Any]:
     cell = ctx.planned.cell
     return {
         "strategy": cell.strategy,
-        "workload": cell.workload.kind,
+        "workload": cell.workload.name,
         "size_bytes": ctx.workload.manifest.size_bytes,
         "seed": cell.workload.seed,
         "sink": cell.sink,

@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from streambench.harness import runtimes
+from streambench.harness.common.errors import UsageError
 from streambench.harness.common.lifeline import kill_group
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.executors import ExecutorFactory, executor_for
 from streambench.harness.execute.expected import Expected, expected_for
 from streambench.harness.execute.measurement import Measurement
 from streambench.harness.execute.recording import RunFacts, to_record
+from streambench.harness.execute.user_code import user_code_of
 from streambench.harness.machine.info import machine_identity
 from streambench.harness.machine.provenance import CpuTicks, noise
 from streambench.harness.measure import profilers
@@ -34,6 +36,10 @@ from streambench.harness.results.store import ResultStore
 from streambench.harness.sinks.handles import remove_scratch, scratch_dir
 from streambench.workloads import cache
 from streambench.workloads.cache import Workload, WorkloadSpec
+
+
+class WorkloadChanged(UsageError):
+    """A user's workload file changed during the session: it stops (exit 2), every record kept."""
 
 
 @dataclass
@@ -73,13 +79,25 @@ class Runner:
 
     def run(self, planned: list[PlannedRun]) -> list[Record]:
         records: list[Record] = []
+        self.check_user_files()
         for index, run in enumerate(planned):
             self.events.on_start(run, index, len(planned))
             record = self.checked_run(run)
             self.store.append(record)  # appended the moment it exists
             records.append(record)
             self.events.on_record(record)
+            self.check_user_files()
         return records
+
+    def check_user_files(self) -> None:
+        """A user's workload file that changed stops the session (exit 2); every record so far is kept."""
+        for workload in self.workloads.values():
+            why = cache.user_file_changed(workload)
+            if why is not None:
+                raise WorkloadChanged(
+                    f"workload {workload.spec.name} changed during the run ({why}): the runs measured "
+                    f"before are kept in {self.store.run_dir}, no more were started"
+                )
 
     def lost(self, run: PlannedRun, who: str, why: str, cluster: dict[str, Any]) -> Record:
         """The record of a run that left none where it ran (its cluster worker died): crashed, and why."""
@@ -105,8 +123,8 @@ class Runner:
         if record.verified or record.transform != "none" or record.bytes_received != record.size_bytes:
             return record
         spec = next((s for s in self.workloads if s.file_stem() == self._stem(record)), None)
-        if spec is None:
-            return record
+        if spec is None or spec.is_user_file:
+            return record  # a user's file is never regenerated (check_user_files says it changed)
         workload = self.workloads[spec]
         digest = cache.file_checksum(workload.path)
         if digest == workload.manifest.xxh3_64:
@@ -123,7 +141,7 @@ class Runner:
         )
 
     def _stem(self, record: Record) -> str:
-        return WorkloadSpec(record.workload, record.size_bytes, record.seed).file_stem()
+        return WorkloadSpec.named(record.workload, record.size_bytes, record.seed).file_stem()
 
     def _context(self, run: PlannedRun) -> RunContext:
         cell = run.cell
@@ -139,6 +157,8 @@ class Runner:
         if run.profiler is not None and why_not is None:
             ctx.profile_dir = profilers.profiles_dir(self.store.run_dir, cell.cell_id)
             ctx.profile_dir.mkdir(parents=True, exist_ok=True)
+        # The user's code as it is run (its sha256 now, not after a change during the run).
+        user_code = user_code_of(cell, ctx.workload, self.config)
         self._current = ctx
         before = CpuTicks.now()
         try:
@@ -152,6 +172,7 @@ class Runner:
             noise=noise(before, CpuTicks.now()),
             machine=machine_identity(),
             cluster=dict(self.cluster),
+            user_code=user_code,
         )
         if run.profiler is not None and why_not is None:
             facts = self._profiled(run, measurement, ctx, facts, runtime)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from streambench.harness.common.lifeline import PARENT_PID_ENV
 from streambench.harness.common.paths import PACKAGE_ROOT
@@ -32,6 +32,33 @@ def make_listener(backlog: int = 1024) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class ServerHandle(Protocol):
+    """A server under test as the HTTP and browser executors use it: ours (:class:`ServerProcess`),
+    or a user's (:mod:`harness.http.endpoint_handle`). A runtime's ``start_server`` makes one."""
+
+    port: int
+
+    @property
+    def pid(self) -> int | None: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def alive(self) -> bool: ...
+
+    def target(self, default: str) -> str: ...
+
+    def stats(self, timeout_s: float = 5.0) -> dict[str, Any]: ...
+
+    def stop(self, timeout_s: float = 15.0) -> dict[str, Any]: ...
+
+    def kill(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def stderr_tail(self, n_bytes: int = 4000) -> str: ...
 
 
 class ServerProcess:
@@ -55,9 +82,11 @@ class ServerProcess:
 
     @classmethod
     def start(
-        cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None
-    ) -> ServerProcess:
-        """Start the server: ``program`` (a runtime's server speaking this protocol), else aiohttp's."""
+        cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None,
+        cgroup_procs: Path | None = None,
+    ) -> ServerProcess:  # fmt: skip
+        """Start the server: ``program`` (a runtime's server speaking this protocol), else aiohttp's;
+        ready, it is put under the run's cap (``cgroup_procs``) before the first request."""
         # Upload folders of servers that died with a killed harness (kill -9 skips every cleanup).
         sweep_dead(Path(tempfile.gettempdir()), UPLOAD_DIR_PREFIX)
         listener = make_listener()
@@ -101,6 +130,10 @@ class ServerProcess:
             line = server._read_line(ready_timeout_s)
             if line is None or line.get("event") != "ready":
                 raise RuntimeError(f"http server did not start: {line}; stderr: {server.stderr_tail()}")
+            if cgroup_procs is not None:
+                # Under the cap before the first request: a server that holds whole files per
+                # viewer is killed and recorded, not a dead machine.
+                cgroup_procs.write_text(str(server.pid))
         except BaseException:
             server.close()
             raise
@@ -110,6 +143,17 @@ class ServerProcess:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.poll()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def target(self, default: str) -> str:
+        """What a viewer asks for: the route's own request (``/file?strategy=NAME``)."""
+        return default
 
     def _read_line(self, timeout_s: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout_s

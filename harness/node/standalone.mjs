@@ -21,7 +21,7 @@ const job = {
 };
 const stats = newStats();
 const sink = openSink(job, job.chunk_bytes);
-const readable = noop ? null : openSource(job, makeTransform(job, {}), stats);
+const readable = noop ? null : openSource(job, await makeTransform(job, {}), stats);
 if (noop) {
   const done = finished(sink);
   sink.end();

@@ -5,7 +5,9 @@ import crypto from "node:crypto";
 import { once } from "node:events";
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { pipeline, Transform } from "node:stream";
+import { pathToFileURL } from "node:url";
 import zlib from "node:zlib";
 
 const BUFFERED_TIMELINE_MAX = 2000;
@@ -72,9 +74,45 @@ function grepTransform(pattern, notes) {
   });
 }
 
-export function makeTransform(job, notes) {
+// --- a user's module: the strategy or transform a path names (README "Measure your own code") -----
+
+// Where the user's code threw: "file.mjs:LINE" of the first frame in a file that is neither Node's
+// (node:) nor streambench's own (this folder); "" when there is none.
+const OURS = path.dirname(new URL(import.meta.url).pathname) + path.sep;
+export function topFrame(e) {
+  for (const line of String(e?.stack || "").split("\n").slice(1)) {
+    const m = line.match(/\(?((?:file:\/\/)?\/[^():\s]+):(\d+):\d+\)?\s*$/);
+    if (m && !m[1].replace("file://", "").startsWith(OURS)) return `${path.basename(m[1])}:${m[2]}`;
+  }
+  return "";
+}
+
+export async function loadUserExport(file, exportName) {
+  const mod = await import(pathToFileURL(file).href);
+  const name = exportName || "default";
+  const found = mod[name];
+  if (typeof found !== "function") {
+    const what = name === "default" ? "default export" : `export '${name}'`;
+    const names = Object.keys(mod).join(", ") || "nothing";
+    throw new TypeError(`${path.basename(file)} has no function as its ${what} (it exports: ${names})`);
+  }
+  return found;
+}
+
+// A transform module's export makes a new stream Transform (a function, sync or async, of nothing).
+export async function makeUserTransform(file, exportName) {
+  const make = await loadUserExport(file, exportName);
+  const made = await make();
+  if (!made || typeof made.pipe !== "function" || typeof made.write !== "function") {
+    throw new TypeError(`${path.basename(file)}: its export made ${made === null ? "null" : typeof made}, not a stream Transform`);
+  }
+  return made;
+}
+
+export async function makeTransform(job, notes) {
   const name = job.transform;
   if (!name || name === "none") return null;
+  if (job.transform_module) return makeUserTransform(job.transform_module.path, job.transform_module.export);
   if (name === "gzip") {
     notes.gzip_level = job.gzip_level;
     return zlib.createGzip({ level: job.gzip_level });
@@ -179,7 +217,8 @@ export const STRATEGIES = {
 
 // The readable a strategy reads (the file, through the transform when there is one).
 export function openSource(job, transform, stats) {
-  if (job.strategy === "node-readfile" || job.strategy === "node-pipeline") return null;
+  // These open their own (and a user's module opens its own: it is given the path).
+  if (job.strategy === "node-readfile" || job.strategy === "node-pipeline" || job.user_module) return null;
   const src = fs.createReadStream(job.source_path, { highWaterMark: job.chunk_bytes });
   stats.source = src;
   if (!transform) return src;

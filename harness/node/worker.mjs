@@ -1,16 +1,27 @@
 // The measured Node.js process: the seeds' own stream code, run the way the Python worker runs.
 //
-// `node harness/node/worker.mjs JOB_JSON` (JOB as harness.execute.executors.node writes it) with the
-// sink's fd and a result fd inherited. It joins the cgroup, resets its peak-RSS mark (clear_refs),
-// takes its baseline, then does nothing in the measured section but move the bytes with one of the
-// strategies below, and writes one JSON report (harness/measure/report.py's keys) to the result fd,
-// also when the strategy failed (outcome "error" with Node's own message).
+// `node harness/node/worker.mjs JOB_JSON` (JOB as harness.execute.executors.sink writes it, and
+// harness.runtimes.node adds to) with the sink's fd and a result fd inherited. It joins the cgroup,
+// resets its peak-RSS mark (clear_refs), takes its baseline, then does nothing in the measured
+// section but move the bytes with one of the seeds' strategies or the user's own module, and writes
+// one JSON report (harness/measure/report.py's keys) to the result fd, also when the strategy failed
+// (outcome "error" with Node's own message and the file:line it was thrown at).
 //
 // No npm dependency: node: built-ins only.
 
 import fs from "node:fs";
 
-import { makeTransform, monotonic, newStats, openSink, openSource, STRATEGIES } from "./strategies.mjs";
+import {
+  finished,
+  loadUserExport,
+  makeTransform,
+  monotonic,
+  newStats,
+  openSink,
+  openSource,
+  STRATEGIES,
+  topFrame,
+} from "./strategies.mjs";
 
 const job = JSON.parse(process.argv[2]);
 const MEMORY_SAMPLE_MS = 10;
@@ -54,18 +65,48 @@ function resetPeakRss() {
 
 // --- the measured section -------------------------------------------------------------------------
 
+// A user's module (README "Measure your own code"): its export is called with what the harness made,
+// inside the measured section; it resolves when every byte is written (a sink it did not end is
+// ended and awaited here, inside the section: the bytes must be out).
+const abort = new AbortController();
+process.once("SIGTERM", () => abort.abort(new Error("streambench stopped the run (SIGTERM)")));
+
+async function userStrategy(user, notes, writableHwm) {
+  const fn = await loadUserExport(user.path, user.export);
+  return async ({ transform, sink, stats }) => {
+    const moved = await fn({
+      sourcePath: job.source_path,
+      sizeBytes: job.size_bytes,
+      sink,
+      chunkBytes: job.chunk_bytes,
+      highWaterMark: writableHwm,
+      transform,
+      signal: abort.signal,
+      options: user.options,
+    });
+    if (!sink.writableFinished) {
+      const done = finished(sink);
+      if (!sink.writableEnded) sink.end();
+      await done;
+    }
+    stats.moved = typeof moved === "number" ? moved : job.size_bytes;
+    if (typeof moved !== "number") notes.bytes_moved_from = "the source's size (the module returned no number)";
+  };
+}
+
 async function main() {
-  const run = STRATEGIES[job.strategy];
-  if (!run) throw new Error(`unknown Node strategy ${job.strategy}`);
   const notes = { node_version: process.version, v8_version: process.versions.v8 };
   const writableHwm = job.high_water_mark_bytes || job.chunk_bytes;
+  // Loaded before the section, as a built-in strategy's code is.
+  const run = job.user_module ? await userStrategy(job.user_module, notes, writableHwm) : STRATEGIES[job.strategy];
+  if (!run) throw new Error(`unknown Node strategy ${job.strategy}`);
   const stats = newStats();
   const sink = openSink(job, writableHwm);
-  const transform = makeTransform(job, notes);
+  const transform = await makeTransform(job, notes);
   if (job.strategy === "node-readfile" && transform) throw new Error("node-readfile runs no transform");
   const readable = openSource(job, transform, stats);
   notes.readable_high_water_mark_bytes = stats.source ? stats.source.readableHighWaterMark : job.chunk_bytes;
-  if (job.strategy === "node-readfile") delete notes.readable_high_water_mark_bytes;
+  if (job.strategy === "node-readfile" || job.user_module) delete notes.readable_high_water_mark_bytes;
   notes.writable_high_water_mark_bytes = sink.writableHighWaterMark;
 
   // Setup is done: under the cap (as the Python worker joins after its imports), and from
@@ -88,8 +129,9 @@ async function main() {
     await run({ source: job.source_path, readable, transform, sink, t0, stats, job });
   } catch (e) {
     outcome = "error";
-    error = `${e.name || "Error"}: ${e.message}`;
-    process.stderr.write(`${e.stack || e}\n`);
+    const where = topFrame(e);
+    error = `${e?.name || "Error"}: ${e?.message ?? e}${where ? ` (at ${where})` : ""}`;
+    process.stderr.write(`${e?.stack || e}\n`);
   }
   const t1 = monotonic();
   clearInterval(sampler);
@@ -157,7 +199,9 @@ main().then(
   (e) => {
     // Setup failed before the run: still report, never hang.
     try {
-      writeAll(job.result_fd, JSON.stringify({ outcome: "error", error: `worker setup: ${e.name}: ${e.message}` }));
+      const where = topFrame(e);
+      const what = `worker setup: ${e?.name}: ${e?.message ?? e}${where ? ` (at ${where})` : ""}`;
+      writeAll(job.result_fd, JSON.stringify({ outcome: "error", error: what }));
     } catch {
       // the parent will record a crash
     }

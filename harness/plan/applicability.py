@@ -5,11 +5,15 @@ The cell's runtime decides (:mod:`harness.runtimes`); the rules shared by runtim
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streambench.harness import runtimes
 from streambench.harness.common.errors import UsageError
-from streambench.harness.plan.config import Cell
+from streambench.harness.plan.config import VIEWER_SINKS, Cell
 from streambench.strategies.base import Capability, Strategy
 from streambench.strategies.registry import Registry
+from streambench.strategies.user_module import UserModule, is_user_module, parse_user_module
+from streambench.workloads import user_file
 
 TEXT_KINDS = frozenset({"csv", "log", "ndjson"})
 # The CSV export endpoint's two ways, by the strategy that stands for each.
@@ -56,8 +60,9 @@ def browser_skip_reason(cell: Cell) -> str | None:
 
     if find_chromium() is None:
         return "chromium is not installed (apt-get install chromium)"
-    if cell.workload.kind not in PLAYABLE_KINDS:
-        return f"a browser plays a real video (mp4, mp4-moov-end), not {cell.workload.kind}"
+    if not _playable(cell):
+        kinds = "mp4, mp4-moov-end, a video file of yours"
+        return f"a browser plays a real video ({kinds}), not {cell.workload.name}"
     if cell.transform != "none":
         return "a browser plays the file as served: no transform"
     if cell.http_route not in BROWSER_ROUTES:
@@ -77,8 +82,26 @@ def transform_skip_reason(cell: Cell, strategy: type[Strategy]) -> str | None:
         )
     if cell.transform == "csv-select" and cell.workload.kind != "csv":
         return f"csv-select needs a csv workload, not {cell.workload.kind}"
-    if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS:
+    if cell.transform == "grep" and cell.workload.kind not in TEXT_KINDS and not cell.workload.is_user_file:
         return f"grep needs a text workload, not {cell.workload.kind}"
+    return None
+
+
+def _playable(cell: Cell) -> bool:
+    if cell.workload.is_user_file:
+        return user_file.media_type(Path(cell.workload.path)).startswith("video/")
+    return cell.workload.kind in PLAYABLE_KINDS
+
+
+def user_code_skip_reason(cell: Cell, strategy: type[Strategy]) -> str | None:
+    """The rules of a user's module, whatever runs it: it writes into a sink (a server is --serve), and a
+    transform module runs in strategies of its own language."""
+    if isinstance(getattr(strategy, "user_module", None), UserModule) and cell.sink in VIEWER_SINKS:
+        return "a module moves bytes into null, file or tcp; measure your own server with --serve 'CMD'"
+    if is_user_module(cell.transform):
+        theirs, ours = parse_user_module(cell.transform).language, runtimes.language_of(strategy)
+        if theirs != ours:
+            return f"{cell.transform} is a {theirs} transform: {strategy.name} runs {ours}"
     return None
 
 
@@ -89,7 +112,7 @@ def skip_reason(cell: Cell, registry: Registry) -> str | None:
         runtime = runtimes.for_strategy(cls, cell.runtime)
     except UsageError as exc:
         return str(exc)
-    return runtime.unavailable() or runtime.skip_reason(cell, cls)
+    return runtime.unavailable() or user_code_skip_reason(cell, cls) or runtime.skip_reason(cell, cls)
 
 
 def split_runnable(cells: list[Cell], registry: Registry) -> tuple[list[Cell], list[tuple[Cell, str]]]:

@@ -52,7 +52,7 @@ class Cell:
     def fields(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
-            "workload": self.workload.kind,
+            "workload": self.workload.name,
             "size_bytes": self.workload.size_bytes,
             "seed": self.workload.seed,
             "sink": self.sink,
@@ -156,6 +156,20 @@ class Placement:
 
 
 @dataclass(frozen=True)
+class EndpointSettings:
+    """How a user's own server is reached and checked (``--serve``/``--url`` cells)."""
+
+    # What the viewers GET from a --serve'd server (--url names its own path).
+    path: str = "/"
+    # The file its bodies must equal (--expect), when it does not serve the workload ($FILE).
+    expect: Path | None = None
+    # The port it listens on when it does not take $PORT (--port); 0: streambench picks one.
+    port: int = 0
+    # How long it may take to open its port.
+    ready_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """A whole ``streambench run``: the matrix plus where things live and limits."""
 
@@ -176,4 +190,5 @@ class RunConfig:
     pin: Placement | None = None
     # py-spy's samples per second in a CPU profiler pass (--profile-rate).
     profile_rate_hz: int = 100
+    endpoint: EndpointSettings = field(default_factory=EndpointSettings)
     extra: dict[str, str] = field(default_factory=dict)

@@ -64,7 +64,9 @@ def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
 
 def estimate(planned: list[PlannedRun], data_dir: Path, calibration: dict[str, Any]) -> Estimate:
     specs = {p.cell.workload for p in planned}
-    new_bytes = sum(s.size_bytes for s in specs if cache.check_cached(s, data_dir)[0] is None)
+    new_bytes = sum(
+        s.size_bytes for s in specs if not s.is_user_file and cache.check_cached(s, data_dir)[0] is None
+    )
     dest_sizes = {p.cell.workload.size_bytes for p in planned if p.cell.sink == "file"}
     probe = data_dir if data_dir.exists() else Path(data_dir.anchor or "/")
     return Estimate(

@@ -27,17 +27,32 @@ from streambench.harness.plan.config import (
     HTTP_ROUTES,
     SINKS,
     TRANSFORM_NAMES,
+    EndpointSettings,
     MatrixConfig,
     Placement,
 )
+from streambench.harness.plan.user_code import check_user_module
 from streambench.strategies.registry import Registry
+from streambench.strategies.user_module import is_user_module
+from streambench.workloads import user_file
 from streambench.workloads.cache import WorkloadSpec
 from streambench.workloads.registry import GENERATORS, kinds
 
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
              "link_rate")  # fmt: skip
 GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
-RUN_SCALAR_KEYS = ("repeat", "warmup", "timeout", "memory_limit", "pin", "budget")
+RUN_SCALAR_KEYS = (
+    "repeat",
+    "warmup",
+    "timeout",
+    "memory_limit",
+    "pin",
+    "budget",
+    "path",
+    "expect",
+    "port",
+    "ready_timeout",
+)
 GROUP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, "name")
 TOP_KEYS = (*LIST_KEYS, *GROUP_SCALAR_KEYS, *RUN_SCALAR_KEYS, "group", "description")
 
@@ -137,7 +152,11 @@ def _choices(kind: str, values: list[str], valid: tuple[str, ...] | list[str]) -
 
 
 def parse_workload(text: str, seed: int) -> WorkloadSpec:
-    """``KIND:SIZE`` or ``KIND:SIZE:OPTION`` (``mp4:1GiB:moov=end``: the option names a variant kind)."""
+    """``KIND:SIZE`` or ``KIND:SIZE:OPTION`` (``mp4:1GiB:moov=end``: the option names a variant kind);
+    ``file:PATH``: the user's own file, as it is now (read, never written)."""
+    if user_file.is_user_file(text):
+        _, st = user_file.checked_path(text)
+        return WorkloadSpec(user_file.KIND, st.st_size, 0, user_file.shown(text))
     kind, sep, rest = text.partition(":")
     if not sep:
         raise UsageError(f"bad workload {text!r}: expected KIND:SIZE, e.g. video:256MiB")
@@ -161,6 +180,9 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
     strategies = tuple(full.get("strategy") or registry.names())
     for name in strategies:
         registry.resolve(name)  # unknown names or options: one clear line
+        check_user_module(name, "strategy")  # a user's module that is not what the contract asks: one too
+    for transform in full["transform"]:
+        check_user_module(transform, "transform")
     if not full.get("workload"):
         raise UsageError("no workload given (e.g. --workload video:256MiB)")
     seed = _int(full, "seed", 0, MAX_SEED)
@@ -184,7 +206,10 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         dest=_choices("dest", [str(full["dest"])], DEST_MODES)[0],
         repeat=repeat,
         warmup=warmup,
-        transforms=_choices("transform", full["transform"], TRANSFORM_NAMES),
+        transforms=tuple(
+            t if is_user_module(t) else _choices("transform", [t], TRANSFORM_NAMES)[0]
+            for t in full["transform"]
+        ),
         consumer_rates_bps=tuple(parse_rate(r) for r in full["consumer_rate"]),
         high_water_mark_bytes=parse_size(str(full["high_water_mark"])),
         clients=tuple(_clients(c) for c in full["clients"]),
@@ -274,6 +299,23 @@ def restrict_spec(spec: Mapping[str, Any], only: str) -> dict[str, Any]:
         raise UsageError(f"--only {only}: no cell of this matrix has {key} in {', '.join(wanted)}")
     out["group"] = groups
     return out
+
+
+def endpoint_settings(spec: Mapping[str, Any]) -> EndpointSettings:
+    """``path``, ``expect`` and ``port``: how a user's server (``--serve``) is asked and checked."""
+    path = str(spec.get("path", "/"))
+    if not path.startswith("/") or not path.isprintable() or " " in path:
+        raise UsageError(f"bad --path {path[:60]!r}: a request path, e.g. /video")
+    expect = None
+    if spec.get("expect") is not None:
+        expect, _ = user_file.checked_path(user_file.PREFIX + str(spec["expect"]), "--expect file")
+    port = 0
+    if spec.get("port") is not None:
+        port = parse_count(spec["port"], "--port", 1, 65535)
+    ready_timeout_s = parse_seconds(
+        spec.get("ready_timeout", EndpointSettings.ready_timeout_s), "ready_timeout"
+    )
+    return EndpointSettings(path=path, expect=expect, port=port, ready_timeout_s=ready_timeout_s)
 
 
 def parse_pin(text: object, cores: tuple[int, ...] | None = None) -> Placement | None:

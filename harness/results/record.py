@@ -43,6 +43,12 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       (an S3 upload: method, server, etag, ...), ``browser`` (the tabs: pages, first frame,
       seek, screenshots, ...), ``cluster`` ({"dask_worker": address} when a Dask worker ran
       it; was the top-level ``worker``).
+ 11 - the user's own code: ``user_code`` holds the user's module (strategy, transform: path, sha256,
+      language), server (endpoint: command, path, expect; or url, server_measured false) and file
+      (workload: path, xxh3_64), {} for streambench's own; ``workload`` is ``file:PATH`` for a user's
+      file. verified_by: what the far end's bytes were checked against (the workload's xxh3-64, a
+      transform's reference, a user transform's own output computed apart twice, each viewer's
+      range of the file).
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ from typing import Any
 
 from streambench.harness.measure.report import SectionFigures
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -108,6 +114,7 @@ class Record(SectionFigures):
     bytes_received: int | None = None
     verified: bool | None = None  # None: nobody could check (a pytest-benchmark import)
     verify_detail: str = ""
+    verified_by: str = ""  # what the bytes were checked against (the workload's xxh3-64, a reference, ...)
     sink_detail: dict[str, Any] = field(default_factory=dict)
     # cache state: asked, made, measured, consistent
     resident_bytes_before: int | None = None
@@ -130,6 +137,7 @@ class Record(SectionFigures):
     s3: dict[str, Any] = field(default_factory=dict)
     browser: dict[str, Any] = field(default_factory=dict)
     cluster: dict[str, Any] = field(default_factory=dict)
+    user_code: dict[str, Any] = field(default_factory=dict)
     leftover_processes: int = 0
     # The machine around the run (harness.machine.provenance.noise), and the machine itself.
     noise: dict[str, Any] = field(default_factory=dict)

@@ -1,15 +1,16 @@
 """The runtime seam: what runs a strategy (Python, Node.js, ...), one file per runtime.
 
-Everything the harness must know about a runtime is asked of its :class:`Runtime`: whether it
-can run here and its version, which cells it can run and why not, the command that starts its
-measured worker for a run (profiled or not), what the far end must decode, the command of its
-HTTP server, its profiler passes and their summaries, and the command of a bare standalone run
-for ``bench-overhead``. A strategy class says which *language* it is written in
-(``language``, "python" when it says nothing); a cell names its runtime (``Cell.runtime``) or
-gets the default runtime of its strategy's language.
+Everything the harness must know about a runtime is asked of its :class:`Runtime`: whether it can
+run here and its version, which cells it can run and why not, the command that starts its measured
+worker for a run (profiled or not), what the far end must decode, its HTTP server (started) and what
+its bodies are checked against, what is wrong with a user's module and a user's transform's output,
+its profiler passes and their summaries, and the command of a bare standalone run for
+``bench-overhead``. The endpoint runtime's "server" is the user's own. A strategy class says which
+*language* it is written in (``language``, "python" when it says nothing); a cell names its runtime
+(``Cell.runtime``) or gets the default runtime of its strategy's language.
 
-Built-in runtimes are listed here by import path (imported only when asked for); a package adds
-one through the entry-point group ``streambench.runtimes`` (an object with this shape), and a test
+Built-in runtimes are listed here by import path (imported only when asked for); a package adds one
+through the entry-point group ``streambench.runtimes`` (an object with this shape), and a test
 through :func:`register`. Nothing outside this package compares a runtime's name
 (``tests/unit/test_layers.py`` checks it).
 """
@@ -26,15 +27,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 from streambench.harness.common.errors import UsageError
 
 if TYPE_CHECKING:
-    from streambench.harness.plan.config import Cell
+    from streambench.harness.http.server_config import ServerConfig
+    from streambench.harness.http.server_handle import ServerHandle
+    from streambench.harness.plan.config import Cell, RunConfig
     from streambench.harness.plan.planning import PlannedRun
     from streambench.strategies.base import Strategy
+    from streambench.strategies.user_module import UserModule
+    from streambench.workloads.cache import Workload
 
 ENTRY_POINT_GROUP = "streambench.runtimes"
 # name -> "module:attribute" of the runtime object; the first of a language is its default.
 BUILTINS: dict[str, str] = {
     "python": "streambench.harness.runtimes.python:PYTHON",
     "node": "streambench.harness.runtimes.node:NODE",
+    "endpoint": "streambench.harness.runtimes.endpoint:ENDPOINT",
 }
 DEFAULT_LANGUAGE = "python"
 
@@ -80,8 +86,29 @@ class Runtime(Protocol):
         """What the far end must decode before it counts (its gzip writes other bytes than ours)."""
         ...
 
-    def server_command(self) -> list[str]:
-        """The HTTP server (harness.http.server_child's protocol) that serves this runtime's strategies."""
+    def start_server(
+        self, cell: Cell, config: ServerConfig, run: RunConfig, cgroup_procs: Path | None
+    ) -> ServerHandle:
+        """The HTTP server of a cell, started, ready and under the cap (``cgroup_procs``): ours speak
+        harness.http.server_child's protocol; the endpoint runtime's is the user's own."""
+        ...
+
+    def preflight(self, cell: Cell, workload: Workload, run: RunConfig) -> None:
+        """Once per cell, before any run: raise UsageError when it cannot run at all (a user's server
+        that exits at once or never opens its port); nothing to check for most runtimes."""
+        ...
+
+    def body_file(self, cell: Cell, workload: Workload, run: RunConfig) -> Path | None:
+        """The file an HTTP cell's bodies must equal (None: nothing to check them against)."""
+        ...
+
+    def check_module(self, module: UserModule, role: str) -> str | None:
+        """What is wrong with a user's module as a "strategy" or "transform", found by loading it apart
+        (a child); None when it has the shape the contract asks."""
+        ...
+
+    def transform_command(self, module: UserModule, source: Path, chunk_bytes: int) -> list[str]:
+        """A child that writes a user's transform of ``source`` (read ``chunk_bytes`` at a time) to stdout."""
         ...
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:
@@ -103,6 +130,26 @@ class Runtime(Protocol):
     def reported_version(self, notes: Mapping[str, Any]) -> str | None:
         """The version its worker or server reported of itself (None: ask ``version()``)."""
         ...
+
+
+CHECK_TIMEOUT_S = 30.0
+
+
+def check_in_child(argv: list[str]) -> str | None:
+    """Run a module check child: None when it exits 0, else the one line it printed."""
+    import subprocess
+
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, check=False,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f"loading it took more than {CHECK_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return f"cannot start {argv[0]}: {exc.strerror or exc}"
+    if done.returncode == 0:
+        return None
+    lines = (done.stdout.strip() or done.stderr.strip() or f"exit status {done.returncode}").splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
 
 
 _registered: dict[str, Runtime] = {}

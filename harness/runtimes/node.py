@@ -18,16 +18,22 @@ from collections import Counter
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streambench.harness.common.lifeline import dies_with_us
 from streambench.harness.common.paths import PACKAGE_ROOT
 from streambench.harness.plan.applicability import browser_skip_reason
-from streambench.harness.plan.config import Cell
+from streambench.harness.plan.config import Cell, RunConfig
 from streambench.harness.plan.planning import PlannedRun
-from streambench.harness.runtimes import WorkerCommand
+from streambench.harness.runtimes import WorkerCommand, check_in_child
 from streambench.strategies.base import Capability, Strategy
 from streambench.strategies.transforms import GREP_PATTERN, GZIP_LEVEL
+from streambench.strategies.user_module import UserModule, is_user_module, parse_user_module
+from streambench.workloads.cache import Workload
+
+if TYPE_CHECKING:
+    from streambench.harness.http.server_config import ServerConfig
+    from streambench.harness.http.server_handle import ServerHandle
 
 NODE_DIR = PACKAGE_ROOT / "harness" / "node"
 # The Node servers (harness/node/server.mjs): the seed's endpoint, and one that honours Range.
@@ -81,6 +87,14 @@ class NodeRuntime:
     ) -> WorkerCommand:
         job["gzip_level"] = GZIP_LEVEL
         job["grep_pattern"] = GREP_PATTERN.decode("latin1")
+        # A user's module (strategy or transform) by its absolute path, export and options.
+        if is_user_module(job["strategy"]):
+            module = parse_user_module(job["strategy"])
+            job["user_module"] = {"path": str(module.path), "export": module.export or "default",
+                                  "options": dict(module.options)}  # fmt: skip
+        if is_user_module(job["transform"]):
+            module = parse_user_module(job["transform"])
+            job["transform_module"] = {"path": str(module.path), "export": module.export or "default"}
         flags: list[str] = []
         if profile_dir is not None and run.profiler in ARTIFACTS:
             flag = "cpu-prof" if run.profiler == "cpu" else "heap-prof"
@@ -92,8 +106,32 @@ class NodeRuntime:
     def far_end_decodes(self, cell: Cell) -> str | None:
         return "gzip" if cell.transform == "gzip" else None
 
-    def server_command(self) -> list[str]:
-        return dies_with_us([self.binary() or "node", str(NODE_DIR / "server.mjs")])
+    def start_server(
+        self, cell: Cell, config: ServerConfig, run: RunConfig, cgroup_procs: Path | None
+    ) -> ServerHandle:
+        from streambench.harness.http.server_handle import ServerProcess
+
+        program = dies_with_us([self.binary() or "node", str(NODE_DIR / "server.mjs")])
+        return ServerProcess.start(config, program=program, cgroup_procs=cgroup_procs)
+
+    def preflight(self, cell: Cell, workload: Workload, run: RunConfig) -> None:
+        """Nothing: its worker and server are streambench's own."""
+
+    def body_file(self, cell: Cell, workload: Workload, run: RunConfig) -> Path | None:
+        return workload.path
+
+    def check_module(self, module: UserModule, role: str) -> str | None:
+        argv = [self.binary() or "node", str(NODE_DIR / "user_code.mjs"), "check", role, str(module.path),
+                module.export or "default"]  # fmt: skip
+        return check_in_child(argv)
+
+    def transform_command(self, module: UserModule, source: Path, chunk_bytes: int) -> list[str]:
+        script = str(NODE_DIR / "user_code.mjs")
+        export = module.export or "default"
+        node = self.binary() or "node"
+        return dies_with_us(
+            [node, script, "reference", str(module.path), export, str(source), str(chunk_bytes)]
+        )
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:
         return PASSES[kind]

@@ -11,7 +11,7 @@ import platform
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streambench.harness.measure import profilers
 from streambench.harness.plan.applicability import (
@@ -19,10 +19,19 @@ from streambench.harness.plan.applicability import (
     python_http_skip_reason,
     transform_skip_reason,
 )
-from streambench.harness.plan.config import Cell
+from streambench.harness.plan.config import Cell, RunConfig
 from streambench.harness.plan.planning import PlannedRun
-from streambench.harness.runtimes import WorkerCommand
+from streambench.harness.runtimes import WorkerCommand, check_in_child
 from streambench.strategies.base import Strategy
+from streambench.strategies.user_module import UserModule
+from streambench.workloads.cache import Workload
+
+if TYPE_CHECKING:
+    from streambench.harness.http.server_config import ServerConfig
+    from streambench.harness.http.server_handle import ServerHandle
+
+# A user's module loaded apart: checked at plan time, or a transform's reference output.
+CHECK_MODULE = "streambench.harness.worker.user_code"
 
 
 class PythonRuntime:
@@ -64,8 +73,28 @@ class PythonRuntime:
     def far_end_decodes(self, cell: Cell) -> str | None:
         return None  # our transforms' bytes are the reference's own
 
-    def server_command(self) -> list[str]:
-        return [sys.executable, "-m", "streambench.harness.http.server_child"]
+    def start_server(
+        self, cell: Cell, config: ServerConfig, run: RunConfig, cgroup_procs: Path | None
+    ) -> ServerHandle:
+        from streambench.harness.http.server_handle import ServerProcess
+
+        program = [sys.executable, "-m", "streambench.harness.http.server_child"]
+        return ServerProcess.start(config, program=program, cgroup_procs=cgroup_procs)
+
+    def preflight(self, cell: Cell, workload: Workload, run: RunConfig) -> None:
+        """Nothing: its worker and server are streambench's own."""
+
+    def body_file(self, cell: Cell, workload: Workload, run: RunConfig) -> Path | None:
+        return workload.path
+
+    def check_module(self, module: UserModule, role: str) -> str | None:
+        return check_in_child(
+            [sys.executable, "-m", CHECK_MODULE, "check", role, str(module.path) + _export(module)]
+        )
+
+    def transform_command(self, module: UserModule, source: Path, chunk_bytes: int) -> list[str]:
+        spec = str(module.path) + _export(module)
+        return [sys.executable, "-m", CHECK_MODULE, "reference", spec, str(source), str(chunk_bytes)]
 
     def profile_passes(self, kind: str) -> tuple[str, ...]:
         return profilers.PASSES[kind]
@@ -84,6 +113,10 @@ class PythonRuntime:
 
     def reported_version(self, notes: Mapping[str, Any]) -> str | None:
         return None  # the harness's own interpreter ran it
+
+
+def _export(module: UserModule) -> str:
+    return f":{module.export}" if module.export else ""
 
 
 PYTHON = PythonRuntime()

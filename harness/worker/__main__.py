@@ -17,6 +17,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from streambench.harness.common.errors import raised_at
 from streambench.harness.common.lifeline import die_with_parent
 from streambench.harness.measure.limits import join_cgroup
 from streambench.harness.measure.measured import MeasuredSection
@@ -60,9 +61,9 @@ def run_job(job: dict[str, Any]) -> MeasuredReportDict:
         with tracker:
             moved_bytes = strategy.run(source, sink, params, stats)
             sink.end()
-    except Exception as exc:  # the run failed; the record says how
+    except Exception as exc:  # the run failed; the record says how, and where
         outcome = "error"
-        error = f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}{raised_at(exc)}"
         traceback.print_exc(file=sys.stderr)
     section.stop()
     if outcome == "ok" and moved_bytes != source.size_bytes:
@@ -109,7 +110,7 @@ def main() -> None:
         report = run_job(job)
     except Exception as exc:  # setup failed before the run; still report, never hang
         traceback.print_exc(file=sys.stderr)
-        report = {"outcome": "error", "error": f"worker setup: {type(exc).__name__}: {exc}"}
+        report = {"outcome": "error", "error": f"worker setup: {type(exc).__name__}: {exc}{raised_at(exc)}"}
     with open(result_fd, "w", closefd=True) as out:
         out.write(json.dumps(report))
 

@@ -14,8 +14,9 @@ from typing import Any, NoReturn
 import pandas as pd
 import pytest
 
-from streambench.harness.cli.results import add_commands, load_inputs, parse_fraction
+from streambench.harness.cli.results import add_commands, load_inputs
 from streambench.harness.common.errors import UsageError
+from streambench.harness.common.units import parse_fraction
 from streambench.reports.html import render_report
 from streambench.reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
 from tests.helpers import FIXTURES, as_records, records_of

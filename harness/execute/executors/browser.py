@@ -31,7 +31,7 @@ from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
 from streambench.harness.http.clients_handle import fetch
 from streambench.harness.http.server_config import ServerConfig
-from streambench.harness.http.server_handle import ServerProcess
+from streambench.harness.http.server_handle import ServerHandle
 from streambench.harness.plan.planning import PlannedRun
 from streambench.harness.runtimes import Runtime
 from streambench.harness.sinks.handles import Received
@@ -70,15 +70,13 @@ class BrowserExecutor:
         ctx.make_cache_state()
         cap = ctx.memory_cap()
         try:
-            server = ServerProcess.start(config, program=self.runtime.server_command())
+            server = self.runtime.start_server(cell, config, ctx.config, cap.procs_path if cap else None)
         except Exception as exc:
             return Measurement.not_run(
                 f"browser run: the server would not start: {type(exc).__name__}: {exc}"
             )
         missing: dict[str, Any] = {}
         try:
-            if cap is not None and cap.procs_path is not None:
-                cap.procs_path.write_text(str(server.pid))
             if self.missing_first:
                 missing = _ask_for_missing(server, name)
 
@@ -86,9 +84,17 @@ class BrowserExecutor:
                 return _server_view(server, page)
 
             shots = ctx.artifacts_dir if planned.repeat == 0 and not planned.warmup else None
-            base = f"http://127.0.0.1:{server.port}/file?strategy={name}"
+            ours = f"/file?strategy={name}"
+            target = server.target(ours)
+
+            def page_url(page: int) -> str:
+                # Our own servers tell the pages apart (their counters at each first frame); a user's
+                # server is asked for its own path as it is.
+                own = f"&page={page}" if target == ours else ""
+                return f"http://127.0.0.1:{server.port}{target}{own}"
+
             try:
-                played = play(binary, lambda page: f"{base}&page={page}", cell.clients, settings,
+                played = play(binary, page_url, cell.clients, settings,
                               at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
             except (OSError, RuntimeError, TimeoutError, ValueError, KeyError) as exc:  # the browser failed
                 return Measurement.not_run(f"browser run: chromium failed: {type(exc).__name__}: {exc}")
@@ -100,7 +106,7 @@ class BrowserExecutor:
             server.kill()
             stderr = server.stderr_tail()
             server.close()
-        seen = _Seen(played, report, missing, stderr, server.proc.returncode)
+        seen = _Seen(played, report, missing, stderr, server.returncode)
         return _measurement(self.runtime, ctx, settings, seen, cap is not None and cap.oom_killed())
 
 
@@ -115,7 +121,7 @@ class _Seen:
     returncode: int | None
 
 
-def _ask_for_missing(server: ServerProcess, name: str) -> dict[str, Any]:
+def _ask_for_missing(server: ServerHandle, name: str) -> dict[str, Any]:
     """One request for a file the server does not have; what came back, and whether it lives on."""
     try:
         status, _, _ = fetch(server.port, f"/file?strategy={name}&missing=1&page=missing", timeout_s=5.0)
@@ -123,11 +129,11 @@ def _ask_for_missing(server: ServerProcess, name: str) -> dict[str, Any]:
     except Exception as exc:  # a dying server closes the connection before any answer
         status, answer = None, f"no answer ({type(exc).__name__}: {exc})"
     time.sleep(AFTER_MISSING_S)
-    alive = server.proc.poll() is None
+    alive = server.alive()
     return {"missing_status": status, "missing_answer": answer, "server_alive_after_missing": alive}
 
 
-def _server_view(server: ServerProcess, page: int) -> dict[str, Any]:
+def _server_view(server: ServerHandle, page: int) -> dict[str, Any]:
     """What the server had sent this page, and which Range requests it had seen, right now."""
     asked_at = time.monotonic()
     try:
@@ -250,11 +256,10 @@ def _verdict(figures: dict[str, Any], seen: _Seen) -> Verdict:
     if missing and missing.get("missing_status") != 404 and missing.get("server_alive_after_missing"):
         failures.append(f"the missing file was answered {missing.get('missing_answer')}, not 404")
     n, played = len(pages), figures["played_pages"]
+    method = "each page decoding the video with no media error (a browser checks no checksum)"
     if not failures and played == n and seen.report is not None:
-        return Verdict(
-            True, f"all {n} pages decoded the video with no media error (a browser checks no checksum)"
-        )
-    return Verdict(False, "; ".join(failures[:3]) or f"{played} of {n} pages showed a first frame")
+        return Verdict(True, f"all {n} pages decoded the video with no media error", method)
+    return Verdict(False, "; ".join(failures[:3]) or f"{played} of {n} pages showed a first frame", method)
 
 
 def _measurement(

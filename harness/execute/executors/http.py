@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from streambench.harness.common.slices import merge
@@ -21,7 +22,6 @@ from streambench.harness.execute.measurement import MeasuredReport, Measurement,
 from streambench.harness.http.clients_child import ClientResult, ClientSpec
 from streambench.harness.http.clients_handle import expected_xxh3, run_clients
 from streambench.harness.http.server_config import ServerConfig
-from streambench.harness.http.server_handle import ServerProcess
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
 from streambench.harness.plan.config import Cell, RunConfig
@@ -29,7 +29,7 @@ from streambench.harness.plan.planning import PlannedRun
 from streambench.harness.runtimes import Runtime
 from streambench.harness.sinks.handles import Received
 from streambench.strategies.registry import split_spec
-from streambench.workloads.cache import Workload
+from streambench.workloads.cache import Workload, file_checksum
 
 # A small send buffer for rate-limited viewers: with the kernel's autotuning (up
 # to 4 MiB here) a whole window sits in kernel buffers and the server's part of a
@@ -56,6 +56,7 @@ class HttpFacts:
     server_error: str
     http: dict[str, Any] = field(default_factory=dict)
     ttfb_s: float | None = None
+    verified_by: str = ""
     # every client's body bytes per slice of the monotonic clock, summed (harness.common.slices)
     delivered: list[list[float]] = field(default_factory=list)
     delivered_slice_s: float = 0.0
@@ -148,19 +149,48 @@ class HttpExecutor:
                 tuple((float(t), int(n)) for t, n in facts.delivered),
                 facts.delivered_slice_s,
             ),
-            verdict=Verdict(facts.verified, facts.verify_detail),
+            verdict=Verdict(facts.verified, facts.verify_detail, facts.verified_by),
             sink_detail={"sndbuf_bytes": facts.http.get("sndbuf_bytes")},
             http=facts.http,
             ttfb_s=facts.ttfb_s,
         )
 
 
+@dataclass(frozen=True)
+class Body:
+    """What every viewer's body is checked against: a file (the workload, or --expect), its size and
+    xxh3-64; ``path`` None when nothing is known of it (a user's server, neither)."""
+
+    path: Path | None
+    size_bytes: int
+    xxh3_64: str
+
+    @classmethod
+    def of(cls, path: Path | None, workload: Workload) -> Body:
+        if path is None:
+            return cls(None, 0, "")
+        if path == workload.path:
+            return cls(path, workload.manifest.size_bytes, workload.manifest.xxh3_64)
+        return cls(path, path.stat().st_size, file_checksum(path))
+
+    def window(self, start: int, length: int) -> str:
+        """The xxh3-64 of bytes [start, start + length) of the file."""
+        assert self.path is not None
+        whole = (start, length) == (0, self.size_bytes)
+        return self.xxh3_64 if whole else expected_xxh3(self.path, start, length)
+
+
 def run_http_cell(
     route: Route, cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None, runtime: Runtime
 ) -> HttpFacts:
     name, _ = split_spec(cell.strategy)
-    size_bytes = workload.manifest.size_bytes
-    spans = [(0, size_bytes)] * cell.clients if route.whole_body else _windows(cell, size_bytes)
+    body = Body.of(runtime.body_file(cell, workload, config), workload)
+    size_bytes = body.size_bytes if body.path is not None else workload.manifest.size_bytes
+    if route.whole_body or body.path is None:
+        # Nothing to check a window against: each viewer takes the whole body.
+        spans = [(0, size_bytes)] * cell.clients
+    else:
+        spans = _windows(cell, size_bytes)
     server_config = ServerConfig(
         file_path=workload.path,
         content_type=workload.manifest.media_type,
@@ -173,15 +203,12 @@ def run_http_cell(
         csv_seed=workload.spec.seed,
         warm_csv=route.warm_csv,
     )
-    specs = _client_specs(route, cell, workload, spans, config.timeout_s)
-    server = ServerProcess.start(server_config, program=runtime.server_command())
+    server = runtime.start_server(cell, server_config, config, cap.procs_path if cap is not None else None)
     report: dict[str, Any] | None
     server_error = ""
     try:
-        if cap is not None and cap.procs_path is not None:
-            # Under the cap before the first request: a server that holds whole
-            # files per viewer is killed and recorded, not a dead machine.
-            cap.procs_path.write_text(str(server.pid))
+        views = Views(spans, size_bytes, server.target(route.target(name)), workload.path)
+        specs = _client_specs(route, cell, views, config.timeout_s)
         started_at = time.monotonic()
         results = run_clients(server.port, specs, timeout_s=config.timeout_s + 10)
         ended_at = time.monotonic()
@@ -191,22 +218,30 @@ def run_http_cell(
             report, server_error = None, f"server: {type(exc).__name__}: {exc}"
     finally:
         server.close()
-    return _facts(cell, workload, spans, route, _Seen(results, report, server_error, (started_at, ended_at)))
+    seen = _Seen(results, report, server_error, (started_at, ended_at), body)
+    return _facts(cell, workload, spans, route, seen)
 
 
-def _client_specs(
-    route: Route, cell: Cell, workload: Workload, spans: list[tuple[int, int]], timeout_s: float
-) -> list[ClientSpec]:
-    size_bytes = workload.manifest.size_bytes
-    target = route.target(split_spec(cell.strategy)[0])
+@dataclass(frozen=True)
+class Views:
+    """What the viewers ask for: their (start, length) windows of a body of ``size_bytes``, at
+    ``target``; an upload sends ``upload_path``."""
+
+    spans: list[tuple[int, int]]
+    size_bytes: int
+    target: str
+    upload_path: Path
+
+
+def _client_specs(route: Route, cell: Cell, views: Views, timeout_s: float) -> list[ClientSpec]:
     specs = []
-    for i, (start, length) in enumerate(spans):
-        whole = (start, length) == (0, size_bytes) or route.upload
+    for i, (start, length) in enumerate(views.spans):
+        whole = (start, length) == (0, views.size_bytes) or route.upload
         specs.append(
             ClientSpec(
-                target=target,
+                target=views.target,
                 method="POST" if route.upload else "GET",
-                body_path=str(workload.path) if route.upload else None,
+                body_path=str(views.upload_path) if route.upload else None,
                 range=None if whole else f"bytes={start}-{start + length - 1}",
                 rate_bps=cell.consumer_rate_bps,
                 timeout_s=timeout_s,
@@ -220,18 +255,18 @@ def _client_specs(
 
 
 def _body_problem(
-    result: ClientResult, span: tuple[int, int], workload: Workload, expected: dict[tuple[int, int], str]
+    result: ClientResult, span: tuple[int, int], body: Body, expected: dict[tuple[int, int], str]
 ) -> str | None:
-    """What is wrong with one viewer's body, or None."""
+    """What is wrong with one viewer's body, or None (nothing known of the body: only its answer)."""
     response, (start, length) = result.response, span
-    size_bytes = workload.manifest.size_bytes
-    if response.status == 200 and span != (0, size_bytes):
+    if body.path is not None and response.status == 200 and span != (0, body.size_bytes):
         return f"{result.label}: asked for bytes {start}-{start + length - 1}, got 200: Range not honoured"
     if result.error or response.status not in (200, 206) or not response.complete:
         return f"{result.label}: {result.error or f'status {response.status}, incomplete'}"
+    if body.path is None:
+        return None
     if span not in expected:
-        whole = span == (0, size_bytes)
-        expected[span] = workload.manifest.xxh3_64 if whole else expected_xxh3(workload.path, start, length)
+        expected[span] = body.window(start, length)
     if response.body_bytes != length or response.xxh3_64 != expected[span]:
         return f"{result.label}: {response.body_bytes} of {length} bytes, checksum mismatch"
     return None
@@ -257,6 +292,7 @@ class _Seen:
     report: dict[str, Any] | None
     server_error: str
     window: tuple[float, float]
+    body: Body
 
 
 def _facts(
@@ -272,7 +308,7 @@ def _facts(
             problem = _upload_problem(result, span[1], workload)
         else:
             total_bytes += result.response.body_bytes
-            problem = _body_problem(result, span, workload, expected)
+            problem = _body_problem(result, span, seen.body, expected)
         if problem is not None:
             problems.append(problem)
     ttfbs = [r.response.ttfb_s for r in results if r.response.ttfb_s is not None]
@@ -305,9 +341,23 @@ def _facts(
     detail = (
         f"all {n} {what} (xxh3-64)" if verified else "; ".join(problems[:3]) or "the server left no report"
     )
+    if verified and seen.body.path is None and not route.upload:
+        # A user's server, neither handed the workload nor given --expect: its answers came, whole,
+        # but nothing says they are right.
+        verified = False
+        detail = (
+            f"not verified: nothing to check against (all {n} viewers got a whole answer; name the "
+            "file your server serves with --expect FILE)"
+        )
     slice_s, delivered = merge((r.delivered_slice_s, r.delivered) for r in results)
     ttfb_s = statistics.median(ttfbs) if ttfbs else None
+    if route.upload:
+        verified_by = "the server's count and xxh3-64 of each stored upload against the workload's"
+    elif seen.body.path is None:
+        verified_by = "nothing: no file to check the bodies against"
+    else:
+        verified_by = f"each viewer's body against the same range of {seen.body.path.name} (xxh3-64)"
     return HttpFacts(
         window[0], window[1], total_bytes, problems, verified, detail, report, server_error, http, ttfb_s,
-        delivered, slice_s,
+        verified_by, delivered, slice_s,
     )  # fmt: skip

@@ -134,7 +134,7 @@ def s3_upload(
         over_cap=client["over_cap"],
         problems=tuple(problems),
         received=Received(moved, "", None, None),
-        verdict=Verdict(verified, detail),
+        verdict=Verdict(verified, detail, "the stored object's size and xxh3-64 against the workload's"),
         s3=facts,
     )
     return m, client

@@ -67,7 +67,8 @@ class SinkExecutor:
         decode = self.runtime.far_end_decodes(cell)
         if decode is not None:
             # What arrives is decoded at the far end: it must be the workload itself.
-            ctx.expected = Expected(workload.manifest.size_bytes, workload.manifest.xxh3_64)
+            method = f"the far end's {decode}-decoded bytes against the workload's own xxh3-64"
+            ctx.expected = Expected(workload.manifest.size_bytes, workload.manifest.xxh3_64, method=method)
         try:
             # An existing destination has the size the run will write (a transform's
             # output is smaller or larger than the workload), so no stale tail stays.
