@@ -124,9 +124,17 @@ def setting_label(row: Mapping[Any, Any]) -> str:
     transform = f" |{row['transform']}" if row["transform"] != "none" else ""
     hwm = f" hwm {format_bytes(row['high_water_mark_bytes'])}" if row["high_water_mark_bytes"] else ""
     machine = f" on {row[MACHINE]}" if row.get(MACHINE) else ""
+    # Viewers or pages and their route tell two settings of one sink apart (16 viewers, 128 viewers).
+    viewers = ""
+    if row["sink"] in ("http", "browser") and row.get("clients"):
+        viewers = f" x{int(row['clients'])} {'pages' if row['sink'] == 'browser' else 'viewers'}"
+        if row.get("view_bytes"):
+            viewers += f" of {format_bytes(row['view_bytes'])}"
+        if row.get("http_route", "file") != "file":
+            viewers += f" ({row['http_route']})"
     return (
         f"{row['workload']}:{format_bytes(row['size_bytes'])}{transform} -> {row['sink']}{dest}{rate}"
-        f" {row['cache']}{hwm}{machine}"
+        f"{viewers} {row['cache']}{hwm}{machine}"
     )
 
 
