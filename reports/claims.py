@@ -125,6 +125,10 @@ METRICS: dict[str, Callable[[Record], float | None]] = {
     "loop_lag_max_s": _note("loop_lag_max_s"),
     "loop_lag_p99_s": _note("loop_lag_p99_s"),
     "lines_kept": _note("lines_kept"),
+    # JS cells: the runtime's own defaults, read back (Node 22 raised the writable one to 64 KiB)
+    "default_writable_high_water_mark_bytes": _note("default_writable_high_water_mark_bytes"),
+    "default_readable_high_water_mark_bytes": _note("default_readable_high_water_mark_bytes"),
+    "writable_high_water_mark_bytes": _note("writable_high_water_mark_bytes"),
     # http cells: the server's memory is peak_rss_*; these are the clients' view
     "per_client_bytes": _sub("http", "per_client_bytes"),
     "ttfb_p50_s": _sub("http", "ttfb_p50_s"),
@@ -262,7 +266,9 @@ def _combine(parts: list[str]) -> str:
 
 
 def _runtimes(records: Sequence[Record], selector: Mapping[str, Any]) -> list[str]:
-    return sorted({str(r.runtime or "python") for r in records if _matches(r, selector)})
+    """The runtimes (with their versions) of the records a selector matches: "node 20.20.2", "bun 1.4.5"."""
+    named = {(str(r.runtime or "python"), r.runtime_version) for r in records if _matches(r, selector)}
+    return sorted(f"{name} {version}" if version else name for name, version in named)
 
 
 def evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:

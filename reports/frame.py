@@ -81,7 +81,8 @@ def machine_labels(df: pd.DataFrame) -> pd.Series:
 def records_to_frame(records: Iterable[Record]) -> pd.DataFrame:
     """One row per record (non-object lines are ignored), plus derived columns.
 
-    Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok),
+    Derived: ``measured`` (neither a warm-up nor a profiler pass), ``ok`` (outcome ok), ``strategy``
+    shown with the runtime its cell named (``node-pipe [bun]``),
     ``machine_label`` (the machine's hostname when the records come from more than one), ``throughput_bps``
     and ``throughput_gbps`` (bytes moved over the worker's wall time, only for ok
     runs that moved bytes, never for browser runs), ``records_per_s`` (the same for the workload's
@@ -111,4 +112,8 @@ def records_to_frame(records: Iterable[Record]) -> pd.DataFrame:
     df["machine_label"] = machine_labels(df)
     df["peak_rss_over_baseline_bytes"] = df["peak_rss_bytes"] - df["baseline_rss_bytes"]
     df["cpu_s"] = df["strategy_user_s"] + df["strategy_sys_s"]
+    # A strategy on a runtime its cell named is shown as such everywhere (node-pipe [bun]); the cell's
+    # identity keeps both columns apart.
+    named = df["cell_runtime"].fillna("").astype(str)
+    df["strategy"] = np.where(named != "", df["strategy"].astype(str) + " [" + named + "]", df["strategy"])
     return df

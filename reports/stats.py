@@ -51,7 +51,8 @@ KNEE_SHARE = 0.95
 # one-machine run is "", so its rows are the cells themselves).
 MACHINE = "machine_label"
 SUMMARY_COLUMNS = [*CELL_COLUMNS, MACHINE]
-SETTING_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("strategy", "chunk_bytes")]
+# A runtime is compared within its setting, as a strategy is (node-pipe on node, on bun, ...).
+SETTING_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("strategy", "chunk_bytes", "cell_runtime")]
 # Across sizes: everything but the size (and the seed, which follows the workload).
 SIZE_SWEEP_COLUMNS = [c for c in SUMMARY_COLUMNS if c not in ("size_bytes", "seed")]
 # Across chunk sizes: everything but the chunk size.

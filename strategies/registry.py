@@ -40,6 +40,12 @@ BUILTINS: dict[str, str] = {
     "node-pause-drain": "streambench.strategies.node:NodePauseDrain",
     "node-pipeline": "streambench.strategies.node:NodePipeline",
     "node-async-iter": "streambench.strategies.node:NodeAsyncIter",
+    "node-webstreams": "streambench.strategies.node:NodeWebStreams",
+    "bun-file": "streambench.strategies.node:BunFile",
+    "bun-write": "streambench.strategies.node:BunWrite",
+    "deno-file": "streambench.strategies.node:DenoFile",
+    "bun-serve": "streambench.strategies.node:BunServe",
+    "deno-serve": "streambench.strategies.node:DenoServe",
     "cat": "streambench.strategies.reference:Cat",
     "dd": "streambench.strategies.reference:Dd",
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 _SESSION_CACHE: Path | None = None
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,6 +22,9 @@ def pytest_configure(config: pytest.Config) -> None:
     _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="streambench-tests-"))
     os.environ["STREAMBENCH_DATA_DIR"] = str(_SESSION_CACHE / "data")
     os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE / "xdg")
+    # The JS runtimes the tests install from npm (node@22, bun, deno: ~380 MB) are kept in the
+    # project's own cache, never the user's home, and reused by the next session.
+    os.environ.setdefault("STREAMBENCH_RUNTIMES_DIR", str(ROOT / ".cache" / "runtimes"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

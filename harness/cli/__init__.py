@@ -19,7 +19,7 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-from streambench.harness.cli import catalogue, machine, results, run
+from streambench.harness.cli import catalogue, machine, results, run, runtimes
 from streambench.harness.common.errors import EXIT_CODES_HELP, Exit, Terminated, UsageError
 from streambench.harness.common.text import printable
 
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_profile_command(sub)
     machine.add_commands(sub)
     catalogue.add_commands(sub)
+    runtimes.add_commands(sub)
     return parser
 
 

@@ -100,9 +100,10 @@ def cmd_profile(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot read {summary_path}: {exc}") from None
     out_console.print(printable(matches[0]), style="bold")
     memory = summary.get("memory")
-    if memory and "sampled_live_bytes" in memory:  # a Node cell: V8's sampling heap profiler
+    if memory and "live_bytes" in memory:  # a JS cell: V8's sampling heap profiler, Bun's snapshot
         out_console.print(
-            f"node --heap-prof: {format_bytes(memory['sampled_live_bytes'])} sampled live at exit; "
+            f"{memory.get('profiler', '--heap-prof')}: {format_bytes(memory['live_bytes'])} live at exit "
+            f"({memory.get('live_bytes_are', 'sampled')}); "
             f"overhead x{num(memory.get('overhead'), 2)}"
         )
     elif memory:

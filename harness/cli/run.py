@@ -37,7 +37,7 @@ from streambench.workloads import cache
 FLAG_KEYS = (
     "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
     "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
-    "memory_limit", "pin", "budget", "path", "expect", "port", "ready_timeout",
+    "memory_limit", "pin", "budget", "path", "expect", "port", "ready_timeout", "runtime",
 )  # fmt: skip
 
 
@@ -204,6 +204,12 @@ def add_commands(sub: Any) -> None:
         "--transform",
         action=Join,
         help=f"{', '.join(TRANSFORM_NAMES)}, or your module: ./upper.mjs, ./upper.py:Upper (default: none)",
+    )
+    axes.add_argument(
+        "--runtime",
+        action=Join,
+        help="what runs the JavaScript strategies: node (the default: the system's), node@22, bun, deno, ... "
+        "(streambench runtimes install NAME); Python strategies ignore it",
     )
     axes.add_argument(
         "--serve",

@@ -83,20 +83,24 @@ class ServerProcess:
     @classmethod
     def start(
         cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None,
-        cgroup_procs: Path | None = None,
+        cgroup_procs: Path | None = None, listens_on_fd: bool = True,
     ) -> ServerProcess:  # fmt: skip
         """Start the server: ``program`` (a runtime's server speaking this protocol), else aiohttp's;
-        ready, it is put under the run's cap (``cgroup_procs``) before the first request."""
+        ready, it is put under the run's cap (``cgroup_procs``) before the first request.
+
+        The server inherits the listening socket, unless its runtime cannot listen on an inherited
+        one (``listens_on_fd=False``, Bun's ``node:http``): then it binds 127.0.0.1 port 0 itself and
+        its ready line says the port (no window in which another process could take it)."""
         # Upload folders of servers that died with a killed harness (kill -9 skips every cleanup).
         sweep_dead(Path(tempfile.gettempdir()), UPLOAD_DIR_PREFIX)
         listener = make_listener()
         port = int(listener.getsockname()[1])
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         control_r, control_w = os.pipe2(os.O_CLOEXEC)
+        listen = ("--listen-fd", str(listener.fileno())) if listens_on_fd else ("--port", "0")
         argv = [
             *(program or [sys.executable, "-m", "streambench.harness.http.server_child"]),
-            "--listen-fd",
-            str(listener.fileno()),
+            *listen,
             "--result-fd",
             str(result_w),
             "--control-fd",
@@ -138,6 +142,8 @@ class ServerProcess:
             server.close()
             raise
         server.ready = line
+        if not listens_on_fd:
+            server.port = int(line["port"])
         return server
 
     @property

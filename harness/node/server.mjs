@@ -24,13 +24,18 @@ import http from "node:http";
 import net from "node:net";
 import { pipeline } from "node:stream";
 
+import { engineNotes } from "./strategies.mjs";
+
 function args(argv) {
   const out = {};
   for (let i = 0; i < argv.length; i += 2) out[argv[i].replace(/^--/, "")] = argv[i + 1];
   return out;
 }
 const a = args(process.argv.slice(2));
-const resultFd = Number(a["result-fd"]);
+// A runtime whose node:fs cannot use an inherited descriptor (Bun, Deno) opens the same pipe again.
+const reopen = a["reopen-fds"] === "1";
+const inherit = (fd, flags) => (reopen && fd >= 0 ? fs.openSync(`/proc/self/fd/${fd}`, flags) : fd);
+const resultFd = inherit(Number(a["result-fd"]), "w");
 const controlFd = Number(a["control-fd"] ?? -1);
 const file = a.file;
 const defaultStrategy = a.strategy || "node-pipeline";
@@ -191,8 +196,98 @@ const sample = () => {
   for (const k of Object.keys(peaks)) if ((s[k] ?? 0) > peaks[k]) peaks[k] = s[k];
 };
 
-server.listen({ fd: Number(a["listen-fd"]) }, () => {
-  const addr = server.address();
+// --- native servers: Bun.serve and Deno.serve, the fetch-style API each runtime has of its own -------
+
+// What a native response body is: Bun's own file slice (its sendfile path; the bytes it sends are
+// counted as the Content-Length it promised, Bun does not say more), or Deno's file readable cut to the
+// range and counted chunk by chunk.
+async function nativeBody(path, start, length, entry) {
+  if (globalThis.Bun) {
+    entry.bytes = () => length;
+    return globalThis.Bun.file(path).slice(start, start + length);
+  }
+  const f = await globalThis.Deno.open(path, { read: true });
+  await f.seek(start, globalThis.Deno.SeekMode.Start);
+  let left = length;
+  let sent = 0;
+  entry.bytes = () => sent;
+  const cut = new TransformStream({
+    transform(chunk, controller) {
+      if (left <= 0) return;
+      const piece = chunk.byteLength > left ? chunk.subarray(0, left) : chunk;
+      left -= piece.byteLength;
+      sent += piece.byteLength;
+      controller.enqueue(piece);
+      if (left <= 0) controller.terminate();
+    },
+  });
+  return f.readable.pipeThrough(cut);
+}
+
+async function nativeHandler(request) {
+  counters.requests += 1;
+  const url = new URL(request.url);
+  if (url.pathname === "/stats") {
+    const log = requestLog.map(({ bytes, ...rest }) => ({ ...rest, bytes_sent: bytes() }));
+    return Response.json({ ...counters, bytes_sent: liveBytes(), requests_log: log, rss_bytes: readStatus().VmRSS });
+  }
+  const path = url.searchParams.get("missing") ? `${file}.missing` : file;
+  let size;
+  try {
+    size = url.pathname === "/file" ? fs.statSync(path).size : null;
+  } catch {
+    size = null;
+  }
+  if (size === null) {
+    sawStatus(404);
+    return new Response("not found\n", { status: 404 });
+  }
+  const r = parseRange(request.headers.get("range"), size);
+  const entry = { page: url.searchParams.get("page"), range: request.headers.get("range"), status: r.status,
+                  started_at: monotonicS(), bytes: () => 0 };
+  sawStatus(r.status);
+  if (requestLog.length < REQUEST_LOG_MAX) requestLog.push(entry);
+  if (r.status === 416) return new Response("range not satisfiable\n", { status: 416, headers: { "Content-Range": `bytes */${size}` } });
+  const headers = { "Content-Type": "video/mp4", "Accept-Ranges": "bytes", "Content-Length": String(r.length) };
+  if (r.status === 206) headers["Content-Range"] = `bytes ${r.start}-${r.start + r.length - 1}/${size}`;
+  if (request.method === "HEAD" || r.length === 0) return new Response(null, { status: r.status, headers });
+  open.add(entry);
+  const done = () => {
+    if (open.delete(entry)) counters.bytes_sent += entry.bytes();
+  };
+  request.signal?.addEventListener("abort", done);
+  const body = await nativeBody(path, r.start, r.length, entry);
+  // Closed when the runtime has taken the whole body (or the viewer went away: the abort above).
+  if (body instanceof ReadableStream) {
+    return new Response(body.pipeThrough(new TransformStream({ flush: done })), { status: r.status, headers });
+  }
+  setTimeout(done, 0);
+  return new Response(body, { status: r.status, headers });
+}
+
+// Listens as the strategy says: node:http on the socket the parent made (else 127.0.0.1 port 0, a
+// runtime that cannot listen on an inherited one), or the runtime's native server on port 0.
+function listen(onReady) {
+  if (defaultStrategy === "bun-serve") {
+    const native = globalThis.Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: nativeHandler });
+    onReady(native.port, () => native.stop(true));
+  } else if (defaultStrategy === "deno-serve") {
+    const native = globalThis.Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => onReady(port, () => native.shutdown()) },
+      nativeHandler,
+    );
+  } else {
+    const where = a["listen-fd"] != null ? { fd: Number(a["listen-fd"]) } : { port: Number(a.port), host: "127.0.0.1" };
+    server.listen(where, () =>
+      onReady(server.address().port, () => {
+        server.close();
+        server.closeAllConnections?.();
+      }),
+    );
+  }
+}
+
+listen((port, close) => {
   let peakReset = true;
   try {
     fs.writeFileSync("/proc/self/clear_refs", "5");
@@ -204,15 +299,14 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
   sample();
   const sampler = setInterval(sample, sampleMs);
   const startedAt = Number(process.hrtime.bigint()) / 1e9;
-  writeLine({ event: "ready", pid: process.pid, port: addr.port, started_at: startedAt, runtime: "node" });
+  writeLine({ event: "ready", pid: process.pid, port, started_at: startedAt, runtime: engineNotes().runtime });
 
   let stopping = false;
   const stop = () => {
     if (stopping) return;
     stopping = true;
     const stoppedAt = Number(process.hrtime.bigint()) / 1e9;
-    server.close();
-    server.closeAllConnections?.();
+    close();
     clearInterval(sampler);
     sample();
     const ru1 = process.resourceUsage();
@@ -220,8 +314,7 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
     writeLine({
       event: "report",
       pid: process.pid,
-      runtime: "node",
-      node_version: process.version,
+      ...engineNotes(),
       // The measured section's figures under the contract's keys (harness/measure/report.py).
       section: {
         started_at: startedAt,
@@ -258,7 +351,9 @@ server.listen({ fd: Number(a["listen-fd"]) }, () => {
   };
   process.on("SIGTERM", stop);
   if (controlFd >= 0) {
-    const control = new net.Socket({ fd: controlFd, readable: true, writable: false });
+    const control = reopen
+      ? fs.createReadStream(`/proc/self/fd/${controlFd}`)
+      : new net.Socket({ fd: controlFd, readable: true, writable: false });
     control.on("data", (d) => String(d).includes("stop") && stop());
     control.on("end", stop);
     control.on("error", stop);

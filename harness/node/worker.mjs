@@ -12,6 +12,7 @@
 import fs from "node:fs";
 
 import {
+  engineNotes,
   finished,
   loadUserExport,
   makeTransform,
@@ -68,6 +69,7 @@ function resetPeakRss() {
 // A user's module (README "Measure your own code"): its export is called with what the harness made,
 // inside the measured section; it resolves when every byte is written (a sink it did not end is
 // ended and awaited here, inside the section: the bytes must be out).
+const NO_READABLE_HWM = new Set(["node-readfile", "bun-file", "bun-write", "deno-file"]);
 const abort = new AbortController();
 process.once("SIGTERM", () => abort.abort(new Error("streambench stopped the run (SIGTERM)")));
 
@@ -95,7 +97,7 @@ async function userStrategy(user, notes, writableHwm) {
 }
 
 async function main() {
-  const notes = { node_version: process.version, v8_version: process.versions.v8 };
+  const notes = engineNotes();
   const writableHwm = job.high_water_mark_bytes || job.chunk_bytes;
   // Loaded before the section, as a built-in strategy's code is.
   const run = job.user_module ? await userStrategy(job.user_module, notes, writableHwm) : STRATEGIES[job.strategy];
@@ -106,7 +108,8 @@ async function main() {
   if (job.strategy === "node-readfile" && transform) throw new Error("node-readfile runs no transform");
   const readable = openSource(job, transform, stats);
   notes.readable_high_water_mark_bytes = stats.source ? stats.source.readableHighWaterMark : job.chunk_bytes;
-  if (job.strategy === "node-readfile" || job.user_module) delete notes.readable_high_water_mark_bytes;
+  // No readable of ours with a highWaterMark to read back: the whole file, a native file API, a user's code.
+  if (NO_READABLE_HWM.has(job.strategy) || job.user_module) delete notes.readable_high_water_mark_bytes;
   notes.writable_high_water_mark_bytes = sink.writableHighWaterMark;
 
   // Setup is done: under the cap (as the Python worker joins after its imports), and from
@@ -126,7 +129,7 @@ async function main() {
   let outcome = "ok";
   let error = null;
   try {
-    await run({ source: job.source_path, readable, transform, sink, t0, stats, job });
+    await run({ source: job.source_path, readable, transform, sink, t0, stats, job, notes });
   } catch (e) {
     outcome = "error";
     const where = topFrame(e);
@@ -186,12 +189,15 @@ async function main() {
     strategy_notes: notes,
   };
   writeAll(job.result_fd, JSON.stringify(report));
-  fs.closeSync(job.result_fd);
 }
 
-function writeAll(fd, text) {
+// The whole report on the result pipe, then the pipe closed. A runtime that cannot write to an
+// inherited descriptor through node:fs (Deno) writes to the same pipe opened again by path.
+function writeAll(inherited, text) {
+  const fd = job.reopen_fds ? fs.openSync(`/proc/self/fd/${inherited}`, "w") : inherited;
   const data = Buffer.from(text);
   for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off);
+  fs.closeSync(fd);
 }
 
 main().then(

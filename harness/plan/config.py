@@ -5,6 +5,7 @@ The core (runner, worker, store) only ever sees these, never argparse.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,9 @@ class MatrixConfig:
     clients: tuple[int, ...] = (1,)
     view_bytes: int = 0
     http_route: str = "file"
+    # The runtime axis, per strategy (--runtime node,node@22,bun): the runtimes each strategy runs on
+    # ("": its language's default); a strategy not listed runs on its default only.
+    strategy_runtimes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # fio-style groups: when present, the matrix is the union of their products
     # (each group carries its own axes) and the axes above are only the first's.
     groups: tuple[MatrixConfig, ...] = ()
@@ -115,31 +119,32 @@ class MatrixConfig:
         """The product of the axes, without duplicates (a file sink has no consumer rate)."""
         if self.groups:
             return list(dict.fromkeys(c for g in self.groups for c in g.cells()))
+        runtimes_of = dict(self.strategy_runtimes)
+        subjects = [(s, r) for s in self.strategies for r in runtimes_of.get(s, ("",))]
+        axes = itertools.product(
+            self.workloads, subjects, self.transforms, self.sinks,
+            self.consumer_rates_bps, self.chunk_sizes_bytes, self.cache_states,
+        )  # fmt: skip
         out: dict[Cell, None] = {}
-        for workload in self.workloads:
-            for strategy in self.strategies:
-                for transform in self.transforms:
-                    for sink in self.sinks:
-                        for rate in self.consumer_rates_bps:
-                            for chunk_bytes in self.chunk_sizes_bytes:
-                                for cache in self.cache_states:
-                                    viewers = sink in VIEWER_SINKS
-                                    for clients in self.clients if viewers else (0,):
-                                        cell = Cell(
-                                            strategy,
-                                            workload,
-                                            sink,
-                                            chunk_bytes,
-                                            cache,
-                                            dest=self.dest if sink == "file" else "-",
-                                            transform=transform,
-                                            consumer_rate_bps=0 if sink == "file" else rate,
-                                            high_water_mark_bytes=self.high_water_mark_bytes,
-                                            clients=clients,
-                                            view_bytes=self.view_bytes if sink == "http" else 0,
-                                            http_route=self.http_route if viewers else "file",
-                                        )
-                                        out[cell] = None
+        for workload, (strategy, runtime), transform, sink, rate, chunk_bytes, cache in axes:
+            viewers = sink in VIEWER_SINKS
+            for clients in self.clients if viewers else (0,):
+                cell = Cell(
+                    strategy,
+                    workload,
+                    sink,
+                    chunk_bytes,
+                    cache,
+                    dest=self.dest if sink == "file" else "-",
+                    transform=transform,
+                    consumer_rate_bps=0 if sink == "file" else rate,
+                    high_water_mark_bytes=self.high_water_mark_bytes,
+                    clients=clients,
+                    view_bytes=self.view_bytes if sink == "http" else 0,
+                    http_route=self.http_route if viewers else "file",
+                    runtime=runtime,
+                )
+                out[cell] = None
         return list(out)
 
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from streambench.harness import runtimes
 from streambench.harness.common.errors import UsageError
 from streambench.harness.common.units import parse_count, parse_rate, parse_seconds, parse_size
 from streambench.harness.plan.config import (
@@ -39,7 +40,7 @@ from streambench.workloads.cache import WorkloadSpec
 from streambench.workloads.registry import GENERATORS, kinds
 
 LIST_KEYS = ("strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "clients",
-             "link_rate")  # fmt: skip
+             "link_rate", "runtime")  # fmt: skip
 GROUP_SCALAR_KEYS = ("dest", "high_water_mark", "seed", "view_size", "http_route")
 RUN_SCALAR_KEYS = (
     "repeat",
@@ -192,6 +193,7 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
     n_cells = len(strategies) * len(chunks)
     for axis in ("workload", "sink", "cache", "transform", "consumer_rate", "clients"):
         n_cells *= len(full[axis])
+    n_cells *= max(1, len(full.get("runtime") or []))
     if n_cells > MAX_CELLS:
         raise UsageError(
             f"the matrix's axes multiply to {n_cells:,} cells (more than {MAX_CELLS:,}): "
@@ -215,7 +217,26 @@ def _group_matrix(spec: Mapping[str, Any], registry: Registry, repeat: int, warm
         clients=tuple(_clients(c) for c in full["clients"]),
         view_bytes=parse_size(str(full["view_size"])),
         http_route=_choices("http route", [str(full["http_route"])], HTTP_ROUTES)[0],
+        strategy_runtimes=_strategy_runtimes(strategies, full.get("runtime") or [], registry),
     )
+
+
+def _strategy_runtimes(
+    strategies: tuple[str, ...], names: list[str], registry: Registry
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The runtime axis per strategy: each runtime named that runs the strategy's language ("" for that
+    language's default, so a cell's id does not move when its default is named); none: the default."""
+    if not names:
+        return ()
+    axis = [runtimes.get(name) for name in dict.fromkeys(names)]  # an unknown name: one line
+    out = []
+    for strategy in strategies:
+        cls, _ = registry.resolve(strategy)
+        language = runtimes.language_of(cls)
+        default = runtimes.for_language(language).name
+        mine = ["" if r.name == default else r.name for r in axis if r.language == language]
+        out.append((strategy, tuple(dict.fromkeys(mine)) or ("",)))
+    return tuple(out)
 
 
 def _clients(text: str) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -40,6 +40,8 @@ ENTRY_POINT_GROUP = "streambench.runtimes"
 BUILTINS: dict[str, str] = {
     "python": "streambench.harness.runtimes.python:PYTHON",
     "node": "streambench.harness.runtimes.node:NODE",
+    "bun": "streambench.harness.runtimes.bun:BUN",
+    "deno": "streambench.harness.runtimes.deno:DENO",
     "endpoint": "streambench.harness.runtimes.endpoint:ENDPOINT",
 }
 DEFAULT_LANGUAGE = "python"
@@ -53,6 +55,8 @@ class WorkerCommand:
     # Started through another program (py-spy, setpriv): the worker's parent is that program, so
     # it cannot check that its parent is the harness (harness.common.lifeline).
     through: bool = False
+    # Set in its environment (Node's UV_USE_IO_URING, from a strategy option).
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 class Runtime(Protocol):
@@ -186,21 +190,34 @@ def _plugins() -> dict[str, Runtime]:
 
 
 def names() -> list[str]:
-    return [
+    """Every runtime known here: built-ins, versions installed from npm (``node@22``), plugins, tests'."""
+    from streambench.harness.runtimes import installed
+
+    versions = [r.name for r in installed.installed() if r.name not in BUILTINS]
+    return list(dict.fromkeys([
         *BUILTINS,
+        *versions,
         *(n for n in _registered if n not in BUILTINS),
         *(n for n in _plugins() if n not in BUILTINS),
-    ]
+    ]))  # fmt: skip
 
 
 def get(name: str) -> Runtime:
+    """A runtime by name; ``BASE@VERSION`` is a built-in at a version from npm (installed or not: one
+    that is not says so, with the command that installs it)."""
     if name in _registered:
         return _registered[name]
     if name in BUILTINS:
         return _builtin(name)
     if name in _plugins():
         return _plugins()[name]
-    raise UsageError(f"unknown runtime {name!r}; valid: {', '.join(names())}")
+    base, at, version = name.partition("@")
+    if at and base in BUILTINS and version and version.replace(".", "").replace("-", "").isalnum():
+        versioned = getattr(_builtin(base), "at", None)
+        if versioned is not None:
+            runtime: Runtime = versioned(version)
+            return runtime
+    raise UsageError(f"unknown runtime {name!r}; valid: {', '.join(names())} (or NAME@VERSION from npm)")
 
 
 def for_language(language: str) -> Runtime:

@@ -21,7 +21,7 @@ def test_there_are_the_seed_scenarios() -> None:
     assert set(SCENARIOS) == {
         "readfile-vs-stream", "backpressure", "pipe-vs-manual", "highwatermark", "zero-copy", "mmap",
         "compression", "log-pipeline", "async-arrival", "video", "csv-export", "upload", "s3-upload",
-        "browser-video",
+        "browser-video", "runtimes",
     }  # fmt: skip
 
 

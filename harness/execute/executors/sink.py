@@ -130,7 +130,7 @@ class SinkExecutor:
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         command = self.runtime.worker_command(self._job(planned, ctx, sink.child_fd, result_w), planned,
                                               ctx.profile_dir, ctx.profile_rate_hz)  # fmt: skip
-        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
+        env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())}, **command.env)
         if command.through:
             # Under py-spy (or setpriv) the worker's parent is that program: the worker dies with
             # it, and it is what kill_current and the timeout kill.
