@@ -491,7 +491,26 @@ def _ranking_row(place: int, row: Mapping[str, Any], show_chunk: bool) -> dict[s
         "status": vs_next or "",
         "verdict": words.get(str(vs_next), ""),
         "mark": {"decided": "ahead", "tie": "tie", "undecided": "undecided"}.get(str(vs_next), ""),
+        # The stream doctor: what bound the cell (a fault is an alarm), and its sentence.
+        "bound": DOCTOR_WORDS.get(str(row.get("diagnosis_bound", "-")), str(row.get("diagnosis_bound", "-"))),
+        "fault": bool(row.get("diagnosis_fault")),
+        "sentence": str(row.get("diagnosis_sentence", "")),
     }
+
+
+# The doctor's kinds in the reader's words (harness.results.diagnosis).
+DOCTOR_WORDS = {
+    "no-backpressure": "no backpressure",
+    "loop-blocked": "event loop blocked",
+    "memory-O(n)": "whole file in memory",
+    "gc-churn": "GC churn",
+    "small-chunks": "tiny chunks",
+    "consumer": "the consumer",
+    "disk": "the disk",
+    "cpu-transform": "CPU in the transform",
+    "cpu": "CPU",
+    "-": "–",
+}
 
 
 def _ms(value: float) -> str:

@@ -278,11 +278,23 @@ def cell_summary(df: pd.DataFrame, calibration: Mapping[str, Any] | None = None)
         rows.append(_cell_row(row, np.asarray(positions), cols, calibration))
     summary = pd.DataFrame(rows)
     summary["share_of_cat"] = reference_ratios(summary)
+    # The stream doctor's reading of the cell: that of its representative run (the median one).
+    readings = [_reading(df, rep) for rep in summary["representative"]]
+    summary["diagnosis_bound"] = [r.get("bound", "-") for r in readings]
+    summary["diagnosis_fault"] = [bool(r.get("fault")) for r in readings]
+    summary["diagnosis_sentence"] = [str(r.get("sentence", "")) for r in readings]
     return summary.sort_values(
         [*SETTING_COLUMNS, "throughput_gbps_median", "strategy", "chunk_bytes"],
         ascending=[True] * len(SETTING_COLUMNS) + [False, True, True],
         na_position="last",
     ).reset_index(drop=True)
+
+
+def _reading(df: pd.DataFrame, index: Any) -> dict[str, Any]:
+    if "diagnosis" not in df:
+        return {}
+    value = df.at[index, "diagnosis"]
+    return value if isinstance(value, dict) else {}
 
 
 def _cell_row(

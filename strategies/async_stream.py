@@ -22,6 +22,7 @@ import os
 import socket
 import stat
 import time
+import zlib
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -85,12 +86,13 @@ class AsyncStream:
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS, Capability.TRANSFORMS})
     options: ClassVar[Mapping[str, str]] = {
         "loop": "asyncio (default) or uvloop",
-        "work": "none (default) or sha256: hash each chunk on the loop thread (sync processing)",
+        "work": "none (default), sha256 (hash each chunk on the loop thread: sync processing) or gzip9"
+        " (compress each chunk at level 9 on the loop thread, output dropped: a planted fault)",
         "probe_lag": "false (default) or true: a 1 ms timer task measures event-loop lag",
     }
     option_checks: ClassVar[Mapping[str, OptionCheck]] = {
         "loop": one_of("asyncio", "uvloop"),
-        "work": one_of("none", "sha256"),
+        "work": one_of("none", "sha256", "gzip9"),
         "probe_lag": parse_bool,
     }
 
@@ -123,8 +125,8 @@ class AsyncStream:
     async def _move(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:
         loop = asyncio.get_running_loop()
         work = params.options.get("work", "none")
-        if work not in ("none", "sha256"):
-            raise ValueError(f"unknown work {work!r}; valid: none, sha256")
+        if work not in ("none", "sha256", "gzip9"):
+            raise ValueError(f"unknown work {work!r}; valid: none, sha256, gzip9")
         digest = hashlib.sha256()
         writer = await _open_writer(sink.fd, params.hwm_bytes)
         stats.notes["write_path"] = "transport" if writer is not None else "thread pool (regular file)"
@@ -147,6 +149,8 @@ class AsyncStream:
                         # "Arrival async, processing sync": this runs on the loop
                         # thread, and nothing else on the loop runs meanwhile.
                         digest.update(chunk)
+                    elif work == "gzip9":
+                        zlib.compress(chunk, 9)  # CPU on the loop thread; the chunk goes out as read
                     out = chunk if tf is None else tf.process(chunk)
                     if writer is None:
                         await loop.run_in_executor(None, sink.file.write, out)

@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from streambench.strategies.base import Capability, OptionCheck, RunStats, Sink, Source, StrategyParams
+from streambench.strategies.base import (
+    Capability,
+    OptionCheck,
+    RunStats,
+    Sink,
+    Source,
+    StrategyParams,
+    one_of,
+)
 
 
 def _on_off(value: str) -> None:
@@ -71,6 +79,28 @@ class NodeAsyncIter(_NodeStrategy):
     )
     node_analogue: ClassVar[str] = "for await (const c of rs) { if (!res.write(c)) await once(res, 'drain') }"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS, Capability.BUFFERS})
+
+
+class NodeUnbounded(_NodeStrategy):
+    name: ClassVar[str] = "node-unbounded"
+    summary: ClassVar[str] = "counterexample: rs.on('data', c => res.write(c)), write()'s false ignored"
+    node_analogue: ClassVar[str] = "rs.on('data', c => res.write(c))  // write()'s return value ignored"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS})
+
+
+class NodeFault(_NodeStrategy):
+    name: ClassVar[str] = "node-fault"
+    summary: ClassVar[str] = "planted faults for the stream doctor: kind=sync-read or sync-gzip (on the loop)"
+    node_analogue: ClassVar[str] = "fs.readFileSync(path) in a handler; zlib.gzipSync(chunk, {level: 9})"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS})
+    options: ClassVar[Mapping[str, str]] = {
+        **_NodeStrategy.options,
+        "kind": "sync-read (readFileSync: the whole file, on the loop) or sync-gzip (gzipSync, level 9)",
+    }
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {
+        **_NodeStrategy.option_checks,
+        "kind": one_of("sync-read", "sync-gzip"),
+    }
 
 
 class NodeWebStreams(_NodeStrategy):

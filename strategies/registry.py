@@ -40,6 +40,8 @@ BUILTINS: dict[str, str] = {
     "node-pause-drain": "streambench.strategies.node:NodePauseDrain",
     "node-pipeline": "streambench.strategies.node:NodePipeline",
     "node-async-iter": "streambench.strategies.node:NodeAsyncIter",
+    "node-unbounded": "streambench.strategies.node:NodeUnbounded",
+    "node-fault": "streambench.strategies.node:NodeFault",
     "node-webstreams": "streambench.strategies.node:NodeWebStreams",
     "bun-file": "streambench.strategies.node:BunFile",
     "bun-write": "streambench.strategies.node:BunWrite",

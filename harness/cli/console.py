@@ -98,6 +98,24 @@ def print_summary(records: list[Record], to: Console | None = None) -> None:
         table.add_row("  " + printable(strategy), *(get(row) for _, _, get in columns))
         previous = setting
     to.print(table)
+    print_diagnoses(summary, to)
+
+
+def print_diagnoses(summary: Any, to: Console) -> None:
+    """The stream doctor's reading under the table: each fault in full, the healthy bounds in one line."""
+    rows = [{str(k): v for k, v in raw.items()} for raw in summary.to_dict(orient="records")]
+    faults = [r for r in rows if r.get("diagnosis_fault")]
+    for r in faults:
+        name = f"{r['strategy']} ({r['setting']})"
+        said = printable(f"doctor: {name}: {r['diagnosis_sentence']}")
+        to.print(Text(said, style="yellow"))
+    bounds: dict[str, list[str]] = {}
+    for r in rows:
+        if not r.get("diagnosis_fault") and r.get("diagnosis_bound", "-") != "-":
+            bounds.setdefault(str(r["diagnosis_bound"]), []).append(str(r["strategy"]))
+    if bounds:
+        paces = "; ".join(f"{bound}: {len(names)} cell(s)" for bound, names in sorted(bounds.items()))
+        to.print(printable(f"doctor: no fault in the other cells; what set their pace: {paces}"))
 
 
 def _bytes(value: Any) -> str:

@@ -73,7 +73,10 @@ def build_spec(args: argparse.Namespace) -> dict[str, Any]:
     if args.full:
         base = load_spec_file(MATRICES_DIR / "full.toml")
     elif args.matrix:
-        base = load_spec_file(Path(args.matrix))
+        named = MATRICES_DIR / f"{args.matrix}.toml"
+        # A path, else one of streambench's own matrices by name (--matrix doctor, --matrix full).
+        path = Path(args.matrix)
+        base = load_spec_file(named if not path.exists() and named.is_file() else path)
     else:
         base = load_spec_file(MATRICES_DIR / "default.toml")
     # Only the flags the user gave: they override the file (and the defaults).
@@ -236,7 +239,9 @@ def add_commands(sub: Any) -> None:
     one_view = "http sink: bytes each viewer reads, a window of the file (default: the whole file)"
     one = run.add_argument_group("settings")
     one.add_argument(
-        "--matrix", action=Once, help="a TOML matrix file (keys: the axes above; [[group]] tables)"
+        "--matrix",
+        action=Once,
+        help="a TOML matrix file (keys: the axes above; [[group]] tables), or a built-in one: doctor",
     )
     one.add_argument("--full", action="store_true", help="the multi-GB matrix (prints time and disk first)")
     one.add_argument("--view-size", action=Once, help=one_view)

@@ -10,6 +10,7 @@ a profiler pass's summary). Unit tests drive it with fake measurements: no proce
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -17,6 +18,7 @@ from streambench.harness.common.units import format_bytes
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.measurement import MeasuredReport, Measurement
 from streambench.harness.measure.report import SectionFigures
+from streambench.harness.results.diagnosis import diagnose
 from streambench.harness.results.record import Record
 
 # At most this many points of RSS timeline are kept per record.
@@ -147,7 +149,7 @@ def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
     profile_error = facts.profile_error
     if planned.profiler is not None and outcome != "ok" and profile_error is None:
         profile_error = f"the profiled run failed: {error}"
-    return Record(
+    record = Record(
         **section,
         run_id=facts.run_id,
         cell_id=cell.cell_id,
@@ -200,6 +202,8 @@ def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
         delivered_slice_s=m.received.delivered_slice_s or None,
         workload_records=ctx.workload.manifest.records,
     )
+    # The stream doctor's reading, kept in the record beside the figures it read.
+    return dataclasses.replace(record, diagnosis=diagnose(record).to_dict())
 
 
 def _cell_fields(ctx: RunContext) -> dict[str, Any]:

@@ -271,6 +271,56 @@ export const STRATEGIES = {
     sink.end();
     await done;
   },
+  // The seeds' counterexample: rs.on('data', c => res.write(c)), write()'s false ignored; whatever the
+  // consumer has not taken queues in the writable (the stream doctor's "no backpressure").
+  async "node-unbounded"({ readable, sink, t0, stats }) {
+    stats.pauses = 0;
+    stats.drains = 0;
+    stats.maxBuffered = 0;
+    const done = finished(sink);
+    readable.on("data", (c) => {
+      sink.write(c);
+      sawBuffered(stats, sink, t0);
+    });
+    readable.on("end", () => sink.end());
+    readable.on("error", (e) => sink.destroy(e));
+    await done;
+  },
+  // Planted faults for the stream doctor (node-fault:kind=...): each is a mistake the seeds warn of.
+  async "node-fault"({ source, readable, sink, t0, stats, job }) {
+    const kind = job.strategy_options?.kind;
+    const done = finished(sink);
+    if (kind === "sync-read") {
+      // readFileSync inside the request: the loop waits for the whole file, then holds it.
+      readable.destroy();
+      stats.source = null;
+      const buf = fs.readFileSync(source);
+      stats.moved = buf.length;
+      sink.end(buf);
+      return done;
+    }
+    if (kind !== "sync-gzip") throw new Error(`unknown node-fault kind ${kind}`);
+    // gzipSync at level 9 on every chunk, on the loop thread (the output is thrown away: the bytes
+    // sent are the chunk's, so they are checked as a copy's); backpressure honoured.
+    stats.pauses = 0;
+    stats.drains = 0;
+    stats.maxBuffered = 0;
+    readable.on("data", (c) => {
+      zlib.gzipSync(c, { level: 9 });
+      if (!sink.write(c)) {
+        stats.pauses += 1;
+        readable.pause();
+        sink.once("drain", () => {
+          stats.drains += 1;
+          readable.resume();
+        });
+      }
+      sawBuffered(stats, sink, t0);
+    });
+    readable.on("end", () => sink.end());
+    readable.on("error", (e) => sink.destroy(e));
+    return done;
+  },
 };
 
 

@@ -49,6 +49,10 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       file. verified_by: what the far end's bytes were checked against (the workload's xxh3-64, a
       transform's reference, a user transform's own output computed apart twice, each viewer's
       range of the file).
+ 12 - diagnosis: the stream doctor's reading of the run (harness.results.diagnosis: bound, fault,
+      sentence, findings with their evidence); older records are read on load. JS runs add the
+      doctor's signals to strategy_notes (loop_delay_p50_s/p99_s/max_s, loop_utilization, gc_count,
+      gc_pause_s; the runtime's default highWaterMarks), Python runs gc_count and gc_pause_s.
 """
 
 from __future__ import annotations
@@ -58,13 +62,13 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from functools import cache
 from typing import Any
 
 from streambench.harness.measure.report import SectionFigures
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -148,6 +152,8 @@ class Record(SectionFigures):
     delivered_timeline: list[list[float]] = field(default_factory=list)  # [t_s at slice end, bytes]
     delivered_slice_s: float | None = None
     workload_records: int | None = None
+    # The stream doctor's reading (harness.results.diagnosis): bound, fault, sentence, findings.
+    diagnosis: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -167,7 +173,12 @@ class Record(SectionFigures):
                 kept[name] = _coerce(values[name], kind, optional, default)
             elif default is MISSING:
                 kept[name] = kind()  # the store checks the keys that matter before it gets here
-        return cls(**kept)
+        record = cls(**kept)
+        if not record.diagnosis:  # a record from before the doctor (schema < 12): read it now
+            from streambench.harness.results.diagnosis import diagnose
+
+            record = replace(record, diagnosis=diagnose(record).to_dict())
+        return record
 
 
 def upgrade(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -166,6 +166,7 @@ class JsRuntime:
         if not is_user_module(job["strategy"]):
             # The worker knows strategies by name; their options are this runtime's (its environment).
             job["strategy"], options = split_spec(job["strategy"])
+            job["strategy_options"] = options
         # setpriv: the runtime dies with the harness (it cannot ask for a parent-death signal itself).
         argv = dies_with_us(self.script(NODE_DIR / "worker.mjs", json.dumps(job), flags=flags))
         return WorkerCommand(argv, through=True, env=self.worker_env(options))

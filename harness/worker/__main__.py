@@ -21,6 +21,7 @@ from streambench.harness.common.errors import raised_at
 from streambench.harness.common.lifeline import die_with_parent
 from streambench.harness.measure.limits import join_cgroup
 from streambench.harness.measure.measured import MeasuredSection
+from streambench.harness.measure.probes import GcWatch
 from streambench.strategies.base import RunStats, Sink, Source, StrategyParams
 from streambench.strategies.registry import load_registry
 
@@ -56,9 +57,10 @@ def run_job(job: dict[str, Any]) -> MeasuredReportDict:
         import memray
 
         tracker = memray.Tracker(job["memray_path"], native_traces=False, memory_interval_ms=10)
+    gc_watch = GcWatch()
     section.start()
     try:
-        with tracker:
+        with tracker, gc_watch:
             moved_bytes = strategy.run(source, sink, params, stats)
             sink.end()
     except Exception as exc:  # the run failed; the record says how, and where
@@ -78,6 +80,7 @@ def run_job(job: dict[str, Any]) -> MeasuredReportDict:
     io_delta = figures["io"]
     if transform is not None:
         stats.notes.update(transform.notes())
+    stats.notes.update(gc_watch.figures())
 
     def per_call(n_bytes: int | None, calls: int | None) -> float | None:
         return n_bytes / calls if n_bytes and calls else None

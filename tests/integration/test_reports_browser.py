@@ -126,6 +126,13 @@ def test_first_screen_at_1366x768(tmp_path: Path) -> None:
             assert box["bottom"] <= 768 and box["right"] <= width, (name, box)
         panel = "Array.from(document.querySelectorAll('#story .panel')).find(p => !p.hidden)"
         assert page.evaluate(f"{panel}.querySelectorAll('table.rank tbody tr').length") == 7
+        # The stream doctor beside each strategy, on the first screen: what bound it, its sentence on hover.
+        bounds = page.evaluate(
+            f"Array.from({panel}.querySelectorAll('td.doctor')).map(td => [td.textContent, td.title])"
+        )
+        assert len(bounds) == 7 and all(word.strip() and title for word, title in bounds), bounds
+        doctor = _visible_box(page, "#story .panel td.doctor")
+        assert doctor["bottom"] <= 768 and doctor["right"] <= width, doctor
         assert page.evaluate(f"{panel}.querySelectorAll('circle.sb-run').length") == 7 * 3
         # anon solid and file-backed dashed, one line each per strategy, on one chart
         memory_chart = f"{panel}.querySelector(\"svg[aria-label^='RSS over time']\")"

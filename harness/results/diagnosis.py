@@ -1,0 +1,224 @@
+"""The stream doctor: what bound a run, from its own record, in one plain sentence.
+
+A pure function of a :class:`Record` (its figures and the signals the worker took: event-loop delay,
+event-loop utilisation and GC pauses in a JS runtime, ``gc.callbacks`` and the asyncio lag probe in
+Python). It names **faults** first — the mistakes the seeds warn of — then the **bound** every run has:
+
+faults (each an alarm, with the numbers that support it)
+  ``no-backpressure``  the writable queued far past its highWaterMark (``write()``'s false ignored),
+                       chunk by chunk (one whole-file write is ``memory-O(n)``, not this)
+  ``loop-blocked``     synchronous work held the event loop (clinic's rule: delay median >= 10 ms or
+                       max >= 100 ms; here also a single stall of >= 20 ms that is >= 10% of the run)
+  ``memory-O(n)``      peak memory grew with the file (>= half of it, and >= 48 MiB: more than a
+                       runtime keeps whatever the file): the whole file was held
+  ``gc-churn``         garbage collection took >= 10% of the run
+  ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less) on a busy CPU
+bounds (what set the pace of a healthy run; no alarm)
+  ``consumer``         the consumer's rate, or the strategy waited for it (CPU < 60%)
+  ``disk``             a cold cache and a process mostly waiting on reads
+  ``cpu-transform``    on CPU >= 80% of the run with a transform
+  ``cpu``              on CPU >= 80% of the run
+
+The thresholds are the module's constants; a run without a signal (Bun has no event-loop delay
+histogram; Python's sync strategies no loop) is judged on what it has. HTTP, browser and S3 runs are
+not diagnosed yet (their subject is a server and its viewers): their diagnosis says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from streambench.harness.common.units import format_bytes
+
+if TYPE_CHECKING:
+    from streambench.harness.results.record import Record
+
+MiB = 1 << 20
+LOOP_MEDIAN_S = 0.010
+LOOP_MAX_S = 0.100
+LOOP_STALL_S = 0.020
+LOOP_STALL_SHARE = 0.10
+MEMORY_SHARE = 0.5
+# Above what a runtime keeps whatever the file (V8: ~40 MiB of heap and Buffer pool).
+MEMORY_MIN_GROWTH_BYTES = 48 * MiB
+QUEUE_HWM_TIMES = 8
+QUEUE_FILE_SHARE = 0.25
+GC_SHARE = 0.10
+SYSCALLS_PER_MIB = 256
+CPU_BUSY = 0.80
+CPU_WAITING = 0.60
+CONSUMER_PACE = 1.25
+FAULTS = ("no-backpressure", "loop-blocked", "memory-O(n)", "gc-churn", "small-chunks")
+BOUNDS = ("consumer", "disk", "cpu-transform", "cpu")
+SINK_RUNS = ("null", "tcp", "file")
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    sentence: str
+    evidence: dict[str, float | int | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """``bound``: the first fault, else the bound; ``findings``: every fault, then the bound."""
+
+    bound: str
+    fault: bool
+    sentence: str
+    findings: tuple[Finding, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bound": self.bound,
+            "fault": self.fault,
+            "sentence": self.sentence,
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.0f} ms"
+
+
+def _gbps(bps: float) -> str:
+    return f"{bps / 1e9:.2f} GB/s"
+
+
+def _note(r: Record, name: str) -> float | None:
+    value = r.strategy_notes.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _loop(r: Record) -> tuple[float | None, float | None, float | None, str]:
+    """(median, p99, max) event-loop delay and which probe measured it."""
+    if _note(r, "loop_delay_max_s") is not None:
+        return (_note(r, "loop_delay_p50_s"), _note(r, "loop_delay_p99_s"), _note(r, "loop_delay_max_s"),
+                "event-loop delay")  # fmt: skip
+    if _note(r, "loop_lag_max_s") is not None:
+        return (_note(r, "loop_lag_median_s"), _note(r, "loop_lag_p99_s"), _note(r, "loop_lag_max_s"),
+                "asyncio lag probe")  # fmt: skip
+    return None, None, None, ""
+
+
+def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
+    found: list[Finding] = []
+    size = r.size_bytes or r.bytes_moved
+    hwm = r.high_water_mark_bytes or r.chunk_bytes
+    queued = r.max_buffered_bytes or 0
+    growth = (r.peak_rss_bytes - r.baseline_rss_bytes) if r.peak_rss_bytes and r.baseline_rss_bytes else None
+    whole_write = (r.largest_chunk_bytes or 0) >= QUEUE_FILE_SHARE * size
+    if hwm and not whole_write and queued >= QUEUE_HWM_TIMES * hwm and queued >= QUEUE_FILE_SHARE * size:
+        grew = f"; memory grew {format_bytes(growth)}" if growth else ""
+        found.append(Finding(
+            "no-backpressure",
+            f"No backpressure: {format_bytes(queued)} waited in the writable at once "
+            f"({queued / hwm:.0f}x its "
+            f"{format_bytes(hwm)} highWaterMark){grew}. Wait for 'drain' when write() returns false, or use "
+            "pipeline().",
+            {"max_buffered_bytes": queued, "high_water_mark_bytes": hwm,
+             "peak_rss_growth_bytes": growth or 0},
+        ))  # fmt: skip
+    median, p99, worst, probe = _loop(r)
+    if worst is not None and (
+        (median or 0) >= LOOP_MEDIAN_S
+        or worst >= LOOP_MAX_S
+        or (worst >= LOOP_STALL_S and worst >= LOOP_STALL_SHARE * wall_s)
+    ):
+        where = f" in the {r.transform} transform" if r.transform != "none" else ""
+        found.append(Finding(
+            "loop-blocked",
+            f"Synchronous work{where} held the event loop: {_ms(worst)} at most, {_ms(p99 or 0)} at p99 "
+            f"({probe}); nothing else in this process ran meanwhile. Move it off the loop (a worker thread, "
+            "an async API).",
+            {"loop_delay_median_s": median or 0, "loop_delay_p99_s": p99 or 0, "loop_delay_max_s": worst},
+        ))  # fmt: skip
+    if growth is not None and growth >= MEMORY_MIN_GROWTH_BYTES and growth >= MEMORY_SHARE * size:
+        found.append(Finding(
+            "memory-O(n)",
+            f"Held the whole file: memory grew {format_bytes(growth)} for a {format_bytes(size)} file "
+            f"({growth / size:.2f}x, O(n)). Stream it in chunks.",
+            {"peak_rss_growth_bytes": growth, "size_bytes": size},
+        ))  # fmt: skip
+    gc_pause = _note(r, "gc_pause_s")
+    if gc_pause is not None and wall_s and gc_pause >= GC_SHARE * wall_s:
+        count = int(_note(r, "gc_count") or 0)
+        found.append(Finding(
+            "gc-churn",
+            f"Garbage collection took {gc_pause / wall_s:.0%} of the run ({count} collections, "
+            f"{_ms(gc_pause)}) at {format_bytes(r.chunk_bytes)} chunks: fewer, bigger chunks "
+            "(highWaterMark) make less garbage.",
+            {"gc_pause_s": gc_pause, "gc_count": count, "wall_s": wall_s},
+        ))  # fmt: skip
+    calls = (r.io.get("syscr") or 0) + (r.io.get("syscw") or 0)
+    moved_mib = r.bytes_moved / MiB if r.bytes_moved else 0
+    if moved_mib and calls / moved_mib >= SYSCALLS_PER_MIB and (cpu_share or 0) >= CPU_BUSY:
+        found.append(Finding(
+            "small-chunks",
+            f"{format_bytes(r.chunk_bytes)} chunks: {calls / moved_mib:.0f} read and write calls per MiB "
+            "kept "
+            f"the CPU busy ({cpu_share:.0%} of the run); 64 KiB chunks move the same bytes in a fraction.",
+            {"syscalls_per_mib": calls / moved_mib, "cpu_share": cpu_share or 0},
+        ))  # fmt: skip
+    return found
+
+
+def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
+    rate = r.bytes_moved / wall_s if wall_s else 0.0
+    on_cpu = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
+    evidence: dict[str, float | int | str] = {"throughput_bps": rate, "cpu_share": cpu_share or 0}
+    if r.consumer_rate_bps and rate <= CONSUMER_PACE * r.consumer_rate_bps:
+        return Finding(
+            "consumer",
+            f"The consumer set the pace: {_gbps(rate)} against its {_gbps(r.consumer_rate_bps)} limit; "
+            f"the strategy waited ({on_cpu}, {r.pauses or 0} pauses).",
+            {**evidence, "consumer_rate_bps": r.consumer_rate_bps},
+        )
+    if r.cache == "cold" and (cpu_share or 0) < CPU_WAITING:
+        return Finding(
+            "disk",
+            f"The disk set the pace (cold cache): {_gbps(rate)}, {on_cpu}, {r.strategy_major_faults or 0} "
+            f"major faults.",
+            evidence,
+        )
+    if cpu_share is not None and cpu_share >= CPU_BUSY:
+        user, kernel = r.strategy_user_s or 0.0, r.strategy_sys_s or 0.0
+        total = user + kernel
+        split = f"{user / total:.0%} user, {kernel / total:.0%} kernel" if total else ""
+        if r.transform != "none":
+            return Finding(
+                "cpu-transform",
+                f"CPU in the {r.transform} transform: {on_cpu} ({split}) at {_gbps(rate)}; as expected for "
+                "an honest CPU-bound step.",
+                evidence,
+            )
+        return Finding(
+            "cpu",
+            f"The CPU set the pace: {on_cpu} ({split}: copies and system calls) at {_gbps(rate)}.",
+            evidence,
+        )
+    return Finding(
+        "consumer",
+        f"The consumer set the pace: {_gbps(rate)} into {r.sink}, {on_cpu}: the strategy waited for "
+        "the far end to take the bytes.",
+        evidence,
+    )
+
+
+def diagnose(r: Record) -> Diagnosis:
+    if r.sink not in SINK_RUNS:
+        why = f"not diagnosed: the doctor reads sink runs ({', '.join(SINK_RUNS)}) so far, not {r.sink} runs"
+        return Diagnosis("-", False, why)
+    if r.outcome != "ok" or not r.wall_s:
+        return Diagnosis("-", False, f"not diagnosed: the run ended {r.outcome}")
+    wall_s = float(r.wall_s)
+    cpu = (r.strategy_user_s or 0.0) + (r.strategy_sys_s or 0.0) if r.strategy_user_s is not None else None
+    cpu_share = cpu / wall_s if cpu is not None else None
+    faults = _faults(r, wall_s, cpu_share)
+    bound = _bound(r, wall_s, cpu_share)
+    findings = (*faults, bound)
+    head = findings[0]
+    also = f" Also: {', '.join(f.kind for f in findings[1:-1])}." if len(faults) > 1 else ""
+    return Diagnosis(head.kind, bool(faults), head.sentence + also, findings)
