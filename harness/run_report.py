@@ -60,7 +60,8 @@ def exit_status(records: Sequence[Record], verdicts: Sequence[Verdict]) -> tuple
     unexpected = len(failed) - len(expected)
     said = []
     if expected:
-        said.append(f"{len(expected)} runs ended as the scenario's claims expect (an oom at the cap)")
+        ended = ", ".join(sorted({str(r.outcome) for r in expected}))
+        said.append(f"{len(expected)} runs ended as the scenario's claims expect ({ended})")
     if unexpected:
         said.append(f"{unexpected} runs failed or were not verified; see the report")
     outcomes = [v.verdict for v in verdicts]

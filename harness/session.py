@@ -263,7 +263,8 @@ def start(
     if not cells:
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
-    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir))
+    budget_s = config.matrix.budget_s if config.matrix.adaptive else None
+    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir), budget_s)
     events.plan(plan)
     if options.dry_run:
         return SessionResult(Exit.OK)

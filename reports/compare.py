@@ -58,7 +58,10 @@ VERDICT_WORDS = {
     "better": "improved",
     "same": "no change",
     "undecided": "cannot decide",
+    "machine": "MACHINE CHANGED",
 }
+# The reference cell of a setting (strategies.registry.REFERENCES): the machine's own pace.
+REFERENCE = "cat"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,12 @@ class CellComparison:
     reasons: tuple[str, ...] = ()
     runs_needed: int | None = None  # runs a side that would likely decide an undecided cell
     missing_allowed: bool = False  # a missing cell the user accepted (--allow-missing)
+    # Per work counter (COUNTERS): its change and its range verdict (None: it did not vote).
+    counters: dict[str, tuple[MetricChange, Judgement | None]] = field(default_factory=dict)
+    # The reference (cat) of the same setting in both runs: its change, and this cell's throughput
+    # change against it (nan when the setting has no reference in both runs).
+    reference_ratio: float = math.nan
+    normalised_ratio: float = math.nan
 
     @property
     def regression(self) -> bool:
@@ -198,12 +207,15 @@ class Comparison:
             return "regression"
         if not self.cells or self.undecided:
             return "undecided"
+        if self.with_verdict("machine"):
+            return "machine changed"
         return "no change"
 
     @property
     def exit_status(self) -> int:
-        """0 no change, 1 a regression, 3 cannot decide with these runs."""
-        return {"regression": 1, "undecided": 3, "no change": 0}[self.outcome]
+        """0 no change, 1 a regression, 3 cannot decide with these runs, 5 the machine changed (the
+        reference moved with the cells: not the code's doing)."""
+        return {"regression": 1, "undecided": 3, "machine changed": 5, "no change": 0}[self.outcome]
 
     def summary_line(self) -> str:
         margin = f"{self.fail_on_fraction:.0%}"
@@ -228,6 +240,12 @@ class Comparison:
             return (
                 f"cannot decide: {n} of {len(self.cells)} cells are neither within ±{margin} nor a "
                 f"significant change beyond it; " + "; ".join(a for a in advice if a)
+            )
+        if self.outcome == "machine changed":
+            n = len(self.with_verdict("machine"))
+            return (
+                f"the machine changed: {n} cell(s) moved beyond ±{margin} with the reference ({REFERENCE}) "
+                "of their setting, and within it against the reference; re-run both on one quiet machine"
             )
         better = len(self.with_verdict("better"))
         missing = len(self.only_base)
@@ -261,6 +279,9 @@ class Sample:
     runs: Runs
     throughput: list[float]  # bytes/s of the good runs
     memory: list[float]  # peak RSS bytes of the good runs
+    # Work counters of the good runs, per MiB moved (COUNTERS): nearly deterministic, so they can
+    # decide at 3 runs a side where time cannot.
+    counters: dict[str, list[float]] = field(default_factory=dict)
 
 
 def samples(records: Sequence[Record]) -> dict[str, Sample]:
@@ -282,8 +303,54 @@ def samples(records: Sequence[Record]) -> dict[str, Sample]:
             runs=runs,
             throughput=good["throughput_bps"].dropna().to_list(),
             memory=good["peak_rss_bytes"].dropna().to_list(),
+            counters=_counters(good),
         )
     return out
+
+
+MiB = 1 << 20
+# The work a run did, per MiB it moved, from /proc/<pid>/io: the system calls it made, and the bytes
+# that crossed the user/kernel boundary (read(2)/write(2) and friends). An extra copy, a smaller
+# chunk or a write per line shows here whatever the clock says.
+COUNTERS = {
+    "syscalls_per_mib": ("syscalls per MiB", ("syscr", "syscw")),
+    "kernel_bytes_per_mib": ("bytes across the kernel boundary per MiB", ("rchar", "wchar")),
+}
+# A counter decides by its range only while each side's runs agree within this share of the margin
+# (their own noise, A/A); a noisier counter does not vote and time decides alone.
+COUNTER_NOISE_SHARE = 0.25
+
+
+def _counters(good: pd.DataFrame) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {name: [] for name in COUNTERS}
+    if "io" not in good:
+        return out
+    for io, moved in zip(good["io"], good["bytes_moved"], strict=True):
+        if not isinstance(io, Mapping) or not moved or moved != moved:
+            continue
+        for name, (_, keys) in COUNTERS.items():
+            if all(isinstance(io.get(k), int | float) for k in keys):
+                out[name].append(sum(float(io[k]) for k in keys) / (float(moved) / MiB))
+    return out
+
+
+def counter_judgement(base: list[float], cand: list[float], margin: float) -> Judgement | None:
+    """A work counter's verdict by its range: ``worse`` when every candidate run did more than every
+    base run by more than the margin, ``better`` the reverse, ``same`` when the whole range of
+    ratios lies within it, else ``undecided``; None (no vote) with fewer than 3 runs a side or when
+    a side's own runs disagree by more than a quarter of the margin (the counter is noisy here)."""
+    if len(base) < 3 or len(cand) < 3 or min(base) <= 0 or min(cand) <= 0:
+        return None
+    if max(max(v) / min(v) - 1 for v in (base, cand)) > COUNTER_NOISE_SHARE * margin:
+        return None
+    low, high = min(cand) / max(base), max(cand) / min(base)
+    if low > 1 + margin:
+        return "worse"
+    if high < 1 - margin:
+        return "better"
+    if low >= 1 - margin and high <= 1 + margin:
+        return "same"
+    return "undecided"
 
 
 def _median(values: list[float]) -> float:
@@ -375,17 +442,23 @@ def compare_samples(
     )
     mem_adj = dict(zip((r.key for r in compared), adjust([r.memory.p_value for r in compared]), strict=True))
     family = max(1, len(compared))
-    cells = [
-        _cell(
-            r, tp_adj.get(r.key, 1.0), mem_adj.get(r.key, 1.0), fail_on_fraction, alpha, family, allow_missing
-        )
-        for r in raws
-    ]
+    references = {_setting(r.base): r for r in compared if r.base.fields.get("strategy") == REFERENCE}
+    cells = []
+    for r in raws:
+        ref = None if r.base.fields.get("strategy") == REFERENCE else references.get(_setting(r.base))
+        ref_p = tp_adj.get(ref.key, 1.0) if ref is not None else 1.0
+        tp_p, mem_p = tp_adj.get(r.key, 1.0), mem_adj.get(r.key, 1.0)
+        cells.append(_cell(r, tp_p, mem_p, fail_on_fraction, alpha, family, allow_missing, ref, ref_p))
     only_cand = sorted(cand[k].label for k in set(cand) - set(base))
     comparison = Comparison(cells, only_cand, fail_on_fraction, alpha, correction, allow_missing)
     return Comparison(
         cells, only_cand, fail_on_fraction, alpha, correction, allow_missing, _notes(comparison)
     )
+
+
+def _setting(sample: Sample) -> tuple[Any, ...]:
+    """What the cells of one setting share (the reference is matched on it; it has no chunk size)."""
+    return tuple(sample.fields.get(k) for k in ("workload", "size_bytes", "sink", "cache"))
 
 
 def _metric(ch: Change, p_adjusted: float, margin: float, alpha: float, higher_is_better: bool,
@@ -397,8 +470,9 @@ def _metric(ch: Change, p_adjusted: float, margin: float, alpha: float, higher_i
 
 
 def _cell(
-    r: _Raw, tp_p: float, mem_p: float, margin: float, alpha: float, family: int, allow_missing: bool
-) -> CellComparison:
+    r: _Raw, tp_p: float, mem_p: float, margin: float, alpha: float, family: int, allow_missing: bool,
+    reference: _Raw | None = None, reference_p: float = 1.0,
+) -> CellComparison:  # fmt: skip
     b = r.base
     base_runs = b.runs
     if r.cand is None or r.cand.runs.total == 0:
@@ -422,26 +496,72 @@ def _cell(
     elif base_runs.good == 0:
         judgements.append("same")  # both sides failed alike: nothing else to weigh
         reasons.append(f"no good run on either side (base {base_runs.describe()})")
+    # The machine's own drift: the setting's reference (cat) measured in both runs. A throughput change
+    # the reference shares, and that vanishes against it, is the machine's, not the code's.
+    reference_ratio = normalised = math.nan
+    # The reference itself moving is the machine's pace changing, by definition.
+    machine = b.fields.get("strategy") == REFERENCE and tp.judgement in ("worse", "better")
+    if machine:
+        reasons.append(f"the reference ({REFERENCE}) itself {fmt_change(tp.ratio)}: the machine's pace moved")
+    if reference is not None and reference.cand is not None and not math.isnan(tp.ratio):
+        ref = _metric(reference.throughput, reference_p, margin, alpha, True, reference.base.throughput,
+                      reference.cand.throughput)  # fmt: skip
+        reference_ratio = ref.ratio
+        if reference_ratio > 0:
+            normalised = tp.ratio / reference_ratio
+            machine = (
+                tp.judgement in ("worse", "better")
+                and ref.judgement == tp.judgement
+                and abs(normalised - 1) <= margin
+            )
+            if machine:
+                moved = f"the reference ({REFERENCE}) {fmt_change(reference_ratio)} on this setting"
+                reasons.append(
+                    f"throughput {fmt_change(tp.ratio)}, and {moved}: {fmt_change(normalised)} against it "
+                    "(the machine changed)"
+                )
     for name, m, p in (("throughput", tp, tp_p), ("peak RSS", mem, mem_p)):
         if math.isnan(m.ratio):
             continue  # no such figure on either side (a browser run has no throughput)
+        if machine and name == "throughput":
+            judgements.append("machine")
+            continue
         judgements.append(m.judgement)
         if m.judgement in ("worse", "better"):
             reasons.append(f"{name} {m.interval_text()} (adjusted p {fmt_p(p)})")
         elif m.judgement == "undecided":
             reasons.append(f"{name} {m.interval_text()}: not within ±{margin:.0%}, not significant beyond it")
+    counters: dict[str, tuple[MetricChange, Judgement | None]] = {}
+    for name, (words, _) in COUNTERS.items():
+        before, after = b.counters.get(name, []), c.counters.get(name, [])
+        if not before or not after:
+            continue
+        vote = counter_judgement(before, after, margin)
+        ch = change(before, after)
+        shown = MetricChange(_median(before), _median(after), ch, math.nan, vote or "undecided")
+        counters[name] = (shown, vote)
+        if vote is None:
+            continue
+        judgements.append(vote)
+        if vote in ("worse", "better"):
+            ratio_low, ratio_high = min(after) / max(before), max(after) / min(before)
+            every = f"every run: {fmt_change(ratio_low)} to {fmt_change(ratio_high)}"
+            medians = f"{_median(before):,.0f} -> {_median(after):,.0f}"
+            reasons.append(f"{words} {fmt_change(ch.ratio)} ({every}; {medians})")
     verdict = _combine(judgements)
     needed = None
     if verdict == "undecided":
         open_metrics = [m for m in (tp, mem) if m.judgement == "undecided" and not math.isnan(m.ratio)]
         needed = max((runs_needed(m.change, margin, family, alpha) for m in open_metrics), default=None)
     return CellComparison(r.key, b.label, dict(b.fields), base_runs, cand_runs, tp, mem,
-                          verdict, tuple(reasons), needed)  # fmt: skip
+                          verdict, tuple(reasons), needed, counters=counters,
+                          reference_ratio=reference_ratio, normalised_ratio=normalised)  # fmt: skip
 
 
 def _combine(judgements: list[str]) -> str:
-    """A cell is worse if any part of it is; undecided if any is; better if any is; else the same."""
-    for verdict in ("worse", "undecided", "better"):
+    """A cell is worse if any part of it is; undecided if any is; the machine's if its throughput moved
+    with the reference; better if any part is; else the same."""
+    for verdict in ("worse", "undecided", "machine", "better"):
         if verdict in judgements:
             return verdict
     return "same" if judgements else "undecided"

@@ -16,10 +16,10 @@ from typing import Any
 import pandas as pd
 
 from streambench.harness.results.record import Record
+from streambench.reports.export_formats import FORMATS  # noqa: F401 - re-exported
 from streambench.reports.frame import records_to_frame
 from streambench.reports.pytest_benchmark import to_pytest_benchmark
 
-FORMATS = ("parquet", "csv", "pytest-benchmark")
 _DERIVED = ("measured", "ok", "throughput_bps", "peak_rss_over_baseline_bytes", "cpu_s")
 
 

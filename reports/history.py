@@ -98,6 +98,8 @@ def _change(c: CellComparison) -> tuple[str, str]:
         return "improvement", detail
     if c.verdict == "undecided":
         return "undecided", detail
+    if c.verdict == "machine":
+        return "machine", detail
     return "", f"throughput {c.throughput.interval_text()}: within the margin"
 
 

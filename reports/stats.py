@@ -29,6 +29,7 @@ from streambench.harness.common.decision import TIE_FRACTION, change, judge
 from streambench.harness.common.intervals import median_interval
 from streambench.harness.common.units import format_bytes
 from streambench.harness.results.identity import cell_label as identity_label
+from streambench.harness.results.identity import setting_label as identity_setting_label
 from streambench.reports import scaling
 from streambench.reports.frame import CELL_COLUMNS, PAGE_BYTES
 from streambench.reports.scaling import complexity_label
@@ -119,24 +120,10 @@ def cell_label(row: Mapping[Any, Any]) -> str:
 
 
 def setting_label(row: Mapping[Any, Any]) -> str:
-    """What the strategies of one setting share: workload, size, sink and the rest."""
-    dest = f" ({row['dest']})" if row["sink"] == "file" else ""
-    rate = f" @{format_bytes(row['consumer_rate_bps'])}/s" if row["consumer_rate_bps"] else ""
-    transform = f" |{row['transform']}" if row["transform"] != "none" else ""
-    hwm = f" hwm {format_bytes(row['high_water_mark_bytes'])}" if row["high_water_mark_bytes"] else ""
+    """What the strategies of one setting share (``harness.results.identity.setting_label``), and the
+    machine when the run had more than one."""
     machine = f" on {row[MACHINE]}" if row.get(MACHINE) else ""
-    # Viewers or pages and their route tell two settings of one sink apart (16 viewers, 128 viewers).
-    viewers = ""
-    if row["sink"] in ("http", "browser") and row.get("clients"):
-        viewers = f" x{int(row['clients'])} {'pages' if row['sink'] == 'browser' else 'viewers'}"
-        if row.get("view_bytes"):
-            viewers += f" of {format_bytes(row['view_bytes'])}"
-        if row.get("http_route", "file") != "file":
-            viewers += f" ({row['http_route']})"
-    return (
-        f"{row['workload']}:{format_bytes(row['size_bytes'])}{transform} -> {row['sink']}{dest}{rate}"
-        f"{viewers} {row['cache']}{hwm}{machine}"
-    )
+    return identity_setting_label(row) + machine
 
 
 def sweep_label(row: Mapping[Any, Any], columns: Sequence[str]) -> str:

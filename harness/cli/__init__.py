@@ -30,10 +30,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("streambench")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="streambench", description="Measure stream strategies on large files.", epilog=EXIT_CODES_HELP
     )
+    parser.add_argument("--version", action="version", version=f"streambench {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     # The order of ``streambench --help``.
     run.add_commands(sub)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.table import Table
-
-from streambench.harness.cli.console import err_console, out_console, session_events
+from streambench.harness.cli.console import err_console, print_listing, session_events
 from streambench.harness.cli.run import resolve_data_dir
 from streambench.harness.common.errors import UsageError
 from streambench.harness.common.text import printable
@@ -21,18 +19,14 @@ from streambench.workloads.registry import GENERATORS, kinds
 
 def cmd_strategies(args: argparse.Namespace) -> int:
     registry = load_registry(plugins=True)
-    table = Table(title="strategies")
-    table.add_column("name")
-    table.add_column("summary")
-    table.add_column("Node.js analogue")
-    table.add_column("capabilities")
-    table.add_column("options (NAME:KEY=VALUE)")
+    rows = []
     for name, cls in registry.strategies.items():
         caps = ", ".join(sorted(c.value for c in cls.capabilities))
-        label = f"{name} (reference)" if name in REFERENCES else name
         options = "\n".join(f"{key}: {text}" for key, text in cls.options.items())
-        table.add_row(*(printable(v) for v in (label, cls.summary, cls.node_analogue, caps, options)))
-    out_console.print(table)
+        role = "reference" if name in REFERENCES else "strategy"
+        rows.append([name, role, cls.summary, cls.node_analogue, caps, options])
+    columns = ["name", "role", "summary", "Node.js analogue", "capabilities", "options (NAME:KEY=VALUE)"]
+    print_listing("strategies", columns, rows, as_json=args.json)
     for name, why in registry.broken_plugins.items():
         err_console.print(printable(f"plugin {name!r} could not be loaded: {why}"))
     return 0
@@ -55,32 +49,26 @@ def cmd_workloads(args: argparse.Namespace) -> int:
         freed = cache.clean(data_dir)
         print(f"removed cached workloads from {cache.workload_dir(data_dir)} ({format_bytes(freed)})")
         return 0
-    table = Table(title=f"workloads in {cache.workload_dir(data_dir)}")
-    for col in ("kind", "size", "seed", "records", "verified", "path"):
-        table.add_column(col)
+    rows: list[list[str]] = []
     for path, manifest in cache.list_cached(data_dir):
         if manifest is None:
-            table.add_row("?", format_bytes(path.stat().st_size), "?", "?", "no manifest", printable(path))
+            rows.append(["?", format_bytes(path.stat().st_size), "?", "?", "no manifest", str(path)])
             continue
         size_ok = path.stat().st_size == manifest.size_bytes
         if args.verify and size_ok:
             state = "checksum ok" if cache.file_checksum(path) == manifest.xxh3_64 else "CHECKSUM MISMATCH"
         else:
             state = "size ok" if size_ok else "SIZE MISMATCH"
-        table.add_row(
-            manifest.kind,
-            format_bytes(manifest.size_bytes),
-            str(manifest.seed),
-            str(manifest.records),
-            state,
-            printable(path),
-        )
-    out_console.print(table)
+        size = format_bytes(manifest.size_bytes)
+        rows.append([manifest.kind, size, str(manifest.seed), str(manifest.records), state, str(path)])
+    columns = ["kind", "size", "seed", "records", "verified", "path"]
+    print_listing(f"workloads in {cache.workload_dir(data_dir)}", columns, rows, as_json=args.json)
     return 0
 
 
 def add_commands(sub: Any) -> None:
     strategies = sub.add_parser("strategies", help="list strategies")
+    strategies.add_argument("--json", action="store_true", help="a JSON list instead of a table")
     strategies.set_defaults(func=cmd_strategies)
 
     generate = sub.add_parser("generate", help="generate (or reuse) a workload and print its path")
@@ -95,4 +83,5 @@ def add_commands(sub: Any) -> None:
     workloads.add_argument("--clean", action="store_true")
     workloads.add_argument("--verify", action="store_true", help="checksum every file")
     workloads.add_argument("--data-dir")
+    workloads.add_argument("--json", action="store_true", help="a JSON list instead of a table")
     workloads.set_defaults(func=cmd_workloads)

@@ -44,6 +44,28 @@ def num(value: Any, digits: int) -> str:
     return "–" if value is None or value != value else f"{float(value):.{digits}f}"
 
 
+def print_listing(title: str, columns: list[str], rows: list[list[str]], *, as_json: bool = False) -> None:
+    """A listing (strategies, workloads, runtimes, scenarios): a table on a terminal; in a pipe one
+    tab-separated line per row under a header line (never cut to a width: ``| grep`` finds every
+    name and path); ``--json``: a JSON list of objects keyed by the column names."""
+    import json
+
+    if as_json:
+        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], indent=1))
+        return
+    if not out_console.is_terminal:
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join(printable(v).replace("\n", "; ").replace("\t", " ") for v in row))
+        return
+    table = Table(title=printable(title))
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(printable(v) for v in row))
+    out_console.print(table)
+
+
 def print_skipped(skipped: list[tuple[Cell, str]]) -> None:
     """Skipped cells by reason: a count and a few examples each, never one line per cell."""
     by_reason: dict[str, list[Cell]] = {}

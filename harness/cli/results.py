@@ -174,9 +174,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         # A table of eight columns needs room: a terminal's width, or 160 columns in a log.
         console = make_console() if Console().is_terminal else make_console(width=160)
         console.print(comparison_table(comparison))
+        # Why each cell that is not "no change" is what it is: the figures and counters that decided it.
+        for cell in comparison.cells:
+            if cell.verdict != "same" and cell.reasons:
+                console.print(printable(f"{cell.words}: {cell.label}: {'; '.join(cell.reasons)}"))
         for note in comparison.notes:
             console.print(printable(f"note: {note}"))
-        style = {"regression": "bold red", "undecided": "yellow"}.get(comparison.outcome, "")
+        style = {"regression": "bold red", "undecided": "yellow", "machine changed": "yellow"}.get(
+            comparison.outcome, ""
+        )
         console.print(comparison.summary_line(), style=style)
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
@@ -252,7 +258,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_commands(subparsers: Any) -> None:
     """Add ``report``, ``compare`` and ``export`` to the CLI's subparsers."""
-    from streambench.reports.export import FORMATS
+    from streambench.reports.export_formats import FORMATS
 
     report = subparsers.add_parser(
         "report", help="rebuild the HTML report of a run (or of a pytest-benchmark JSON file)"

@@ -10,9 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
-
-from streambench.harness.cli.console import err_console, out_console, session_events
+from streambench.harness.cli.console import err_console, print_listing, session_events
 from streambench.harness.common.errors import EXIT_CODES_HELP, UsageError
 from streambench.harness.common.paths import MATRICES_DIR
 from streambench.harness.common.text import printable
@@ -154,14 +152,9 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     from streambench.reports.claims import parse_claims
 
     if args.action == "list":
-        table = Table(title="scenarios")
-        for col in ("name", "question", "default size", "about"):
-            table.add_column(col)
-        for name, s in all_scenarios().items():
-            table.add_row(
-                name, s.question, format_bytes(s.default_size_bytes), f"{s.estimate_s / 60:.1f} min"
-            )
-        out_console.print(table)
+        rows = [[name, s.question, format_bytes(s.default_size_bytes), f"{s.estimate_s / 60:.1f} min"]
+                for name, s in all_scenarios().items()]  # fmt: skip
+        print_listing("scenarios", ["name", "question", "default size", "about"], rows, as_json=args.json)
         return 0
     if not args.name:
         raise UsageError("scenario run needs a NAME (see 'streambench scenario list')")
@@ -273,7 +266,9 @@ def add_commands(sub: Any) -> None:
         help="measured runs per cell, or auto: 3 rounds, then more only where the best strategy is "
         "not yet decided (default: the matrix's; the quick default is auto)",
     )
-    one.add_argument("--budget", action=Once, help="--repeat auto: seconds of runs at most (default 150)")
+    one.add_argument(
+        "--budget", action=Once, help="--repeat auto: time of runs at most (150, 20s, 2m; default 150 s)"
+    )
     one.add_argument(
         "--warmup", action=Once, help="warm-up runs per cell, left out of statistics (default 1)"
     )
@@ -350,6 +345,7 @@ def add_scenario_command(sub: Any) -> None:
     )
     scenario.add_argument("action", choices=["list", "run"])
     scenario.add_argument("name", nargs="?")
+    scenario.add_argument("--json", action="store_true", help="list: a JSON list instead of a table")
     scenario.add_argument("--size", help="the scenario's size (default: its own)")
     scenario.add_argument("--profile", help="memory, cpu or both (default: what the scenario asks for)")
     scenario.add_argument("--profile-rate", help="py-spy samples per second (default 100)")

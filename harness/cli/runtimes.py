@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from rich.table import Table
-
 from streambench.harness import runtimes
-from streambench.harness.cli.console import err_console, out_console
+from streambench.harness.cli.console import err_console, print_listing
 from streambench.harness.common.errors import UsageError
 from streambench.harness.common.text import printable
 from streambench.harness.runtimes import installed
@@ -28,20 +26,17 @@ def cmd_runtimes(args: argparse.Namespace) -> int:
         return 0
     if args.names:
         raise UsageError("runtimes lists every runtime; install NAME... or remove NAME... take names")
-    table = Table(title=f"runtimes (installed under {installed.runtimes_dir()})")
-    for col in ("name", "language", "version", "executable", "installed", "sha256"):
-        table.add_column(col)
+    rows: list[list[str]] = []
     for name in runtimes.names():
         runtime = runtimes.get(name)
         manifest = installed.load(name)
         why = runtime.unavailable()
         version = why if why else (runtime.version() or "-")
         described = runtime.describe()
-        table.add_row(*(printable(v) for v in (
-            name, runtime.language, version, described.get("executable") or "-",
-            described.get("installed", "-"), manifest.sha256[:16] if manifest else "-",
-        )))  # fmt: skip
-    out_console.print(table)
+        rows.append([name, runtime.language, version, str(described.get("executable") or "-"),
+                     str(described.get("installed", "-")), manifest.sha256 if manifest else "-"])  # fmt: skip
+    columns = ["name", "language", "version", "executable", "installed", "sha256"]
+    print_listing(f"runtimes (installed under {installed.runtimes_dir()})", columns, rows, as_json=args.json)
     return 0
 
 
@@ -69,4 +64,5 @@ def add_commands(sub: Any) -> None:
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help="node@22, node@24, bun, deno, deno@2.9.6, ..."
     )
+    parser.add_argument("--json", action="store_true", help="list: a JSON list instead of a table")
     parser.set_defaults(func=cmd_runtimes)

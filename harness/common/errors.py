@@ -13,6 +13,9 @@ class Exit(IntEnum):
     USAGE = 2  # bad input: one line on stderr, nothing run
     UNDECIDED = 3  # compare: these runs cannot decide; scenario run: a claim is inconclusive
     RUNS_FAILED = 4  # run/scenario run: a run failed or was not verified (unexpectedly), or a claim fails
+    MACHINE_CHANGED = (
+        5  # compare: cells moved with the reference (cat) of their setting: the machine's change
+    )
     INTERNAL = 70  # a bug in streambench (EX_SOFTWARE): one line, and every record already measured kept
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM (a CI timeout)
@@ -20,7 +23,8 @@ class Exit(IntEnum):
 
 EXIT_CODES_HELP = (
     "exit status: 0 ok (compare: no change), 1 regression, 2 bad input, 3 cannot decide, "
-    "4 runs failed or a claim fails, 70 internal error, 130 interrupted, 143 terminated"
+    "4 runs failed or a claim fails, 5 compare: the machine changed (the reference moved too), 70 internal "
+    "error, 130 interrupted, 143 terminated"
 )
 
 

@@ -83,12 +83,21 @@ def parse_count(text: object, name: str, minimum: int = 0, maximum: int = 1_000_
     return value
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_DURATION_UNITS = {"ms": 1e-3, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
 def parse_seconds(text: object, name: str, maximum_s: float = 7 * 24 * 3600) -> float:
-    """A positive, finite number of seconds (``nan``, ``0`` and ``-5`` are not)."""
+    """A positive, finite duration: seconds, or with a unit as every other option takes one
+    (``20s``, ``2m``, ``1.5min``, ``500ms``, ``1h``); ``nan``, ``0`` and ``-5`` are not."""
+    match = _DURATION.match(str(text)) if isinstance(text, str) else None
     try:
-        value = float(text)  # type: ignore[arg-type]
+        if match:
+            value = float(match.group(1)) * _DURATION_UNITS[(match.group(2) or "s").lower()]
+        else:
+            value = float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise UsageError(f"{name} must be a number of seconds, got {str(text)[:40]!r}") from None
+        raise UsageError(f"{name} must be a duration (20, 20s, 2m, 500ms), got {str(text)[:40]!r}") from None
     if not math.isfinite(value) or not 0 < value <= maximum_s:
         raise UsageError(
             f"{name} must be a number of seconds above 0 and at most {maximum_s:g}, got {text!r}"

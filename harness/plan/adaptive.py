@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from streambench.harness.common.decision import TIE_FRACTION, change, judge
-from streambench.harness.results.identity import CELL_DEFAULTS, record_cell_fields
+from streambench.harness.results.identity import CELL_DEFAULTS, record_cell_fields, setting_label
 from streambench.harness.results.record import Record
 
 REFERENCE = "cat"
@@ -119,9 +119,10 @@ def questions(records: Sequence[Record], rule: AdaptiveRule) -> list[Question]:
             key = ", ".join(f"{k}={fields[k]}" for k in _SETTING_FIELDS)
             by_setting.setdefault(key, []).append((cell, fields, values))
     out: list[Question] = []
-    for setting, cells in sorted(by_setting.items()):
+    for _, cells in sorted(by_setting.items()):
         if len(cells) < 2:
             continue
+        setting = setting_label(cells[0][1])  # the report's words for it, not the raw key
         ranked = sorted(cells, key=lambda c: (-statistics.median(c[2]), c[1]["strategy"]))
         out.append(_judge(setting, "runner-up", ranked[0], ranked[1], rule))
         reference = next((c for c in ranked[2:] if c[1]["strategy"] == REFERENCE), None)

@@ -11,8 +11,12 @@ from streambench.harness.common.units import format_bytes
 from streambench.harness.plan.planning import PlannedRun
 from streambench.workloads import cache
 
-# Fixed cost of one run here: spawn the worker and consumer (~50 ms measured).
-RUN_OVERHEAD_S = 0.1
+# Fixed cost of one run here: spawn the worker and consumer, verify, reap (run_total_s - wall_s:
+# 0.1-0.3 s measured; a JS runtime starts in 0.1-0.2 s more).
+RUN_OVERHEAD_S = 0.15
+JS_START_S = 0.15
+# What a JS runtime's streams move into a reading process here (0.8-1.9 GB/s measured at 1 GiB).
+JS_RATE_BPS = 1.0e9
 # A file sink's destination is checksummed and synced after each run (~0.3 s/GiB).
 FILE_SINK_VERIFY_BPS = 3.5e9
 # Rough strategy rates (bytes/s, this kind of 2-core VM); calibration can only lower them:
@@ -31,17 +35,29 @@ class Estimate:
     new_workload_bytes: int
     dest_bytes: int
     free_bytes: int
+    # --repeat auto: the first rounds are the runs above; more rounds follow, within this many seconds.
+    budget_s: float | None = None
 
     def describe(self) -> str:
         disk = self.new_workload_bytes + self.dest_bytes
+        runs = f"{self.runs} runs, about {_minutes(self.seconds)}"
+        if self.budget_s is not None:
+            runs = (
+                f"{self.runs} runs first (about {_minutes(self.seconds)}), then rounds until every "
+                f"question is decided or {_minutes(self.budget_s)} of runs are spent"
+            )
         text = (
-            f"plan: {self.runs} runs, about {self.seconds / 60:.1f} min; disk: "
+            f"plan: {runs}; disk: "
             f"{format_bytes(self.new_workload_bytes)} of new workloads + {format_bytes(self.dest_bytes)} "
             f"of scratch destinations = {format_bytes(disk)} ({format_bytes(self.free_bytes)} free)"
         )
         if disk > self.free_bytes:
             text += " -- NOT ENOUGH FREE SPACE"
         return text
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
@@ -54,15 +70,20 @@ def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
         rate = min(float(calibration.get("cold_read_bps") or 1e12), DEFAULT_RATES_BPS["cold_read"])
     if cell.strategy.startswith("whole-file"):
         rate = min(rate, DEFAULT_RATES_BPS["whole_file"])
+    js = cell.strategy.startswith(("node-", "bun-", "deno-")) or cell.runtime != ""
+    if js:
+        rate = min(rate, JS_RATE_BPS)
     if cell.transform in TRANSFORM_RATES_BPS:
         rate = min(rate, TRANSFORM_RATES_BPS[cell.transform])
     if cell.consumer_rate_bps:
         rate = min(rate, cell.consumer_rate_bps)
     verify_s = size / FILE_SINK_VERIFY_BPS if cell.sink == "file" else 0.0
-    return size / rate + verify_s + RUN_OVERHEAD_S
+    return size / rate + verify_s + RUN_OVERHEAD_S + (JS_START_S if js else 0.0)
 
 
-def estimate(planned: list[PlannedRun], data_dir: Path, calibration: dict[str, Any]) -> Estimate:
+def estimate(
+    planned: list[PlannedRun], data_dir: Path, calibration: dict[str, Any], budget_s: float | None = None
+) -> Estimate:
     specs = {p.cell.workload for p in planned}
     new_bytes = sum(
         s.size_bytes for s in specs if not s.is_user_file and cache.check_cached(s, data_dir)[0] is None
@@ -75,4 +96,5 @@ def estimate(planned: list[PlannedRun], data_dir: Path, calibration: dict[str, A
         new_workload_bytes=new_bytes,
         dest_bytes=sum(dest_sizes),
         free_bytes=shutil.disk_usage(probe).free,
+        budget_s=budget_s,
     )

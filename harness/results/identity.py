@@ -86,6 +86,25 @@ def cell_label(fields: Mapping[str, Any]) -> str:
     )
 
 
+def setting_label(fields: Mapping[str, Any]) -> str:
+    """What the strategies of one setting share, in the words of the report: workload, size, sink
+    and the rest (``video:1GiB -> null warm``), never the raw key."""
+    dest = f" ({fields['dest']})" if fields["sink"] == "file" else ""
+    rate = f" @{format_bytes(fields['consumer_rate_bps'])}/s" if fields["consumer_rate_bps"] else ""
+    transform = f" |{fields['transform']}" if fields["transform"] != "none" else ""
+    hwm = f" hwm {format_bytes(fields['high_water_mark_bytes'])}" if fields["high_water_mark_bytes"] else ""
+    # Viewers or pages and their route tell two settings of one sink apart (16 viewers, 128 viewers).
+    viewers = ""
+    if fields["sink"] in ("http", "browser") and fields.get("clients"):
+        viewers = f" x{int(fields['clients'])} {'pages' if fields['sink'] == 'browser' else 'viewers'}"
+        if fields.get("view_bytes"):
+            viewers += f" of {format_bytes(fields['view_bytes'])}"
+        if fields.get("http_route", "file") != "file":
+            viewers += f" ({fields['http_route']})"
+    workload = f"{fields['workload']}:{format_bytes(fields['size_bytes'])}"
+    return f"{workload}{transform} -> {fields['sink']}{dest}{rate}{viewers} {fields['cache']}{hwm}"
+
+
 def record_cell_fields(record: Record) -> dict[str, Any]:
     """A record's cell fields, as the plan's ``Cell.fields()`` names them."""
     return {name: getattr(record, name) for name in CELL_DEFAULTS}

@@ -309,3 +309,29 @@ def test_compare_and_history_gate_on_good_runs(small_run: Path, tmp_path: Path) 
     crashed = copy_run(small_run, tmp_path / "crashed", edit=lambda r: {**r, "outcome": "crashed"})
     assert main(["compare", str(small_run), str(crashed)]) == Exit.REGRESSION
     assert main(["history", str(small_run), str(crashed), "-o", str(tmp_path / "h.html")]) == Exit.REGRESSION
+
+
+def test_a_counter_change_with_unchanged_time_is_a_regression(tmp_path: Path, capsys: Any) -> None:
+    """Twice the write system calls and bytes written, the clock unchanged: compare says regression,
+    and which counter; the same runs compared with themselves say no change of work."""
+    from streambench.harness.results.store import load_records
+    from streambench.reports.compare import compare
+
+    assert main([*BASE[:-4], "--repeat", "3", "--warmup", "0", "--out", str(tmp_path / "r")]) == 0
+    run = only_run_dir(tmp_path / "r")
+
+    def doubled(r: dict[str, Any]) -> dict[str, Any]:
+        io = dict(r.get("io") or {})
+        io["syscw"], io["wchar"] = 2 * io.get("syscw", 0), 2 * io.get("wchar", 0)
+        return {**r, "io": io}
+
+    more_work = copy_run(run, tmp_path / "more-work", edit=doubled)
+    assert main(["compare", str(run), str(more_work), "--fail-on", "5%"]) == Exit.REGRESSION
+    out = capsys.readouterr()
+    assert "syscalls per MiB" in out.out + out.err
+    same = compare(load_records(run), load_records(run), 0.05)
+    votes = [vote for cell in same.cells for _, vote in cell.counters.values()]
+    assert votes and all(v == "same" for v in votes), votes
+    worse = compare(load_records(run), load_records(more_work), 0.05)
+    assert [c.counters["syscalls_per_mib"][1] for c in worse.cells] == ["worse"]
+    assert worse.cells[0].throughput.judgement != "worse"  # the clock alone saw nothing
