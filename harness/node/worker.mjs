@@ -37,7 +37,8 @@ const MEMORY_SAMPLE_MS = 10;
 // that); a runtime without one of them leaves its figures out.
 const LOOP_PROBE_MS = 5;
 function startSignals() {
-  if (process.env.STREAMBENCH_SIGNALS === "0") return () => ({ signals: "off" });
+  const which = process.env.STREAMBENCH_SIGNALS ?? "all"; // "0": none; "loop": no GC observer
+  if (which === "0") return () => ({ signals: "off" });
   const lags = [];
   let expected = performance.now() + LOOP_PROBE_MS;
   const probe = setInterval(() => {
@@ -55,6 +56,7 @@ function startSignals() {
   const gc = { count: 0, pause_ms: 0 };
   let observer = null;
   try {
+    if (which === "loop") throw new Error("GC observer off");
     observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
         gc.count += 1;
