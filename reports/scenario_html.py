@@ -13,6 +13,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from streambench.harness.results.identity import cell_label, record_cell_fields
 from streambench.harness.results.record import Record
 from streambench.reports.claims import METRICS, Verdict
 
@@ -126,6 +127,28 @@ def _mime(name: str) -> str:
     return "image/png" if name.endswith(".png") else "image/jpeg"
 
 
+def doctor_html(records: Sequence[Record]) -> str:
+    """The stream doctor's reading of each cell (its first measured run's), faults first: what bound it."""
+    e = html.escape
+    seen: dict[str, Record] = {}
+    for r in records:
+        if not r.warmup and r.profiler is None and r.diagnosis.get("bound", "-") != "-":
+            seen.setdefault(r.cell_id, r)
+    if not seen:
+        return ""
+    ordered = sorted(seen.values(), key=lambda r: (not r.diagnosis.get("fault"), r.strategy, r.size_bytes))
+    rows = "".join(
+        f'<tr><td style="{"color:#b45309;font-weight:700" if r.diagnosis.get("fault") else ""}">'
+        f"{e(str(r.diagnosis.get('bound')))}</td><td>{e(cell_label(record_cell_fields(r)))}</td>"
+        f"<td>{e(str(r.diagnosis.get('sentence', '')))}</td></tr>"
+        for r in ordered
+    )
+    return (
+        "<h2>What bound each cell (the stream doctor)</h2><table><thead><tr><th>bound by</th><th>cell</th>"
+        f"<th>the doctor's reading</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
 def render_scenario(
     scenario: Any,
     info: Mapping[str, Any],
@@ -150,6 +173,7 @@ def render_scenario(
         for v in verdicts
     )
     counts = {k: sum(v.verdict == k for v in verdicts) for k in _COLOURS}
+    doctor = doctor_html(records)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>scenario {e(scenario.name)}</title>
 <style>
@@ -172,6 +196,7 @@ figcaption {{ font-size: 12px; color: #444; }}
 <tbody>{rows}</tbody></table>
 <h2>The chart that answers it</h2>
 {svg}
+{doctor}
 {shots}
 <h2>The full report of this run</h2>
 <iframe title="full report" srcdoc="{e(full_report, quote=True)}"></iframe>

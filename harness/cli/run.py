@@ -7,6 +7,7 @@ report's path last.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,39 @@ def _finish(result: SessionResult, args: argparse.Namespace | None = None) -> in
             result.run_dir, name, baselines.baselines_dir(args.baselines_dir if args else None)
         )
         err_console.print(printable(f"baseline {saved.name} saved: {saved.path}"))
-    if result.report_path is not None:
+    if getattr(args, "json", False) and result.run_dir is not None:
+        print(json.dumps(_summary_json(result), indent=1, default=str))
+    elif result.report_path is not None:
         print(result.report_path)
     return result.exit_code
+
+
+# What `run --json` says per cell: the terminal summary's figures, and the doctor's reading.
+JSON_COLUMNS = (
+    "label", "strategy", "setting", "chunk_bytes", "runs", "ok_runs", "verified_runs",
+    "throughput_gbps_median", "throughput_gbps_ci_low", "throughput_gbps_ci_high", "ci_text",
+    "peak_rss_anon_bytes_median", "peak_rss_file_bytes_median", "share_of_cat", "warnings",
+    "diagnosis_bound", "diagnosis_fault", "diagnosis_sentence",
+)  # fmt: skip
+
+
+def _summary_json(result: SessionResult) -> dict[str, object]:
+    """``run --json``: the run's folder, report and exit status, and one object per cell (stdout; the
+    progress and the table stay on stderr)."""
+    import math
+
+    from streambench.harness.results.store import load_records
+    from streambench.reports.html import summary_frame
+
+    assert result.run_dir is not None
+    summary = summary_frame(load_records(result.run_dir))
+    cells = []
+    for raw in summary.to_dict(orient="records"):
+        row = {str(k): v for k, v in raw.items()}
+        cells.append({k: (None if isinstance(row.get(k), float) and math.isnan(row[k]) else row.get(k))
+                      for k in JSON_COLUMNS})  # fmt: skip
+    return {"run_dir": str(result.run_dir), "report": str(result.report_path or ""),
+            "exit_status": int(result.exit_code), "cells": cells}  # fmt: skip
 
 
 # Settings a resumed run takes from its run.json: given with --resume, they would be ignored.
@@ -327,6 +358,9 @@ def add_commands(sub: Any) -> None:
     one.add_argument("--verify-workloads", action="store_true", help="checksum cached workloads first")
     one.add_argument("--no-plugins", action="store_true", help="ignore third-party strategies")
     one.add_argument("--dry-run", action="store_true", help="print the plan (runs, time, disk) and stop")
+    one.add_argument(
+        "--json", action="store_true", help="print the summary as JSON on stdout (run folder, report, cells)"
+    )
     one.add_argument("--yes", action="store_true", help=f"run a plan beyond {CONFIRM_RUNS} runs or "
                      f"{CONFIRM_SECONDS // 3600} h without asking")  # fmt: skip
     one.add_argument(

@@ -37,6 +37,8 @@ class Estimate:
     free_bytes: int
     # --repeat auto: the first rounds are the runs above; more rounds follow, within this many seconds.
     budget_s: float | None = None
+    # Every workload it will generate, named ("video:512MiB"): no size is made unannounced.
+    new_workloads: tuple[str, ...] = ()
 
     def describe(self) -> str:
         disk = self.new_workload_bytes + self.dest_bytes
@@ -51,6 +53,8 @@ class Estimate:
             f"{format_bytes(self.new_workload_bytes)} of new workloads + {format_bytes(self.dest_bytes)} "
             f"of scratch destinations = {format_bytes(disk)} ({format_bytes(self.free_bytes)} free)"
         )
+        if self.new_workloads:
+            text += f"; it will generate {', '.join(self.new_workloads)}"
         if disk > self.free_bytes:
             text += " -- NOT ENOUGH FREE SPACE"
         return text
@@ -85,9 +89,11 @@ def estimate(
     planned: list[PlannedRun], data_dir: Path, calibration: dict[str, Any], budget_s: float | None = None
 ) -> Estimate:
     specs = {p.cell.workload for p in planned}
-    new_bytes = sum(
-        s.size_bytes for s in specs if not s.is_user_file and cache.check_cached(s, data_dir)[0] is None
+    new = sorted(
+        (s for s in specs if not s.is_user_file and cache.check_cached(s, data_dir)[0] is None),
+        key=lambda s: (s.kind, s.size_bytes),
     )
+    new_bytes = sum(s.size_bytes for s in new)
     dest_sizes = {p.cell.workload.size_bytes for p in planned if p.cell.sink == "file"}
     probe = data_dir if data_dir.exists() else Path(data_dir.anchor or "/")
     return Estimate(
@@ -97,4 +103,5 @@ def estimate(
         dest_bytes=sum(dest_sizes),
         free_bytes=shutil.disk_usage(probe).free,
         budget_s=budget_s,
+        new_workloads=tuple(f"{s.kind}:{format_bytes(s.size_bytes)}" for s in new),
     )

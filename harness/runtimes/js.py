@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from streambench.harness.common.lifeline import dies_with_us
 from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.measure.flame import flame_svg
 from streambench.harness.plan.applicability import browser_skip_reason
 from streambench.harness.plan.config import Cell, RunConfig
 from streambench.harness.plan.planning import PlannedRun
@@ -216,14 +217,21 @@ class JsRuntime:
     ) -> tuple[dict[str, Any], dict[str, str]]:
         path = out_dir / ARTIFACTS[pass_name]
         doc = json.loads(path.read_text())
+        artifacts = {f"{pass_name}_profile": str(path.relative_to(run_dir))}
         if pass_name == "cpu":
             summary = summarize_cpuprofile(doc)
+            # The flame graph py-spy draws for Python, drawn here from the runtime's own profile.
+            svg = flame_svg(doc, f"{self.title} --cpu-prof, on-CPU time")
+            if svg:
+                flame = out_dir / "js-flamegraph.svg"
+                flame.write_text(svg)
+                artifacts["flamegraph_svg"] = str(flame.relative_to(run_dir))
         elif "snapshot" in doc:  # Bun's --heap-prof writes a heap snapshot, not V8's sampled profile
             summary = summarize_heapsnapshot(doc)
         else:
             summary = summarize_heapprofile(doc)
         summary["profiler"] = str(summary["profiler"]).replace("node", self.base, 1)
-        return summary, {f"{pass_name}_profile": str(path.relative_to(run_dir))}
+        return summary, artifacts
 
     def standalone_command(self, strategy: str, source: Path, dest: Path, chunk_bytes: int) -> list[str]:
         return self.script(NODE_DIR / "standalone.mjs", strategy, str(source), str(dest), str(chunk_bytes))

@@ -70,3 +70,14 @@ def test_the_default_install_leaves_s3_out_and_says_what_brings_it(
     assert main(["run", "--strategy", "pipe", "--workload", "video:1MiB", "--sink", "http", "--http-route",
                  "s3-upload", "--dry-run", "--out", str(tmp_path)]) == Exit.USAGE  # fmt: skip
     assert "boto3 and rclone not installed: pip install 'streambench[s3]'" in capsys.readouterr().err
+
+
+def test_run_json_is_the_summary_on_stdout(tmp_path: Path) -> None:
+    argv = [*CLI, "run", "--no-plugins", "--strategy", "pipe,whole-file", "--workload", "video:1MiB",
+            "--sink", "null", "--repeat", "1", "--warmup", "0", "--json", "--out", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout)
+    assert said["exit_status"] == 0 and Path(said["report"]).is_file()
+    assert {c["strategy"] for c in said["cells"]} == {"pipe", "whole-file"}
+    assert all(c["throughput_gbps_median"] > 0 and c["diagnosis_sentence"] for c in said["cells"])
