@@ -92,6 +92,7 @@ def report_view(
         "warnings": _warnings(meta, summary, calibration),
         "table": _table_rows(summary),
         "memory": _memory_section(summary, colours),
+        "js_memory": Markup(_js_memory(df, summary)),
         "backpressure": _backpressure_section(summary),
         "chunks": _chunk_section(summary, colours),
         "pareto": _pareto_section(summary, colours),
@@ -107,6 +108,38 @@ def report_view(
 
 
 # --- helpers ---------------------------------------------------------------
+
+# Where a JS worker's resident memory was at its peak (process.memoryUsage(); Node documents
+# arrayBuffers as part of external): what the flat ~40 MiB of a stream is made of.
+JS_MEMORY_PARTS = {
+    "V8 heap used": "#4e79a7",
+    "Buffers (arrayBuffers)": "#f28e2b",
+    "other external": "#edc948",
+    "the rest of RSS (code, V8's reserve, stacks)": "#bab0ac",
+}
+MAX_JS_MEMORY_ROWS = 40
+
+
+def _js_memory(df: pd.DataFrame, summary: pd.DataFrame) -> str:
+    """A stacked bar per JS cell (its median run): heap, Buffers, other external, the rest of RSS."""
+    if summary.empty or "strategy_notes" not in df:
+        return ""
+    rows: list[tuple[str, list[tuple[str, float]]]] = []
+    for raw in summary.to_dict(orient="records")[:MAX_JS_MEMORY_ROWS]:
+        notes = df.at[raw["representative"], "strategy_notes"]
+        peak = notes.get("memory_at_peak") if isinstance(notes, dict) else None
+        if not isinstance(peak, dict) or not all(
+            isinstance(peak.get(k), int | float) for k in ("rss", "heapUsed")
+        ):
+            continue
+        rss, heap = float(peak["rss"]), float(peak["heapUsed"])
+        buffers = float(peak.get("arrayBuffers") or 0)
+        external = max(float(peak.get("external") or 0) - buffers, 0.0)
+        rest = max(rss - heap - buffers - external, 0.0)
+        parts = list(zip(JS_MEMORY_PARTS, (heap, buffers, external, rest), strict=True))
+        rows.append((f"{raw['strategy']} {raw['setting']}", parts))
+    title = "JS workers' memory at their peak (process.memoryUsage(), median run)"
+    return svg.stacked_bars(rows, title, JS_MEMORY_PARTS, fmt=fmt_bytes) if rows else ""
 
 
 def _http_rows(records: Sequence[Record]) -> list[dict[str, str]]:

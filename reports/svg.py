@@ -457,3 +457,39 @@ def _open(width: int, height: int, title: str) -> str:
         f'<svg class="sb-chart" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(title)}">'
     )
+
+
+def stacked_bars(
+    rows: Sequence[tuple[str, Sequence[tuple[str, float]]]], title: str, colours: dict[str, str],
+    fmt: Callable[[float], str] = default_format, width: int = 760,
+) -> str:  # fmt: skip
+    """One horizontal bar per row, its parts stacked left to right (parts named alike share a colour,
+    in a legend above); each part's value on hover."""
+    if not rows:
+        return ""
+    label_px, row_px, top = 210, 22, 40
+    total_max = max(sum(v for _, v in parts) for _, parts in rows) or 1.0
+    plot = width - label_px - 70
+    height = top + row_px * len(rows) + 10
+    out = [_open(width, height, title), f'<text x="4" y="14" font-size="13">{esc(title)}</text>']
+    x = 4.0
+    for name, colour in colours.items():
+        out.append(f'<rect x="{_n(x)}" y="22" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{_n(x + 14)}" y="31" font-size="11">{esc(name)}</text>')
+        x += 14 + CHAR_PX * len(name) + 14
+    for i, (label, parts) in enumerate(rows):
+        y = top + i * row_px
+        out.append(f'<text x="4" y="{y + 14}" font-size="11">{esc(_truncate(label, label_px - 8))}</text>')
+        left = float(label_px)
+        for name, value in parts:
+            w = max(0.0, value / total_max * plot)
+            out.append(
+                f'<rect x="{_n(left)}" y="{y + 3}" width="{_n(w)}" height="{row_px - 6}" '
+                f'fill="{colours.get(name, "#999")}"><title>{esc(label)}: {esc(name)} {esc(fmt(value))}'
+                "</title></rect>"
+            )
+            left += w
+        total = sum(v for _, v in parts)
+        out.append(f'<text x="{_n(left + 4)}" y="{y + 14}" font-size="11">{esc(fmt(total))}</text>')
+    out.append("</svg>")
+    return "".join(out)

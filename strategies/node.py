@@ -95,7 +95,7 @@ class NodeFault(_NodeStrategy):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.BUFFERS})
     options: ClassVar[Mapping[str, str]] = {
         **_NodeStrategy.options,
-        "kind": "sync-read (readFileSync: the whole file, on the loop) or sync-gzip (gzipSync, level 9)",
+        "kind": "sync-gzip (default: gzipSync at level 9, a chunk at a time) or sync-read (readFileSync)",
     }
     option_checks: ClassVar[Mapping[str, OptionCheck]] = {
         **_NodeStrategy.option_checks,

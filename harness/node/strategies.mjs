@@ -288,7 +288,7 @@ export const STRATEGIES = {
   },
   // Planted faults for the stream doctor (node-fault:kind=...): each is a mistake the seeds warn of.
   async "node-fault"({ source, readable, sink, t0, stats, job }) {
-    const kind = job.strategy_options?.kind;
+    const kind = job.strategy_options?.kind ?? "sync-gzip";
     const done = finished(sink);
     if (kind === "sync-read") {
       // readFileSync inside the request: the loop waits for the whole file, then holds it.
