@@ -9,8 +9,9 @@ faults (each an alarm, with the numbers that support it)
                        chunk by chunk (one whole-file write is ``memory-O(n)``, not this)
   ``loop-blocked``     synchronous work held the event loop (clinic's rule: delay median >= 10 ms or
                        max >= 100 ms; here also a single stall of >= 20 ms that is >= 10% of the run)
-  ``memory-O(n)``      peak memory grew with the file (>= half of it, and >= 48 MiB: more than a
-                       runtime keeps whatever the file): the whole file was held
+  ``memory-O(n)``      the process's own (anonymous) memory grew with the file (>= half of it, and
+                       >= 48 MiB: more than a runtime keeps whatever the file): the whole file was
+                       held (a mapped file's resident pages are the page cache's, not counted)
   ``gc-churn``         garbage collection took >= 10% of the run
   ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less) on a busy CPU
 bounds (what set the pace of a healthy run; no alarm)
@@ -109,6 +110,10 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
     hwm = r.high_water_mark_bytes or r.chunk_bytes
     queued = r.max_buffered_bytes or 0
     growth = (r.peak_rss_bytes - r.baseline_rss_bytes) if r.peak_rss_bytes and r.baseline_rss_bytes else None
+    # What the process holds of its own: anonymous memory. A mapped file's pages (mmap) are resident but
+    # are the page cache's, dropped under pressure: not "the whole file held".
+    anon = r.peak_rss_anon_bytes
+    own_growth = (anon - r.baseline_rss_anon_bytes) if anon and r.baseline_rss_anon_bytes else growth
     whole_write = (r.largest_chunk_bytes or 0) >= QUEUE_FILE_SHARE * size
     if hwm and not whole_write and queued >= QUEUE_HWM_TIMES * hwm and queued >= QUEUE_FILE_SHARE * size:
         grew = f"; memory grew {format_bytes(growth)}" if growth else ""
@@ -135,12 +140,12 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
             "an async API).",
             {"loop_delay_median_s": median or 0, "loop_delay_p99_s": p99 or 0, "loop_delay_max_s": worst},
         ))  # fmt: skip
-    if growth is not None and growth >= MEMORY_MIN_GROWTH_BYTES and growth >= MEMORY_SHARE * size:
+    if own_growth is not None and own_growth >= MEMORY_MIN_GROWTH_BYTES and own_growth >= MEMORY_SHARE * size:
         found.append(Finding(
             "memory-O(n)",
-            f"Held the whole file: memory grew {format_bytes(growth)} for a {format_bytes(size)} file "
-            f"({growth / size:.2f}x, O(n)). Stream it in chunks.",
-            {"peak_rss_growth_bytes": growth, "size_bytes": size},
+            f"Held the whole file: its own memory grew {format_bytes(own_growth)} for a {format_bytes(size)} "
+            f"file ({own_growth / size:.2f}x, O(n)). Stream it in chunks.",
+            {"peak_rss_anon_growth_bytes": own_growth, "size_bytes": size},
         ))  # fmt: skip
     gc_pause = _note(r, "gc_pause_s")
     if gc_pause is not None and wall_s and gc_pause >= GC_SHARE * wall_s:
