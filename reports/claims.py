@@ -454,3 +454,39 @@ def _knee(claim: Claim, records: Sequence[Record]) -> Verdict:
         f"{c / 1024:g}K {v / 1e9:.2f}" for c, v in medians.items()
     )
     return Verdict(claim, verdict, detail, {"knee_bytes": knee, "medians_bps": medians})
+
+
+# How a verdict reads in a sentence (scenario pages): the reader's words first, the statistic after.
+_VERDICT_WORDS = {"holds": "Holds", "fails": "Does not hold", "inconclusive": "Cannot tell yet"}
+_METRIC_WORDS = {
+    "throughput_bps": "throughput", "cpu_s_per_gb": "CPU per GB", "wall_s": "time",
+    "peak_rss_growth_bytes": "peak memory growth", "peak_rss_bytes": "peak memory",
+    "max_buffered_bytes": "bytes queued at once", "ttfb_p99_s": "TTFB at p99",
+    "default_writable_high_water_mark_bytes": "default writable highWaterMark read back",
+}  # fmt: skip
+
+
+def sentence(v: Verdict) -> str:
+    """The verdict as one plain sentence with units: what the claim says, whether it holds, and the
+    measured figure that decided it (the full statistic stays in ``detail``)."""
+    head = f"{_VERDICT_WORDS.get(v.verdict, v.verdict)}: {v.claim.says.rstrip('.')}."
+    what = _METRIC_WORDS.get(v.claim.metric, v.claim.metric.replace("_", " "))
+    ratios = [
+        (int(k), n) for k, n in v.numbers.items() if k.isdigit() and isinstance(n, dict) and "ratio" in n
+    ]
+    if ratios:
+        parts = []
+        for size, n in sorted(ratios):
+            interval = (
+                f" (95% interval {n['low']:.2f}x to {n['high']:.2f}x)"
+                if n.get("low") is not None else " (too few runs for an interval)"
+            )  # fmt: skip
+            parts.append(f"{n['ratio']:.2f}x at {size / 2**20:g} MiB{interval}")
+        return f"{head} Its {what} was {', '.join(parts)} the baseline's; the claim asks {v.claim.expect}."
+    if "median" in v.numbers and "bound" in v.numbers:
+        m = v.claim.metric
+        runs = f"runs {_fmt(v.numbers['min'], m)} to {_fmt(v.numbers['max'], m)}"
+        return (
+            f"{head} The median {what} was {_fmt(v.numbers['median'], m)} ({runs}) against {v.claim.expect}."
+        )
+    return f"{head} Measured: {v.detail}."

@@ -70,7 +70,7 @@ def report_view(
     """Everything the template shows, computed (and formatted where it helps) in Python."""
     df = records_to_frame(records)
     calibration = meta.get("calibration") if isinstance(meta.get("calibration"), dict) else None
-    summary = cell_summary(df, calibration)
+    summary = _mark_expected(cell_summary(df, calibration), _expected(meta))
     colours = svg.colour_map([str(s) for s in summary["strategy"]] if not summary.empty else [])
     measured = df[df["measured"]] if not df.empty else df
     return {
@@ -98,7 +98,7 @@ def report_view(
         "pareto": _pareto_section(summary, colours),
         "http": _http_rows(records),
         "ttfb_charts": _ttfb_cdfs(records),
-        "flagged": _flagged_rows(df),
+        "flagged": _flagged_rows(df, _expected(meta)),
         "skipped": _skipped(meta),
         "profiles": _profiles(df, artifacts or {}),
         "calibration": _calibration(calibration),
@@ -899,7 +899,29 @@ def _pareto_section(summary: pd.DataFrame, colours: dict[str, str]) -> dict[str,
 # --- runs, cells and environment --------------------------------------------
 
 
-def _flagged_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
+def _expected(meta: Mapping[str, Any]) -> dict[str, str]:
+    """Cells whose failed runs a scenario's claim expects (``outcome oom``): cell id -> outcome."""
+    raw = meta.get("expected_outcomes")
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
+
+def _mark_expected(summary: pd.DataFrame, expected: Mapping[str, str]) -> pd.DataFrame:
+    """A cell whose runs ended as a claim expects is warned of as the answer, not as a failure."""
+    if summary.empty or not expected:
+        return summary
+    kinds, texts = [], []
+    for cell, row_kinds, row_texts in zip(summary["cell_id"], summary["warning_kinds"], summary["warnings"],
+                                          strict=True):  # fmt: skip
+        if str(cell) in expected:
+            row_texts = [f"{t}, as the scenario's claims expect" if k == "failed" else t
+                         for k, t in zip(row_kinds, row_texts, strict=True)]  # fmt: skip
+            row_kinds = ["expected" if k == "failed" else k for k in row_kinds]
+        kinds.append(row_kinds)
+        texts.append(row_texts)
+    return summary.assign(warning_kinds=kinds, warnings=texts)
+
+
+def _flagged_rows(df: pd.DataFrame, expected: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     if df.empty:
         return []
     flags = df.assign(
@@ -912,6 +934,8 @@ def _flagged_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
         orient="records"
     ):
         why: list[str] = []
+        if expected and str(r["cell_id"]) in expected and r["outcome"] == expected[str(r["cell_id"])]:
+            why.append("expected by the scenario's claims (the answer, not a failure)")
         if not is_missing(r["error"]) and r["error"]:
             why.append(str(r["error"]))
         if r["verified_false"]:
@@ -938,6 +962,7 @@ def _flagged_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
                 "repeat": int(r["repeat"]) + 1,
                 "warmup": bool(r["warmup"]),
                 "outcome": r["outcome"],
+                "expected": bool(why) and why[0].startswith("expected by"),
                 "why": "; ".join(why) or "–",
             }
         )

@@ -15,7 +15,7 @@ from typing import Any
 
 from streambench.harness.results.identity import cell_label, record_cell_fields
 from streambench.harness.results.record import Record
-from streambench.reports.claims import METRICS, Verdict
+from streambench.reports.claims import METRICS, Verdict, sentence
 
 _COLOURS = {"holds": "#1b5e20", "fails": "#b00020", "inconclusive": "#8a6d00"}
 
@@ -167,9 +167,9 @@ def render_scenario(
     )
     rows = "".join(
         f'<tr><td style="color:{_COLOURS[v.verdict]};font-weight:700">{e(v.verdict)}</td>'
-        f"<td>{e(v.about)}</td><td>{e(v.claim.says)}</td>"
-        f"<td><code>{e(v.claim.metric)} {e(v.claim.expect)}</code></td>"
-        f"<td>{e(v.detail)}</td></tr>"
+        f"<td>{e(v.about)}</td><td>{e(sentence(v))}</td>"
+        f"<td><details><summary><code>{e(v.claim.metric)} {e(v.claim.expect)}</code></summary>"
+        f"{e(v.detail)}</details></td></tr>"
         for v in verdicts
     )
     counts = {k: sum(v.verdict == k for v in verdicts) for k in _COLOURS}
@@ -191,7 +191,8 @@ figcaption {{ font-size: 12px; color: #444; }}
 {counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive.</p>
 <p>{e(scenario.narrative)}</p>
 <h2>Verdicts</h2>
-<table><thead><tr><th>verdict</th><th>runtime</th><th>claim</th><th>tested as</th><th>measured</th></tr>
+<table><thead><tr><th>verdict</th><th>runtime</th><th>what was measured</th>
+<th>tested as (click: the statistic)</th></tr>
 </thead>
 <tbody>{rows}</tbody></table>
 <h2>The chart that answers it</h2>

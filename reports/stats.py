@@ -197,6 +197,7 @@ WARNING_KINDS = {
     "unstable": f"unstable: the IQR is over {SPREAD_WARN_FRACTION:.0%} of the median",
     "outliers": "outlier runs beyond the Tukey fences (1.5 IQR; counted, kept)",
     "failed": "failed runs (counted, left out of timings)",
+    "expected": "runs that ended as the scenario's claims expect (an oom at the cap): the answer, no failure",
     "not verified": "runs whose bytes did not verify",
     "cache": "runs whose cache state was not confirmed",
     "under load": "runs taken while other processes used the CPU (record's noise.other_cpu_s)",

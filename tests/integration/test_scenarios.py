@@ -73,3 +73,15 @@ def test_scenario_list_and_bad_names(capsys: pytest.CaptureFixture[str]) -> None
     assert "backpressure" in capsys.readouterr().out
     assert main(["scenario", "run", "telepathy"]) == 2
     assert "unknown scenario 'telepathy'" in capsys.readouterr().err
+
+
+def test_a_scenario_page_reads_in_sentences_with_the_doctors_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verdicts read as sentences, the statistic one click away, and what bound each cell is listed."""
+    main(["scenario", "run", "readfile-vs-stream", "--size", "8MiB", "--out", str(tmp_path), "--repeat", "1"])
+    page = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    html = page.read_text()
+    assert "What bound each cell (the stream doctor)" in html
+    assert any(w in html for w in ("Holds: ", "Does not hold: ", "Cannot tell yet: "))
+    assert "<details><summary><code>" in html

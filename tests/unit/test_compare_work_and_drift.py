@@ -47,3 +47,15 @@ def test_a_slowdown_the_reference_shares_is_the_machines_not_the_codes() -> None
     )
     assert only_machine.outcome == "machine changed" and only_machine.exit_status == 5
     assert "the machine changed" in only_machine.summary_line()
+
+
+def test_the_report_draws_a_failure_a_claim_expects_as_the_answer() -> None:
+    from streambench.reports.html import render_report
+    from streambench.reports.synthetic import MiB, synthetic_run
+    from tests.helpers import as_records
+
+    meta, raw = synthetic_run(sizes=(256 * MiB,), sinks=("null",), chunks=(64 << 10,), repeat=3, warmup=0)
+    raw[0] = {**raw[0], "outcome": "oom", "error": "killed at the cap"}
+    records = as_records(raw)
+    html = render_report({**meta, "expected_outcomes": {records[0].cell_id: "oom"}}, records)
+    assert "oom (expected)" in html and "as the scenario&#39;s claims expect" in html
