@@ -8,7 +8,8 @@ faults (each an alarm, with the numbers that support it)
   ``no-backpressure``  the writable queued far past its highWaterMark (``write()``'s false ignored),
                        chunk by chunk (one whole-file write is ``memory-O(n)``, not this)
   ``loop-blocked``     synchronous work held the event loop (clinic's rule: delay median >= 10 ms or
-                       max >= 100 ms; here also a single stall of >= 20 ms that is >= 10% of the run)
+                       max >= 100 ms; here also a single stall of >= 20 ms that is >= 10% of a run
+                       of 0.5 s or more)
   ``memory-O(n)``      the process's own (anonymous) memory grew with the file (>= half of it, and
                        >= 48 MiB: more than a runtime keeps whatever the file): the whole file was
                        held (a mapped file's resident pages are the page cache's, not counted)
@@ -40,6 +41,8 @@ LOOP_MEDIAN_S = 0.010
 LOOP_MAX_S = 0.100
 LOOP_STALL_S = 0.020
 LOOP_STALL_SHARE = 0.10
+# The single-stall rule needs a run long enough that one JIT or GC pause is not a tenth of it.
+LOOP_STALL_MIN_WALL_S = 0.5
 MEMORY_SHARE = 0.5
 # Above what a runtime keeps whatever the file (V8: ~40 MiB of heap and Buffer pool).
 MEMORY_MIN_GROWTH_BYTES = 48 * MiB
@@ -130,7 +133,7 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
     if worst is not None and (
         (median or 0) >= LOOP_MEDIAN_S
         or worst >= LOOP_MAX_S
-        or (worst >= LOOP_STALL_S and worst >= LOOP_STALL_SHARE * wall_s)
+        or (worst >= LOOP_STALL_S and worst >= LOOP_STALL_SHARE * wall_s and wall_s >= LOOP_STALL_MIN_WALL_S)
     ):
         where = f" in the {r.transform} transform" if r.transform != "none" else ""
         found.append(Finding(
