@@ -24,18 +24,13 @@ from streambench.strategies.base import (
 )
 
 
-def _on_off(value: str) -> None:
-    if value not in ("0", "1"):
-        raise ValueError("0 or 1")
-
-
 class _NodeStrategy:
     language: ClassVar[str] = "js"
     # Node's libuv io_uring switch for this cell (UV_USE_IO_URING); Bun and Deno have no libuv.
     options: ClassVar[Mapping[str, str]] = {
         "uring": "1: libuv's io_uring file path on (UV_USE_IO_URING=1; Node only); default: Node's (off)"
     }
-    option_checks: ClassVar[Mapping[str, OptionCheck]] = {"uring": _on_off}
+    option_checks: ClassVar[Mapping[str, OptionCheck]] = {"uring": one_of("0", "1")}
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS})
 
     def run(self, source: Source, sink: Sink, params: StrategyParams, stats: RunStats) -> int:

@@ -51,35 +51,31 @@ def flame_svg(doc: dict[str, Any], title: str = "on-CPU time") -> str:
     samples = total(root)
     if samples == 0:
         return ""
-    rects: list[str] = []
-    depth_max = 0
+    frames: list[tuple[int, float, float, str, int]] = []  # depth, x, width, label, samples
     stack: list[tuple[int, float, int]] = [(root, 0.0, 0)]
     while stack:
         i, x, depth = stack.pop()
         width = inclusive[i] / samples * WIDTH_PX
         if width < MIN_WIDTH_PX:
             continue
-        label = _label(nodes[i]["callFrame"]) if depth else "all"
-        depth_max = max(depth_max, depth)
-        share = inclusive[i] / samples
-        colour = _COLOURS[zlib.crc32(label.encode()) % len(_COLOURS)]
-        text = html.escape(label)
-        shown = html.escape(label[: max(0, int(width / 7) - 1)]) if width > 21 else ""
-        rects.append(
-            f"<g><title>{text} ({inclusive[i]} samples, {share:.1%})</title>"
-            f'<rect x="{x:.1f}" y="{{y{depth}}}" width="{width:.1f}" height="{ROW_PX - 1}" fill="{colour}"/>'
-            f'<text x="{x + 3:.1f}" y="{{t{depth}}}" font-size="11">{shown}</text></g>'
-        )
+        frames.append((depth, x, width, _label(nodes[i]["callFrame"]) if depth else "all", inclusive[i]))
         child_x = x
         for c in children[i]:
             if inclusive[c]:
                 stack.append((c, child_x, depth + 1))
                 child_x += inclusive[c] / samples * WIDTH_PX
-    height = (depth_max + 2) * ROW_PX
+    height = (max(f[0] for f in frames) + 2) * ROW_PX
+    rects = []
+    for depth, x, width, label, n in frames:
+        y = height - (depth + 1) * ROW_PX  # root at the bottom
+        colour = _COLOURS[zlib.crc32(label.encode()) % len(_COLOURS)]
+        shown = html.escape(label[: max(0, int(width / 7) - 1)]) if width > 21 else ""
+        rects.append(
+            f"<g><title>{html.escape(label)} ({n} samples, {n / samples:.1%})</title>"
+            f'<rect x="{x:.1f}" y="{y}" width="{width:.1f}" height="{ROW_PX - 1}" fill="{colour}"/>'
+            f'<text x="{x + 3:.1f}" y="{y + ROW_PX - 4}" font-size="11">{shown}</text></g>'
+        )
     body = "".join(rects)
-    for depth in range(depth_max + 1):
-        y = height - (depth + 1) * ROW_PX
-        body = body.replace(f"{{y{depth}}}", str(y)).replace(f"{{t{depth}}}", str(y + ROW_PX - 4))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH_PX}" height="{height}" '
         f'viewBox="0 0 {WIDTH_PX} {height}" font-family="monospace">'

@@ -24,7 +24,7 @@ import http from "node:http";
 import net from "node:net";
 import { pipeline } from "node:stream";
 
-import { engineNotes } from "./strategies.mjs";
+import { engineNotes, sectionFigures } from "./strategies.mjs";
 
 function args(argv) {
   const out = {};
@@ -317,23 +317,7 @@ listen((port, close) => {
       ...engineNotes(),
       // The measured section's figures under the contract's keys (harness/measure/report.py).
       section: {
-        started_at: startedAt,
-        ended_at: stoppedAt,
-        wall_s: stoppedAt - startedAt,
-        strategy_user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
-        strategy_sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
-        strategy_minor_faults: ru1.minorPageFault - ru0.minorPageFault,
-        strategy_major_faults: ru1.majorPageFault - ru0.majorPageFault,
-        strategy_voluntary_ctx_switches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
-        strategy_involuntary_ctx_switches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
-        // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
-        peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
-        peak_rss_reset: peakReset,
-        baseline_rss_bytes: baseline.VmRSS ?? null,
-        baseline_rss_anon_bytes: baseline.RssAnon ?? null,
-        baseline_rss_file_bytes: baseline.RssFile ?? null,
-        final_rss_anon_bytes: final.RssAnon ?? null,
-        final_rss_file_bytes: final.RssFile ?? null,
+        ...sectionFigures({ startedAt, endedAt: stoppedAt, ru0, ru1, baseline, final, peakReset }),
         sampled_peak_rss_anon_bytes: peaks.RssAnon,
         sampled_peak_rss_file_bytes: peaks.RssFile,
       },

@@ -24,6 +24,30 @@ function defaultHighWaterMarks() {
   };
 }
 
+// A measured section's figures under the contract's keys (harness/measure/report.py), from the process's
+// own resourceUsage() and /proc/self/status before and after: the worker's and the server's alike.
+export function sectionFigures({ startedAt, endedAt, ru0, ru1, baseline, final, peakReset }) {
+  return {
+    started_at: startedAt,
+    ended_at: endedAt,
+    wall_s: endedAt - startedAt,
+    strategy_user_s: (ru1.userCPUTime - ru0.userCPUTime) / 1e6,
+    strategy_sys_s: (ru1.systemCPUTime - ru0.systemCPUTime) / 1e6,
+    strategy_major_faults: ru1.majorPageFault - ru0.majorPageFault,
+    strategy_minor_faults: ru1.minorPageFault - ru0.minorPageFault,
+    strategy_voluntary_ctx_switches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
+    strategy_involuntary_ctx_switches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
+    // VmHWM lags the exact VmRSS by per-CPU counter batches on 6.x kernels: never below an RSS seen.
+    peak_rss_bytes: final.VmHWM == null ? null : Math.max(final.VmHWM, baseline.VmRSS ?? 0, final.VmRSS ?? 0),
+    peak_rss_reset: peakReset,
+    baseline_rss_bytes: baseline.VmRSS ?? null,
+    baseline_rss_anon_bytes: baseline.RssAnon ?? null,
+    baseline_rss_file_bytes: baseline.RssFile ?? null,
+    final_rss_anon_bytes: final.RssAnon ?? null,
+    final_rss_file_bytes: final.RssFile ?? null,
+  };
+}
+
 export function engineNotes() {
   if (globalThis.Bun) {
     return { runtime: "bun", runtime_version: globalThis.Bun.version, engine: "JavaScriptCore",
@@ -180,6 +204,31 @@ export const finished = (sink) =>
     sink.once("error", reject);
   });
 
+// The seeds' 'data' loop: write each chunk; with ``honour`` pause when write() says false and resume
+// on 'drain' (manual backpressure), without it keep writing (the counterexample). ``work`` runs on
+// each chunk first, on the loop thread (a planted fault).
+function dataLoop(readable, sink, t0, stats, { honour, work = null }) {
+  stats.pauses = 0;
+  stats.drains = 0;
+  stats.maxBuffered = 0;
+  const done = finished(sink);
+  readable.on("data", (c) => {
+    work?.(c);
+    if (!sink.write(c) && honour) {
+      stats.pauses += 1;
+      readable.pause();
+      sink.once("drain", () => {
+        stats.drains += 1;
+        readable.resume();
+      });
+    }
+    sawBuffered(stats, sink, t0);
+  });
+  readable.on("end", () => sink.end());
+  readable.on("error", (e) => sink.destroy(e));
+  return done;
+}
+
 export const STRATEGIES = {
   // fs.readFile(path, (err, buf) => res.end(buf)): the whole file in one Buffer, then one write.
   async "node-readfile"({ source, sink, stats }) {
@@ -198,24 +247,7 @@ export const STRATEGIES = {
   },
   // write() -> false: pause(); 'drain': resume(). The seeds' manual backpressure.
   async "node-pause-drain"({ readable, sink, t0, stats }) {
-    stats.pauses = 0;
-    stats.drains = 0;
-    stats.maxBuffered = 0;
-    const done = finished(sink);
-    readable.on("data", (c) => {
-      if (!sink.write(c)) {
-        stats.pauses += 1;
-        readable.pause();
-        sink.once("drain", () => {
-          stats.drains += 1;
-          readable.resume();
-        });
-      }
-      sawBuffered(stats, sink, t0);
-    });
-    readable.on("end", () => sink.end());
-    readable.on("error", (e) => sink.destroy(e));
-    await done;
+    await dataLoop(readable, sink, t0, stats, { honour: true });
   },
   // stream.pipeline(src, ..., res, callback): errors and cleanup in one place.
   async "node-pipeline"({ source, transform, sink, stats, job }) {
@@ -274,24 +306,14 @@ export const STRATEGIES = {
   // The seeds' counterexample: rs.on('data', c => res.write(c)), write()'s false ignored; whatever the
   // consumer has not taken queues in the writable (the stream doctor's "no backpressure").
   async "node-unbounded"({ readable, sink, t0, stats }) {
-    stats.pauses = 0;
-    stats.drains = 0;
-    stats.maxBuffered = 0;
-    const done = finished(sink);
-    readable.on("data", (c) => {
-      sink.write(c);
-      sawBuffered(stats, sink, t0);
-    });
-    readable.on("end", () => sink.end());
-    readable.on("error", (e) => sink.destroy(e));
-    await done;
+    await dataLoop(readable, sink, t0, stats, { honour: false });
   },
   // Planted faults for the stream doctor (node-fault:kind=...): each is a mistake the seeds warn of.
   async "node-fault"({ source, readable, sink, t0, stats, job }) {
     const kind = job.strategy_options?.kind ?? "sync-gzip";
-    const done = finished(sink);
     if (kind === "sync-read") {
       // readFileSync inside the request: the loop waits for the whole file, then holds it.
+      const done = finished(sink);
       readable.destroy();
       stats.source = null;
       const buf = fs.readFileSync(source);
@@ -302,24 +324,8 @@ export const STRATEGIES = {
     if (kind !== "sync-gzip") throw new Error(`unknown node-fault kind ${kind}`);
     // gzipSync at level 9 on every chunk, on the loop thread (the output is thrown away: the bytes
     // sent are the chunk's, so they are checked as a copy's); backpressure honoured.
-    stats.pauses = 0;
-    stats.drains = 0;
-    stats.maxBuffered = 0;
-    readable.on("data", (c) => {
-      zlib.gzipSync(c, { level: 9 });
-      if (!sink.write(c)) {
-        stats.pauses += 1;
-        readable.pause();
-        sink.once("drain", () => {
-          stats.drains += 1;
-          readable.resume();
-        });
-      }
-      sawBuffered(stats, sink, t0);
-    });
-    readable.on("end", () => sink.end());
-    readable.on("error", (e) => sink.destroy(e));
-    return done;
+    const work = (c) => zlib.gzipSync(c, { level: 9 });
+    return dataLoop(readable, sink, t0, stats, { honour: true, work });
   },
 };
 

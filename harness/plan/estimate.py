@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from streambench.harness.common.errors import UsageError
 from streambench.harness.common.units import format_bytes
+from streambench.harness.plan.config import Cell
 from streambench.harness.plan.planning import PlannedRun
 from streambench.workloads import cache
 
 # Fixed cost of one run here: spawn the worker and consumer, verify, reap (run_total_s - wall_s:
-# 0.1-0.3 s measured; a JS runtime starts in 0.1-0.2 s more).
+# 0.1-0.3 s measured); a runtime may say it starts slower and moves less (``start_s``, ``typical_bps``).
 RUN_OVERHEAD_S = 0.15
-JS_START_S = 0.15
-# What a JS runtime's streams move into a reading process here (0.8-1.9 GB/s measured at 1 GiB).
-JS_RATE_BPS = 1.0e9
 # A file sink's destination is checksummed and synced after each run (~0.3 s/GiB).
 FILE_SINK_VERIFY_BPS = 3.5e9
 # Rough strategy rates (bytes/s, this kind of 2-core VM); calibration can only lower them:
@@ -74,15 +74,25 @@ def _run_seconds(run: PlannedRun, calibration: dict[str, Any]) -> float:
         rate = min(float(calibration.get("cold_read_bps") or 1e12), DEFAULT_RATES_BPS["cold_read"])
     if cell.strategy.startswith("whole-file"):
         rate = min(rate, DEFAULT_RATES_BPS["whole_file"])
-    js = cell.strategy.startswith(("node-", "bun-", "deno-")) or cell.runtime != ""
-    if js:
-        rate = min(rate, JS_RATE_BPS)
+    runtime = _runtime(cell)
+    rate = min(rate, float(getattr(runtime, "typical_bps", rate)))
     if cell.transform in TRANSFORM_RATES_BPS:
         rate = min(rate, TRANSFORM_RATES_BPS[cell.transform])
     if cell.consumer_rate_bps:
         rate = min(rate, cell.consumer_rate_bps)
     verify_s = size / FILE_SINK_VERIFY_BPS if cell.sink == "file" else 0.0
-    return size / rate + verify_s + RUN_OVERHEAD_S + (JS_START_S if js else 0.0)
+    return size / rate + verify_s + RUN_OVERHEAD_S + float(getattr(runtime, "start_s", 0.0))
+
+
+@functools.cache
+def _runtime(cell: Cell) -> object | None:
+    """The runtime a cell runs on (for its start and pace); None when it cannot be told here."""
+    from streambench.harness import runtimes
+
+    try:
+        return runtimes.for_cell(cell)
+    except UsageError:
+        return None
 
 
 def estimate(
