@@ -2,8 +2,10 @@
 
 An ISO-BMFF ``ftyp`` box (so ``file``, browsers and servers treat it as
 ``video/mp4``), then one ``mdat`` box whose payload is pseudo-random bytes. The
-payload comes from NumPy's PCG64 ``random_raw``, whose raw stream NumPy keeps
+payload comes from NumPy's SFC64 ``random_raw``, whose raw stream NumPy keeps
 stable across versions and platforms, so the bytes are the same on any machine.
+SFC64 rather than PCG64 (version 1) because the PRNG is what bounds this kind: SFC64
+made 8 MiB blocks at 1.2-1.4x PCG64's pace here.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def mp4_header(size_bytes: int) -> bytes:
 
 class VideoGenerator:
     kind = "video"
-    version = 1
+    version = 2
     extension = "mp4"
     media_type = "video/mp4"
     summary = "incompressible binary with an MP4 ftyp box (a '2GB video')"
@@ -40,7 +42,7 @@ class VideoGenerator:
         header = mp4_header(size_bytes)[:size_bytes]
         yield Block(header, 0)
         remaining = size_bytes - len(header)
-        bit_generator = np.random.PCG64(seed)
+        bit_generator = np.random.SFC64(seed)
         while remaining > 0:
             n_bytes = min(BLOCK_BYTES, remaining)
             words = bit_generator.random_raw((n_bytes + 7) // 8).astype("<u8", copy=False)
