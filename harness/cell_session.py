@@ -59,7 +59,7 @@ class CellSession:
         return record
 
     def close(self) -> None:
-        self.runner.remove_scratch()
+        self.runner.finish()
 
 
 @contextmanager

@@ -61,7 +61,7 @@ class SessionRunner(Protocol):
 
     def run(self, planned: list[PlannedRun]) -> list[Record]: ...
     def kill_current(self) -> None: ...
-    def remove_scratch(self) -> None: ...
+    def finish(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -438,7 +438,7 @@ class _Session:
                 # the change is the one line (exit 2).
                 stopped = changed
             finally:
-                runner.remove_scratch()
+                runner.finish()
         self.meta["finished_at_utc"] = _now_utc()
         self.store.write_run_meta(self.meta)
         result = self._report()

@@ -81,3 +81,9 @@ def records_of(run_dir: Path) -> list[dict[str, Any]]:
     from streambench.harness.results.store import load_records
 
     return [r.to_dict() for r in load_records(run_dir)]
+
+
+def outer_pytest_free_env() -> dict[str, str]:
+    """This environment without what pytest-xdist tells its workers: a pytest run inside a test is a
+    user's own, and pytest-benchmark disables itself when it believes it runs under xdist."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}

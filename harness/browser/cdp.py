@@ -142,17 +142,30 @@ class Browser:
         """A tab; ``own_context``: in a context of its own (its own cookies, cache and connection pool,
         as another viewer's browser would be: one profile's tabs share six connections per host)."""
         params: dict[str, Any] = {"url": "about:blank"}
+        context = ""
         if own_context:
-            params["browserContextId"] = self.call("Target.createBrowserContext")["browserContextId"]
+            context = params["browserContextId"] = self.call("Target.createBrowserContext")[
+                "browserContextId"
+            ]
         target = self.call("Target.createTarget", **params)["targetId"]
         session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
-        page = Page(self, session)
+        page = Page(self, session, target, context)
         self.pages[session] = page
         for domain in ("Page", "Runtime", "Log", "Network"):
             page.call(f"{domain}.enable")
         page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                   mobile=False)  # fmt: skip
         return page
+
+    def close_page(self, page: Page) -> None:
+        """Close a tab and, when it had one, dispose of its context (its cache and connections go too)."""
+        self.pages.pop(page.session, None)
+        self.call("Target.closeTarget", targetId=page.target)
+        if page.context:
+            self.call("Target.disposeBrowserContext", browserContextId=page.context)
+
+    def alive(self) -> bool:
+        return not self._closed and self.process.poll() is None
 
     def close(self) -> int:
         """Close the browser and empty its process group; returns how many processes were left."""
@@ -181,9 +194,11 @@ class Browser:
 class Page:
     """One tab: commands go to its session; ``events`` is its history."""
 
-    def __init__(self, browser: Browser, session: str) -> None:
+    def __init__(self, browser: Browser, session: str, target: str = "", context: str = "") -> None:
         self.browser = browser
         self.session = session
+        self.target = target
+        self.context = context  # its own browser context, or "" (the default one)
         self.events: list[dict[str, Any]] = []
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """N headless Chromium pages playing one video URL at once, each timed by its own clock.
 
-One browser, one tab per viewer, each in a browser context of its own (its own
-cache and connection pool: viewers on other machines share neither); each tab gets the link rate (DevTools
+One browser (the caller's, kept across runs), one tab per viewer, each in a browser context of its
+own made for this run and disposed of after it (its own cache and connection pool: viewers on other
+machines share neither, and no run inherits one); each tab gets the link rate (DevTools
 ``Network.emulateNetworkConditions``, per tab) and runs ``player.js``, which
 reports through the ``sbReport`` binding. At each page's first frame the
 caller's ``at_first_frame(page)`` runs at once (the executor reads the server's
@@ -22,12 +23,13 @@ from urllib.parse import urlsplit
 
 from streambench.harness.browser.cdp import Browser, Page
 from streambench.harness.common.paths import PACKAGE_ROOT
-from streambench.harness.common.scratch import owned_tempdir_context
 
 PLAYER_JS = PACKAGE_ROOT / "harness" / "browser" / "player.js"
 VIEWPORT = (640, 400)
 # JPEG: a fifth of a PNG's size for a video frame, and the scenario page embeds them.
 SCREENSHOTS = {"first_frame": "first-frame.jpg", "seeked": "after-seek.jpg"}
+# A Network.Response served by something other than the network.
+_FROM_A_CACHE = ("fromDiskCache", "fromPrefetchCache", "fromServiceWorker", "fromEarlyHints")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class PageRun:
     received_at_first_frame: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    cached_responses: int = 0  # responses a cache served (0: the page started cold, as it should)
 
 
 @dataclass
@@ -72,6 +75,7 @@ class PlayResult:
     # Requests to anything but 127.0.0.1 (none may exist: the resolver maps every other host away).
     off_loopback: list[str]
     error: str | None = None
+    browser_runs_before: int = 0  # runs this browser played before this one (it is kept per session)
 
 
 def _player_source() -> str:
@@ -86,7 +90,7 @@ def _throttle(page: Page, link_rate_bps: int) -> None:
 
 
 def play(
-    binary: str,
+    browser: Browser,
     url_for: Callable[[int], str],
     n_pages: int,
     settings: PlayerSettings,
@@ -94,20 +98,23 @@ def play(
     at_first_frame: Callable[[int], dict[str, Any]] = lambda page: {},
     screenshot_dir: Path | None = None,
 ) -> PlayResult:
-    """Open ``n_pages`` tabs, start them together, wait for every page's report (or the deadline)."""
-    # Named by our pid: a profile left by a killed harness is swept by the next browser run.
-    with owned_tempdir_context("streambench-chromium-") as profile:
-        browser = Browser(binary, profile, timeout_s=30.0)
-        try:
-            result = _play(browser, url_for, n_pages, settings, at_first_frame, screenshot_dir)
-        finally:
-            left = browser.close()  # the whole group, renderers included, before anything else runs
-    result.leftover_processes = left
-    return result
+    """Open ``n_pages`` tabs, start them together, wait for every page's report (or the deadline).
+
+    The browser may have played earlier runs: each page here is in a browser context made for it
+    and disposed of after it (its cache, cookies and connections go with it), so every run starts
+    cold; the pages count the responses a cache served them (``cached_responses``) to show it."""
+    browser.pending.clear()  # an earlier run's last events are not this run's
+    pages: list[Page] = []
+    try:
+        return _play(browser, pages, url_for, n_pages, settings, at_first_frame, screenshot_dir)
+    finally:
+        for page in pages:
+            browser.close_page(page)
 
 
 def _play(
     browser: Browser,
+    pages: list[Page],
     url_for: Callable[[int], str],
     n_pages: int,
     settings: PlayerSettings,
@@ -116,7 +123,7 @@ def _play(
 ) -> PlayResult:
     version = str(browser.call("Browser.getVersion").get("product", "?"))
     # Each page is a viewer of its own: its own context, so no page waits for another's connections.
-    pages = [browser.new_page(*VIEWPORT, own_context=True) for _ in range(n_pages)]
+    pages.extend(browser.new_page(*VIEWPORT, own_context=True) for _ in range(n_pages))
     runs = [PageRun(i) for i in range(n_pages)]
     by_session = {page.session: i for i, page in enumerate(pages)}
     source = _player_source()
@@ -146,6 +153,10 @@ def _play(
         run = runs[index]
         if event["method"] == "Network.dataReceived":
             run.received_bytes += int(event["params"].get("dataLength") or 0)
+            continue
+        if event["method"] == "Network.responseReceived":
+            response = event["params"].get("response") or {}
+            run.cached_responses += any(response.get(k) for k in _FROM_A_CACHE)
             continue
         if event["method"] != "Runtime.bindingCalled":
             continue

@@ -3,7 +3,7 @@
 ``--cluster local:N`` starts a LocalCluster of N worker processes on 127.0.0.1; ``--scheduler
 tcp://HOST:PORT`` joins a running one (workers started on each host with ``--nthreads 1
 --resources bench=1``). The :class:`ClusterRunner` has the local runner's shape (``run``,
-``kill_current``, ``remove_scratch``), so the session, ``--repeat auto`` and the profiler passes
+``kill_current``, ``finish``), so the session, ``--repeat auto`` and the profiler passes
 use it unchanged.
 
 Rules (each a trap measured in ``shared/research/scale-out-and-node.md``):
@@ -362,11 +362,11 @@ class ClusterRunner:
             self.client.cancel(futures, force=True)
         self._in_flight.clear()
 
-    def remove_scratch(self) -> None:
+    def finish(self) -> None:
         """Each worker's scratch files of this run go, then the client (and a local cluster) close."""
         with suppress(Exception):  # a worker gone took its runner (not its files) with it
             self.client.run(dask_task.finish, self._local.run_id)
-        self._local.remove_scratch()
+        self._local.finish()
         self.close()
 
     def close(self) -> None:

@@ -55,7 +55,7 @@ def fingerprint() -> dict[str, Any]:
 def finish(run_id: str | None = None) -> None:
     """The session is over (or another began): this worker's runners remove their scratch files."""
     for key in [k for k in _RUNNERS if run_id is None or k == run_id]:
-        _RUNNERS.pop(key).remove_scratch()
+        _RUNNERS.pop(key).finish()
 
 
 def _runner(job: ClusterJob) -> Runner:

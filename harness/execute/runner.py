@@ -21,7 +21,7 @@ from streambench.harness import runtimes
 from streambench.harness.common.errors import UsageError
 from streambench.harness.common.lifeline import kill_group
 from streambench.harness.execute.context import RunContext
-from streambench.harness.execute.executors import ExecutorFactory, executor_for
+from streambench.harness.execute.executors import ExecutorFactory, close_kept, executor_for
 from streambench.harness.execute.expected import Expected, expected_for
 from streambench.harness.execute.measurement import Measurement
 from streambench.harness.execute.recording import RunFacts, to_record
@@ -110,9 +110,11 @@ class Runner:
         """One planned run, its workload re-checked after a checksum failure (not yet appended)."""
         return self._checked(self.run_one(run))
 
-    def remove_scratch(self) -> None:
-        """Once the session is done: this runner's scratch destinations go, nothing else."""
+    def finish(self) -> None:
+        """Once the session is done: this runner's scratch destinations go, nothing else, and what the
+        executors kept for the session (one Chromium for every browser run) is closed."""
         remove_scratch(self.scratch_dir)
+        close_kept()
 
     def _checked(self, record: Record) -> Record:
         """After a checksum failure, re-check the workload itself; a corrupt one is made anew.

@@ -10,6 +10,7 @@ imported to run a benchmark: the runtime files read the manifests.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -85,6 +86,15 @@ def install(name: str, base: str, package: str, binary_in: str, data_dir: Path |
     if npm is None:
         raise UsageError("npm is not installed (apt-get install npm): it installs the JavaScript runtimes")
     root = runtimes_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    # Two installs of one name at once (two terminals, parallel test workers) take turns: otherwise the
+    # second's swap would delete a binary the first one's caller may already be running.
+    with open(root / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _install(npm, root, name, base, package, binary_in)
+
+
+def _install(npm: str, root: Path, name: str, base: str, package: str, binary_in: str) -> Installed:
     target = root / name
     work = root / f".{name}.{os.getpid()}.tmp"
     shutil.rmtree(work, ignore_errors=True)

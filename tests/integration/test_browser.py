@@ -118,29 +118,46 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runner, d
     )
     run = Runner(config, ResultStore(out / "browser-test"), workloads)
     yield run, {s.kind: s for s in specs}
-    run.remove_scratch()
+    run.finish()
+    _none_left(chromium=True)  # the session's Chromium goes with the session
 
 
 def _run(runner: tuple[Runner, dict[str, Any]], strategy: str, kind: str, **cell: Any) -> dict[str, Any]:
     run, specs = runner
     planned = PlannedRun(Cell(strategy, specs[kind], "browser", CHUNK, **{"clients": 1, **cell}), 0, False)
     record = asdict(run.run_one(planned))
-    _no_browser_or_server_left()
+    _none_left(chromium=False)  # the Chromium is kept for the session's next run; its pages are not
+    browser = record["browser"]
+    assert browser["cached_responses"] == 0, "a page started with a warm cache"
+    assert browser["browser_runs_before"] >= 0
     return record
 
 
-def _no_browser_or_server_left() -> None:
-    """Nothing of the run is alive: no chromium of ours, no server process."""
+def _ours(pid: int) -> bool:
+    """Whether a process descends from this one (a parallel test worker's are not ours to judge)."""
+    while pid > 1:
+        if pid == os.getpid():
+            return True
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat[stat.rfind(")") + 2 :].split()[1])
+    return False
+
+
+def _none_left(*, chromium: bool) -> None:
+    """Nothing of the run is alive: no server process, and (``chromium``) no chromium of ours."""
     left = []
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+        if not entry.name.isdigit() or not _ours(int(entry.name)):
             continue
         try:
             cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
         if (
-            b"streambench-chromium-" in cmdline
+            (chromium and b"streambench-chromium-" in cmdline)
             or b"harness/node/server.mjs" in cmdline
             or (b"harness.http.server_child" in cmdline)
         ):

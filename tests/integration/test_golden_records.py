@@ -112,7 +112,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
             got[name] = asdict(runner.run_one(PlannedRun(cell, 0, False, profiler)))
     finally:
         profilers.unavailable_reason = real  # type: ignore[assignment]
-        runner.remove_scratch()
+        runner.finish()
     return got
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, outer_pytest_free_env
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def test_every_code_block_is_its_file() -> None:
 def _environment() -> dict[str, str]:
     """The environment with this interpreter's scripts (``streambench``) first on PATH."""
     bin_dir = Path(sys.executable).parent
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return {**outer_pytest_free_env(), "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 @pytest.mark.parametrize("command", _commands(), ids=lambda c: c.split()[3][:40])

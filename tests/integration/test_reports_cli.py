@@ -19,7 +19,7 @@ from streambench.harness.common.errors import UsageError
 from streambench.harness.common.units import parse_fraction
 from streambench.reports.html import render_report
 from streambench.reports.pytest_benchmark import records_from_pytest_benchmark, to_pytest_benchmark
-from tests.helpers import FIXTURES, as_records, records_of
+from tests.helpers import FIXTURES, as_records, outer_pytest_free_env, records_of
 
 
 class _Parser(argparse.ArgumentParser):
@@ -244,6 +244,7 @@ def _pytest(tmp_path: Path, source: str, *extra: str) -> subprocess.CompletedPro
         text=True,
         check=False,
         cwd=tmp_path,
+        env=outer_pytest_free_env(),
         timeout=300,
     )
 

@@ -7,6 +7,7 @@ npm they are skipped with the command that installs them, unless ``CI=true``, wh
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -32,15 +33,20 @@ def js_runtimes() -> tuple[str, ...]:
     """node@22, bun and deno installed into the project's cache (once; reused after)."""
     if shutil.which("node") is None and os.environ.get("CI") != "true":
         pytest.skip("node is not installed (.ci/run installs Debian's nodejs)")
-    missing = [name for name in INSTALLED if installed.load(name) is None]
-    if missing:
-        if shutil.which("npm") is None:
-            if os.environ.get("CI") == "true":
-                pytest.fail("npm is missing: .ci/run installs it (apt-get install npm)")
-            pytest.skip(
-                f"npm is missing: apt-get install npm, then streambench runtimes install {' '.join(missing)}"
-            )
-        assert main(["runtimes", "install", *missing]) == 0
+    root = installed.runtimes_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    # One installer at a time: tests in parallel workers (pytest -n) each ask for the runtimes, and
+    # a second install would replace a binary the first worker's tests are running.
+    with open(root / ".tests-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        missing = [name for name in INSTALLED if installed.load(name) is None]
+        if missing:
+            if shutil.which("npm") is None:
+                if os.environ.get("CI") == "true":
+                    pytest.fail("npm is missing: .ci/run installs it (apt-get install npm)")
+                then = f"streambench runtimes install {' '.join(missing)}"
+                pytest.skip(f"npm is missing: apt-get install npm, then {then}")
+            assert main(["runtimes", "install", *missing]) == 0
     return RUNTIMES
 
 

@@ -4,14 +4,13 @@ packages: installing streambench breaks neither it nor the pytest fixture (our p
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import CLI
+from tests.helpers import CLI, outer_pytest_free_env
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +40,7 @@ def test_a_project_with_packages_named_like_ours(tmp_path: Path, data_dir: Path)
     (project / "tests" / "test_theirs.py").write_text(TEST_FILE)
     # Their rootdir goes first on sys.path (pytest's rootdir conftest rules), as in a real project.
     (project / "conftest.py").write_text("")
-    env = dict(os.environ, STREAMBENCH_DATA_DIR=str(data_dir))
+    env = dict(outer_pytest_free_env(), STREAMBENCH_DATA_DIR=str(data_dir))
     env.pop("PYTHONPATH", None)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable", "tests"],

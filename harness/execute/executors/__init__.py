@@ -26,6 +26,21 @@ class Executor(Protocol):
 # What the runner asks for each cell's executor (tests hand in a fake one).
 ExecutorFactory = Callable[[Cell], Executor]
 
+# What executors keep from one run to the next within a session (a browser), and how each is closed.
+_KEPT: dict[str, Callable[[], object]] = {}
+
+
+def keep(name: str, close: Callable[[], object]) -> None:
+    """An executor keeps something for the session's later runs; the runner's ``finish`` closes it."""
+    _KEPT[name] = close
+
+
+def close_kept() -> None:
+    """The session is over: close whatever its executors kept (they start anew if asked again)."""
+    while _KEPT:
+        _, close = _KEPT.popitem()
+        close()
+
 
 def executor_for(cell: Cell) -> Executor:
     # Imported here: each executor pulls in only its own world (aiohttp, boto3's helpers).

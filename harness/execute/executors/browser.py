@@ -20,14 +20,18 @@ that the missing file was a 404).
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from streambench.harness.browser.cdp import find_chromium
+from streambench.harness.browser.cdp import Browser, find_chromium
 from streambench.harness.browser.player import PageRun, PlayerSettings, PlayResult, play
+from streambench.harness.common.scratch import owned_tempdir
 from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.executors import keep
 from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
 from streambench.harness.http.clients_handle import fetch
 from streambench.harness.http.server_config import ServerConfig
@@ -38,6 +42,8 @@ from streambench.harness.sinks.handles import Received
 from streambench.strategies.registry import split_spec
 
 IDLE_TIMEOUT_S = 30.0
+# Chromium binary -> the browser kept for this session's runs, its profile, how many runs it played.
+_KEPT: dict[str, tuple[Browser, Path, list[int]]] = {}
 # How long after the missing-file request the server is looked at (a crash takes a few ms).
 AFTER_MISSING_S = 0.3
 
@@ -70,6 +76,10 @@ class BrowserExecutor:
         ctx.make_cache_state()
         cap = ctx.memory_cap()
         try:
+            browser, runs_before = _kept_browser(binary)
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            return Measurement.not_run(f"browser run: chromium would not start: {type(exc).__name__}: {exc}")
+        try:
             server = self.runtime.start_server(cell, config, ctx.config, cap.procs_path if cap else None)
         except Exception as exc:
             return Measurement.not_run(
@@ -94,10 +104,12 @@ class BrowserExecutor:
                 return f"http://127.0.0.1:{server.port}{target}{own}"
 
             try:
-                played = play(binary, page_url, cell.clients, settings,
+                played = play(browser, page_url, cell.clients, settings,
                               at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
             except (OSError, RuntimeError, TimeoutError, ValueError, KeyError) as exc:  # the browser failed
+                _close_kept(binary)  # not kept: the next run starts a new one
                 return Measurement.not_run(f"browser run: chromium failed: {type(exc).__name__}: {exc}")
+            played.browser_runs_before = runs_before
             try:
                 report: dict[str, Any] | None = server.stop()
             except Exception:  # it died (the seed's server after a missing file), or at the cap
@@ -108,6 +120,42 @@ class BrowserExecutor:
             server.close()
         seen = _Seen(played, report, missing, stderr, server.returncode)
         return _measurement(self.runtime, ctx, settings, seen, cap is not None and cap.oom_killed())
+
+
+def _kept_browser(binary: str) -> tuple[Browser, int]:
+    """The session's Chromium (started now if none is alive) and how many runs it has played.
+
+    Starting Chromium and emptying its process group cost ~0.45 s a run here, a tenth of a
+    browser run; what a run must not inherit (cache, cookies, connections) lives in the browser
+    contexts each run makes and disposes of (:func:`harness.browser.player.play`)."""
+    kept = _KEPT.get(binary)
+    if kept is not None and not kept[0].alive():
+        _close_kept(binary)
+        kept = None
+    if kept is None:
+        # Named by our pid: a profile left by a killed harness is swept by the next browser run.
+        profile = owned_tempdir("streambench-chromium-")
+        try:
+            browser = Browser(binary, profile, timeout_s=30.0)
+        except BaseException:
+            shutil.rmtree(profile, ignore_errors=True)
+            raise
+        kept = _KEPT[binary] = (browser, profile, [0])
+        keep(f"chromium {binary}", lambda: _close_kept(binary))
+    browser, _, runs = kept
+    runs[0] += 1
+    return browser, runs[0] - 1
+
+
+def _close_kept(binary: str) -> int:
+    """Close the kept Chromium (its whole process group); how many processes had to be killed."""
+    kept = _KEPT.pop(binary, None)
+    if kept is None:
+        return 0
+    try:
+        return kept[0].close()
+    finally:
+        shutil.rmtree(kept[1], ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -223,6 +271,9 @@ def _browser_figures(ctx: RunContext, settings: PlayerSettings, seen: _Seen) -> 
         "player": asdict(settings),
         "browser": played.browser_version,
         "browser_leftover_processes": played.leftover_processes,
+        # The browser is the session's; every page's context was new and is gone after the run.
+        "browser_runs_before": played.browser_runs_before,
+        "cached_responses": sum(r.cached_responses for r in played.pages),
         "off_loopback_requests": played.off_loopback[:20],
         "page_problems": [x for r in played.pages for x in r.problems][:20],
         "screenshots": [str(p.relative_to(ctx.run_dir)) for p in played.screenshots] if ctx.run_dir else [],
