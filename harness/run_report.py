@@ -135,6 +135,8 @@ def _write_scenario_report(
     claims = parse_claims(raw_claims, f"scenario {scenario.name}")
     verdicts = [evaluate(c, records) for c in claims]
     path = run_dir / "scenario.html"
+    # How many rounds each cell ran, when the scenario stops deciding early (min_repeat).
+    info = {**info, "claim_rounds": meta.get("claim_rounds")}
     page = render_scenario(
         scenario, info, verdicts, records, full_report_html, _screenshots(run_dir, records)
     )

@@ -419,7 +419,11 @@ class _Session:
         stopped: WorkloadChanged | None = None
         with self.events.executing(len(planned)):
             try:
-                runner.run(timed)
+                min_repeat = (self.meta.get("scenario") or {}).get("min_repeat")
+                if min_repeat is None:
+                    runner.run(timed)
+                else:
+                    self.meta["claim_rounds"] = self._until_claims_decided(runner, timed, int(min_repeat))
                 if self.config.matrix.adaptive:
                     self.meta["adaptive"] = self._adapt(runner, timed)
                 runner.run([p for p in planned if p.profiler is not None])  # after every timed round
@@ -488,6 +492,39 @@ class _Session:
         self.meta.setdefault("machines", []).extend(m for m in machines if m.get("machine_id") not in known)
         self.store.write_run_meta(self.meta)
         return runner
+
+    def _until_claims_decided(
+        self, runner: SessionRunner, timed: list[PlannedRun], min_repeat: int
+    ) -> dict[str, Any]:
+        """A scenario's rounds: ``min_repeat`` of every cell, then each later round only of the cells
+        that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``."""
+        from streambench.harness.plan.scenario import get_scenario
+        from streambench.reports.claims import parse_claims, undecided_cells
+
+        scenario = self.meta["scenario"]
+        _, raws = get_scenario(scenario["name"]).expand(int(scenario["size_bytes"]))
+        claims = parse_claims(raws, f"scenario {scenario['name']}")
+        runner.run([p for p in timed if p.warmup or p.repeat < min_repeat])
+        later = [p for p in timed if not p.warmup and p.repeat >= min_repeat]
+        open_claims: list[str] = []
+        ran = 0
+        for round_index in sorted({p.repeat for p in later}):
+            cells, open_claims = undecided_cells(claims, load_records(self.store.run_dir))
+            todo = [p for p in later if p.repeat == round_index and p.cell.cell_id in cells]
+            if not todo:
+                break
+            runner.run(todo)
+            ran += len(todo)
+        else:
+            _, open_claims = undecided_cells(claims, load_records(self.store.run_dir))
+        skipped = len(later) - ran
+        self.events.message(
+            f"claims: {len(claims) - len(open_claims)} of {len(claims)} decided; {skipped} of the "
+            f"{len(later)} runs after round {min_repeat} were not needed",
+            "info",
+        )
+        return {"min_repeat": min_repeat, "later_runs": len(later), "later_runs_skipped": skipped,
+                "open_claims": open_claims}  # fmt: skip
 
     def _adapt(self, runner: SessionRunner, timed: list[PlannedRun]) -> dict[str, Any]:
         """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""

@@ -324,6 +324,28 @@ def _evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     return _const_bound(claim, values, m.group(1), bound)
 
 
+def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple[set[str], list[str]]:
+    """The cells whose measured records feed a claim that is still inconclusive, and those claims.
+
+    A scenario that stops deciding early (``min_repeat``) gives only these cells another round; a
+    claim no record matches yet holds no cell back (more rounds of other cells cannot decide it)."""
+    measured = [r for r in records if not r.warmup and not r.profiler]
+    cells: set[str] = set()
+    open_claims: list[str] = []
+    for claim in claims:
+        if evaluate(claim, measured).verdict in ("holds", "fails"):
+            continue
+        feeding = {
+            r.cell_id
+            for r in measured
+            if _matches(r, claim.subject) or (claim.baseline is not None and _matches(r, claim.baseline))
+        }
+        if feeding:
+            cells |= feeding
+            open_claims.append(claim.says)
+    return cells, open_claims
+
+
 def _scaling(claim: Claim, values: dict[int, list[float]]) -> Verdict:
     sizes = sorted(values)
     if len(sizes) < 2 or sizes[-1] < 4 * sizes[0]:

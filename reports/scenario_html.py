@@ -174,6 +174,14 @@ def render_scenario(
     )
     counts = {k: sum(v.verdict == k for v in verdicts) for k in _COLOURS}
     doctor = doctor_html(records)
+    rounds = info.get("claim_rounds") or {}
+    rounds_html = (
+        f'<p class="note">Every cell ran {int(rounds["min_repeat"])} rounds; each later round ran only '
+        f"for the cells of claims still undecided, so {int(rounds['later_runs_skipped'])} of "
+        f"{int(rounds['later_runs'])} later runs were not needed.</p>"
+        if rounds
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>scenario {e(scenario.name)}</title>
 <style>
@@ -189,6 +197,7 @@ figcaption {{ font-size: 12px; color: #444; }}
 <h1>{e(scenario.question)}</h1>
 <p class="note">Scenario <code>{e(scenario.name)}</code> at {int(info["size_bytes"]) / 2**20:g} MiB:
 {counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive.</p>
+{rounds_html}
 <p>{e(scenario.narrative)}</p>
 <h2>Verdicts</h2>
 <table><thead><tr><th>verdict</th><th>runtime</th><th>what was measured</th>

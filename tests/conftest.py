@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -14,12 +15,19 @@ _SESSION_CACHE: Path | None = None
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_LOCKS_ENV = "STREAMBENCH_TESTS_LOCKS"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Set before any fixture runs: a module-scoped fixture runs before the
     # function-scoped autouse one below, and would otherwise reach the user's
     # real ~/.cache (or $XDG_CACHE_HOME). Nothing a test does may touch them.
     global _SESSION_CACHE
     _SESSION_CACHE = Path(tempfile.mkdtemp(prefix="streambench-tests-"))
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        # The controller's folder for the workers' locks (they inherit the variable); it goes with it.
+        os.environ[_LOCKS_ENV] = str(_SESSION_CACHE)
+    os.environ["STREAMBENCH_TESTS_SESSION"] = str(_SESSION_CACHE)  # tests.helpers.ours
     os.environ["STREAMBENCH_DATA_DIR"] = str(_SESSION_CACHE / "data")
     os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE / "xdg")
     # The JS runtimes the tests install from npm (node@22, bun, deno: ~380 MB) are kept in the
@@ -46,3 +54,30 @@ def _isolated_cache(monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Iterator
     # Never touch the user's ~/.cache from a test.
     monkeypatch.setenv("STREAMBENCH_DATA_DIR", str(data_dir))
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under pytest-xdist, a test marked ``alone`` runs while no other test runs: its assertions are
+    on pace or on memory that another worker's test would share the 2 cores with (a fast client's
+    time to first byte, a buffer that grows while a consumer lags). Others take the lock shared.
+    Around the whole protocol, so a module fixture's measured set-up (in its first test's set-up)
+    is inside it too.
+
+    A turnstile first: an ``alone`` test holds it while it waits, so no new test slips in ahead."""
+    locks = os.environ.get(_LOCKS_ENV)
+    if locks is None or "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    base = Path(locks) / "tests"
+    alone = item.get_closest_marker("alone") is not None
+    with open(f"{base}.turnstile", "a") as turnstile, open(f"{base}.lock", "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

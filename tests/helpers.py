@@ -87,3 +87,20 @@ def outer_pytest_free_env() -> dict[str, str]:
     """This environment without what pytest-xdist tells its workers: a pytest run inside a test is a
     user's own, and pytest-benchmark disables itself when it believes it runs under xdist."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}
+
+
+# Set by tests/conftest.py for each test session (each pytest-xdist worker its own); every process a
+# test starts inherits it, orphans included.
+SESSION_MARK = "STREAMBENCH_TESTS_SESSION"
+
+
+def ours(pid: int) -> bool:
+    """Whether a process belongs to this test session: under pytest-xdist the other worker's servers
+    and browsers are alive too, and are not this test's leftovers. Without xdist, every process is."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return True
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode() in environ

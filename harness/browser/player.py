@@ -123,7 +123,7 @@ def _play(
 ) -> PlayResult:
     version = str(browser.call("Browser.getVersion").get("product", "?"))
     # Each page is a viewer of its own: its own context, so no page waits for another's connections.
-    pages.extend(browser.new_page(*VIEWPORT, own_context=True) for _ in range(n_pages))
+    pages.extend(browser.new_pages(n_pages, *VIEWPORT))
     runs = [PageRun(i) for i in range(n_pages)]
     by_session = {page.session: i for i, page in enumerate(pages)}
     source = _player_source()

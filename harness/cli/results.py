@@ -98,6 +98,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
         summary = json.loads(summary_path.read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read {summary_path}: {exc}") from None
+    if args.json:  # the summaries as the profilers wrote them, the artifacts as absolute paths
+        paths = [(name, rel) for part in summary.values() for name, rel in part.get("artifacts", {}).items()]
+        artifacts = {name: str((run_dir / rel).resolve()) for name, rel in paths}
+        print(json.dumps({"cell": matches[0], "summary": summary, "artifacts": artifacts}, indent=1))
+        return 0
     out_console.print(printable(matches[0]), style="bold")
     memory = summary.get("memory")
     if memory and "live_bytes" in memory:  # a JS cell: V8's sampling heap profiler, Bun's snapshot
@@ -338,4 +343,5 @@ def add_profile_command(subparsers: Any) -> None:
     profile = subparsers.add_parser("profile", help="print a cell's profiler summaries and artifact paths")
     profile.add_argument("run_dir")
     profile.add_argument("cell", help="a cell id (or a unique prefix, e.g. 'mmap-video')")
+    profile.add_argument("--json", action="store_true", help="the summaries and artifact paths as JSON")
     profile.set_defaults(func=cmd_profile)

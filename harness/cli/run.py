@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from streambench.harness.cli.console import err_console, print_listing, session_events
-from streambench.harness.common.errors import EXIT_CODES_HELP, UsageError
+from streambench.harness.common.errors import EXIT_CODES_HELP, Exit, UsageError
 from streambench.harness.common.paths import MATRICES_DIR
 from streambench.harness.common.text import printable
 from streambench.harness.common.units import format_bytes, parse_count, parse_size
@@ -20,7 +21,7 @@ from streambench.harness.execute.cluster import parse_cluster
 from streambench.harness.plan.config import SINKS, TRANSFORM_NAMES
 from streambench.harness.plan.spec import load_spec_file, merge, normalise_spec, restrict_spec
 from streambench.harness.results import baselines
-from streambench.harness.results.store import RESULTS_FILE
+from streambench.harness.results.store import RESULTS_FILE, load_records
 from streambench.harness.session import (
     CONFIRM_RUNS,
     CONFIRM_SECONDS,
@@ -179,11 +180,28 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_scenario(args: argparse.Namespace) -> int:
     """List the interview scenarios, or run one and judge its claims."""
-    from streambench.harness.plan.scenario import all_scenarios, get_scenario
+    from streambench.harness.plan.scenario import (
+        MeasuredTime,
+        Scenario,
+        all_scenarios,
+        get_scenario,
+        measured_times,
+        now_utc,
+        record_time,
+    )
     from streambench.reports.claims import parse_claims
 
     if args.action == "list":
-        rows = [[name, s.question, format_bytes(s.default_size_bytes), f"{s.estimate_s / 60:.1f} min"]
+        # Measured here when it has run whole here (at the size it ran), else the scenario's guess.
+        times = measured_times(resolve_data_dir(args.data_dir))
+
+        def about(name: str, s: Scenario) -> str:
+            took = times.get(name)
+            if took is None:
+                return f"{s.estimate_s / 60:.1f} min (estimated)"
+            return f"{took.wall_s / 60:.1f} min (measured here at {format_bytes(took.size_bytes)})"
+
+        rows = [[name, s.question, format_bytes(s.default_size_bytes), about(name, s)]
                 for name, s in all_scenarios().items()]  # fmt: skip
         print_listing("scenarios", ["name", "question", "default size", "about"], rows, as_json=args.json)
         return 0
@@ -200,9 +218,20 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     parse_claims(raw_claims, f"scenario {scenario.name}")  # a bad claim is said before anything runs
     kinds = args.profile if args.profile else ",".join(scenario.profile) or None
     options = SessionOptions(out_dir=Path(args.out), data_dir=resolve_data_dir(args.data_dir))
-    extra = {"scenario": {"name": scenario.name, "size_bytes": size_bytes, "question": scenario.question}}
+    extra: dict[str, Any] = {
+        "scenario": {"name": scenario.name, "size_bytes": size_bytes, "question": scenario.question}
+    }
+    if scenario.min_repeat is not None and args.repeat is None:  # --repeat N: N rounds of every cell
+        extra["scenario"]["min_repeat"] = min(scenario.min_repeat, int(spec.get("repeat", 1)))
     err_console.print(printable(f"scenario {scenario.name}: {scenario.question}"))
-    return _finish(start(spec, options, profile_settings(kinds, args.profile_rate), session_events(), extra))
+    started = time.monotonic()
+    result = start(spec, options, profile_settings(kinds, args.profile_rate), session_events(), extra)
+    ran_whole = result.exit_code in (Exit.OK, Exit.UNDECIDED, Exit.RUNS_FAILED)
+    if ran_whole and not args.only and args.repeat is None:  # part of it would say less than it took
+        runs = len(load_records(result.run_dir)) if result.run_dir is not None else 0
+        took = MeasuredTime(size_bytes, round(time.monotonic() - started, 1), runs, now_utc())
+        record_time(options.data_dir, scenario.name, took)
+    return _finish(result)
 
 
 def add_commands(sub: Any) -> None:

@@ -2,7 +2,8 @@
 
 A scenario is one TOML file in ``harness/scenarios/`` (declared data, no code):
 ``question``, ``narrative``, ``default_size``, ``estimate_s``, ``chart``
-(the one chart that answers it), optional ``profile`` kinds, a ``[matrix]``
+(the one chart that answers it), optional ``profile`` kinds, optional ``min_repeat`` (each
+cell's first rounds; later ones, up to the matrix's ``repeat``, only for undecided claims), a ``[matrix]``
 (a matrix spec; ``{size}``, ``{size/4}``, ``{2*size}`` stand for byte counts)
 and ``[[claim]]`` tables (see :mod:`reports.claims`). Running it runs the
 matrix like ``streambench run`` and then judges each claim on the records.
@@ -10,7 +11,10 @@ matrix like ``streambench run`` and then judges each claim on the records.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +26,9 @@ from streambench.harness.plan.spec import normalise_spec
 
 SCENARIO_DIR = SCENARIOS_DIR
 _PLACEHOLDER = re.compile(r"\{(?:([\d.]+)\*)?size(?:/([\d.]+))?\}")
-_KEYS = {"question", "narrative", "default_size", "estimate_s", "chart", "profile", "matrix", "claim"}
+_KEYS = {
+    "question", "narrative", "default_size", "estimate_s", "chart", "profile", "matrix", "claim", "min_repeat"
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class Scenario:
     profile: tuple[str, ...]
     matrix: dict[str, Any]  # with placeholders
     claims: tuple[dict[str, Any], ...]  # with placeholders
+    # Rounds every cell runs; the matrix's ``repeat`` is then a most, reached only by the cells of
+    # claims still undecided (None: every cell runs ``repeat`` rounds).
+    min_repeat: int | None = None
 
     def expand(self, size_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The matrix spec and the claims (plain tables) for one size, placeholders replaced by byte counts.
@@ -89,6 +98,7 @@ def load_scenario(path: Path) -> Scenario:
             profile=tuple(raw.get("profile", ())),
             matrix=dict(raw["matrix"]),
             claims=tuple(raw.get("claim", ())),
+            min_repeat=int(raw["min_repeat"]) if "min_repeat" in raw else None,
         )
     except KeyError as exc:
         raise UsageError(f"{path}: missing key {exc}") from None
@@ -103,3 +113,39 @@ def get_scenario(name: str) -> Scenario:
     if name not in scenarios:
         raise UsageError(f"unknown scenario {name!r}; valid: {', '.join(scenarios)}")
     return scenarios[name]
+
+
+TIMES_FILE = "scenario-times.json"
+
+
+@dataclass(frozen=True)
+class MeasuredTime:
+    """How long a scenario took on this machine, end to end (plan, workloads, runs, pages)."""
+
+    size_bytes: int
+    wall_s: float
+    runs: int
+    at_utc: str
+
+
+def measured_times(data_dir: Path) -> dict[str, MeasuredTime]:
+    """Each scenario's last full run here (``DATA_DIR/scenario-times.json``); {} when none or unreadable."""
+    try:
+        raw = json.loads((data_dir / TIMES_FILE).read_text())
+        return {name: MeasuredTime(**entry) for name, entry in raw.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+def record_time(data_dir: Path, name: str, entry: MeasuredTime) -> None:
+    """Keep a scenario's measured time (written whole, via a rename)."""
+    times = {k: v.__dict__ for k, v in measured_times(data_dir).items()}
+    times[name] = entry.__dict__
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / f".{TIMES_FILE}.{os.getpid()}"
+    tmp.write_text(json.dumps(times, indent=1, sort_keys=True))
+    os.replace(tmp, data_dir / TIMES_FILE)
+
+
+def now_utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -15,7 +15,7 @@ from streambench.harness.cli import main
 from tests.helpers import records_of
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 MiB = 1 << 20
 HWM_BYTES = 1 * MiB

@@ -30,7 +30,7 @@ from streambench.harness.results.store import ResultStore
 from streambench.reports.claims import METRICS
 from streambench.workloads import cache
 from streambench.workloads.cache import WorkloadSpec
-from tests.helpers import chromium_or_skip
+from tests.helpers import chromium_or_skip, ours
 
 pytestmark = pytest.mark.slow
 
@@ -133,24 +133,11 @@ def _run(runner: tuple[Runner, dict[str, Any]], strategy: str, kind: str, **cell
     return record
 
 
-def _ours(pid: int) -> bool:
-    """Whether a process descends from this one (a parallel test worker's are not ours to judge)."""
-    while pid > 1:
-        if pid == os.getpid():
-            return True
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        pid = int(stat[stat.rfind(")") + 2 :].split()[1])
-    return False
-
-
 def _none_left(*, chromium: bool) -> None:
     """Nothing of the run is alive: no server process, and (``chromium``) no chromium of ours."""
     left = []
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or not _ours(int(entry.name)):
+        if not entry.name.isdigit() or not ours(int(entry.name)):
             continue
         try:
             cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ")
@@ -170,6 +157,7 @@ def _pages(record: dict[str, Any]) -> list[dict[str, Any]]:
     return list(record["browser"]["pages"])
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("strategy", ["sendfile", "node-pipeline"])
 def test_a_range_server_plays_at_once_and_honours_the_seek(
     runner: tuple[Runner, dict[str, Any]], strategy: str

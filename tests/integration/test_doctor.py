@@ -19,10 +19,13 @@ from streambench.harness.cli import main
 from streambench.harness.results.diagnosis import FAULTS
 from tests.helpers import records_of
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None and os.environ.get("CI") != "true",
-    reason="node is not installed (.ci/run installs Debian's nodejs)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("node") is None and os.environ.get("CI") != "true",
+        reason="node is not installed (.ci/run installs Debian's nodejs)",
+    ),
+    pytest.mark.alone,  # the doctor reads pace: a loop's stalls, a consumer's lag
+]
 
 
 def _planted(r: dict[str, Any]) -> str:

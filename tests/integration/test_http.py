@@ -230,6 +230,7 @@ def test_non_http_strategies_have_reasons() -> None:
 # --- slow, silent and vanishing clients ---------------------------------------------
 
 
+@pytest.mark.alone
 def test_fast_clients_unharmed_beside_slow_ones(server: ServerProcess, video: Path) -> None:
     slow_range = (1_000_000, 2_000_000)
     slow = [
@@ -268,6 +269,7 @@ def test_fast_clients_unharmed_beside_slow_ones(server: ServerProcess, video: Pa
         assert _end_at(r) > slowest_fast_end, r.label
 
 
+@pytest.mark.alone
 def test_fast_clients_unharmed_beside_a_cpu_bound_csv_stream(server: ServerProcess) -> None:
     specs = [ClientSpec(target="/export.csv?mode=stream", label="csv")]
     specs += [

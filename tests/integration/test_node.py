@@ -14,7 +14,7 @@ from streambench.harness.cli import main
 from streambench.harness.machine.calibrate import ensure_calibrated
 from streambench.workloads import cache
 from streambench.workloads.cache import WorkloadSpec
-from tests.helpers import records_of, truncated_after
+from tests.helpers import ours, records_of, truncated_after
 
 MiB = 1 << 20
 NODE_STRATEGIES = ("node-readfile", "node-pipe", "node-pause-drain", "node-pipeline", "node-async-iter")
@@ -40,7 +40,7 @@ def _running(script: bytes) -> list[int]:
     """Live processes running one of harness/node's scripts."""
     found = []
     for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
+        if entry.name.isdigit() and ours(int(entry.name)):
             try:
                 argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
             except OSError:

@@ -102,6 +102,11 @@ def test_profile_command_prints_a_summary(
     assert main(["profile", str(run_dir), "readinto"]) == 0
     out = capsys.readouterr().out
     assert "memray: peak heap" in out and "py-spy:" in out and "flamegraph_svg:" in out
+    assert main(["profile", str(run_dir), "readinto", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["cell"].startswith("readinto") and doc["summary"]["memory"]["peak_heap_bytes"] > 0
+    paths = [Path(p) for p in doc["artifacts"].values()]
+    assert paths and all(p.is_absolute() and p.exists() for p in paths)
     assert main(["profile", str(run_dir), "nothing-like-this"]) == 2
 
 

@@ -50,8 +50,9 @@ def js_runtimes() -> tuple[str, ...]:
     return RUNTIMES
 
 
-def _run(out: Path, *argv: str, status: int = 0) -> list[dict[str, Any]]:
-    assert main(["run", "--no-plugins", "--repeat", "1", "--warmup", "0", "--out", str(out), *argv]) == status
+def _run(out: Path, *argv: str, status: int = 0, repeat: int = 1) -> list[dict[str, Any]]:
+    argv = ("--repeat", str(repeat), "--warmup", "0", "--out", str(out), *argv)
+    assert main(["run", "--no-plugins", *argv]) == status
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return records_of(run_dir)
 
@@ -95,14 +96,21 @@ def test_node_22_raised_the_default_high_water_mark_and_every_runtime_honours_th
         assert n["readable_high_water_mark_bytes"] == 64 * KiB, name
 
 
+@pytest.mark.alone  # a collector starved of a core by another worker's test lets garbage pile up
 def test_readfile_holds_the_file_and_streams_stay_flat_on_every_runtime(
     tmp_path: Path, js_runtimes: tuple[str, ...]
 ) -> None:
-    # Below ~40 MiB of garbage V8 does not collect: the sizes are 48 and 192 MiB.
+    # Below ~40 MiB of garbage V8 does not collect: the sizes are 48 and 192 MiB. Two rounds, and the
+    # lower growth of each cell: a collector that ran late in one run (Deno's web streams once let
+    # 137 MiB pile up at 192 MiB, 59 at 48) adds garbage, not what the stream holds.
     records = _run(tmp_path, "--strategy", ",".join(("node-readfile", *STREAMING)),
                    "--runtime", ",".join(js_runtimes), "--workload", "video:48MiB,video:192MiB",
-                   "--sink", "null")  # fmt: skip
-    by = {(r["strategy"], r["cell_runtime"] or "node", r["size_bytes"] >> 20): r for r in records}
+                   "--sink", "null", repeat=2)  # fmt: skip
+    by: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for r in records:
+        key = (r["strategy"], r["cell_runtime"] or "node", r["size_bytes"] >> 20)
+        if key not in by or _growth(r) < _growth(by[key]):
+            by[key] = r
     for runtime in js_runtimes:
         for size in (48, 192):
             assert _growth(by["node-readfile", runtime, size]) >= 0.95 * size * MiB, (runtime, size)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from streambench.harness.cli import main
-from streambench.harness.plan.scenario import all_scenarios
+from streambench.harness.plan.scenario import all_scenarios, measured_times
 from streambench.reports.claims import VERDICTS
+from tests.helpers import records_of
+
+MiB = 1 << 20
 
 # Real matrices, servers or browsers: minutes in all (pytest -m "not slow" leaves them out).
 pytestmark = pytest.mark.slow
@@ -54,6 +58,14 @@ def test_scenario_runs_end_to_end(name: str, tmp_path: Path, capsys: pytest.Capt
         assert code in (0, 4)
     html = page.read_text()
     assert scenario.question.split("'")[0].split("&")[0][:20] in html
+    took = measured_times(Path(os.environ["STREAMBENCH_DATA_DIR"])).get(name)
+    if part:  # a part of it says nothing of how long the whole takes
+        assert took is None or took.size_bytes != 8 * MiB or took.runs != len(records_of(page.parent))
+    else:  # the whole of it: kept, and the list says it took that long here
+        assert took is not None and took.size_bytes == 8 * MiB and took.runs == len(records_of(page.parent))
+        assert main(["scenario", "list"]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(name + "\t"))
+        assert line.endswith(f"{took.wall_s / 60:.1f} min (measured here at 8MiB)")
     assert "<svg" in html and "srcdoc=" in html
     if name == "browser-video":
         # What the first tab of each cell showed, embedded in the page (it opens offline).

@@ -19,7 +19,7 @@ import pytest
 
 from streambench.harness.cli import main
 from streambench.harness.common.errors import Exit
-from tests.helpers import ROOT, records_of
+from tests.helpers import ROOT, ours, records_of
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def _ours_left() -> list[str]:
     """Processes of a user's server or module still alive (none may be, after a run)."""
     left = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not entry.isdigit() or not ours(int(entry)):
             continue
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -285,14 +285,19 @@ def test_a_file_that_changes_during_the_run_stops_it_and_keeps_what_was_measured
     theirs = tmp_path / "growing.bin"
     theirs.write_bytes(os.urandom(2 << 20))
 
-    def append_later() -> None:
-        time.sleep(1.5)
+    def append_after_the_first_record() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            p.stat().st_size for p in (tmp_path / "out").glob("*/results.jsonl")
+        ):
+            time.sleep(0.02)
         with open(theirs, "ab") as f:
             f.write(b"more")
 
-    writer = threading.Thread(target=append_later)
+    writer = threading.Thread(target=append_after_the_first_record)
     writer.start()
-    # 2 MiB at 4 MB/s: each run is about half a second; the change lands during the third.
+    # 2 MiB at 4 MB/s: each run is about half a second; the change lands once one is recorded (a
+    # fixed delay landed before the first on a loaded machine).
     axes = ["--workload", f"file:{theirs}", "--sink", "tcp", "--consumer-rate", "4MB/s"]
     code = main(
         ["run", "--strategy", "pipe", *axes, "--repeat", "8", "--warmup", "0", "--out", str(tmp_path / "out")]

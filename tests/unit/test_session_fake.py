@@ -85,3 +85,38 @@ def test_wrong_bytes_fail_the_run(tmp_path: Path) -> None:
     assert result.run_dir is not None
     bad = [r for r in load_records(result.run_dir) if r.strategy == "whole-file"]
     assert bad and not any(r.verified for r in bad) and "sink checksum" in bad[0].verify_detail
+
+
+def test_a_scenario_with_min_repeat_gives_later_rounds_only_to_undecided_claims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streambench.harness.plan import scenario as scenario_module
+
+    # pipe's claim is decided at once (far above its bound); whole-file's bound sits inside its own
+    # spread, so it stays open; cat feeds no claim.
+    claims = (
+        {"says": "pipe is fast", "metric": "throughput_bps", "subject": {"strategy": "pipe"},
+         "expect": ">= 1000000"},
+        {"says": "whole-file is at 1.5 GB/s", "metric": "throughput_bps",
+         "subject": {"strategy": "whole-file"}, "expect": ">= 1500000000"},
+    )  # fmt: skip
+    fake_scenario = scenario_module.Scenario("fake", "q?", "", 1 << 16, 1.0, {}, (), {}, claims, min_repeat=2)
+    monkeypatch.setattr(scenario_module, "get_scenario", lambda name: fake_scenario)
+    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.05)
+    spec = {**SPEC, "repeat": 4}
+    options = SessionOptions(
+        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
+    )
+    extra = {"scenario": {"name": "fake", "size_bytes": 1 << 16, "question": "q?", "min_repeat": 2}}
+    result = start(spec, options, ProfileSettings(), SessionEvents(), extra)
+    assert result.run_dir is not None
+    by_repeat: dict[int, set[str]] = {}
+    for p in fake.runs:
+        by_repeat.setdefault(p.repeat, set()).add(p.cell.strategy)
+    assert by_repeat[0] == by_repeat[1] == {"pipe", "whole-file", "cat"}  # min_repeat rounds of all
+    assert by_repeat[2] == by_repeat[3] == {"whole-file"}  # only the open claim's cell goes on
+    rounds = json.loads((result.run_dir / "run.json").read_text())["claim_rounds"]
+    assert rounds["later_runs"] == 6 and rounds["later_runs_skipped"] == 4
+    assert rounds["open_claims"] == ["whole-file is at 1.5 GB/s"]
+    page = (result.run_dir / "scenario.html").read_text()
+    assert "Every cell ran 2 rounds" in page and "4 of 6 later runs were not needed" in page
