@@ -30,9 +30,13 @@ needs_node = pytest.mark.skipif(not NODE and not os.environ.get("CI"), reason="n
 
 def _run(tmp_path: Path, *args: str) -> tuple[int, Path | None]:
     out = tmp_path / "out"
+    before = set(out.iterdir()) if out.exists() else set()
     code = main(["run", "--repeat", "1", "--warmup", "0", "--out", str(out), *args])
-    runs = sorted(out.iterdir()) if out.exists() else []
-    return code, runs[-1] if runs else None
+    # The folder this run made: two runs in one second are named alike up to a random suffix, so the
+    # last name in order is not always the last run (this test once read the first run's record).
+    new = set(out.iterdir()) - before if out.exists() else set()
+    assert len(new) <= 1, new
+    return code, new.pop() if new else None
 
 
 def _examples(tmp_path: Path) -> Path:
