@@ -19,7 +19,8 @@ from streambench.harness.results.record import Record
 from streambench.harness.results.store import REPORT_FILE, finite, write_atomic
 
 if TYPE_CHECKING:
-    from streambench.reports.claims import Verdict
+    from streambench.harness.plan.scenario import Scenario
+    from streambench.reports.claims import Claim, Verdict
 
 # A flame graph larger than this is linked, not embedded.
 MAX_EMBEDDED_SVG_BYTES = 8 << 20
@@ -48,20 +49,30 @@ def write_report(
     return Written(path.resolve())
 
 
+def scenario_claims(info: Mapping[str, Any]) -> tuple[Scenario, list[Claim]]:
+    """The scenario a run's run.json names (``meta["scenario"]``) and its claims at the size it ran."""
+    from streambench.harness.plan.scenario import get_scenario
+    from streambench.reports.claims import parse_claims
+
+    try:
+        scenario = get_scenario(str(info["name"]))
+        size_bytes = parse_count(info["size_bytes"], "run.json's scenario size_bytes", 1, 1 << 50)
+    except (KeyError, TypeError) as exc:
+        raise UsageError(f"run.json's scenario is not one streambench wrote ({exc!r})") from None
+    return scenario, parse_claims(scenario.expand(size_bytes)[1], f"scenario {scenario.name}")
+
+
 def _expected_outcomes(meta: Mapping[str, Any], records: Sequence[Record]) -> dict[str, str]:
     """A scenario run's cells whose failed runs its claims expect (cell id -> outcome), so the report
     draws them as the answer (readFile oom-killed at the cap), not as failures."""
     info = meta.get("scenario")
     if not isinstance(info, dict):
         return {}
-    from streambench.harness.plan.scenario import get_scenario
-    from streambench.reports.claims import expects, parse_claims
+    from streambench.reports.claims import expects
 
     try:
-        scenario = get_scenario(str(info["name"]))
-        size_bytes = parse_count(info["size_bytes"], "run.json's scenario size_bytes", 1, 1 << 50)
-        claims = parse_claims(scenario.expand(size_bytes)[1], f"scenario {scenario.name}")
-    except (KeyError, TypeError, UsageError):
+        _, claims = scenario_claims(info)
+    except UsageError:
         return {}  # the scenario page says what is wrong with it
     return {r.cell_id: str(r.outcome) for r in records
             if r.outcome != "ok" and any(expects(c, r) for c in claims)}  # fmt: skip
@@ -121,18 +132,11 @@ def _screenshots(run_dir: Path, records: list[Record]) -> dict[str, bytes]:
 def _write_scenario_report(
     run_dir: Path, meta: Mapping[str, Any], records: list[Record], full_report_html: str
 ) -> Written:
-    from streambench.harness.plan.scenario import get_scenario
-    from streambench.reports.claims import evaluate, parse_claims
+    from streambench.reports.claims import evaluate
     from streambench.reports.scenario_html import render_scenario
 
     info = meta["scenario"]
-    try:
-        scenario = get_scenario(str(info["name"]))
-        size_bytes = parse_count(info["size_bytes"], "run.json's scenario size_bytes", 1, 1 << 50)
-    except (KeyError, TypeError) as exc:
-        raise UsageError(f"run.json's scenario is not one streambench wrote ({exc!r})") from None
-    _, raw_claims = scenario.expand(size_bytes)
-    claims = parse_claims(raw_claims, f"scenario {scenario.name}")
+    scenario, claims = scenario_claims(info)
     verdicts = [evaluate(c, records) for c in claims]
     path = run_dir / "scenario.html"
     # How many rounds each cell ran, when the scenario stops deciding early (min_repeat).

@@ -36,7 +36,7 @@ from streambench.harness.plan.planning import PlannedRun, plan_runs
 from streambench.harness.plan.spec import build_matrix, endpoint_settings, parse_pin
 from streambench.harness.results.record import Record
 from streambench.harness.results.store import RUN_FILE, ResultStore, load_records, load_run_meta
-from streambench.harness.run_report import Written, exit_status, write_report
+from streambench.harness.run_report import Written, exit_status, scenario_claims, write_report
 from streambench.strategies.registry import load_registry
 from streambench.workloads import cache
 from streambench.workloads.cache import ProgressFn, WorkloadSpec
@@ -498,12 +498,9 @@ class _Session:
     ) -> dict[str, Any]:
         """A scenario's rounds: ``min_repeat`` of every cell, then each later round only of the cells
         that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``."""
-        from streambench.harness.plan.scenario import get_scenario
-        from streambench.reports.claims import parse_claims, undecided_cells
+        from streambench.reports.claims import undecided_cells
 
-        scenario = self.meta["scenario"]
-        _, raws = get_scenario(scenario["name"]).expand(int(scenario["size_bytes"]))
-        claims = parse_claims(raws, f"scenario {scenario['name']}")
+        _, claims = scenario_claims(self.meta["scenario"])
         runner.run([p for p in timed if p.warmup or p.repeat < min_repeat])
         later = [p for p in timed if not p.warmup and p.repeat >= min_repeat]
         open_claims: list[str] = []

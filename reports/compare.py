@@ -43,6 +43,7 @@ from streambench.harness.common.decision import (
     runs_needed,
 )
 from streambench.harness.common.text import printable
+from streambench.harness.results.identity import REFERENCE
 from streambench.harness.results.record import Record
 from streambench.reports import svg
 from streambench.reports.frame import records_to_frame
@@ -60,8 +61,6 @@ VERDICT_WORDS = {
     "undecided": "cannot decide",
     "machine": "MACHINE CHANGED",
 }
-# The reference cell of a setting (strategies.registry.REFERENCES): the machine's own pace.
-REFERENCE = "cat"
 
 
 @dataclass(frozen=True)

@@ -934,7 +934,8 @@ def _flagged_rows(df: pd.DataFrame, expected: Mapping[str, str] | None = None) -
         orient="records"
     ):
         why: list[str] = []
-        if expected and str(r["cell_id"]) in expected and r["outcome"] == expected[str(r["cell_id"])]:
+        as_expected = expected is not None and expected.get(str(r["cell_id"])) == r["outcome"]
+        if as_expected:
             why.append("expected by the scenario's claims (the answer, not a failure)")
         if not is_missing(r["error"]) and r["error"]:
             why.append(str(r["error"]))
@@ -962,7 +963,7 @@ def _flagged_rows(df: pd.DataFrame, expected: Mapping[str, str] | None = None) -
                 "repeat": int(r["repeat"]) + 1,
                 "warmup": bool(r["warmup"]),
                 "outcome": r["outcome"],
-                "expected": bool(why) and why[0].startswith("expected by"),
+                "expected": as_expected,
                 "why": "; ".join(why) or "–",
             }
         )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import SESSION_MARK
+
 _SESSION_CACHE: Path | None = None
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:
         # The controller's folder for the workers' locks (they inherit the variable); it goes with it.
         os.environ[_LOCKS_ENV] = str(_SESSION_CACHE)
-    os.environ["STREAMBENCH_TESTS_SESSION"] = str(_SESSION_CACHE)  # tests.helpers.ours
+    os.environ[SESSION_MARK] = str(_SESSION_CACHE)  # tests.helpers.ours
     os.environ["STREAMBENCH_DATA_DIR"] = str(_SESSION_CACHE / "data")
     os.environ["XDG_CACHE_HOME"] = str(_SESSION_CACHE / "xdg")
     # The JS runtimes the tests install from npm (node@22, bun, deno: ~380 MB) are kept in the

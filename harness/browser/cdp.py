@@ -115,22 +115,7 @@ class Browser:
         self.pending.append(message)
 
     def call(self, method: str, session: str = "", **params: Any) -> dict[str, Any]:
-        self._next_id += 1
-        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
-        if session:
-            message["sessionId"] = session
-        os.write(self._to_child, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            reply = self._read_message(deadline)
-            if reply is None:
-                raise TimeoutError(f"no reply from chromium to {method} in {self.timeout_s:g} s")
-            if reply.get("id") == self._next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return dict(reply.get("result", {}))
-            if "method" in reply:
-                self._file_event(reply)
+        return self.calls([(method, session, params)])[0]
 
     def calls(self, commands: list[tuple[str, str, dict[str, Any]]]) -> list[dict[str, Any]]:
         """Several commands (method, session, params) sent at once and their replies in order: one
@@ -147,7 +132,7 @@ class Browser:
         while len(replies) < len(commands):
             reply = self._read_message(deadline)
             if reply is None:
-                raise TimeoutError(f"no reply from chromium to {commands[0][0]}... in {self.timeout_s:g} s")
+                raise TimeoutError(f"no reply from chromium to {commands[0][0]} in {self.timeout_s:g} s")
             if "method" in reply:
                 self._file_event(reply)
             elif first <= int(reply.get("id", 0)) <= self._next_id:
@@ -205,9 +190,7 @@ class Browser:
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         for page in pages:
             self.pages[page.session] = page
-            setup += [
-                (f"{domain}.enable", page.session, {}) for domain in ("Page", "Runtime", "Log", "Network")
-            ]
+            setup += [(f"{domain}.enable", page.session, {}) for domain in _DOMAINS]
             setup.append(("Emulation.setDeviceMetricsOverride", page.session, metrics))
         self.calls(setup)
 

@@ -128,7 +128,6 @@ def _summary_json(result: SessionResult) -> dict[str, object]:
     progress and the table stay on stderr)."""
     import math
 
-    from streambench.harness.results.store import load_records
     from streambench.reports.html import summary_frame
 
     assert result.run_dir is not None

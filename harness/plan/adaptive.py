@@ -25,10 +25,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from streambench.harness.common.decision import TIE_FRACTION, change, judge
-from streambench.harness.results.identity import CELL_DEFAULTS, record_cell_fields, setting_label
+from streambench.harness.results.identity import CELL_DEFAULTS, REFERENCE, record_cell_fields, setting_label
 from streambench.harness.results.record import Record
 
-REFERENCE = "cat"
 _SETTING_FIELDS = [k for k in CELL_DEFAULTS if k not in ("strategy", "chunk_bytes")]
 
 

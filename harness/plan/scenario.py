@@ -78,7 +78,7 @@ def _substitute(value: Any, size_bytes: int) -> Any:
 
 
 def load_scenario(path: Path) -> Scenario:
-    from streambench.harness.common.units import parse_size
+    from streambench.harness.common.units import parse_count, parse_size
 
     try:
         raw = tomllib.loads(path.read_text())
@@ -87,6 +87,7 @@ def load_scenario(path: Path) -> Scenario:
     unknown = set(raw) - _KEYS
     if unknown:
         raise UsageError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(_KEYS)}")
+    min_repeat = raw.get("min_repeat")
     try:
         return Scenario(
             name=path.stem,
@@ -98,7 +99,7 @@ def load_scenario(path: Path) -> Scenario:
             profile=tuple(raw.get("profile", ())),
             matrix=dict(raw["matrix"]),
             claims=tuple(raw.get("claim", ())),
-            min_repeat=int(raw["min_repeat"]) if "min_repeat" in raw else None,
+            min_repeat=None if min_repeat is None else parse_count(min_repeat, f"{path}: min_repeat", 1, 99),
         )
     except KeyError as exc:
         raise UsageError(f"{path}: missing key {exc}") from None

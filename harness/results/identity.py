@@ -19,6 +19,10 @@ from streambench.harness.common.units import format_bytes
 if TYPE_CHECKING:
     from streambench.harness.results.record import Record
 
+# The reference strategy of a setting (one of strategies.registry.REFERENCES): the machine's own pace,
+# which --repeat auto ranks the best against and compare reads the machine's drift from.
+REFERENCE = "cat"
+
 # The fields that make a cell, with the value an older record that lacks one is given.
 CELL_DEFAULTS: dict[str, Any] = {
     "strategy": "?",

@@ -16,9 +16,7 @@ runner can compare it with the workload's manifest.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
-import functools
 import json
 import os
 import socket
@@ -28,7 +26,6 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import xxhash
 
@@ -179,18 +176,16 @@ class FileSink:
 
     def collect(self, timeout_s: float) -> Received:
         self.release_child_fd()
-        # What the run wrote is flushed before the next measured run, so its writeback does not
-        # bleed into it. The disk starts on it now and writes while the checksum reads the pages
-        # from the cache; fdatasync then waits only for the rest.
+        size_bytes = self.dest_path.stat().st_size
+        if self.decode == "gzip":
+            self.detail["wire_bytes"] = size_bytes
+            size_bytes, digest = _gunzip_checksum(self.dest_path)
+        else:
+            digest = file_checksum(self.dest_path)
+        # Flush what the run wrote now, outside any timed section, so its
+        # writeback does not bleed into the next measured run.
         fd = os.open(self.dest_path, os.O_RDONLY)
         try:
-            _start_writeback(fd)
-            size_bytes = os.fstat(fd).st_size
-            if self.decode == "gzip":
-                self.detail["wire_bytes"] = size_bytes
-                size_bytes, digest = _gunzip_checksum(self.dest_path)
-            else:
-                digest = file_checksum(self.dest_path)
             os.fdatasync(fd)
         finally:
             os.close(fd)
@@ -198,26 +193,6 @@ class FileSink:
 
     def abort(self) -> None:
         self.release_child_fd()
-
-
-@functools.cache
-def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """libc's sync_file_range (Python's os lacks it); None where there is none."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        call = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    call.restype = ctypes.c_int
-    return cast(Callable[[int, int, int, int], int], call)
-
-
-def _start_writeback(fd: int) -> None:
-    """Start writing the file's dirty pages to disk, without waiting (SYNC_FILE_RANGE_WRITE)."""
-    call = _sync_file_range()
-    if call is not None:
-        call(fd, 0, 0, 2)  # a failure only means fdatasync does it all later
 
 
 def _gunzip_checksum(path: Path) -> tuple[int, str]:
