@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from functools import cache
+from typing import Any
 
 from rich.console import Console
 
@@ -11,10 +13,15 @@ from streambench.reports.synthetic import MiB, synthetic_run
 from tests.helpers import as_records
 
 
-def _printed(width: int) -> list[str]:
+@cache
+def _records() -> list[Any]:
     _, records = synthetic_run(sizes=(256 * MiB,), sinks=("null", "file"), chunks=(64 << 10,), repeat=3)
+    return as_records(records)
+
+
+def _printed(width: int) -> list[str]:
     out = io.StringIO()
-    print_summary(as_records(records), Console(file=out, width=width, color_system=None, markup=False))
+    print_summary(_records(), Console(file=out, width=width, color_system=None, markup=False))
     return out.getvalue().splitlines()
 
 

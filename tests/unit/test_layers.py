@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -26,11 +27,23 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
 
 
+@cache
+def _tree(path: Path) -> ast.Module:
+    """A file's syntax tree, parsed once for every test here (parsing is most of their time)."""
+    return ast.parse(path.read_text())
+
+
+@cache
+def _nodes(path: Path) -> list[ast.AST]:
+    """Every node of a file's tree, walked once."""
+    return list(ast.walk(_tree(path)))
+
+
 def _imports(path: Path) -> set[str]:
     """Every module a file imports, at any depth (a function-level import counts too), named as in
     the repository (``streambench.harness.x`` is ``harness.x``)."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in _nodes(path):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -137,16 +150,15 @@ def test_only_executor_for_branches_on_the_kind_of_cell() -> None:
     for name, path in MODULES.items():
         if not any(_in(name, room) for room in _RUN_ROOMS):
             continue
-        tree = ast.parse(path.read_text())
         allowed: set[int] = set()
-        for fn in ast.walk(tree):
+        for fn in _nodes(path):
             if (
                 isinstance(fn, ast.FunctionDef)
                 and name == "harness.execute.executors"
                 and fn.name == "executor_for"
             ):
                 allowed.update(id(n) for n in ast.walk(fn))
-        for node in ast.walk(tree):
+        for node in _nodes(path):
             if isinstance(node, ast.Compare | ast.If | ast.IfExp | ast.Match) and id(node) not in allowed:
                 test = node.test if isinstance(node, ast.If | ast.IfExp) else node
                 if isinstance(test, ast.AST) and isinstance(test, ast.Compare) and _reads_kind(test):
@@ -173,7 +185,7 @@ def test_only_the_runtime_files_compare_a_runtimes_name() -> None:
     for name, path in MODULES.items():
         if _in(name, "harness.runtimes"):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _nodes(path):
             if isinstance(node, ast.Compare) and _compared_strings(node) & RUNTIME_NAMES:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, found
@@ -203,9 +215,8 @@ def test_no_code_names_a_package_outside_the_streambench_namespace() -> None:
     bare = re.compile(r"^(harness|strategies|workloads|reports)(\.[a-z_]+)*(:\w+)?$")
     found = []
     for name, path in MODULES.items():
-        tree = ast.parse(path.read_text())
-        docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
-        for node in ast.walk(tree):
+        docstrings = {id(n.value) for n in _nodes(path) if isinstance(n, ast.Expr)}
+        for node in _nodes(path):
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
@@ -215,10 +226,37 @@ def test_no_code_names_a_package_outside_the_streambench_namespace() -> None:
             ):
                 found.append(f"{name}:{node.lineno} {node.value!r}")
         # A bare package name handed to what imports it.
-        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        for call in (n for n in _nodes(path) if isinstance(n, ast.Call)):
             callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
             if callee in IMPORTERS and call.args:
                 arg = call.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and bare.match(arg.value):
                     found.append(f"{name}:{arg.lineno} {callee}({arg.value!r})")
+    assert not found, found
+
+
+# Functions a reader takes in at once: short, and with few enough parameters to name in one breath.
+_SMALL_ROOMS = ("harness.session", "harness.cell_session", "harness.execute", "harness.results")
+MAX_FUNCTION_LINES = 80
+MAX_PARAMETERS = 6
+
+
+def _parameters(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    a = fn.args
+    named = [*a.posonlyargs, *a.args, *a.kwonlyargs]
+    extra = (a.vararg is not None) + (a.kwarg is not None)
+    bound = 1 if named and named[0].arg in ("self", "cls") else 0
+    return len(named) + extra - bound
+
+
+def test_the_session_execute_and_results_rooms_keep_functions_small() -> None:
+    found = []
+    for name, path in MODULES.items():
+        if not any(_in(name, room) for room in _SMALL_ROOMS):
+            continue
+        for fn in _nodes(path):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (fn.end_lineno or fn.lineno) - fn.lineno + 1
+                if lines > MAX_FUNCTION_LINES or _parameters(fn) > MAX_PARAMETERS:
+                    found.append(f"{path.relative_to(ROOT)}:{fn.lineno} {fn.name}: {lines} lines")
     assert not found, found

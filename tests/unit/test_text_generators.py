@@ -37,7 +37,7 @@ UUID4_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 sizes = st.one_of(st.integers(0, 400), st.integers(0, 300_000))
 seeds = st.integers(0, 2**32 - 1)
 kinds = st.sampled_from(TEXT_KINDS)
-quick = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+quick = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def blocks(kind: str, size_bytes: int, seed: int) -> list[Block]:
