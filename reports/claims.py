@@ -40,6 +40,7 @@ from streambench.harness.common.intervals import median_interval
 from streambench.harness.common.units import parse_size
 from streambench.harness.results.record import Record
 from streambench.reports.scaling import complexity, loglog_fit
+from streambench.reports.work import COUNTERS, per_mib
 
 VERDICTS = ("holds", "fails", "inconclusive")
 
@@ -58,6 +59,11 @@ def _cpu(r: Record) -> float | None:
     if r.strategy_user_s is None:
         return None
     return float(r.strategy_user_s + (r.strategy_sys_s or 0.0))
+
+
+def _work(name: str) -> Callable[[Record], float | None]:
+    """A work counter per MiB moved, as ``compare`` weighs it."""
+    return lambda r: per_mib(r.io, r.bytes_moved, name)
 
 
 def _note(name: str) -> Callable[[Record], float | None]:
@@ -120,6 +126,8 @@ METRICS: dict[str, Callable[[Record], float | None]] = {
     "wchar": lambda r: r.io.get("wchar"),
     "syscr": lambda r: r.io.get("syscr"),
     "syscw": lambda r: r.io.get("syscw"),
+    # per MiB moved, as compare weighs them (reports.work)
+    **{name: _work(name) for name in COUNTERS},
     "bytes_received": lambda r: r.bytes_received,
     "memray_peak_heap_bytes": _profile("peak_heap_bytes"),
     "loop_lag_max_s": _note("loop_lag_max_s"),

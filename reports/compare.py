@@ -49,6 +49,7 @@ from streambench.reports import svg
 from streambench.reports.frame import records_to_frame
 from streambench.reports.stats import cell_label
 from streambench.reports.templating import ENV, fmt_bytes, fmt_change, fmt_num, fmt_p
+from streambench.reports.work import COUNTERS
 
 ALPHA = 0.05
 FIELDS_SHOWN = ("strategy", "workload", "size_bytes", "sink", "chunk_bytes", "cache")
@@ -307,30 +308,13 @@ def samples(records: Sequence[Record]) -> dict[str, Sample]:
     return out
 
 
-MiB = 1 << 20
-# The work a run did, per MiB it moved, from /proc/<pid>/io: the system calls it made, and the bytes
-# that crossed the user/kernel boundary (read(2)/write(2) and friends). An extra copy, a smaller
-# chunk or a write per line shows here whatever the clock says.
-COUNTERS = {
-    "syscalls_per_mib": ("syscalls per MiB", ("syscr", "syscw")),
-    "kernel_bytes_per_mib": ("bytes across the kernel boundary per MiB", ("rchar", "wchar")),
-}
 # A counter decides by its range only while each side's runs agree within this share of the margin
 # (their own noise, A/A); a noisier counter does not vote and time decides alone.
 COUNTER_NOISE_SHARE = 0.25
 
 
 def _counters(good: pd.DataFrame) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {name: [] for name in COUNTERS}
-    if "io" not in good:
-        return out
-    for io, moved in zip(good["io"], good["bytes_moved"], strict=True):
-        if not isinstance(io, Mapping) or not moved or moved != moved:
-            continue
-        for name, (_, keys) in COUNTERS.items():
-            if all(isinstance(io.get(k), int | float) for k in keys):
-                out[name].append(sum(float(io[k]) for k in keys) / (float(moved) / MiB))
-    return out
+    return {name: good[name].dropna().to_list() if name in good else [] for name in COUNTERS}
 
 
 def counter_judgement(base: list[float], cand: list[float], margin: float) -> Judgement | None:

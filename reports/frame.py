@@ -7,6 +7,7 @@ columns the reports derive from them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ import pandas as pd
 
 from streambench.harness.results.identity import CELL_DEFAULTS, cell_id, cell_key
 from streambench.harness.results.record import Record
+from streambench.reports.work import COUNTERS, per_mib
 
 # The fields that make a cell (harness.results.identity, shared with the plan's Cell).
 CELL_COLUMNS = list(CELL_DEFAULTS)
@@ -60,6 +62,9 @@ def normalise_record(record: Record) -> dict[str, Any]:
         row["cell_id"] = cell_id(cell_key(row))
     # Records before schema 7 cannot say: False.
     row["under_load"] = bool(record.noise.get("under_load"))
+    for name in COUNTERS:  # the work counters per MiB moved, as compare and claims weigh them
+        value = per_mib(record.io, record.bytes_moved, name)
+        row[name] = math.nan if value is None else value
     return row
 
 

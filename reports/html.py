@@ -94,6 +94,7 @@ def report_view(
         "memory": _memory_section(summary, colours),
         "js_memory": Markup(_js_memory(df, summary)),
         "backpressure": _backpressure_section(summary),
+        "work": _work_section(summary),
         "chunks": _chunk_section(summary, colours),
         "pareto": _pareto_section(summary, colours),
         "http": _http_rows(records),
@@ -756,6 +757,25 @@ def _backpressure_section(summary: pd.DataFrame) -> dict[str, Any]:
         else "No strategy in this run holds a user-space queue (only those record pauses, drains and "
         "buffered bytes)."
     )
+    return {"rows": rows, "empty": empty}
+
+
+def _work_section(summary: pd.DataFrame) -> dict[str, Any]:
+    """The work counters per MiB moved (reports.work), per cell: what compare weighs beside time."""
+    counted = (
+        summary[summary["syscalls_per_mib_median"].notna() | summary["kernel_bytes_per_mib_median"].notna()]
+        if not summary.empty
+        else summary
+    )
+    rows = [
+        {
+            "label": row["label"],
+            "syscalls": fmt_num(row["syscalls_per_mib_median"], 4),
+            "kernel_bytes": fmt_bytes(row["kernel_bytes_per_mib_median"]),
+        }
+        for row in counted.to_dict(orient="records")
+    ]
+    empty = "" if rows else "No run here reported its I/O counters (/proc/<pid>/io)."
     return {"rows": rows, "empty": empty}
 
 

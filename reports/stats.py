@@ -83,6 +83,8 @@ _MEDIAN_COLUMNS = {
     "drains": "drains",
     "max_buffered_bytes": "max_buffered_bytes",
     "records_per_s": "records_per_s",
+    "syscalls_per_mib": "syscalls_per_mib",
+    "kernel_bytes_per_mib": "kernel_bytes_per_mib",
 }
 
 

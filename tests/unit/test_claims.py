@@ -218,3 +218,16 @@ def test_a_page_that_never_played_fails_plays_within_not_inconclusive() -> None:
     assert METRICS["seek_s"](*as_records([browser_rec([0.2], [False])])) == math.inf
     # Not a browser record: no figure at all (other claims never see infinities).
     assert METRICS["first_frame_s"](*as_records([rec("pipe", 8)])) is None
+
+
+def test_work_counters_per_mib_are_claim_metrics() -> None:
+    """A claim weighs the work counters as compare does: per MiB moved (reports.work)."""
+    io = {"syscr": 1024, "syscw": 1024, "rchar": 64 * MiB, "wchar": 64 * MiB}
+    records = [rec("pipe", 64, r, io=io) for r in range(3)] + [rec("half", 64, r, io=dict(io, syscw=2048))
+                                                              for r in range(3)]  # fmt: skip
+    assert METRICS["syscalls_per_mib"](as_records(records)[0]) == pytest.approx(32.0)
+    assert METRICS["kernel_bytes_per_mib"](as_records(records)[0]) == pytest.approx(2 * MiB)
+    assert verdict(Claim("x", "syscalls_per_mib", {"strategy": "pipe"}, "<= 32"), records) == "holds"
+    assert verdict(Claim("x", "syscalls_per_mib", {"strategy": "half"}, "<= 32"), records) == "fails"
+    # a record without /proc/<pid>/io figures has no value, not a zero
+    assert METRICS["syscalls_per_mib"](as_records([rec("pipe", 64)])[0]) is None
