@@ -1,5 +1,6 @@
-"""The gate measured by simulation: how often ``compare`` raises a false alarm, misses a planted
-change, or (never) calls a real change "no change", at n runs a side (pure, seeded).
+"""The gate measured: how often ``compare`` raises a false alarm, misses a planted change, or
+(never) calls a real change "no change" — by simulation at n runs a side (pure, seeded), and from
+real A/A and planted pairs (``harness.machine.gate_runs`` runs them; this module judges them).
 
 Each trial draws a base run and a candidate run of ``cells`` cells from a noise model, plants a
 slowdown in one cell of the candidate (a ratio of 1.0: an A/A pair), and hands both to
@@ -9,12 +10,15 @@ slowdown in one cell of the candidate (a ratio of 1.0: an A/A pair), and hands b
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from streambench.reports.compare import Runs, Sample, compare_samples
+from streambench.harness.results.identity import REFERENCE
+from streambench.harness.results.record import Record
+from streambench.reports.compare import Runs, Sample, compare, compare_samples
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,101 @@ def simulate_table(
         for ratio in ratios
         for n in runs
     ]
+
+
+# --- the gate measured with real runs (bench-gate --real) -------------------------------------------
+
+# How each way of judging a pair can answer: "worse" is an alarm (a false one on A/A pairs, a
+# detection on planted ones); "no vote" only for counters that were too noisy or absent.
+ANSWERS = ("worse", "same", "undecided", "better", "no vote", "machine")
+METHODS = {
+    "time": "time (throughput)",
+    "time vs reference": f"time against the reference ({REFERENCE}), round by round",
+    "counters": "work counters (system calls, kernel bytes per MiB)",
+    "gate": "compare's verdict (all of the above, good runs)",
+}
+
+
+def _good(record: Record) -> bool:
+    return record.outcome == "ok" and record.verified is not False and bool(record.wall_s)
+
+
+def _bps(record: Record) -> float:
+    return record.bytes_moved / record.wall_s if record.wall_s else math.nan
+
+
+def _normalised(records: Sequence[Record], subject: str) -> list[float]:
+    """Each round's subject throughput over the reference's of the same round (records alternate)."""
+    out: list[float] = []
+    pending: Record | None = None
+    for r in records:
+        if r.strategy == subject:
+            pending = r
+        elif r.strategy == REFERENCE and pending is not None:
+            if _good(pending) and _good(r):
+                out.append(_bps(pending) / _bps(r))
+            pending = None
+    return out
+
+
+def _counter_answer(votes: Sequence[str | None]) -> str:
+    cast = [v for v in votes if v is not None]
+    for answer in ("worse", "better", "undecided"):
+        if answer in cast:
+            return answer
+    return "same" if cast else "no vote"
+
+
+def judge_pair(
+    base: Sequence[Record], cand: Sequence[Record], subject: str, fail_on: float = 0.05
+) -> dict[str, str]:
+    """One pair judged four ways (METHODS), each by the one decision rule ``compare`` applies."""
+    comparison = compare(base, cand, fail_on)
+    cell = next((c for c in comparison.cells if c.fields.get("strategy") == subject), None)
+    if cell is None:
+        return dict.fromkeys(METHODS, "undecided")
+    nb, nc = _normalised(base, subject), _normalised(cand, subject)
+    against = compare_samples(
+        {"c": Sample(subject, {"strategy": subject}, Runs(len(nb), len(nb)), nb, [])},
+        {"c": Sample(subject, {"strategy": subject}, Runs(len(nc), len(nc)), nc, [])},
+        fail_on,
+    ).cells[0]
+    return {
+        "time": cell.throughput.judgement,
+        "time vs reference": against.throughput.judgement,
+        "counters": _counter_answer([vote for _, vote in cell.counters.values()]),
+        "gate": cell.verdict,
+    }
+
+
+@dataclass(frozen=True)
+class RealGateRow:
+    """One plant over its pairs: the share of each answer per method, and the change it made."""
+
+    plant: str
+    pairs: int
+    time_change: float  # median over pairs of the candidate's median wall over the base's, minus 1
+    shares: dict[str, dict[str, float]]  # method -> answer -> share of pairs
+
+
+def _wall_median(records: Sequence[Record], subject: str) -> float:
+    walls = [r.wall_s for r in records if r.strategy == subject and _good(r) and r.wall_s is not None]
+    return statistics.median(walls) if walls else math.nan
+
+
+def real_rates(
+    pairs: Sequence[tuple[str, Sequence[Record], Sequence[Record]]], subject: str, fail_on: float = 0.05
+) -> list[RealGateRow]:
+    """Rows in the plants' first-seen order from (plant, base records, candidate records) pairs."""
+    answers: dict[str, list[dict[str, str]]] = {}
+    changes: dict[str, list[float]] = {}
+    for plant, base, cand in pairs:
+        answers.setdefault(plant, []).append(judge_pair(base, cand, subject, fail_on))
+        changes.setdefault(plant, []).append(_wall_median(cand, subject) / _wall_median(base, subject) - 1)
+    rows = []
+    for plant, judged in answers.items():
+        n = len(judged)
+        shares = {m: {a: sum(j[m] == a for j in judged) / n for a in ANSWERS} for m in METHODS}
+        finite = [c for c in changes[plant] if not math.isnan(c)]
+        rows.append(RealGateRow(plant, n, statistics.median(finite) if finite else math.nan, shares))
+    return rows

@@ -35,6 +35,7 @@ BUILTINS: dict[str, str] = {
     "threaded": "streambench.strategies.threaded:Threaded",
     "unbounded": "streambench.strategies.unbounded:Unbounded",
     "lines": "streambench.strategies.lines:Lines",
+    "planted": "streambench.strategies.planted:Planted",
     "node-readfile": "streambench.strategies.node:NodeReadFile",
     "node-pipe": "streambench.strategies.node:NodePipe",
     "node-pause-drain": "streambench.strategies.node:NodePauseDrain",

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from streambench.harness.cli.console import err_console, out_console
 from streambench.harness.cli.run import resolve_data_dir
-from streambench.harness.common.units import format_bytes, parse_count, parse_size
+from streambench.harness.common.units import format_bytes, parse_count, parse_fraction, parse_size
 from streambench.strategies.registry import load_registry
 
 
@@ -64,11 +64,13 @@ def cmd_bench_generate(args: argparse.Namespace) -> int:
 
 def cmd_bench_gate(args: argparse.Namespace) -> int:
     """The gate measured: how often compare's rule alarms on A/A pairs, and catches planted slowdowns."""
+    if args.real:
+        return _bench_gate_real(args)
     from streambench.reports.gate import MODELS, simulate_table
 
     trials = parse_count(args.trials, "--trials", 10, 100_000)
     cells = parse_count(args.cells, "--cells", 1, 10_000)
-    runs = [parse_count(n, "--runs", 2, 200) for n in str(args.runs).split(",")]
+    runs = [parse_count(n, "--runs", 2, 200) for n in str(args.runs or "3,5,10,20").split(",")]
     rows = simulate_table(runs=runs, models=MODELS, cells=cells, trials=trials)
     print(f"simulated: {trials} comparisons per row of {cells} cells; a planted ratio in one cell (1.0: A/A)")
     print(f"{'noise':48} {'ratio':>6} {'runs':>5} {'regression':>11} {'undecided':>10} {'no change':>10} "
@@ -79,13 +81,69 @@ def cmd_bench_gate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_gate_real(args: argparse.Namespace) -> int:
+    """A/A and planted pairs of real runs, judged by time, by time against cat, by the work counters."""
+    import tempfile
+    from pathlib import Path
+
+    from streambench.harness.machine.gate_runs import SUBJECT, GateSetting, measure_pairs
+    from streambench.reports.gate import METHODS, real_rates
+    from streambench.workloads.cache import WorkloadSpec
+
+    runs = parse_count(args.runs or "3", "--runs", 3, 200)
+    pairs = parse_count(args.pairs, "--pairs", 1, 1000)
+    fail_on = parse_fraction(args.fail_on)
+    workload = WorkloadSpec("video", parse_size(args.size))
+    setting = GateSetting(workload, "null", parse_size(args.chunk_size), runs)
+    with tempfile.TemporaryDirectory(prefix="streambench-gate-") as out:
+        measured = measure_pairs(setting, pairs, Path(out), resolve_data_dir(args.data_dir),
+                                 lambda text: err_console.print(text))  # fmt: skip
+    rows = real_rates([(p.plant.name, p.base, p.cand) for p in measured], SUBJECT, fail_on)
+    print(f"real pairs: video:{format_bytes(setting.workload.size_bytes)} -> null, chunk "
+          f"{format_bytes(setting.chunk_bytes)}, {runs} runs a side of {SUBJECT} and cat interleaved, "
+          f"--fail-on {fail_on:.0%}, {pairs} pair(s) per plant")  # fmt: skip
+    print(
+        "each cell: share of pairs judged worse (an alarm) / no change / cannot decide"
+        " (counters: / no vote, too noisy or absent)"
+    )
+    head = f"{'plant':30} {'time change':>11}"
+    for method in METHODS:
+        head += f" {method:>24}"
+    print(head)
+    for r in rows:
+        line = f"{r.plant:30} {r.time_change:+11.1%}"
+        for method in METHODS:
+            s = r.shares[method]
+            cell = f"{s['worse']:.0%}/{s['same']:.0%}/{s['undecided']:.0%}"
+            if method == "counters":
+                cell += f"/{s['no vote']:.0%}"
+            line += f" {cell:>24}"
+        print(line)
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     gate = sub.add_parser(
-        "bench-gate", help="compare's false alarms and misses, simulated at n runs a side (A/A and planted)"
+        "bench-gate",
+        help="compare's false alarms and misses: simulated at n runs a side, or (--real) from real A/A and "
+        "planted pairs",
     )
-    gate.add_argument("--runs", default="3,5,10,20", help="runs a side, a comma list (default 3,5,10,20)")
+    gate.add_argument(
+        "--runs", help="runs a side: a comma list when simulated (default 3,5,10,20), one number with --real "
+        "(default 3, the quick default's)"
+    )  # fmt: skip
     gate.add_argument("--cells", default="44", help="cells per comparison (default 44, the quick default's)")
     gate.add_argument("--trials", default="400", help="comparisons per row (default 400)")
+    gate.add_argument(
+        "--real", action="store_true", help="measure real pairs: A/A, 2/5/10/30%% slower, an extra copy, "
+        "twice the write() calls (the planted strategy), judged by time, time against cat, and the work "
+        "counters"
+    )  # fmt: skip
+    gate.add_argument("--pairs", default="10", help="with --real: pairs per plant (default 10)")
+    gate.add_argument("--size", default="256MiB", help="with --real: the video workload (default 256MiB)")
+    gate.add_argument("--chunk-size", default="64KiB", help="with --real: chunk size (default 64KiB)")
+    gate.add_argument("--fail-on", default="5%", help="the margin, as compare's (default 5%%)")
+    gate.add_argument("--data-dir")
     gate.set_defaults(func=cmd_bench_gate)
 
     bench = sub.add_parser("bench-overhead", help="the harness's overhead vs the same code under hyperfine")

@@ -55,7 +55,19 @@ def machine_info() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "python_implementation": platform.python_implementation(),
         "packages": _package_versions(),
+        "hardware_counters": hardware_counters(),
     }
+
+
+def hardware_counters() -> str:
+    """Whether CPU instructions and cycles could be counted here (perf events need a PMU the kernel
+    exposes; most VMs, this project's 2-core one included, expose none). streambench does not count
+    them yet either way: the work counters it gates on are the kernel's (/proc/<pid>/io)."""
+    if os.path.isdir("/sys/bus/event_source/devices/cpu") or os.path.isdir(
+        "/sys/bus/event_source/devices/cpu_core"
+    ):
+        return "a hardware PMU is exposed (instructions and cycles not counted by streambench yet)"
+    return "none: no hardware PMU exposed here, so instructions and cycles cannot be counted"
 
 
 def _machine_id() -> str:
