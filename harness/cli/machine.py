@@ -54,6 +54,15 @@ def cmd_bench_overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_signals(args: argparse.Namespace) -> int:
+    from streambench.harness.machine.bench import measure_signals
+
+    rounds = parse_count(args.rounds, "--rounds", 3, 1000)
+    for name in str(args.runtime).split(","):
+        print(measure_signals(name.strip(), rounds).describe())
+    return 0
+
+
 def cmd_bench_generate(args: argparse.Namespace) -> int:
     from streambench.harness.machine.bench import measure_generation
 
@@ -153,6 +162,14 @@ def add_commands(sub: Any) -> None:
     bench.add_argument("--rounds", default="10")
     bench.add_argument("--data-dir")
     bench.set_defaults(func=cmd_bench_overhead)
+
+    signals = sub.add_parser(
+        "bench-signals",
+        help="the stream doctor's JS signals (loop delay, utilisation, GC) on vs off: their cost",
+    )
+    signals.add_argument("--runtime", default="node", help="JS runtimes, a comma list (default node)")
+    signals.add_argument("--rounds", default="20", help="A B B A rounds (default 20)")
+    signals.set_defaults(func=cmd_bench_signals)
 
     bench_gen = sub.add_parser("bench-generate", help="workload generation throughput vs dd on the same disk")
     bench_gen.add_argument("--size", default="2GiB")

@@ -233,3 +233,54 @@ def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> Gene
 if __name__ == "__main__":
     if sys.argv[1:2] == ["generate-child"]:
         _generate_child(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))
+
+
+@dataclass(frozen=True)
+class SignalsCost:
+    """The stream doctor's signals switched on and off in one JS process (harness/node/signals_cost.mjs)."""
+
+    runtime: str
+    phase_ms: int
+    busy_ratios: list[float]  # per round: work done with the signals on / with them off
+    idle_on_ms_per_s: list[float]  # the process's CPU per second of an idle loop, signals on
+    idle_off_ms_per_s: list[float]
+
+    def describe(self) -> str:
+        from streambench.harness.common.intervals import median_interval
+
+        interval = median_interval(self.busy_ratios)
+        slowdown = 1 - statistics.median(self.busy_ratios)
+        idle_on, idle_off = (
+            statistics.median(self.idle_on_ms_per_s),
+            statistics.median(self.idle_off_ms_per_s),
+        )
+        return (
+            f"{self.runtime}: the stream doctor's signals on vs off, {len(self.busy_ratios)} rounds A B B A\n"
+            f"  CPU-bound work done, on / off (median)  {statistics.median(self.busy_ratios):.3f} "
+            f"[{interval.low:.3f}, {interval.high:.3f}] ({interval.describe()})\n"
+            f"  overhead on a busy section              {slowdown:+.1%}\n"
+            f"  idle loop CPU, signals on / off         {idle_on:.1f} / {idle_off:.1f} ms per s "
+            f"(their own cost: {(idle_on - idle_off) / 10:.1f}% of a core while the section waits)"
+        )
+
+
+def measure_signals(runtime_name: str, rounds: int, phase_ms: int = 250) -> SignalsCost:
+    """Run signals_cost.mjs on a JS runtime; one line (UsageError) when the runtime has no signals."""
+    from streambench.harness.runtimes.js import NODE_DIR, JsRuntime
+
+    runtime = runtimes.get(runtime_name)
+    if not isinstance(runtime, JsRuntime):
+        raise UsageError(
+            f"{runtime_name} has no event-loop signals: only the JS runtimes' workers record them"
+        )
+    if reason := runtime.unavailable():
+        raise UsageError(f"{runtime_name}: {reason}")
+    argv = runtime.script(NODE_DIR / "signals_cost.mjs", str(rounds), str(phase_ms))
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=60 + rounds * phase_ms * 6 / 1e3, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"signals_cost.mjs on {runtime_name} failed: {done.stderr.strip()[-300:]}")
+    out = json.loads(done.stdout)
+    return SignalsCost(runtime_name, phase_ms, out["busy_ratios"], out["idle_cpu_ms_per_s_on"],
+                       out["idle_cpu_ms_per_s_off"])  # fmt: skip

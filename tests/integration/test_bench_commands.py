@@ -1,4 +1,4 @@
-"""``bench-gate --real``: real A/A and planted pairs through the harness, judged three ways."""
+"""``bench-gate --real`` (real A/A and planted pairs, judged three ways) and ``bench-signals``."""
 
 from __future__ import annotations
 
@@ -38,3 +38,13 @@ def test_real_pairs_print_every_plant_and_the_counters_catch_twice_the_writes(
     assert all(cells[1].split("/")[1] == "0%" for cells in rows.values())
     # what the benchmark wrote (its runs' records) is gone; the workload stays in the data folder
     assert set(Path(tempfile.gettempdir()).glob("streambench-gate-*")) == scratch
+
+
+def test_bench_signals_prints_the_busy_and_idle_cost_on_node(capsys: pytest.CaptureFixture[str]) -> None:
+    """The doctor's JS signals measured on and off in one process (harness/node/signals_cost.mjs)."""
+    assert main(["bench-signals", "--runtime", "node", "--rounds", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "node: the stream doctor's signals on vs off, 3 rounds A B B A" in out
+    assert "overhead on a busy section" in out and "idle loop CPU, signals on / off" in out
+    assert main(["bench-signals", "--runtime", "python"]) == 2  # no event-loop signals: one line
+    assert "only the JS runtimes' workers record them" in capsys.readouterr().err
