@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from streambench.harness.results.identity import cell_label, record_cell_fields
@@ -30,8 +32,31 @@ def _fmt(value: float, metric: str) -> str:
     return f"{value:.3g}"
 
 
-def _series(records: Sequence[Record], metric: str, x: str) -> dict[str, float]:
-    """Median of the metric per (strategy, x) label, over measured runs."""
+@dataclass(frozen=True)
+class Bar:
+    """One label's bar: the median of its runs that got a value, and how many never got there (a page
+    that never showed a frame, a seek never honoured: the claims read those as infinite)."""
+
+    median: float  # nan when no run got there
+    runs: int
+    never: int
+
+
+def _label(r: Record, x: str) -> str:
+    if x == "chunk_bytes":
+        return f"{r.strategy} | {r.chunk_bytes // 1024} KiB"
+    extra = [f"{r.size_bytes >> 20} MiB"]
+    if r.transform != "none":
+        extra.append(r.transform)
+    if r.cache == "cold":
+        extra.append("cold")
+    if r.sink != "null":
+        extra.append(r.sink)
+    return f"{r.strategy} | {', '.join(extra)}"
+
+
+def _series(records: Sequence[Record], metric: str, x: str) -> dict[str, Bar]:
+    """Per (strategy, x) label, over measured runs: the metric's median, and the runs that never got there."""
     get = METRICS[metric]
     groups: dict[str, list[float]] = {}
     for r in records:
@@ -40,46 +65,52 @@ def _series(records: Sequence[Record], metric: str, x: str) -> dict[str, float]:
         if (r.profiler is not None) != metric.startswith("memray"):
             continue
         value = get(r)
-        if value is None:
-            continue
-        if x == "chunk_bytes":
-            label = f"{r.strategy} | {r.chunk_bytes // 1024} KiB"
-        else:
-            extra = [f"{r.size_bytes >> 20} MiB"]
-            if r.transform != "none":
-                extra.append(r.transform)
-            if r.cache == "cold":
-                extra.append("cold")
-            if r.sink != "null":
-                extra.append(r.sink)
-            label = f"{r.strategy} | {', '.join(extra)}"
-        groups.setdefault(label, []).append(float(value))
-    return {k: statistics.median(v) for k, v in groups.items()}
+        if value is not None:
+            groups.setdefault(_label(r, x), []).append(float(value))
+    bars = {}
+    for label, values in groups.items():
+        finite = [v for v in values if math.isfinite(v)]
+        median = statistics.median(finite) if finite else math.nan
+        bars[label] = Bar(median, len(values), len(values) - len(finite))
+    return bars
 
 
-def bar_chart_svg(values: Mapping[str, float], metric: str, title: str) -> str:
-    """A horizontal bar chart as inline SVG; every label escaped."""
+NEVER_WORDS = {"first_frame_s": "never showed a frame"}
+
+
+def bar_chart_svg(values: Mapping[str, Bar], metric: str, title: str) -> str:
+    """A horizontal bar chart as inline SVG; every label escaped. A label none of whose runs got there
+    is a full-width red bar that says so; one where some did not says how many."""
     if not values:
         return '<p class="note">No successful runs to chart.</p>'
+    never_words = NEVER_WORDS.get(metric, "never got there")
     row_h, label_w, bar_w = 22, 330, 420
     height = row_h * len(values) + 40
-    top = max(values.values()) or 1.0
+    top = max((b.median for b in values.values() if math.isfinite(b.median)), default=0.0) or 1.0
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 120}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 260}" height="{height}" '
         f'role="img" aria-label="{html.escape(title)}">',
         f'<text x="0" y="16" font-size="14" font-weight="600">{html.escape(title)}</text>',
     ]
-    for i, (label, value) in enumerate(values.items()):
+    for i, (label, bar) in enumerate(values.items()):
         y = 30 + i * row_h
-        width = max(1.0, bar_w * value / top)
         text_y = y + 14
         anchor = f'x="{label_w - 6}" y="{text_y}" font-size="12" text-anchor="end"'
         parts.append(f"<text {anchor}>{html.escape(label)}</text>")
+        if math.isfinite(bar.median):
+            width, colour = max(1.0, bar_w * bar.median / top), "#3b6ea5"
+            said = _fmt(bar.median, metric)
+            if bar.never:
+                said += f" ({bar.never} of {bar.runs} runs {never_words})"
+        else:
+            width, colour = float(bar_w), "#b00020"
+            said = f"{never_words} ({bar.never} of {bar.runs} runs)"
         parts.append(
-            f'<rect x="{label_w}" y="{y + 2}" width="{width:.1f}" height="{row_h - 6}" fill="#3b6ea5"/>'
+            f'<rect x="{label_w}" y="{y + 2}" width="{width:.1f}" height="{row_h - 6}" fill="{colour}"/>'
         )
-        value_text = html.escape(_fmt(value, metric))
-        parts.append(f'<text x="{label_w + width + 4:.1f}" y="{text_y}" font-size="12">{value_text}</text>')
+        fill = ' fill="#b00020"' if bar.never else ""
+        at = f'x="{label_w + width + 4:.1f}" y="{text_y}" font-size="12"{fill}'
+        parts.append(f"<text {at}>{html.escape(said)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
