@@ -82,12 +82,14 @@ class BodyProgress:
         self.pauses = 0
         self.drains = 0
         self.max_buffered_bytes = 0
+        self.largest_chunk_bytes = 0  # the largest single write (a whole-file body is one)
         self.producing_now = 0
         self._since_yield_bytes = 0
 
     async def sent(self, n_bytes: int) -> None:
         self.bytes_sent += n_bytes
         self.chunks += 1
+        self.largest_chunk_bytes = max(self.largest_chunk_bytes, n_bytes)
         self._since_yield_bytes += n_bytes
         if self._since_yield_bytes >= YIELD_EVERY_BYTES:
             self._since_yield_bytes = 0

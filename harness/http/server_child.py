@@ -204,6 +204,7 @@ class ServerCounters:
     pauses: int = 0
     drains: int = 0
     max_buffered_bytes: int = 0
+    largest_chunk_bytes: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     by_strategy: dict[str, _StrategyCounts] = field(default_factory=dict)
     error_messages: list[str] = field(default_factory=list)
@@ -406,6 +407,7 @@ class HttpServer:
             c.pauses += p.pauses
             c.drains += p.drains
             c.max_buffered_bytes = max(c.max_buffered_bytes, p.max_buffered_bytes)
+            c.largest_chunk_bytes = max(c.largest_chunk_bytes, p.largest_chunk_bytes)
         return body.progress
 
     @staticmethod

@@ -22,8 +22,11 @@ bounds (what set the pace of a healthy run; no alarm)
   ``cpu``              on CPU >= 80% of the run
 
 The thresholds are the module's constants; a run without a signal (Bun has no event-loop delay
-histogram; Python's sync strategies no loop) is judged on what it has. HTTP, browser and S3 runs are
-not diagnosed yet (their subject is a server and its viewers): their diagnosis says so.
+histogram; Python's sync strategies no loop) is judged on what it has. An HTTP run that serves the
+workload (routes ``file`` and ``export``) is judged the same way with its server as the subject and
+its viewers as the consumer. Browser runs (the player watches in real time: the video sets their
+pace, and their verdict is what the pages showed) and uploads (the bytes flow the other way) are not
+diagnosed: their diagnosis says so.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ CONSUMER_PACE = 1.25
 FAULTS = ("no-backpressure", "loop-blocked", "memory-O(n)", "gc-churn", "small-chunks")
 BOUNDS = ("consumer", "disk", "cpu-transform", "cpu")
 SINK_RUNS = ("null", "tcp", "file")
+# HTTP routes whose server sends the workload (or an export of it) to its viewers.
+SERVED_ROUTES = ("file", "export")
 
 
 @dataclass(frozen=True)
@@ -173,15 +178,25 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
     return found
 
 
+def _far_end(r: Record) -> tuple[str, str]:
+    """(who takes the bytes, where they go) in the reader's words."""
+    if r.sink == "http":
+        viewers = r.clients or 1
+        return "the viewers", f"{viewers} viewer{'s' if viewers != 1 else ''} over HTTP"
+    return "the consumer", f"the {r.sink} sink"
+
+
 def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
     rate = r.bytes_moved / wall_s if wall_s else 0.0
+    who, where = _far_end(r)
     on_cpu = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
     evidence: dict[str, float | int | str] = {"throughput_bps": rate, "cpu_share": cpu_share or 0}
     if r.consumer_rate_bps and rate <= CONSUMER_PACE * r.consumer_rate_bps:
         return Finding(
             "consumer",
-            f"The consumer set the pace: {_gbps(rate)} against its {_gbps(r.consumer_rate_bps)} limit; "
-            f"the strategy waited ({on_cpu}, {r.pauses or 0} pauses).",
+            f"{who.capitalize()} set the pace: {_gbps(rate)} against {_gbps(r.consumer_rate_bps)} a "
+            f"{'viewer' if r.sink == 'http' else 'consumer'}; the strategy waited ({on_cpu}, {r.pauses or 0} "
+            "pauses).",
             {**evidence, "consumer_rate_bps": r.consumer_rate_bps},
         )
     if r.cache == "cold" and (cpu_share or 0) < CPU_WAITING:
@@ -209,15 +224,30 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
         )
     return Finding(
         "consumer",
-        f"The consumer set the pace: {_gbps(rate)} into {r.sink}, {on_cpu}: the strategy waited for "
-        "the far end to take the bytes.",
+        f"{who.capitalize()} set the pace: {_gbps(rate)} to {where}, {on_cpu}: the strategy waited for "
+        f"{who} to take the bytes.",
         evidence,
     )
 
 
+def _not_read(r: Record) -> str | None:
+    """Why the doctor does not read this run, or None when it does."""
+    if r.sink in SINK_RUNS or (r.sink == "http" and r.http_route in SERVED_ROUTES):
+        return None
+    if r.sink == "browser":
+        return (
+            "not diagnosed: a browser plays the video in real time, so the video sets its pace; what the "
+            "pages showed is its verdict"
+        )
+    if r.sink == "http":
+        return (
+            f"not diagnosed: an {r.http_route} run moves bytes from the clients to the server; not read yet"
+        )
+    return f"not diagnosed: the doctor does not read {r.sink} runs"
+
+
 def diagnose(r: Record) -> Diagnosis:
-    if r.sink not in SINK_RUNS:
-        why = f"not diagnosed: the doctor reads sink runs ({', '.join(SINK_RUNS)}) so far, not {r.sink} runs"
+    if (why := _not_read(r)) is not None:
         return Diagnosis("-", False, why)
     if r.outcome != "ok" or not r.wall_s:
         return Diagnosis("-", False, f"not diagnosed: the run ended {r.outcome}")

@@ -127,7 +127,8 @@ class HttpExecutor:
             report = MeasuredReport.from_mapping(
                 {**server.get("section", {}), **window, "outcome": "ok", "error": None,
                  "bytes_moved": facts.bytes_received, "pauses": server.get("pauses"),
-                 "max_buffered_bytes": server.get("max_buffered_bytes")}
+                 "max_buffered_bytes": server.get("max_buffered_bytes"),
+                 "largest_chunk_bytes": server.get("largest_chunk_bytes") or 0}
             )  # fmt: skip
         return Measurement(
             report=report,
