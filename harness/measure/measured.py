@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from streambench.harness.measure.report import MeasuredReportDict
     from streambench.harness.measure.sampler import RssSampler
 
-from streambench.harness.measure.probes import read_io, read_status, reset_peak_rss
+from streambench.harness.measure.probes import read_io, read_schedstat, read_status, reset_peak_rss
 
 _RUSAGE_FIELDS = {
     "user_s": "ru_utime",
@@ -72,10 +72,12 @@ class MeasuredSection:
         self._usage_before = _usage(self._children)
         if self._sampler is not None:
             self._sampler.start()
+        self._sched_before = read_schedstat()
         self.started_at = time.monotonic()
 
     def stop(self) -> None:
         self.ended_at = time.monotonic()
+        self._sched_after = read_schedstat()
         if self._sampler is not None:
             self._sampler.stop()
         self._usage_after = _usage(self._children)
@@ -123,4 +125,16 @@ class MeasuredSection:
             "sampled_peak_rss_anon_bytes": peaks.get("RssAnon"),
             "sampled_peak_rss_file_bytes": peaks.get("RssFile"),
             "io": io_delta,
+            **_sched_figures(self._sched_before, self._sched_after),
         }
+
+
+def _sched_figures(before: tuple[int, int] | None, after: tuple[int, int] | None) -> MeasuredReportDict:
+    """The main thread's time on a CPU and runnable-but-waiting over the section (the rest of the wall
+    time it was blocked: in read(), write(), a wait for its consumer)."""
+    if before is None or after is None:
+        return {"main_thread_on_cpu_s": None, "main_thread_runqueue_s": None}
+    return {
+        "main_thread_on_cpu_s": (after[0] - before[0]) / 1e9,
+        "main_thread_runqueue_s": (after[1] - before[1]) / 1e9,
+    }

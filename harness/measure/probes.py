@@ -36,6 +36,17 @@ def read_status(pid: int | str = "self") -> dict[str, int]:
     return out
 
 
+def read_schedstat() -> tuple[int, int] | None:
+    """This process's main thread, from /proc/self/schedstat: (ns on a CPU, ns runnable but waiting for
+    one). None where the kernel keeps no schedstats."""
+    try:
+        with open("/proc/self/schedstat", "rb") as f:
+            on_cpu, waiting, _ = f.read().split()
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return None
+
+
 def read_io(pid: int | str = "self") -> dict[str, int]:
     """The I/O counters of /proc/<pid>/io (whole thread group)."""
     out: dict[str, int] = {}

@@ -31,6 +31,11 @@ class SectionFigures:
     strategy_oublock: int | None = None
     strategy_voluntary_ctx_switches: int | None = None
     strategy_involuntary_ctx_switches: int | None = None
+    # the main thread's scheduling over the section (/proc/self/schedstat): on a CPU, and runnable but
+    # waiting for one (other processes had it); wall minus both is the time it was blocked (a read, a
+    # write into a full sink, a wait for the consumer)
+    main_thread_on_cpu_s: float | None = None
+    main_thread_runqueue_s: float | None = None
     # the process's own memory: VmHWM after clear_refs (exact), and its status right before the run
     peak_rss_bytes: int | None = None
     baseline_rss_bytes: int | None = None
@@ -67,6 +72,8 @@ class MeasuredReportDict(TypedDict, total=False):
     strategy_inblock: int | None
     strategy_oublock: int | None
     strategy_voluntary_ctx_switches: int | None
+    main_thread_on_cpu_s: float | None
+    main_thread_runqueue_s: float | None
     strategy_involuntary_ctx_switches: int | None
     peak_rss_bytes: int | None
     peak_rss_reset: bool | None

@@ -24,7 +24,7 @@ import http from "node:http";
 import net from "node:net";
 import { pipeline } from "node:stream";
 
-import { engineNotes, sectionFigures } from "./strategies.mjs";
+import { engineNotes, sectionFigures, usageNow } from "./strategies.mjs";
 
 function args(argv) {
   const out = {};
@@ -305,7 +305,7 @@ listen((port, close) => {
     peakReset = false;
   }
   const baseline = readStatus();
-  const ru0 = process.resourceUsage();
+  const ru0 = usageNow();
   sample();
   const sampler = setInterval(sample, sampleMs);
   const startedAt = Number(process.hrtime.bigint()) / 1e9;
@@ -319,7 +319,7 @@ listen((port, close) => {
     close();
     clearInterval(sampler);
     sample();
-    const ru1 = process.resourceUsage();
+    const ru1 = usageNow();
     const final = readStatus();
     writeLine({
       event: "report",

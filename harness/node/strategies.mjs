@@ -26,8 +26,25 @@ function defaultHighWaterMarks() {
 
 // A measured section's figures under the contract's keys (harness/measure/report.py), from the process's
 // own resourceUsage() and /proc/self/status before and after: the worker's and the server's alike.
+// The process's resource use now, and its main thread's scheduling (/proc/self/schedstat: ns on a CPU,
+// ns runnable but waiting for one; null where the kernel keeps none).
+export function usageNow() {
+  let sched = null;
+  try {
+    const [onCpu, waiting] = fs.readFileSync("/proc/self/schedstat", "utf8").trim().split(/\s+/).map(Number);
+    if (Number.isFinite(onCpu) && Number.isFinite(waiting)) sched = { onCpu, waiting };
+  } catch {
+    sched = null;
+  }
+  return { ...process.resourceUsage(), sched };
+}
+
 export function sectionFigures({ startedAt, endedAt, ru0, ru1, baseline, final, peakReset }) {
+  const sched = ru0.sched && ru1.sched;
   return {
+    // the main thread (the event loop): on a CPU, and runnable but waiting for one
+    main_thread_on_cpu_s: sched ? (ru1.sched.onCpu - ru0.sched.onCpu) / 1e9 : null,
+    main_thread_runqueue_s: sched ? (ru1.sched.waiting - ru0.sched.waiting) / 1e9 : null,
     started_at: startedAt,
     ended_at: endedAt,
     wall_s: endedAt - startedAt,

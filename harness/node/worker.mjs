@@ -23,6 +23,7 @@ import {
   openSink,
   openSource,
   sectionFigures,
+  usageNow,
   STRATEGIES,
   topFrame,
 } from "./strategies.mjs";
@@ -122,7 +123,7 @@ async function main() {
   const peakReset = resetPeakRss();
   const baseline = readStatus();
   const io0 = readIo();
-  const ru0 = process.resourceUsage();
+  const ru0 = usageNow();
   let peakMemory = process.memoryUsage();
   // memoryUsage.rss() is one read of /proc; the full breakdown only when the peak moves.
   const sampler = setInterval(() => {
@@ -146,7 +147,7 @@ async function main() {
   if (stats.source) stats.moved = stats.source.bytesRead;
   const endMemory = process.memoryUsage();
   if (endMemory.rss > peakMemory.rss) peakMemory = endMemory;
-  const ru1 = process.resourceUsage();
+  const ru1 = usageNow();
   const io1 = readIo();
   const final = readStatus();
   sink.destroy(); // our end closed: the consumer's EOF, not part of the run

@@ -14,12 +14,15 @@ faults (each an alarm, with the numbers that support it)
                        >= 48 MiB: more than a runtime keeps whatever the file): the whole file was
                        held (a mapped file's resident pages are the page cache's, not counted)
   ``gc-churn``         garbage collection took >= 10% of the run
-  ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less) on a busy CPU
+  ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less), not held back by a
+                       consumer's limit
 bounds (what set the pace of a healthy run; no alarm)
-  ``consumer``         the consumer's rate, or the strategy waited for it (CPU < 60%)
+  ``consumer``         the consumer's rate, or the strategy waited for it (its main thread blocked:
+                       neither on a CPU nor waiting for one, from /proc/self/schedstat)
   ``disk``             a cold cache and a process mostly waiting on reads
-  ``cpu-transform``    on CPU >= 80% of the run with a transform
-  ``cpu``              on CPU >= 80% of the run
+  ``cpu-transform``    on CPU (or runnable, waiting for a CPU another process had) >= 80% of the run,
+                       with a transform
+  ``cpu``              the same without one
 
 The thresholds are the module's constants; a run without a signal (Bun has no event-loop delay
 histogram; Python's sync strategies no loop) is judged on what it has. An HTTP run that serves the
@@ -56,6 +59,8 @@ SYSCALLS_PER_MIB = 256
 CPU_BUSY = 0.80
 CPU_WAITING = 0.60
 CONSUMER_PACE = 1.25
+# A run that waited this share of its wall time for a CPU (runnable, another process on it) says so.
+RUNQUEUE_SAID = 0.10
 FAULTS = ("no-backpressure", "loop-blocked", "memory-O(n)", "gc-churn", "small-chunks")
 BOUNDS = ("consumer", "disk", "cpu-transform", "cpu")
 SINK_RUNS = ("null", "tcp", "file")
@@ -167,15 +172,31 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
         ))  # fmt: skip
     calls = (r.io.get("syscr") or 0) + (r.io.get("syscw") or 0)
     moved_mib = r.bytes_moved / MiB if r.bytes_moved else 0
-    if moved_mib and calls / moved_mib >= SYSCALLS_PER_MIB and (cpu_share or 0) >= CPU_BUSY:
+    # Not held back by a consumer's limit (then small chunks cost nothing anyone waits for). Whether
+    # the CPU is busy is not asked: a consumer woken for every 1 KiB can be the slower side, and then the
+    # worker blocks on it (measured: on CPU 39-99% of the run for the same 1 KiB pipe into null).
+    limited = bool(r.consumer_rate_bps) and r.bytes_moved / wall_s <= CONSUMER_PACE * r.consumer_rate_bps
+    if moved_mib and calls / moved_mib >= SYSCALLS_PER_MIB and not limited:
+        blocked, _ = _shares(r, wall_s)
+        where = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
+        if blocked is not None:
+            where += f", blocked on the other end {blocked:.0%}"
         found.append(Finding(
             "small-chunks",
             f"{format_bytes(r.chunk_bytes)} chunks: {calls / moved_mib:.0f} read and write calls per MiB "
-            "kept "
-            f"the CPU busy ({cpu_share:.0%} of the run); 64 KiB chunks move the same bytes in a fraction.",
+            f"({where}); 64 KiB chunks move the same bytes in a fraction of the calls.",
             {"syscalls_per_mib": calls / moved_mib, "cpu_share": cpu_share or 0},
         ))  # fmt: skip
     return found
+
+
+def _shares(r: Record, wall_s: float) -> tuple[float | None, float | None]:
+    """(blocked, waiting for a CPU) as shares of the run, for the main thread: blocked is the wall time
+    it was neither on a CPU nor runnable (a read, a write into a full sink, a wait for the consumer)."""
+    on_cpu, queued = r.main_thread_on_cpu_s, r.main_thread_runqueue_s
+    if on_cpu is None or queued is None or not wall_s:
+        return None, None
+    return max(0.0, wall_s - on_cpu - queued) / wall_s, queued / wall_s
 
 
 def _far_end(r: Record) -> tuple[str, str]:
@@ -191,12 +212,18 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
     who, where = _far_end(r)
     on_cpu = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
     evidence: dict[str, float | int | str] = {"throughput_bps": rate, "cpu_share": cpu_share or 0}
+    blocked, queued = _shares(r, wall_s)
+    if blocked is not None and queued is not None:
+        evidence.update(main_thread_blocked_share=blocked, main_thread_runqueue_share=queued)
+        # Time the run wanted a CPU another process had: the machine's noise, said where it matters.
+        if queued >= RUNQUEUE_SAID:
+            on_cpu += f"; it waited {queued:.0%} of the run for a CPU other processes had"
     if r.consumer_rate_bps and rate <= CONSUMER_PACE * r.consumer_rate_bps:
         return Finding(
             "consumer",
-            f"{who.capitalize()} set the pace: {_gbps(rate)} against {_gbps(r.consumer_rate_bps)} a "
-            f"{'viewer' if r.sink == 'http' else 'consumer'}; the strategy waited ({on_cpu}, {r.pauses or 0} "
-            "pauses).",
+            f"{who.capitalize()} set the pace: {_gbps(rate)} against "
+            f"{'a viewer' if r.sink == 'http' else 'its'} limit of {_gbps(r.consumer_rate_bps)}; the "
+            f"strategy waited ({on_cpu}, {r.pauses or 0} pauses).",
             {**evidence, "consumer_rate_bps": r.consumer_rate_bps},
         )
     if r.cache == "cold" and (cpu_share or 0) < CPU_WAITING:
@@ -206,7 +233,9 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
             f"major faults.",
             evidence,
         )
-    if cpu_share is not None and cpu_share >= CPU_BUSY:
+    # Wanting a CPU counts as being CPU-bound: time runnable while another process had the core is the
+    # CPU (this machine's) setting the pace, not the consumer.
+    if cpu_share is not None and cpu_share + (queued or 0.0) >= CPU_BUSY:
         user, kernel = r.strategy_user_s or 0.0, r.strategy_sys_s or 0.0
         total = user + kernel
         split = f"{user / total:.0%} user, {kernel / total:.0%} kernel" if total else ""
@@ -222,10 +251,11 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
             f"The CPU set the pace: {on_cpu} ({split}: copies and system calls) at {_gbps(rate)}.",
             evidence,
         )
+    waited = f" (its main thread blocked {blocked:.0%} of the run)" if blocked is not None else ""
     return Finding(
         "consumer",
         f"{who.capitalize()} set the pace: {_gbps(rate)} to {where}, {on_cpu}: the strategy waited for "
-        f"{who} to take the bytes.",
+        f"{who} to take the bytes{waited}.",
         evidence,
     )
 

@@ -53,6 +53,10 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       sentence, findings with their evidence); older records are read on load. JS runs add the
       doctor's signals to strategy_notes (loop_delay_p50_s/p99_s/max_s, loop_utilization, gc_count,
       gc_pause_s; the runtime's default highWaterMarks), Python runs gc_count and gc_pause_s.
+ 13 - main_thread_on_cpu_s, main_thread_runqueue_s: the measured process's main thread over the
+      section, from /proc/self/schedstat (on a CPU; runnable but waiting for one). The rest of the
+      wall time it was blocked (a read, a write into a full sink); the doctor says so. HTTP records'
+      largest_chunk_bytes is the server's largest single write (0 before).
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ from typing import Any
 
 from streambench.harness.measure.report import SectionFigures
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 

@@ -1,5 +1,5 @@
-"""The stream doctor on HTTP runs: the server is the subject and its viewers the consumer; browser runs
-and uploads say why they are not read."""
+"""The stream doctor's rules on records of known shape: HTTP runs (the server is the subject, its viewers
+the consumer), the main thread's scheduling (blocked vs waiting for a CPU), what it does not read."""
 
 from __future__ import annotations
 
@@ -49,3 +49,30 @@ def test_browser_runs_and_uploads_say_why_they_are_not_read() -> None:
     assert "plays the video in real time" in diagnose(_record(sink="browser", http_route="file")).sentence
     upload = diagnose(_record(http_route="upload"))
     assert upload.bound == "-" and "from the clients to the server" in upload.sentence
+
+
+def test_waiting_for_a_cpu_another_process_had_is_cpu_bound_and_said() -> None:
+    """On a CPU 45% and runnable-but-waiting 45%: the CPU (this machine's) set the pace, not the sink."""
+    scheduled = {"main_thread_on_cpu_s": 0.45, "main_thread_runqueue_s": 0.45}
+    reading = diagnose(_record(sink="null", clients=0, wall_s=1.0, strategy_user_s=0.2, strategy_sys_s=0.25,
+                               **scheduled))  # fmt: skip
+    assert reading.bound == "cpu"
+    assert "it waited 45% of the run for a CPU other processes had" in reading.sentence
+
+
+def test_a_blocked_main_thread_is_the_consumers_pace_and_says_how_long() -> None:
+    reading = diagnose(_record(sink="tcp", clients=0, wall_s=1.0, strategy_user_s=0.1, strategy_sys_s=0.2,
+                               main_thread_on_cpu_s=0.3, main_thread_runqueue_s=0.02))  # fmt: skip
+    assert reading.bound == "consumer" and "its main thread blocked 68% of the run" in reading.sentence
+    evidence = reading.findings[-1].evidence
+    assert abs(float(evidence["main_thread_blocked_share"]) - 0.68) < 1e-9
+
+
+def test_small_chunks_are_a_fault_whoever_waits_unless_a_consumer_limit_sets_the_pace() -> None:
+    calls = {"syscr": 1024 * 64, "syscw": 1024 * 64, "rchar": 64 * MiB, "wchar": 64 * MiB}
+    small = _record(sink="null", clients=0, size_bytes=64 * MiB, bytes_moved=64 * MiB, chunk_bytes=1024,
+                    io=calls, main_thread_on_cpu_s=0.8, main_thread_runqueue_s=0.0)  # fmt: skip
+    assert diagnose(small).bound == "small-chunks"
+    paced = _record(sink="tcp", clients=0, size_bytes=64 * MiB, bytes_moved=64 * MiB, chunk_bytes=1024,
+                    io=calls, wall_s=6.4, consumer_rate_bps=10_000_000)  # fmt: skip
+    assert diagnose(paced).bound == "consumer"
