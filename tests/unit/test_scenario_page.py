@@ -1,4 +1,5 @@
-"""The scenario page's chart shows every run: a page that never showed a frame is drawn as such."""
+"""A scenario's page: every run on its chart (a page that never showed a frame drawn as such), and
+Node's verdicts first on Node's own questions."""
 
 from __future__ import annotations
 
@@ -36,3 +37,25 @@ def test_a_run_that_never_played_is_on_the_chart() -> None:
     assert "0.35 s (1 of 3 runs never showed a frame)" in svg
     assert "never showed a frame (3 of 3 runs)" in svg
     assert "inf" not in svg and "nan" not in svg
+
+
+# The seeds' questions about Node's own APIs: a Node engineer reads Node's verdicts first.
+NODE_QUESTIONS = (
+    "backpressure",
+    "readfile-vs-stream",
+    "pipe-vs-manual",
+    "compression",
+    "video",
+    "highwatermark",
+)
+
+
+def test_on_a_node_question_node_verdicts_come_first() -> None:
+    import tomllib
+
+    from tests.helpers import ROOT
+
+    for name in NODE_QUESTIONS:
+        text = (ROOT / "harness" / "plan" / "scenarios" / f"{name}.toml").read_text()
+        node = [claim["says"].startswith("Node") for claim in tomllib.loads(text)["claim"]]
+        assert any(node) and node == sorted(node, reverse=True), name
