@@ -76,3 +76,11 @@ def test_small_chunks_are_a_fault_whoever_waits_unless_a_consumer_limit_sets_the
     paced = _record(sink="tcp", clients=0, size_bytes=64 * MiB, bytes_moved=64 * MiB, chunk_bytes=1024,
                     io=calls, wall_s=6.4, consumer_rate_bps=10_000_000)  # fmt: skip
     assert diagnose(paced).bound == "consumer"
+
+
+def test_a_cold_run_not_cpu_bound_is_the_disk_and_names_what_it_read() -> None:
+    reading = diagnose(_record(sink="null", clients=0, cache="cold", wall_s=1.0, strategy_user_s=0.05,
+                               strategy_sys_s=0.6, main_thread_on_cpu_s=0.65, main_thread_runqueue_s=0.0,
+                               io={"read_bytes": 256 * MiB}))  # fmt: skip
+    assert reading.bound == "disk"
+    assert "256 MiB read from the device" in reading.sentence and "blocked 35%" in reading.sentence
