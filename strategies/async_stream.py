@@ -175,6 +175,10 @@ class AsyncStream:
                 else:
                     writer.write(tail)
         if writer is not None:
+            # drain() returns at the low-water mark, not at empty: a pipe transport closed then, its loop
+            # closed right after, dropped what it still held (a run's last 12345 bytes, once, under load).
+            # With the limits at 0, drain() returns only when the transport holds nothing.
+            writer.transport.set_write_buffer_limits(high=0)
             await writer.drain()
             writer.close()
             if stat.S_ISSOCK(os.fstat(sink.fd).st_mode):
