@@ -46,7 +46,7 @@ class Planted:
         "the gate's subject: readinto's loop with planted extra work (spin_us_per_mib, split, extra_copy)"
     )
     node_analogue: ClassVar[str] = "(none: a measuring instrument for bench-gate --real)"
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.TRANSFORMS})
     options: ClassVar[Mapping[str, str]] = {
         "spin_us_per_mib": "busy CPU per MiB moved, in microseconds (default 0)",
         "split": "write() calls per chunk (default 1)",
@@ -65,19 +65,24 @@ class Planted:
         buf = mmap.mmap(-1, params.chunk_bytes)
         view = memoryview(buf)
         write = sink.file.write
+        tf = params.transform
         moved_bytes = 0
         chunk: bytes | memoryview = b""
         try:
             with open(source.path, "rb", buffering=0) as f:
                 while n := f.readinto(buf):
                     chunk = bytes(view[:n]) if extra_copy else view[:n]
-                    step = -(-n // split)
-                    for start in range(0, n, step):
+                    if tf is not None:
+                        chunk = tf.process(chunk)
+                    step = max(1, -(-len(chunk) // split))
+                    for start in range(0, len(chunk), step):
                         write(chunk[start : start + step])
                     if spin_ns_per_byte:
                         _spin(int(n * spin_ns_per_byte))
                     moved_bytes += n
                     stats.chunks += 1
+                if tf is not None:
+                    write(tf.flush())
         finally:
             chunk = b""  # the last slice of the buffer, let go so the buffer can close
             # After a failed write the traceback may still hold a slice: then it is freed with it.

@@ -14,8 +14,9 @@ faults (each an alarm, with the numbers that support it)
                        >= 48 MiB: more than a runtime keeps whatever the file): the whole file was
                        held (a mapped file's resident pages are the page cache's, not counted)
   ``gc-churn``         garbage collection took >= 10% of the run
-  ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less), not held back by a
-                       consumer's limit
+  ``small-chunks``     >= 256 system calls per MiB (chunks of 4 KiB or less) with chunks of 8 KiB or
+                       less or a busy CPU, in a run of 8 MiB or more (or a busy one), not held back by
+                       a consumer's limit
 bounds (what set the pace of a healthy run; no alarm)
   ``consumer``         the consumer's rate, or the strategy waited for it (its main thread blocked:
                        neither on a CPU nor waiting for one, from /proc/self/schedstat)
@@ -57,6 +58,8 @@ QUEUE_HWM_TIMES = 8
 QUEUE_FILE_SHARE = 0.25
 GC_SHARE = 0.10
 SYSCALLS_PER_MIB = 256
+SMALL_CHUNK_BYTES = 8 << 10
+SMALL_RUN_MIB = 8
 CPU_BUSY = 0.80
 CPU_WAITING = 0.60
 CONSUMER_PACE = 1.25
@@ -171,24 +174,43 @@ def _faults(r: Record, wall_s: float, cpu_share: float | None) -> list[Finding]:
             "(highWaterMark) make less garbage.",
             {"gc_pause_s": gc_pause, "gc_count": count, "wall_s": wall_s},
         ))  # fmt: skip
+    if (chunks := _small_chunks(r, wall_s, cpu_share)) is not None:
+        found.append(chunks)
+    return found
+
+
+def _small_chunks(r: Record, wall_s: float, cpu_share: float | None) -> Finding | None:
+    """Tiny chunks: many system calls per MiB moved, where they cost time somebody waited for."""
     calls = (r.io.get("syscr") or 0) + (r.io.get("syscw") or 0)
     moved_mib = r.bytes_moved / MiB if r.bytes_moved else 0
-    # Not held back by a consumer's limit (then small chunks cost nothing anyone waits for). Whether
-    # the CPU is busy is not asked: a consumer woken for every 1 KiB can be the slower side, and then the
-    # worker blocks on it (measured: on CPU 39-99% of the run for the same 1 KiB pipe into null).
+    # Not held back by a consumer's limit (then small chunks cost nothing anyone waits for). With small
+    # chunks a busy CPU is not asked: a consumer woken for every 1 KiB can be the slower side, and then
+    # the worker blocks on it (measured: on CPU 39-99% of the run for the same 1 KiB pipe into null);
+    # without them (a user's code writing small pieces whatever its chunk size) it is.
     limited = bool(r.consumer_rate_bps) and r.bytes_moved / wall_s <= CONSUMER_PACE * r.consumer_rate_bps
-    if moved_mib and calls / moved_mib >= SYSCALLS_PER_MIB and not limited:
+    # The calls of a run's fixed part (opening, a server's accept and headers) weigh per MiB only in a
+    # small run: below SMALL_RUN_MIB the rate alone says little, and a busy CPU is asked as well.
+    small_chunks = 0 < r.chunk_bytes <= SMALL_CHUNK_BYTES
+    busy = (cpu_share or 0) + (_shares(r, wall_s)[1] or 0) >= CPU_BUSY
+    weighty = moved_mib >= SMALL_RUN_MIB or busy
+    if (
+        moved_mib
+        and calls / moved_mib >= SYSCALLS_PER_MIB
+        and (small_chunks or busy)
+        and weighty
+        and not limited
+    ):
         blocked, _ = _shares(r, wall_s)
         where = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
         if blocked is not None:
             where += f", blocked on the other end {blocked:.0%}"
-        found.append(Finding(
+        return Finding(
             "small-chunks",
             f"{format_bytes(r.chunk_bytes)} chunks: {calls / moved_mib:.0f} read and write calls per MiB "
             f"({where}); 64 KiB chunks move the same bytes in a fraction of the calls.",
             {"syscalls_per_mib": calls / moved_mib, "cpu_share": cpu_share or 0},
-        ))  # fmt: skip
-    return found
+        )  # fmt: skip
+    return None
 
 
 def _shares(r: Record, wall_s: float) -> tuple[float | None, float | None]:
