@@ -29,9 +29,10 @@ bounds (what set the pace of a healthy run; no alarm)
 The thresholds are the module's constants; a run without a signal (Bun has no event-loop delay
 histogram; Python's sync strategies no loop) is judged on what it has. An HTTP run that serves the
 workload (routes ``file`` and ``export``) is judged the same way with its server as the subject and
-its viewers as the consumer. Browser runs (the player watches in real time: the video sets their
-pace, and their verdict is what the pages showed) and uploads (the bytes flow the other way) are not
-diagnosed: their diagnosis says so.
+its viewers as the consumer; an upload with the receiving server as the subject and the uploading
+clients setting the pace; an S3 upload with the uploading client as the subject and the S3 server as
+its consumer. Browser runs are not diagnosed (the player watches in real time: the video sets their
+pace, and their verdict is what the pages showed): their diagnosis says so.
 """
 
 from __future__ import annotations
@@ -68,8 +69,6 @@ RUNQUEUE_SAID = 0.10
 FAULTS = ("no-backpressure", "loop-blocked", "memory-O(n)", "gc-churn", "small-chunks")
 BOUNDS = ("consumer", "disk", "cpu-transform", "cpu")
 SINK_RUNS = ("null", "tcp", "file")
-# HTTP routes whose server sends the workload (or an export of it) to its viewers.
-SERVED_ROUTES = ("file", "export")
 
 
 @dataclass(frozen=True)
@@ -222,17 +221,30 @@ def _shares(r: Record, wall_s: float) -> tuple[float | None, float | None]:
     return max(0.0, wall_s - on_cpu - queued) / wall_s, queued / wall_s
 
 
-def _far_end(r: Record) -> tuple[str, str]:
-    """(who takes the bytes, where they go) in the reader's words."""
+def _far_end(r: Record) -> tuple[str, str, str]:
+    """(who set the pace at the far end, where the bytes went, what the subject waited for) in the
+    reader's words."""
+    n = r.clients or 1
+    if r.sink == "http" and r.http_route == "upload":
+        return (
+            "the uploading clients",
+            f"from {n} client{'s' if n != 1 else ''} over HTTP",
+            "the bytes to arrive",
+        )
+    if r.sink == "http" and r.http_route == "s3-upload":
+        return "the S3 server", "to the S3 server", "the S3 server to take the bytes"
     if r.sink == "http":
-        viewers = r.clients or 1
-        return "the viewers", f"{viewers} viewer{'s' if viewers != 1 else ''} over HTTP"
-    return "the consumer", f"the {r.sink} sink"
+        return (
+            "the viewers",
+            f"to {n} viewer{'s' if n != 1 else ''} over HTTP",
+            "the viewers to take the bytes",
+        )
+    return "the consumer", f"to the {r.sink} sink", "the consumer to take the bytes"
 
 
 def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
     rate = r.bytes_moved / wall_s if wall_s else 0.0
-    who, where = _far_end(r)
+    who, where, waited_for = _far_end(r)
     on_cpu = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
     evidence: dict[str, float | int | str] = {"throughput_bps": rate, "cpu_share": cpu_share or 0}
     blocked, queued = _shares(r, wall_s)
@@ -244,7 +256,7 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
     if r.consumer_rate_bps and rate <= CONSUMER_PACE * r.consumer_rate_bps:
         return Finding(
             "consumer",
-            f"{who.capitalize()} set the pace: {_gbps(rate)} against "
+            f"{who[:1].upper() + who[1:]} set the pace: {_gbps(rate)} against "
             f"{'a viewer' if r.sink == 'http' else 'its'} limit of {_gbps(r.consumer_rate_bps)}; the "
             f"strategy waited ({on_cpu}, {r.pauses or 0} pauses).",
             {**evidence, "consumer_rate_bps": r.consumer_rate_bps},
@@ -284,24 +296,20 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
     waited = f" (its main thread blocked {blocked:.0%} of the run)" if blocked is not None else ""
     return Finding(
         "consumer",
-        f"{who.capitalize()} set the pace: {_gbps(rate)} to {where}, {on_cpu}: the strategy waited for "
-        f"{who} to take the bytes{waited}.",
+        f"{who[:1].upper() + who[1:]} set the pace: {_gbps(rate)} {where}, {on_cpu}: the strategy waited for "
+        f"{waited_for}{waited}.",
         evidence,
     )
 
 
 def _not_read(r: Record) -> str | None:
     """Why the doctor does not read this run, or None when it does."""
-    if r.sink in SINK_RUNS or (r.sink == "http" and r.http_route in SERVED_ROUTES):
+    if r.sink in SINK_RUNS or r.sink == "http":
         return None
     if r.sink == "browser":
         return (
             "not diagnosed: a browser plays the video in real time, so the video sets its pace; what the "
             "pages showed is its verdict"
-        )
-    if r.sink == "http":
-        return (
-            f"not diagnosed: an {r.http_route} run moves bytes from the clients to the server; not read yet"
         )
     return f"not diagnosed: the doctor does not read {r.sink} runs"
 

@@ -1,5 +1,6 @@
 """The stream doctor's rules on records of known shape: HTTP runs (the server is the subject, its viewers
-the consumer), the main thread's scheduling (blocked vs waiting for a CPU), what it does not read."""
+the consumer; uploads and S3 uploads), the main thread's scheduling (blocked vs waiting for a CPU),
+what it does not read (browser runs)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,20 @@ def test_a_busy_server_is_cpu_bound() -> None:
     assert reading.bound == "cpu" and not reading.fault
 
 
-def test_browser_runs_and_uploads_say_why_they_are_not_read() -> None:
-    assert "plays the video in real time" in diagnose(_record(sink="browser", http_route="file")).sentence
-    upload = diagnose(_record(http_route="upload"))
-    assert upload.bound == "-" and "from the clients to the server" in upload.sentence
+def test_browser_runs_say_why_they_are_not_read() -> None:
+    reading = diagnose(_record(sink="browser", http_route="file"))
+    assert reading.bound == "-" and "plays the video in real time" in reading.sentence
+
+
+def test_uploads_are_read_with_the_receiver_or_the_uploader_as_the_subject() -> None:
+    upload = diagnose(_record(http_route="upload", clients=4))
+    assert upload.bound == "consumer"
+    assert (
+        upload.sentence.startswith("The uploading clients set the pace")
+        and "from 4 clients" in upload.sentence
+    )
+    s3 = diagnose(_record(http_route="s3-upload", clients=1))
+    assert s3.sentence.startswith("The S3 server set the pace") and "waited for the S3 server" in s3.sentence
 
 
 def test_waiting_for_a_cpu_another_process_had_is_cpu_bound_and_said() -> None:
