@@ -46,7 +46,8 @@ class Estimate:
         if self.budget_s is not None:
             runs = (
                 f"{self.runs} runs first (about {_minutes(self.seconds)}), then rounds until every "
-                f"question is decided or {_minutes(self.budget_s)} of runs are spent"
+                f"question is decided or {_minutes(self.budget_s)} of runs are spent (the added rounds "
+                "get at least half the first rounds' time)"
             )
         text = (
             f"plan: {runs}; disk: "

@@ -65,6 +65,20 @@ def test_an_undecided_comparison_keeps_going_until_the_rounds_or_the_budget_end(
     assert outcome.stopped == "budget of 100 s of runs spent" and 100 <= outcome.spent_s < 120
 
 
+def test_first_rounds_that_spend_the_budget_still_leave_the_added_rounds_room() -> None:
+    """On a slow machine the first rounds alone can take the budget: the added rounds still get half
+    their time, and the stop says the budget was raised and why."""
+    slow = FakeRuns({"pipe": 3.0, "whole-file": 2.0}, noise=0.01, run_s=30.0)
+    slow.first(3)  # 6 runs of 30 s: 180 s, over a 150 s budget
+    outcome = adapt(AdaptiveRule(budget_s=150), lambda: slow.records, slow.round, 3)
+    assert outcome.rounds == 4 and outcome.stopped == "every question decided"
+    stuck = FakeRuns({"pipe": 2.0, "readinto": 2.0}, noise=0.15, run_s=30.0)
+    stuck.first(3)
+    outcome = adapt(AdaptiveRule(budget_s=150), lambda: stuck.records, stuck.round, 3)
+    assert outcome.stopped == "budget of 270 s of runs spent (raised from 150 s: the first rounds took 180 s)"
+    assert outcome.rounds == 5 and 270 <= outcome.spent_s < 330
+
+
 def test_a_tie_is_declared_when_the_ratios_interval_sits_within_the_threshold() -> None:
     runs = FakeRuns({"pipe": 2.0, "pause-drain": 2.005, "cat": 2.6}, noise=0.002)
     runs.first(3)
