@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from streambench.harness.common.lifeline import PARENT_PID_ENV
 from streambench.harness.machine.info import machine_info
 from streambench.harness.measure.probes import make_cold, make_warm, read_io, resident_bytes
@@ -193,6 +191,8 @@ def measure(data_dir: Path, size_bytes: int = 512 << 20, runs: int = 3) -> dict[
         scratch.unlink(missing_ok=True)
 
     copy_bytes = min(size_bytes, 256 << 20)
+    import numpy as np  # here: the CLI imports this module, and --help needs no numpy
+
     src = np.ones(copy_bytes, dtype=np.uint8)
     dst = np.zeros(copy_bytes, dtype=np.uint8)  # both touched: no first-touch faults timed
 

@@ -81,3 +81,16 @@ def test_run_json_is_the_summary_on_stdout(tmp_path: Path) -> None:
     assert said["exit_status"] == 0 and Path(said["report"]).is_file()
     assert {c["strategy"] for c in said["cells"]} == {"pipe", "whole-file"}
     assert all(c["throughput_gbps_median"] > 0 and c["diagnosis_sentence"] for c in said["cells"])
+
+
+def test_help_imports_neither_numpy_nor_pandas() -> None:
+    """--help is read in a hurry: the workload generators (numpy at import) load when a kind is used."""
+    code = (
+        "import sys\n"
+        "from streambench.harness.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))"
+    )
+    argv = [sys.executable, "-c", code]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
