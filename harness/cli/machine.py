@@ -9,6 +9,7 @@ from rich.table import Table
 
 from streambench.harness.cli.console import err_console, out_console
 from streambench.harness.cli.run import resolve_data_dir
+from streambench.harness.common.errors import UsageError
 from streambench.harness.common.units import format_bytes, parse_count, parse_fraction, parse_size
 from streambench.strategies.registry import load_registry
 
@@ -102,8 +103,12 @@ def _bench_gate_real(args: argparse.Namespace) -> int:
     runs = parse_count(args.runs or "3", "--runs", 3, 200)
     pairs = parse_count(args.pairs, "--pairs", 1, 1000)
     fail_on = parse_fraction(args.fail_on)
-    workload = WorkloadSpec("video", parse_size(args.size))
-    setting = GateSetting(workload, "null", parse_size(args.chunk_size), runs)
+    size_bytes, chunk_bytes = parse_size(args.size), parse_size(args.chunk_size)
+    if not 0 < chunk_bytes <= size_bytes:
+        raise UsageError(
+            f"--chunk-size must be above 0 and at most --size, got {args.chunk_size} of {args.size}"
+        )
+    setting = GateSetting(WorkloadSpec("video", size_bytes), "null", chunk_bytes, runs)
     with tempfile.TemporaryDirectory(prefix="streambench-gate-") as out:
         measured = measure_pairs(setting, pairs, Path(out), resolve_data_dir(args.data_dir),
                                  lambda text: err_console.print(text))  # fmt: skip

@@ -33,12 +33,10 @@ SIZING_ROUNDS = 5
 
 @dataclass(frozen=True)
 class Plant:
-    """One candidate: what is planted, and what of it a gate should see."""
+    """One candidate: what is planted (the planted strategy's options; "" for A/A)."""
 
     name: str
-    options: str  # the planted strategy's options ("" for A/A)
-    changes_time_by: float = 0.0  # the planted share of the base's time (0: not a time plant)
-    changes_counters: bool = False  # it changes the work counters (system calls)
+    options: str
 
 
 # The quick default's question: would a 2/5/10/30% slower loop, or twice the write() calls, pass?
@@ -48,15 +46,14 @@ TIME_SHARES = (0.02, 0.05, 0.10, 0.30)
 def plants(spin_us_per_mib_per_share: float) -> list[Plant]:
     """A/A, the time plants sized to this machine, an extra copy, and twice the writes."""
     timed = [
-        Plant(f"{share:.0%} slower (busy CPU)", f"spin_us_per_mib={round(share * spin_us_per_mib_per_share)}",
-              changes_time_by=share)
+        Plant(f"{share:.0%} slower (busy CPU)", f"spin_us_per_mib={round(share * spin_us_per_mib_per_share)}")
         for share in TIME_SHARES
     ]  # fmt: skip
     return [
         Plant("A/A (nothing planted)", ""),
         *timed,
         Plant("an extra copy per chunk", "extra_copy=1"),
-        Plant("twice the write() calls", "split=2", changes_counters=True),
+        Plant("twice the write() calls", "split=2"),
     ]
 
 

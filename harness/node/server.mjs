@@ -55,8 +55,7 @@ const writeLine = (obj) => {
   for (let off = 0; off < data.length; ) off += fs.writeSync(resultFd, data, off);
 };
 
-const counters = { requests: 0, errors: 0, bytes_sent: 0, status: {}, pauses: 0, max_buffered_bytes: 0,
-                   largest_chunk_bytes: 0, error_messages: [] };
+const counters = { requests: 0, errors: 0, bytes_sent: 0, status: {}, pauses: 0, max_buffered_bytes: 0, error_messages: [] };
 const REQUEST_LOG_MAX = 200;
 const requestLog = []; // {page, range, status, started_at, bytes(): sent so far}
 const open = new Set(); // responses still being written: their bytes count live
@@ -90,15 +89,6 @@ function parseRange(header, size) {
 }
 
 function track(res) {
-  // The largest single write (one whole-file body is one write: the doctor tells it from a queue).
-  for (const name of ["write", "end"]) {
-    const original = res[name].bind(res);
-    res[name] = (chunk, ...rest) => {
-      const n = chunk && typeof chunk !== "function" ? (chunk.length ?? 0) : 0;
-      if (n > counters.largest_chunk_bytes) counters.largest_chunk_bytes = n;
-      return original(chunk, ...rest);
-    };
-  }
   // What the response holds in user space: the writable's queue, as pause/drain would see it.
   const timer = setInterval(() => {
     if (res.writableLength > counters.max_buffered_bytes) counters.max_buffered_bytes = res.writableLength;
@@ -336,7 +326,6 @@ listen((port, close) => {
       errors: counters.errors,
       pauses: counters.pauses,
       max_buffered_bytes: counters.max_buffered_bytes,
-      largest_chunk_bytes: counters.largest_chunk_bytes,
       bytes_sent: liveBytes(),
       status: counters.status,
       error_messages: counters.error_messages,

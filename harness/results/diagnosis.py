@@ -190,7 +190,8 @@ def _small_chunks(r: Record, wall_s: float, cpu_share: float | None) -> Finding 
     # The calls of a run's fixed part (opening, a server's accept and headers) weigh per MiB only in a
     # small run: below SMALL_RUN_MIB the rate alone says little, and a busy CPU is asked as well.
     small_chunks = 0 < r.chunk_bytes <= SMALL_CHUNK_BYTES
-    busy = (cpu_share or 0) + (_shares(r, wall_s)[1] or 0) >= CPU_BUSY
+    blocked, queued = _shares(r, wall_s)
+    busy = (cpu_share or 0) + (queued or 0) >= CPU_BUSY
     weighty = moved_mib >= SMALL_RUN_MIB or busy
     if (
         moved_mib
@@ -199,7 +200,6 @@ def _small_chunks(r: Record, wall_s: float, cpu_share: float | None) -> Finding 
         and weighty
         and not limited
     ):
-        blocked, _ = _shares(r, wall_s)
         where = f"on CPU {cpu_share:.0%} of the run" if cpu_share is not None else "CPU not measured"
         if blocked is not None:
             where += f", blocked on the other end {blocked:.0%}"

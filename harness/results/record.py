@@ -56,7 +56,8 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
  13 - main_thread_on_cpu_s, main_thread_runqueue_s: the measured process's main thread over the
       section, from /proc/self/schedstat (on a CPU; runnable but waiting for one). The rest of the
       wall time it was blocked (a read, a write into a full sink); the doctor says so. HTTP records'
-      largest_chunk_bytes is the server's largest single write (0 before).
+      largest_chunk_bytes is the Python server's largest single write (0 before;
+      the JS servers only stream in chunks and leave it 0).
 """
 
 from __future__ import annotations

@@ -406,6 +406,8 @@ def test_bad_toml_values_are_one_line(
         ["bench-gate", "--real", "--runs", "2"],
         ["bench-gate", "--real", "--pairs", "0"],
         ["bench-gate", "--real", "--size", "5XB"],
+        ["bench-gate", "--real", "--chunk-size", "0"],
+        ["bench-gate", "--real", "--size", "1KiB"],
         ["generate", "video", "--size", "1MiB", "--seed", "-1"],
         ["generate", "video", "--size", "1" + "0" * 300],
     ],
