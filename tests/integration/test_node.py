@@ -98,6 +98,7 @@ def test_csv_select_is_skipped_for_node_with_the_reason(
     assert "skipped 1 cell(s): csv-select has no JS transform" in err and "plan: 3 runs" in err
 
 
+@pytest.mark.alone  # memory that grows with a lag: beside the other worker a stream's garbage piles up
 def test_node_readfile_holds_the_file_and_streams_do_not(tmp_path: Path) -> None:
     # Past ~40 MiB of garbage Buffers V8 collects them: below that a stream's peak still
     # follows the file, so the sizes are 64 and 256 MiB.
