@@ -105,6 +105,20 @@ def _resident_cachestat(fd: int) -> int | None:
     return int(stat.nr_cache) * PAGE_BYTES
 
 
+def dirty_bytes(path: Path) -> int | None:
+    """Bytes of ``path`` dirty or under writeback in the page cache now (cachestat); None where the
+    kernel cannot say (before Linux 6.5)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        rng = _CachestatRange(0, 0)
+        stat = _Cachestat()
+        if _libc.syscall(_SYS_CACHESTAT, fd, ctypes.byref(rng), ctypes.byref(stat), 0) != 0:
+            return None
+        return (int(stat.nr_dirty) + int(stat.nr_writeback)) * PAGE_BYTES
+    finally:
+        os.close(fd)
+
+
 def _resident_mincore(fd: int, size_bytes: int) -> int:
     """Fallback for kernels without cachestat: map the file and ask ``mincore``."""
     if size_bytes == 0:

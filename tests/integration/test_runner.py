@@ -70,6 +70,17 @@ def test_toml_matrix_groups_and_flag_overrides(tmp_path: Path, capsys: pytest.Ca
     assert meta["matrix_spec"]["group"][0]["sink"] == ["null"]
 
 
+def test_no_earlier_runs_writeback_is_left_in_a_file_destination(tmp_path: Path) -> None:
+    """Each file-sink run finds its destination with nothing dirty (cachestat), though the run before
+    it wrote the whole file into the same destination a moment earlier: the collect's flush is done."""
+    out = tmp_path / "out"
+    argv = ["run", "--workload", "video:8MiB", "--sink", "file", "--strategy", "cat,pipe", "--repeat", "3"]
+    assert main([*argv, "--warmup", "0", "--out", str(out)]) == 0
+    records = records_of(_only_run_dir(out))
+    assert len(records) == 6 and all(r["verified"] for r in records)
+    assert [r["sink_detail"].get("dest_dirty_bytes") for r in records] == [0] * 6
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
