@@ -9,6 +9,7 @@ default; a unit test hands in a fake one and runs whole sessions in-process).
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 
 from streambench.harness import runtimes
 from streambench.harness.common.errors import Exit, Terminated, UsageError
-from streambench.harness.common.units import format_bytes, parse_seconds, parse_size
+from streambench.harness.common.units import format_bytes, parse_rate, parse_seconds, parse_size
 from streambench.harness.execute.cluster import ClusterConnection, ClusterSpec
 from streambench.harness.execute.executors import ExecutorFactory, executor_for
 from streambench.harness.execute.runner import RunEvents, Runner, WorkloadChanged
@@ -146,6 +147,12 @@ def build_run_config(spec: Mapping[str, Any], options: SessionOptions, rate_hz: 
             f"strategy (every run would end oom); give at least {format_bytes(MIN_MEMORY_LIMIT_BYTES)} "
             "(or 0 for no cap)"
         )
+    disk_read_bps = parse_rate(str(spec.get("disk_read_rate", "unlimited")))
+    if disk_read_bps:  # refused now, in one line, where no throttle can be made: not after runs began
+        from streambench.harness.measure.disk_throttle import DiskThrottle
+
+        where = next(p for p in (options.data_dir, *options.data_dir.parents) if p.exists())
+        DiskThrottle(disk_read_bps, where, f"streambench-{os.getpid()}").close()
     return RunConfig(
         matrix=matrix,
         out_dir=options.out_dir,
@@ -155,6 +162,7 @@ def build_run_config(spec: Mapping[str, Any], options: SessionOptions, rate_hz: 
         plugins=options.plugins,
         drop_caches=options.drop_caches,
         memory_limit_bytes=memory_limit_bytes,
+        disk_read_bps=disk_read_bps,
         consumer_close_after_bytes=options.consumer_close_after_bytes,
         pin=parse_pin(spec.get("pin", DEFAULT_PIN)),
         profile_rate_hz=rate_hz,
@@ -170,7 +178,6 @@ def writable_dir(path: Path, what: str) -> Path:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot make {what} {path}: {exc.strerror or exc}") from None
-    import os
 
     if not os.access(path, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write into {what} {path}: permission denied")
@@ -219,6 +226,7 @@ def _meta_for(
             "data_dir": str(config.data_dir),
             "timeout_s": config.timeout_s,
             "memory_limit_bytes": config.memory_limit_bytes,
+            "disk_read_bps": config.disk_read_bps,
             "rss_sample_interval_s": config.rss_sample_interval_s,
             "plugins": config.plugins,
         },

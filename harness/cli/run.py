@@ -37,7 +37,7 @@ from streambench.workloads import cache
 FLAG_KEYS = (
     "strategy", "workload", "sink", "chunk_size", "cache", "transform", "consumer_rate", "link_rate",
     "clients", "view_size", "http_route", "dest", "high_water_mark", "seed", "repeat", "warmup", "timeout",
-    "memory_limit", "pin", "budget", "path", "expect", "port", "ready_timeout", "runtime",
+    "memory_limit", "disk_read_rate", "pin", "budget", "path", "expect", "port", "ready_timeout", "runtime",
 )  # fmt: skip
 
 
@@ -335,6 +335,12 @@ def add_commands(sub: Any) -> None:
     one.add_argument("--timeout", action=Once, help="seconds per run (default 600)")
     one.add_argument(
         "--memory-limit", action=Once, help="memory cap per run (default 60%% of RAM); over it: oom"
+    )
+    one.add_argument(
+        "--disk-read-rate",
+        action=Once,
+        help="limit each measured process's reads from the workload's disk (e.g. 50MB/s; root, cgroups): "
+        "a slow disk under the cold cells (warm ones read the page cache)",
     )
     one.add_argument(
         "--profile", action=Once, help="extra profiled passes per cell: memory (memray), cpu (py-spy) or both"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streambench.harness.execute.expected import Expected
+from streambench.harness.measure.disk_throttle import DiskThrottle
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.measure.probes import drop_all_caches, make_cold, make_warm, resident_bytes
 from streambench.harness.plan.config import RunConfig
@@ -53,6 +54,7 @@ class RunContext:
     started_at: float = field(default_factory=time.monotonic)
     cache: CacheState = NOT_MADE
     cap: MemoryCap | None = None
+    throttle: DiskThrottle | None = None
     # The measured process while it runs (the runner kills its group on Ctrl-C).
     measured_pid: int | None = None
     # Where the executor pinned what it started (--pin): {"worker": [0], "far_end": [1], ...}.
@@ -102,6 +104,21 @@ class RunContext:
             self.cap = MemoryCap(self.config.memory_limit_bytes, f"streambench-{os.getpid()}")
         return self.cap
 
+    def disk_throttle(self) -> DiskThrottle | None:
+        """This run's read limit on the workload's device (``--disk-read-rate``); None: none asked."""
+        if self.throttle is None and self.config.disk_read_bps:
+            self.throttle = DiskThrottle(
+                self.config.disk_read_bps, self.workload.path, f"streambench-{os.getpid()}"
+            )
+        return self.throttle
+
+    def cgroup_procs(self) -> list[str]:
+        """The groups the measured process joins itself: the memory cap's, the read limit's."""
+        cap, throttle = self.memory_cap(), self.disk_throttle()
+        return [str(g.procs_path) for g in (cap, throttle) if g is not None and g.procs_path is not None]
+
     def close(self) -> None:
         if self.cap is not None:
             self.cap.close()
+        if self.throttle is not None:
+            self.throttle.close()

@@ -168,6 +168,8 @@ def to_record(ctx: RunContext, m: Measurement, facts: RunFacts) -> Record:
         rss_sample_interval_s=config.rss_sample_interval_s,
         memory_limit_bytes=config.memory_limit_bytes,
         memory_limit_method=ctx.cap_method,
+        disk_read_bps=config.disk_read_bps,
+        disk_read_method=ctx.throttle.method if ctx.throttle is not None else "none",
         rss_timeline=rss_timeline,
         bytes_received=m.received.bytes_received,
         verified=verified,

@@ -53,7 +53,7 @@ class MemoryCap:
         for base, version in ((_own_cgroup_v2(), 2), (_own_cgroup_v1_memory(), 1)):
             if base is None:
                 continue
-            _remove_stale(base)
+            remove_stale(base)
             directory = base / name
             try:
                 directory.mkdir(exist_ok=True)
@@ -100,7 +100,7 @@ class MemoryCap:
             self._dir = None
 
 
-def _remove_stale(base: Path) -> None:
+def remove_stale(base: Path) -> None:
     """Caps left by a harness that was killed (kill -9 skips close()): empty, safe to remove."""
     for stale in base.glob("streambench-*"):
         pid = stale.name.removeprefix("streambench-")
@@ -109,9 +109,9 @@ def _remove_stale(base: Path) -> None:
                 stale.rmdir()
 
 
-def join_cgroup(procs_path: str | None) -> None:
-    """Called by the worker first thing: put this process under the cap."""
-    if procs_path:
+def join_cgroup(procs_paths: str | list[str] | None) -> None:
+    """Called by the worker first thing: put this process under the cap (and the read limit)."""
+    for procs_path in [procs_paths] if isinstance(procs_paths, str) else procs_paths or []:
         with open(procs_path, "w") as f:
             f.write(str(os.getpid()))
 

@@ -189,6 +189,8 @@ class RunConfig:
     consumer_close_after_bytes: int = 0
     # Each run's memory cap (0: none); over it the run is killed and recorded as oom.
     memory_limit_bytes: int = 0
+    # The measured process's reads from the workload's device limited to this (0: none): a slow disk.
+    disk_read_bps: int = 0
     # Cold runs also drop the whole page cache (root only; recorded either way).
     drop_caches: bool = False
     # CPU placement (--pin); None: wherever the scheduler puts them.

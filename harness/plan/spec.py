@@ -47,6 +47,7 @@ RUN_SCALAR_KEYS = (
     "warmup",
     "timeout",
     "memory_limit",
+    "disk_read_rate",
     "pin",
     "budget",
     "path",

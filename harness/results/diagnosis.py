@@ -21,7 +21,8 @@ bounds (what set the pace of a healthy run; no alarm)
   ``consumer``         the consumer's rate, or the strategy waited for it (its main thread blocked:
                        neither on a CPU nor waiting for one, from /proc/self/schedstat)
   ``disk``             a cold cache and a run not CPU-bound (on this VM reading the virtual disk is
-                       itself CPU in the guest's kernel: a cold run can read ``cpu``)
+                       itself CPU in the guest's kernel: a cold run can read ``cpu``, unless
+                       ``--disk-read-rate`` makes the disk slow, as the corpus's cold-disk cells do)
   ``cpu-transform``    on CPU (or runnable, waiting for a CPU another process had) >= 80% of the run,
                        with a transform
   ``cpu``              the same without one
@@ -101,7 +102,8 @@ def _ms(seconds: float) -> str:
 
 
 def _gbps(bps: float) -> str:
-    return f"{bps / 1e9:.2f} GB/s"
+    # Below 0.1 GB/s in MB/s: a 32 MB/s disk or a 50 MB/s consumer is not "0.03 GB/s".
+    return f"{bps / 1e9:.2f} GB/s" if bps >= 1e8 else f"{bps / 1e6:.1f} MB/s"
 
 
 def _note(r: Record, name: str) -> float | None:
@@ -269,11 +271,12 @@ def _bound(r: Record, wall_s: float, cpu_share: float | None) -> Finding:
             if blocked
             else ""
         )
+        limit = f", its reads limited to {_gbps(r.disk_read_bps)}" if r.disk_read_bps else ""
         return Finding(
             "disk",
-            f"The disk set the pace (cold cache): {_gbps(rate)}, {on_cpu}, "
+            f"The disk set the pace (cold cache{limit}): {_gbps(rate)}, {on_cpu}, "
             f"{r.io.get('read_bytes', 0) >> 20} MiB read from the device{waited}.",
-            evidence,
+            {**evidence, "read_bytes": r.io.get("read_bytes", 0), "disk_read_bps": r.disk_read_bps},
         )
     # Wanting a CPU counts as being CPU-bound: time runnable while another process had the core is the
     # CPU (this machine's) setting the pace, not the consumer.

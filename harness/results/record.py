@@ -58,6 +58,9 @@ Schema history (bump ``SCHEMA_VERSION`` on any change of meaning):
       wall time it was blocked (a read, a write into a full sink); the doctor says so. HTTP records'
       largest_chunk_bytes is the Python server's largest single write (0 before;
       the JS servers only stream in chunks and leave it 0).
+ 14 - disk_read_bps, disk_read_method: ``--disk-read-rate``, the measured process's reads from the
+      workload's device limited by a block-I/O cgroup (0 and "none": no limit). The file sink's
+      sink_detail.dest_dirty_bytes: the destination's dirty bytes as the run starts (cachestat; 0).
 """
 
 from __future__ import annotations
@@ -73,7 +76,7 @@ from typing import Any
 
 from streambench.harness.measure.report import SectionFigures
 
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 OUTCOMES = ("ok", "error", "oom", "timeout", "crashed")
 
 
@@ -117,6 +120,9 @@ class Record(SectionFigures):
     peak_rss_method: str = ""
     memory_limit_bytes: int = 0
     memory_limit_method: str = "none"
+    # --disk-read-rate: the measured process's reads from the workload's device limited (0: not)
+    disk_read_bps: int = 0
+    disk_read_method: str = "none"
     rss_sample_interval_s: float = 0.01
     rss_timeline: list[list[float]] = field(default_factory=list)  # [t_s since start, anon, file]
     # bytes

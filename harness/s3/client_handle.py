@@ -13,6 +13,7 @@ from typing import Any
 
 from streambench.harness.common.lifeline import PARENT_PID_ENV
 from streambench.harness.common.paths import PACKAGE_ROOT
+from streambench.harness.measure.disk_throttle import DiskThrottle
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.measure.watch import watch
 from streambench.harness.s3.client_child import ACCESS_KEY_ENV, METHODS, SECRET_KEY_ENV, client_env
@@ -30,6 +31,7 @@ def run_client(
     concurrency: int = CONCURRENCY,
     timeout_s: float = 600.0,
     cap: MemoryCap | None = None,
+    throttle: DiskThrottle | None = None,
 ) -> dict[str, Any]:
     """Run ``python -m harness.s3.client_child`` once; its JSON report plus how the process ended.
 
@@ -73,6 +75,8 @@ def run_client(
             if cap is not None and cap.procs_path is not None:
                 with contextlib.suppress(OSError):  # it died at once: reported below
                     cap.procs_path.write_text(str(proc.pid))
+            if throttle is not None:
+                throttle.join(proc.pid)  # before its big imports, long before it reads the file
             # The same watcher as a worker's: deadline, watchdog cap, reaping.
             seen = watch(proc.pid, timeout_s, WATCH_INTERVAL_S, cap, kill_group=False)
             proc.returncode = seen.returncode

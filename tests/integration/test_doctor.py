@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from streambench.harness.cli import main
-from streambench.harness.results.diagnosis import FAULTS
+from streambench.harness.results.diagnosis import BOUNDS, FAULTS
 from tests.helpers import records_of
 
 pytestmark = [
@@ -57,6 +57,13 @@ def test_every_planted_fault_is_named_in_both_runtimes_and_no_control_raises_an_
         kinds = [f["kind"] for f in read["findings"]]
         if planted == "healthy":
             assert not read["fault"], (r["strategy"], r["runtime"], read["sentence"])
+        elif planted in BOUNDS:  # a bound planted (a cold, slow disk): named, and no alarm
+            assert not read["fault"] and read["bound"] == planted, (
+                r["strategy"],
+                r["runtime"],
+                read["sentence"],
+            )
+            assert r["disk_read_method"] != "none" and r["io"]["read_bytes"] >= r["bytes_moved"] // 2
         else:
             assert planted in FAULTS
             assert read["fault"] and kinds[0] == planted, (r["strategy"], r["runtime"], read["sentence"])
@@ -64,7 +71,7 @@ def test_every_planted_fault_is_named_in_both_runtimes_and_no_control_raises_an_
     runtimes = {r["runtime"] for r in records}
     assert runtimes == {"python", "node"}
     planted_per_runtime = {(rt, p) for rt, p, _ in confusion}
-    for fault in ("no-backpressure", "memory-O(n)", "loop-blocked", "small-chunks"):
+    for fault in ("no-backpressure", "memory-O(n)", "loop-blocked", "small-chunks", "disk"):
         assert ("node", fault) in planted_per_runtime and ("python", fault) in planted_per_runtime
     print("\n".join(f"{rt:7} {p:16} -> {b}" for (rt, p, b), n in sorted(confusion.items())))
 

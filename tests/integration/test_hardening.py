@@ -342,6 +342,7 @@ BAD_RUNS = [
     (["--seed", "-1"], "seed"),
     (["--consumer-rate", "0", "--sink", "tcp"], "bad rate"),
     (["--memory-limit", "1MiB"], "too small for a worker to start"),
+    (["--disk-read-rate", "5XB"], "bad rate"),
     (["--strategy", "mmap:window=abc"], "bad window='abc'"),
     (["--strategy", "async:loop=tokio"], "bad loop='tokio'"),
     (["--strategy", "nope"], "unknown strategy"),
@@ -370,6 +371,22 @@ def test_bad_run_values_are_one_line(
     assert message in err and "Traceback" not in err, err
     assert err.strip().splitlines()[-1].startswith("streambench: error:")
     assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_a_disk_read_rate_no_cgroup_can_apply_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not root, no blkio or io controller: the limit asked for cannot be applied, so nothing runs
+    (cold figures without it would be a lie)."""
+    from streambench.harness.measure import disk_throttle
+
+    monkeypatch.setattr(disk_throttle, "_groups", lambda *_: [])
+    argv = ["run", "--no-plugins", "--strategy", "pipe", "--workload", "video:1MiB", "--sink", "null",
+            "--cache", "cold", "--disk-read-rate", "32MB/s", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--disk-read-rate needs a block-I/O cgroup" in err, err
+    assert not (tmp_path / "out").exists()
 
 
 def test_repeated_axis_flags_join(capsys: pytest.CaptureFixture[str]) -> None:

@@ -81,6 +81,8 @@ class BrowserExecutor:
             return Measurement.not_run(f"browser run: chromium would not start: {type(exc).__name__}: {exc}")
         try:
             server = self.runtime.start_server(cell, config, ctx.config, cap.procs_path if cap else None)
+            if (throttle := ctx.disk_throttle()) is not None and server.pid is not None:
+                throttle.join(server.pid)  # listening, before the first request
         except Exception as exc:
             return Measurement.not_run(
                 f"browser run: the server would not start: {type(exc).__name__}: {exc}"

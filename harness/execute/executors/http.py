@@ -22,9 +22,8 @@ from streambench.harness.execute.measurement import MeasuredReport, Measurement,
 from streambench.harness.http.clients_child import ClientResult, ClientSpec
 from streambench.harness.http.clients_handle import expected_xxh3, run_clients
 from streambench.harness.http.server_config import ServerConfig
-from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.plan.applicability import EXPORT_MODES, UPLOAD_MODES
-from streambench.harness.plan.config import Cell, RunConfig
+from streambench.harness.plan.config import Cell
 from streambench.harness.plan.planning import PlannedRun
 from streambench.harness.runtimes import Runtime
 from streambench.harness.sinks.handles import Received
@@ -113,9 +112,8 @@ class HttpExecutor:
 
     def run(self, planned: PlannedRun, ctx: RunContext) -> Measurement:
         ctx.make_cache_state()
-        cap = ctx.memory_cap()
         try:
-            facts = run_http_cell(self.route, planned.cell, ctx.workload, ctx.config, cap, self.runtime)
+            facts = run_http_cell(self.route, planned.cell, ctx, self.runtime)
         except Exception as exc:  # the server would not start: say so, go on
             return Measurement.not_run(f"http run: {type(exc).__name__}: {exc}")
         server = facts.server
@@ -137,7 +135,7 @@ class HttpExecutor:
             runtime_version=self.runtime.reported_version(server or {}) or self.runtime.version(),
             returncode=None,
             stderr_tail=facts.server_error,
-            over_cap=cap is not None and cap.oom_killed(),
+            over_cap=ctx.cap is not None and ctx.cap.oom_killed(),
             over_cap_detail=f"; {len(facts.problems)} viewers failed",
             problems=tuple(facts.problems),
             subjects=planned.cell.clients,
@@ -181,9 +179,9 @@ class Body:
         return self.xxh3_64 if whole else expected_xxh3(self.path, start, length)
 
 
-def run_http_cell(
-    route: Route, cell: Cell, workload: Workload, config: RunConfig, cap: MemoryCap | None, runtime: Runtime
-) -> HttpFacts:
+def run_http_cell(route: Route, cell: Cell, ctx: RunContext, runtime: Runtime) -> HttpFacts:
+    """The cell's server started under the run's cap (and read limit), its viewers run, what they saw."""
+    workload, config, cap, throttle = ctx.workload, ctx.config, ctx.memory_cap(), ctx.disk_throttle()
     name, _ = split_spec(cell.strategy)
     body = Body.of(runtime.body_file(cell, workload, config), workload)
     size_bytes = body.size_bytes if body.path is not None else workload.manifest.size_bytes
@@ -205,6 +203,8 @@ def run_http_cell(
         warm_csv=route.warm_csv,
     )
     server = runtime.start_server(cell, server_config, config, cap.procs_path if cap is not None else None)
+    if throttle is not None and server.pid is not None:
+        throttle.join(server.pid)  # listening, before the first request
     report: dict[str, Any] | None
     server_error = ""
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.measurement import MeasuredReport, Measurement, Verdict
 from streambench.harness.execute.recording import classify
+from streambench.harness.measure.disk_throttle import DiskThrottle
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.plan.applicability import S3_METHODS
 from streambench.harness.plan.planning import PlannedRun
@@ -41,7 +42,9 @@ class S3Executor:
         cap = ctx.memory_cap()
         method = S3_METHODS[split_spec(planned.cell.strategy)[0]]
         try:
-            measurement, _ = s3_upload(Upload(method), ctx.workload, ctx.config.timeout_s, cap)
+            measurement, _ = s3_upload(
+                Upload(method), ctx.workload, ctx.config.timeout_s, cap, throttle=ctx.disk_throttle()
+            )
         except Exception as exc:  # rclone missing or would not start: say so, go on
             return Measurement.not_run(f"s3 run: {type(exc).__name__}: {exc}")
         return measurement
@@ -77,6 +80,7 @@ def s3_upload(
     timeout_s: float,
     memory_cap: MemoryCap | None,
     state_parent: Path | None = None,
+    throttle: DiskThrottle | None = None,
 ) -> tuple[Measurement, dict[str, Any]]:
     """Upload ``workload`` to a fresh local S3 server: the measurement, and the client's own report.
 
@@ -93,7 +97,8 @@ def s3_upload(
     with S3Server(parent) as server:
         server_reset, server_base = server.reset_peak_rss(), server.memory()
         client = run_client(server, workload.path, upload.method, key=key, part_bytes=upload.part_bytes,
-                            concurrency=upload.concurrency, timeout_s=timeout_s, cap=memory_cap)  # fmt: skip
+                            concurrency=upload.concurrency, timeout_s=timeout_s, cap=memory_cap,
+                            throttle=throttle)  # fmt: skip
         server_mem = server.memory()
         server_alive = server.proc is not None and server.proc.poll() is None
         verified, detail = verify_object(server.object_path(BUCKET, key), manifest)

@@ -107,7 +107,7 @@ class SinkExecutor:
 
     def _job(self, planned: PlannedRun, ctx: RunContext, sink_fd: int, result_fd: int) -> dict[str, Any]:
         """What the worker is told (its runtime's command may add to it)."""
-        cell, cap = planned.cell, ctx.cap
+        cell = planned.cell
         return {
             "strategy": cell.strategy,
             "source_path": str(ctx.workload.path),
@@ -119,7 +119,7 @@ class SinkExecutor:
             "high_water_mark_bytes": cell.high_water_mark_bytes,
             "transform": cell.transform,
             "plugins": ctx.config.plugins,
-            "cgroup_procs": str(cap.procs_path) if cap and cap.procs_path else None,
+            "cgroup_procs": ctx.cgroup_procs(),
         }
 
     def _watched(
