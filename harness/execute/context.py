@@ -112,11 +112,6 @@ class RunContext:
             )
         return self.throttle
 
-    def cgroup_procs(self) -> list[str]:
-        """The groups the measured process joins itself: the memory cap's, the read limit's."""
-        cap, throttle = self.memory_cap(), self.disk_throttle()
-        return [str(g.procs_path) for g in (cap, throttle) if g is not None and g.procs_path is not None]
-
     def close(self) -> None:
         if self.cap is not None:
             self.cap.close()

@@ -109,9 +109,9 @@ def remove_stale(base: Path) -> None:
                 stale.rmdir()
 
 
-def join_cgroup(procs_paths: str | list[str] | None) -> None:
-    """Called by the worker first thing: put this process under the cap (and the read limit)."""
-    for procs_path in [procs_paths] if isinstance(procs_paths, str) else procs_paths or []:
+def join_cgroup(procs_path: str | None) -> None:
+    """Called by the worker first thing: put this process under the cap (or the read limit)."""
+    if procs_path:
         with open(procs_path, "w") as f:
             f.write(str(os.getpid()))
 

@@ -118,7 +118,7 @@ async function main() {
 
   // Setup is done: under the cap (as the Python worker joins after its imports), and from
   // here on the peak is the run's.
-  for (const procs of [job.cgroup_procs ?? []].flat()) fs.writeFileSync(procs, String(process.pid));
+  for (const procs of [job.cgroup_procs, job.disk_read_procs]) if (procs) fs.writeFileSync(procs, String(process.pid));
   globalThis.gc?.();
   const peakReset = resetPeakRss();
   const baseline = readStatus();

@@ -106,8 +106,9 @@ def run_job(job: dict[str, Any]) -> MeasuredReportDict:
 def main() -> None:
     die_with_parent()
     job = json.loads(sys.argv[1])
-    # Under the memory cap before the strategy is even imported.
+    # Under the memory cap (and the read limit) before the strategy is even imported.
     join_cgroup(job.get("cgroup_procs"))
+    join_cgroup(job.get("disk_read_procs"))
     result_fd = int(job["result_fd"])
     try:
         report = run_job(job)

@@ -18,6 +18,7 @@ from streambench.harness.common.lifeline import PARENT_PID_ENV, kill_group
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.expected import Expected
 from streambench.harness.execute.measurement import MeasuredReport, Measurement
+from streambench.harness.measure.disk_throttle import DiskThrottle
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.measure.watch import Watch, watch
 from streambench.harness.plan.config import Placement
@@ -119,7 +120,10 @@ class SinkExecutor:
             "high_water_mark_bytes": cell.high_water_mark_bytes,
             "transform": cell.transform,
             "plugins": ctx.config.plugins,
-            "cgroup_procs": ctx.cgroup_procs(),
+            "cgroup_procs": _procs(ctx.memory_cap()),
+            # A key of its own (a runtime of one's own reads cgroup_procs as one path); the harness also
+            # puts the worker in at start, for a runtime that does not know this key.
+            "disk_read_procs": _procs(ctx.disk_throttle()),
         }
 
     def _watched(
@@ -148,6 +152,8 @@ class SinkExecutor:
                 process_group=0,
             )
             ctx.measured_pid = worker.pid
+            if ctx.throttle is not None:
+                ctx.throttle.join(worker.pid)
             ctx.placement = place(config.pin, worker.pid, sink.far_end_pid)
             os.close(result_w)
             result_w = -1
@@ -172,3 +178,8 @@ class SinkExecutor:
             if result_w >= 0:
                 os.close(result_w)
         return seen, seen.returncode, leftovers, received
+
+
+def _procs(group: MemoryCap | DiskThrottle | None) -> str | None:
+    """The ``cgroup.procs`` a worker writes its pid to, to be under ``group``."""
+    return str(group.procs_path) if group is not None and group.procs_path is not None else None
