@@ -336,7 +336,10 @@ def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple
     """The cells whose measured records feed a claim that is still inconclusive, and those claims.
 
     A scenario that stops deciding early (``min_repeat``) gives only these cells another round; a
-    claim no record matches yet holds no cell back (more rounds of other cells cannot decide it)."""
+    claim no record matches yet holds no cell back (more rounds of other cells cannot decide it). Only
+    runs that ended ok feed one: an undecided claim is never an outcome claim (those are decided by the
+    first record), and every figure a claim reads comes from an ok run, so a cell killed at the cap as
+    expected (readfile-vs-stream's readFile above the cap) is not run again for a throughput claim."""
     measured = [r for r in records if not r.warmup and not r.profiler]
     cells: set[str] = set()
     open_claims: list[str] = []
@@ -346,7 +349,8 @@ def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple
         feeding = {
             r.cell_id
             for r in measured
-            if _matches(r, claim.subject) or (claim.baseline is not None and _matches(r, claim.baseline))
+            if r.outcome == "ok"
+            and (_matches(r, claim.subject) or (claim.baseline is not None and _matches(r, claim.baseline)))
         }
         if feeding:
             cells |= feeding

@@ -87,6 +87,19 @@ def test_ratio_holds_fails_and_is_inconclusive_when_noisy() -> None:
     assert verdict(claim, three) == "inconclusive"
 
 
+def test_only_cells_whose_runs_can_feed_an_undecided_claim_get_more_rounds() -> None:
+    """A throughput claim left open asks again of its ok cells, not of a cell killed at the cap."""
+    base = {"strategy": "whole-file"}
+    claim = Claim("pipe >= 1.0x", "throughput_bps", {"strategy": "pipe"}, ">= 1.0x", base)
+    timed = _timed("pipe", [1.0, 1.01, 0.99]) + _timed("whole-file", [1.0, 1.02, 0.98])
+    killed = [rec("whole-file", 512, i, outcome="oom") for i in range(3)]
+    big = [rec("pipe", 512, i) for i in range(3)]
+    records = [{**r, "cell_id": f"{r['strategy']}-{r['size_bytes'] >> 20}"} for r in timed + killed + big]
+    cells, open_claims = claims.undecided_cells([claim], as_records(records))
+    assert open_claims == ["pipe >= 1.0x"]
+    assert cells == {"pipe-64", "whole-file-64", "pipe-512"}
+
+
 def test_field_and_constant_bounds() -> None:
     records = [rec("pd", 64, r, max_buffered_bytes=b, high_water_mark_bytes=MiB) for r, b in
                enumerate([MiB, int(1.5 * MiB), int(1.9 * MiB)])]  # fmt: skip
