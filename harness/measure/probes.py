@@ -96,13 +96,18 @@ _SYS_CACHESTAT = 451  # x86_64 and aarch64, Linux >= 6.5
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _resident_cachestat(fd: int) -> int | None:
+def _cachestat(fd: int) -> _Cachestat | None:
+    """The whole file's page-cache state; None where the kernel has no cachestat (before 6.5)."""
     rng = _CachestatRange(0, 0)  # len 0: to the end of the file
     stat = _Cachestat()
-    rc = _libc.syscall(_SYS_CACHESTAT, fd, ctypes.byref(rng), ctypes.byref(stat), 0)
-    if rc != 0:
+    if _libc.syscall(_SYS_CACHESTAT, fd, ctypes.byref(rng), ctypes.byref(stat), 0) != 0:
         return None
-    return int(stat.nr_cache) * PAGE_BYTES
+    return stat
+
+
+def _resident_cachestat(fd: int) -> int | None:
+    stat = _cachestat(fd)
+    return None if stat is None else int(stat.nr_cache) * PAGE_BYTES
 
 
 def dirty_bytes(path: Path) -> int | None:
@@ -110,13 +115,10 @@ def dirty_bytes(path: Path) -> int | None:
     kernel cannot say (before Linux 6.5)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        rng = _CachestatRange(0, 0)
-        stat = _Cachestat()
-        if _libc.syscall(_SYS_CACHESTAT, fd, ctypes.byref(rng), ctypes.byref(stat), 0) != 0:
-            return None
-        return (int(stat.nr_dirty) + int(stat.nr_writeback)) * PAGE_BYTES
+        stat = _cachestat(fd)
     finally:
         os.close(fd)
+    return None if stat is None else (int(stat.nr_dirty) + int(stat.nr_writeback)) * PAGE_BYTES
 
 
 def _resident_mincore(fd: int, size_bytes: int) -> int:

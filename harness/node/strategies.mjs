@@ -24,8 +24,6 @@ function defaultHighWaterMarks() {
   };
 }
 
-// A measured section's figures under the contract's keys (harness/measure/report.py), from the process's
-// own resourceUsage() and /proc/self/status before and after: the worker's and the server's alike.
 // The process's resource use now, and its main thread's scheduling (/proc/self/schedstat: ns on a CPU,
 // ns runnable but waiting for one; null where the kernel keeps none).
 export function usageNow() {
@@ -39,6 +37,8 @@ export function usageNow() {
   return { ...process.resourceUsage(), sched };
 }
 
+// A measured section's figures under the contract's keys (harness/measure/report.py), from the process's
+// own usageNow() and /proc/self/status before and after: the worker's and the server's alike.
 export function sectionFigures({ startedAt, endedAt, ru0, ru1, baseline, final, peakReset }) {
   const sched = ru0.sched && ru1.sched;
   return {

@@ -34,7 +34,7 @@ from streambench.harness.common.lifeline import PARENT_PID_ENV
 from streambench.harness.common.scratch import sweep_dead_suffixed
 from streambench.harness.measure.probes import dirty_bytes
 from streambench.harness.plan.config import Cell
-from streambench.workloads.cache import file_checksum
+from streambench.workloads.cache import file_checksum, flush
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
@@ -208,13 +208,9 @@ class FileSink:
 
 
 def _flush(path: Path, errors: list[BaseException]) -> None:
-    """fdatasync ``path``; an error is kept for the caller's thread to raise."""
+    """The cache's ``flush`` (fdatasync) in a thread; an error is kept for the caller's thread to raise."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        flush(path)
     except BaseException as exc:
         errors.append(exc)
 
