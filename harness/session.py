@@ -272,7 +272,8 @@ def start(
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
     budget_s = config.matrix.budget_s if config.matrix.adaptive else None
-    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir), budget_s)
+    min_repeat = ((extra_meta or {}).get("scenario") or {}).get("min_repeat")
+    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir), budget_s, min_repeat)
     events.plan(plan)
     if options.dry_run:
         return SessionResult(Exit.OK)

@@ -196,10 +196,17 @@ class Browser:
 
     def close_page(self, page: Page) -> None:
         """Close a tab and, when it had one, dispose of its context (its cache and connections go too)."""
-        self.pages.pop(page.session, None)
-        self.call("Target.closeTarget", targetId=page.target)
-        if page.context:
-            self.call("Target.disposeBrowserContext", browserContextId=page.context)
+        self.close_pages([page])
+
+    def close_pages(self, pages: list[Page]) -> None:
+        """Close tabs in one batch: a tab with a context of its own goes with its context (disposing of
+        one closes its tabs), any other is closed alone."""
+        for page in pages:
+            self.pages.pop(page.session, None)
+        self.calls(
+            [("Target.disposeBrowserContext", "", {"browserContextId": p.context}) if p.context
+             else ("Target.closeTarget", "", {"targetId": p.target}) for p in pages]
+        )  # fmt: skip
 
     def alive(self) -> bool:
         return not self._closed and self.process.poll() is None
@@ -262,9 +269,11 @@ class Page:
         self.wait_for_event("Page.loadEventFired")
 
     def screenshot(self, path: Path, full_page: bool = True) -> None:
-        """PNG, or JPEG when ``path`` ends in .jpg (quality 85)."""
+        """PNG, or JPEG when ``path`` ends in .jpg (quality 85). Encoded for speed: a browser run takes
+        its pictures while its pages play."""
         jpeg = path.suffix.lower() in (".jpg", ".jpeg")
         params: dict[str, Any] = {"format": "jpeg", "quality": 85} if jpeg else {"format": "png"}
+        params["optimizeForSpeed"] = True
         if full_page:
             size = self.call("Page.getLayoutMetrics")["cssContentSize"]
             params["captureBeyondViewport"] = True

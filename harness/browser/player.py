@@ -37,8 +37,12 @@ class PlayerSettings:
     """What every page does: the same for all pages of a run, recorded with it."""
 
     seek_fraction: float = 0.6
-    watch_s: float = 3.0
-    timeout_s: float = 20.0
+    # A watch of 1 s after the seek shows whether playback goes on there (its stalls); each second
+    # more is a second of every run (3 s made browser-video's 51 cells ~100 s longer a round).
+    watch_s: float = 1.0
+    # Ten times the scenario's 1 s bounds: a page with no first frame by then counts as never (the
+    # seed's server at 10 Mbit/s with moov at the end needs the whole file first).
+    timeout_s: float = 10.0
     settle_s: float = 0.3
     link_rate_bps: int = 0  # bytes/s per page; 0: not throttled
 
@@ -83,60 +87,65 @@ def _player_source() -> str:
     return PLAYER_JS.read_text(encoding="utf-8").strip().removesuffix(";")
 
 
-def _throttle(page: Page, link_rate_bps: int) -> None:
-    if link_rate_bps:
-        page.call("Network.emulateNetworkConditions", offline=False, latency=0,
-                  downloadThroughput=link_rate_bps, uploadThroughput=-1)  # fmt: skip
+def open_pages(browser: Browser, n_pages: int) -> list[Page]:
+    """``n_pages`` tabs for one run, each a viewer of its own: its own browser context (its own cache
+    and connection pool, so no page waits for another's connections and none inherits a run's)."""
+    return browser.new_pages(n_pages, *VIEWPORT)
 
 
 def play(
     browser: Browser,
+    pages: list[Page],
     url_for: Callable[[int], str],
-    n_pages: int,
     settings: PlayerSettings,
     *,
     at_first_frame: Callable[[int], dict[str, Any]] = lambda page: {},
     screenshot_dir: Path | None = None,
 ) -> PlayResult:
-    """Open ``n_pages`` tabs, start them together, wait for every page's report (or the deadline).
+    """Start the pages (from :func:`open_pages`) together, wait for every page's report (or the
+    deadline); the pages are closed, and their contexts disposed of, when it returns.
 
     The browser may have played earlier runs: each page here is in a browser context made for it
     and disposed of after it (its cache, cookies and connections go with it), so every run starts
     cold; the pages count the responses a cache served them (``cached_responses``) to show it."""
-    browser.pending.clear()  # an earlier run's last events are not this run's
-    pages: list[Page] = []
     try:
-        return _play(browser, pages, url_for, n_pages, settings, at_first_frame, screenshot_dir)
+        return _play(browser, pages, url_for, settings, at_first_frame, screenshot_dir)
     finally:
-        for page in pages:
-            browser.close_page(page)
+        browser.close_pages(pages)
 
 
 def _play(
     browser: Browser,
     pages: list[Page],
     url_for: Callable[[int], str],
-    n_pages: int,
     settings: PlayerSettings,
     at_first_frame: Callable[[int], dict[str, Any]],
     screenshot_dir: Path | None,
 ) -> PlayResult:
+    browser.pending.clear()  # an earlier run's last events (and the pages' making) are not this run's
     version = str(browser.call("Browser.getVersion").get("product", "?"))
-    # Each page is a viewer of its own: its own context, so no page waits for another's connections.
-    pages.extend(browser.new_pages(n_pages, *VIEWPORT))
+    n_pages = len(pages)
     runs = [PageRun(i) for i in range(n_pages)]
     by_session = {page.session: i for i, page in enumerate(pages)}
     source = _player_source()
+    setup: list[tuple[str, str, dict[str, Any]]] = []
     for page in pages:
-        _throttle(page, settings.link_rate_bps)
-        page.call("Runtime.addBinding", name="sbReport")
+        if settings.link_rate_bps:
+            setup.append(("Network.emulateNetworkConditions", page.session,
+                          {"offline": False, "latency": 0, "downloadThroughput": settings.link_rate_bps,
+                           "uploadThroughput": -1}))  # fmt: skip
+        setup.append(("Runtime.addBinding", page.session, {"name": "sbReport"}))
+    browser.calls(setup)
     started_at = time.monotonic()
-    for i, page in enumerate(pages):
-        # Not awaited: every page starts now and reports through the binding.
-        args = json.dumps(settings.script_args(url_for(i)))
-        started = page.call("Runtime.evaluate", expression=f"({source}\n)({args})", awaitPromise=False)
-        if "exceptionDetails" in started:
-            raise RuntimeError(f"the player script failed: {started['exceptionDetails'].get('text')}")
+    # Not awaited, and sent together: every page starts now and reports through the binding.
+    calls = [f"({source}\n)({json.dumps(settings.script_args(url_for(i)))})" for i in range(n_pages)]
+    started = browser.calls(
+        [("Runtime.evaluate", page.session, {"expression": call, "awaitPromise": False})
+         for page, call in zip(pages, calls, strict=True)]
+    )  # fmt: skip
+    for reply in started:
+        if "exceptionDetails" in reply:
+            raise RuntimeError(f"the player script failed: {reply['exceptionDetails'].get('text')}")
     # Each page: metadata, first frame, seek, resume and watch, each bounded by the timeout.
     deadline = started_at + 4 * settings.timeout_s + settings.watch_s + settings.settle_s + 10
     screenshots: list[Path] = []

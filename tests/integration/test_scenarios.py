@@ -31,7 +31,7 @@ def test_there_are_the_seed_scenarios() -> None:
 
 # Scenarios whose runs take seconds each whatever the size (a browser plays, seeks and watches):
 # one round of part of the matrix checks that every claim is judged and the page renders (the
-# whole of browser-video is 51 cells, ~5 min a round here).
+# whole of browser-video is 51 cells, ~2.7 min a round here).
 PART = {
     "browser-video": ["--repeat", "1", "--only", "strategy=node-pipe,node-pipeline", "--only", "clients=1"]
 }

@@ -23,12 +23,13 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from streambench.harness.browser.cdp import Browser, find_chromium
-from streambench.harness.browser.player import PageRun, PlayerSettings, PlayResult, play
+from streambench.harness.browser.cdp import Browser, Page, find_chromium
+from streambench.harness.browser.player import PageRun, PlayerSettings, PlayResult, open_pages, play
 from streambench.harness.common.scratch import owned_tempdir
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.executors import keep
@@ -79,14 +80,10 @@ class BrowserExecutor:
             browser, runs_before = _kept_browser(binary)
         except (OSError, RuntimeError, TimeoutError) as exc:
             return Measurement.not_run(f"browser run: chromium would not start: {type(exc).__name__}: {exc}")
-        try:
-            server = self.runtime.start_server(cell, config, ctx.config, cap.procs_path if cap else None)
-            if (throttle := ctx.disk_throttle()) is not None and server.pid is not None:
-                throttle.join(server.pid)  # listening, before the first request
-        except Exception as exc:
-            return Measurement.not_run(
-                f"browser run: the server would not start: {type(exc).__name__}: {exc}"
-            )
+        started = self._start(binary, browser, planned, ctx, config)
+        if isinstance(started, Measurement):
+            return started
+        server, pages = started
         missing: dict[str, Any] = {}
         try:
             if self.missing_first:
@@ -106,9 +103,9 @@ class BrowserExecutor:
                 return f"http://127.0.0.1:{server.port}{target}{own}"
 
             try:
-                played = play(browser, page_url, cell.clients, settings,
+                played = play(browser, pages, page_url, settings,
                               at_first_frame=at_first_frame, screenshot_dir=shots)  # fmt: skip
-            except (OSError, RuntimeError, TimeoutError, ValueError, KeyError) as exc:  # the browser failed
+            except _CHROMIUM_FAILED as exc:  # the browser failed
                 _close_kept(binary)  # not kept: the next run starts a new one
                 return Measurement.not_run(f"browser run: chromium failed: {type(exc).__name__}: {exc}")
             played.browser_runs_before = runs_before
@@ -122,6 +119,51 @@ class BrowserExecutor:
             server.close()
         seen = _Seen(played, report, missing, stderr, server.returncode)
         return _measurement(self.runtime, ctx, settings, seen, cap is not None and cap.oom_killed())
+
+    def _start(
+        self, binary: str, browser: Browser, planned: PlannedRun, ctx: RunContext, config: ServerConfig
+    ) -> tuple[ServerHandle, list[Page]] | Measurement:
+        """The server, listening, and the run's pages; or why the run cannot happen (nothing left).
+
+        The pages are made while the server starts (Chromium on one core, the server's interpreter on
+        the other); nothing is measured yet, and only that thread uses the browser meanwhile."""
+        cap = ctx.memory_cap()
+        with ThreadPoolExecutor(1, thread_name_prefix="streambench-pages") as pool:
+            opening = pool.submit(open_pages, browser, planned.cell.clients)
+            server: ServerHandle | None = None
+            try:
+                server = self.runtime.start_server(
+                    planned.cell, config, ctx.config, cap.procs_path if cap else None
+                )
+                if (throttle := ctx.disk_throttle()) is not None and server.pid is not None:
+                    throttle.join(server.pid)  # listening, before the first request
+            except Exception as exc:
+                if server is not None:
+                    server.kill()
+                    server.close()
+                _discard(binary, browser, opening)
+                return Measurement.not_run(
+                    f"browser run: the server would not start: {type(exc).__name__}: {exc}"
+                )
+            try:
+                return server, opening.result()
+            except _CHROMIUM_FAILED as exc:
+                server.kill()
+                server.close()
+                _close_kept(binary)  # not kept: the next run starts a new one
+                return Measurement.not_run(f"browser run: chromium failed: {type(exc).__name__}: {exc}")
+
+
+# What a failing Chromium raises through the DevTools pipe.
+_CHROMIUM_FAILED = (OSError, RuntimeError, TimeoutError, ValueError, KeyError)
+
+
+def _discard(binary: str, browser: Browser, opening: Future[list[Page]]) -> None:
+    """The pages made for a run that cannot happen, closed (or the browser, when that fails too)."""
+    try:
+        browser.close_pages(opening.result())
+    except _CHROMIUM_FAILED:
+        _close_kept(binary)
 
 
 def _kept_browser(binary: str) -> tuple[Browser, int]:
