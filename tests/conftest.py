@@ -37,6 +37,13 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("STREAMBENCH_RUNTIMES_DIR", str(ROOT / ".cache" / "runtimes"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first (a stable sort: each module keeps its order, and its fixtures): under
+    pytest-xdist the last tests to start are then short ones, and no 40 s test runs alone at the
+    end while the other worker has nothing left to take."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _SESSION_CACHE is not None:
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
