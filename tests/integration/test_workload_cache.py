@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from streambench.harness.common.errors import UsageError
-from streambench.workloads import cache
+from streambench.workloads import cache, video
 from streambench.workloads.cache import WorkloadSpec
 from streambench.workloads.registry import GENERATORS
 
@@ -22,6 +23,17 @@ def test_video_is_deterministic_and_seeded() -> None:
     assert a == _bytes_of("video", 3 << 20, seed=1)
     assert a != _bytes_of("video", 3 << 20, seed=2)
     assert len(a) == 3 << 20
+
+
+def test_videos_bytes_do_not_depend_on_its_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block size is a speed setting (1 MiB since 8 MiB blocks met NumPy's huge pages), not a
+    version: the same seed gives the same file, its last word cut where the file ends."""
+    size_bytes = (3 << 20) + 12345
+    now = _bytes_of("video", size_bytes, seed=7)
+    monkeypatch.setattr(video, "BLOCK_BYTES", 8 << 20)
+    assert _bytes_of("video", size_bytes, seed=7) == now
+    # Pinned: version 2's bytes as its 8 MiB blocks made them (the cache keys files by the version).
+    assert xxhash.xxh3_64_hexdigest(now) == "7d09286c2f213c20"
 
 
 @pytest.mark.parametrize("size_bytes", [1, 31, 48, 49, 1000, (8 << 20) + 5])
