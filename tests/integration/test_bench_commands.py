@@ -20,6 +20,7 @@ PLANTS = (
 )
 
 
+@pytest.mark.slow  # real pairs of runs for every plant
 def test_real_pairs_print_every_plant_and_the_counters_catch_twice_the_writes(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

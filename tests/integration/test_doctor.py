@@ -25,6 +25,7 @@ pytestmark = [
         reason="node is not installed (.ci/run installs Debian's nodejs)",
     ),
     pytest.mark.alone,  # the doctor reads pace: a loop's stalls, a consumer's lag
+    pytest.mark.slow,  # the planted-fault corpus: 17 cells in two runtimes
 ]
 
 

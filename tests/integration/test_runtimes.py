@@ -20,6 +20,9 @@ from streambench.harness.cli import main
 from streambench.harness.runtimes import installed
 from tests.helpers import records_of
 
+# Real matrices on four runtimes, three of them installed from npm by the fixture below.
+pytestmark = pytest.mark.slow
+
 MiB = 1 << 20
 KiB = 1 << 10
 SEEDS = ("node-readfile", "node-pipe", "node-pause-drain", "node-pipeline", "node-async-iter")
