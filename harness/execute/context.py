@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streambench.harness.execute.expected import Expected
 from streambench.harness.measure.disk_throttle import DiskThrottle
@@ -20,6 +21,12 @@ from streambench.harness.measure.probes import drop_all_caches, make_cold, make_
 from streambench.harness.plan.config import RunConfig
 from streambench.harness.plan.planning import PlannedRun
 from streambench.workloads.cache import Workload
+
+if TYPE_CHECKING:  # annotations only: the runtimes import this module's world, not the reverse
+    from streambench.harness.http.server_config import ServerConfig
+    from streambench.harness.http.server_handle import ServerHandle
+    from streambench.harness.plan.config import Cell
+    from streambench.harness.runtimes import Runtime
 
 # Residency that contradicts the asked cache state by more than this share
 # flags the record (cache_state_ok = False).
@@ -111,6 +118,15 @@ class RunContext:
                 self.config.disk_read_bps, self.workload.path, f"streambench-{os.getpid()}"
             )
         return self.throttle
+
+    def start_server(self, runtime: Runtime, cell: Cell, server: ServerConfig) -> ServerHandle:
+        """The cell's server, listening: under this run's cap from its start, and under its read limit
+        from the moment it listens (before the first request)."""
+        cap, throttle = self.memory_cap(), self.disk_throttle()
+        handle = runtime.start_server(cell, server, self.config, cap.procs_path if cap is not None else None)
+        if throttle is not None and handle.pid is not None:
+            throttle.join(handle.pid)
+        return handle
 
     def close(self) -> None:
         if self.cap is not None:

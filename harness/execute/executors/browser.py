@@ -127,20 +127,11 @@ class BrowserExecutor:
 
         The pages are made while the server starts (Chromium on one core, the server's interpreter on
         the other); nothing is measured yet, and only that thread uses the browser meanwhile."""
-        cap = ctx.memory_cap()
         with ThreadPoolExecutor(1, thread_name_prefix="streambench-pages") as pool:
             opening = pool.submit(open_pages, browser, planned.cell.clients)
-            server: ServerHandle | None = None
             try:
-                server = self.runtime.start_server(
-                    planned.cell, config, ctx.config, cap.procs_path if cap else None
-                )
-                if (throttle := ctx.disk_throttle()) is not None and server.pid is not None:
-                    throttle.join(server.pid)  # listening, before the first request
+                server = ctx.start_server(self.runtime, planned.cell, config)
             except Exception as exc:
-                if server is not None:
-                    server.kill()
-                    server.close()
                 _discard(binary, browser, opening)
                 return Measurement.not_run(
                     f"browser run: the server would not start: {type(exc).__name__}: {exc}"

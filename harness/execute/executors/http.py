@@ -181,7 +181,7 @@ class Body:
 
 def run_http_cell(route: Route, cell: Cell, ctx: RunContext, runtime: Runtime) -> HttpFacts:
     """The cell's server started under the run's cap (and read limit), its viewers run, what they saw."""
-    workload, config, cap, throttle = ctx.workload, ctx.config, ctx.memory_cap(), ctx.disk_throttle()
+    workload, config = ctx.workload, ctx.config
     name, _ = split_spec(cell.strategy)
     body = Body.of(runtime.body_file(cell, workload, config), workload)
     size_bytes = body.size_bytes if body.path is not None else workload.manifest.size_bytes
@@ -202,9 +202,7 @@ def run_http_cell(route: Route, cell: Cell, ctx: RunContext, runtime: Runtime) -
         csv_seed=workload.spec.seed,
         warm_csv=route.warm_csv,
     )
-    server = runtime.start_server(cell, server_config, config, cap.procs_path if cap is not None else None)
-    if throttle is not None and server.pid is not None:
-        throttle.join(server.pid)  # listening, before the first request
+    server = ctx.start_server(runtime, cell, server_config)
     report: dict[str, Any] | None
     server_error = ""
     try:
