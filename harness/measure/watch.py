@@ -4,7 +4,8 @@ One watcher for every measured process the parent starts itself: it samples
 ``RssAnon``/``RssFile`` every interval (a lower bound of the peak; the child's
 own ``VmHWM`` is exact), kills the child's whole process group past the
 deadline or over a watchdog cap, reads what the child reports on its result
-fd (if it has one) and reaps it with ``wait4`` (that child's CPU alone).
+fd (if it has one) and reaps it with ``wait4`` (that child's CPU alone), or has the forkserver
+that forked it reap it (:mod:`harness.common.forkserver`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +46,10 @@ def watch(
     result_fd: int = -1,
     *,
     kill_group: bool = True,
+    reap: Callable[[int], tuple[int, Any]] | None = None,
 ) -> Watch:
-    """Sample ``pid`` every ``interval_s`` until it exits (or must be killed), then reap it."""
+    """Sample ``pid`` every ``interval_s`` until it exits (or must be killed), then reap it: with
+    ``wait4`` (our child), or ``reap`` (the forkserver's child: its wait status and rusage)."""
     seen = Watch()
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -89,7 +93,10 @@ def watch(
                     else:
                         poller.unregister(result_fd)
                         result_open = False
-        _, seen.wait_status, seen.rusage = os.wait4(pid, 0)
+        if reap is None:
+            _, seen.wait_status, seen.rusage = os.wait4(pid, 0)
+        else:
+            seen.wait_status, seen.rusage = reap(pid)
         if result_open:
             os.set_blocking(result_fd, True)
             while chunk := os.read(result_fd, 1 << 16):

@@ -108,7 +108,8 @@ class Record(SectionFigures):
     # outcome
     outcome: str
     error: str | None = None
-    # CPU of the whole measured process from os.wait4 (the section's own: strategy_user_s, ...)
+    # CPU of the whole measured process from os.wait4 (the section's own: strategy_user_s, ...); a
+    # Python worker forked by the forkserver counts from its fork, without the interpreter's start-up
     user_s: float | None = None
     sys_s: float | None = None
     ttfb_s: float | None = None

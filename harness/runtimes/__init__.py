@@ -57,6 +57,9 @@ class WorkerCommand:
     through: bool = False
     # Set in its environment (Node's UV_USE_IO_URING, from a strategy option).
     env: Mapping[str, str] = field(default_factory=dict)
+    # A module of ours that argv runs as ``python -m MODULE ARGS...``: the forkserver may fork it,
+    # already imported, instead (harness.common.forkserver).
+    fork_module: str | None = None
 
 
 class Runtime(Protocol):

@@ -1,6 +1,7 @@
 """The Python runtime: the interpreter running streambench runs the Python strategies.
 
-Its worker is ``python -m harness.worker JOB``; its server is the aiohttp one
+Its worker is ``python -m harness.worker JOB``, forked already imported by the forkserver
+(:mod:`harness.common.forkserver`) unless a profiler runs it; its server is the aiohttp one
 (``harness.http.server_child``); its profilers are memray (memory) and py-spy (CPU, two passes).
 """
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 # A user's module loaded apart: checked at plan time, or a transform's reference output.
 CHECK_MODULE = "streambench.harness.worker.user_code"
+WORKER_MODULE = "streambench.harness.worker"
 
 
 class PythonRuntime:
@@ -64,9 +66,9 @@ class PythonRuntime:
             capture = profilers.memray_capture_path(profile_dir)
             capture.unlink(missing_ok=True)  # memray never overwrites a capture
             job["memray_path"] = str(capture)
-        argv = [sys.executable, "-m", "streambench.harness.worker", json.dumps(job)]
+        argv = [sys.executable, "-m", WORKER_MODULE, json.dumps(job)]
         if run.profiler is None or profile_dir is None:
-            return WorkerCommand(argv)
+            return WorkerCommand(argv, fork_module=WORKER_MODULE)
         profiled = profilers.worker_argv(run.profiler, argv, profile_dir, run.cell.strategy, rate_hz)
         return WorkerCommand(profiled, through=profiled[0] != sys.executable)
 

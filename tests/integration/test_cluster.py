@@ -30,8 +30,16 @@ MARK = "STREAMBENCH_TEST_MARK"
 SLOW = ["--workload", "video:8MiB", "--sink", "null", "--consumer-rate", "4MB/s"]
 
 
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line.split()[1] for line in f if line.startswith("PPid:")))
+
+
 def _marked(mark: str) -> list[tuple[int, str]]:
-    """Live (not zombie) processes whose environment carries ``mark``: (pid, command line)."""
+    """Live (not zombie) processes whose environment carries ``mark``: (pid, "name: command line").
+
+    The name (``/proc/PID/comm``) tells a forked measured worker (``sb-worker``) from the forkserver
+    that forked it, whose command line it keeps."""
     needle = f"{MARK}={mark}".encode()
     out = []
     for entry in os.scandir("/proc"):
@@ -44,8 +52,10 @@ def _marked(mark: str) -> list[tuple[int, str]]:
             with open(f"/proc/{entry.name}/status") as f:
                 if any(line.startswith("State:\tZ") for line in f):
                     continue
+            name = Path(f"/proc/{entry.name}/comm").read_text().strip()
             with open(f"/proc/{entry.name}/cmdline", "rb") as f:
-                out.append((int(entry.name), f.read().replace(b"\0", b" ").decode(errors="replace")[:120]))
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+            out.append((int(entry.name), f"{name}: {cmdline}"))
         except OSError:
             continue  # it ended while we looked
     return out
@@ -142,12 +152,12 @@ def test_a_worker_killed_mid_run_crashes_that_run_only(tmp_path: Path, data_dir:
     try:
         # The measured worker of the first run, and the Dask worker process that started it.
         measured = _wait_for(
-            lambda: next((pid for pid, cmd in _marked(mark) if "-m streambench.harness.worker" in cmd), None),
+            lambda: next((pid for pid, cmd in _marked(mark) if cmd.startswith("sb-worker:")), None),
             60,
             "a measured run",
         )
-        with open(f"/proc/{measured}/status") as f:
-            dask_worker = int(next(line.split()[1] for line in f if line.startswith("PPid:")))
+        # Its parent is the Dask worker's forkserver (harness.common.forkserver), the Dask worker's child.
+        dask_worker = _parent(_parent(measured))
         os.kill(dask_worker, signal.SIGKILL)
         # No orphan: the measured process dies with its worker (parent-death signal).
         _wait_for(lambda: measured not in {pid for pid, _ in _marked(mark)}, 3, "the orphan to die")
@@ -264,7 +274,7 @@ def test_a_scheduler_of_its_own_and_the_client_gone(tmp_path: Path, data_dir: Pa
             # The measured run is the worker's child (the cluster's mark), not the harness's.
             measured = _wait_for(
                 lambda: next(
-                    (pid for pid, cmd in _marked(cluster_mark) if "-m streambench.harness.worker" in cmd),
+                    (pid for pid, cmd in _marked(cluster_mark) if cmd.startswith("sb-worker:")),
                     None,
                 ),
                 60,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from streambench.harness.cli import main
+from streambench.harness.common import forkserver
 from streambench.harness.machine.calibrate import ensure_calibrated
 from streambench.workloads import cache
 from streambench.workloads.cache import WorkloadSpec
@@ -20,7 +21,11 @@ MiB = 1 << 20
 
 
 def _resources() -> tuple[int, int, list[str]]:
-    """Open fds, live threads and child processes of this (the harness) process."""
+    """Open fds, live threads and child processes of this (the harness) process.
+
+    A forkserver left by an earlier test's runs (a pytest plugin's, a bench command's) is closed
+    first: a session closes its own when it ends, so it is never part of the after."""
+    forkserver.close()
     children: list[str] = []
     for tid in os.listdir("/proc/self/task"):
         with open(f"/proc/self/task/{tid}/children") as f:

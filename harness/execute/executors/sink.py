@@ -12,10 +12,14 @@ import contextlib
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from typing import IO, Any
 
+from streambench.harness.common.forkserver import close as close_forkserver
+from streambench.harness.common.forkserver import forkserver
 from streambench.harness.common.lifeline import PARENT_PID_ENV, kill_group
 from streambench.harness.execute.context import RunContext
+from streambench.harness.execute.executors import keep
 from streambench.harness.execute.expected import Expected
 from streambench.harness.execute.measurement import MeasuredReport, Measurement
 from streambench.harness.measure.disk_throttle import DiskThrottle
@@ -23,7 +27,7 @@ from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.measure.watch import Watch, watch
 from streambench.harness.plan.config import Placement
 from streambench.harness.plan.planning import PlannedRun
-from streambench.harness.runtimes import Runtime
+from streambench.harness.runtimes import Runtime, WorkerCommand
 from streambench.harness.sinks.handles import Received, Sink, SinkFactory
 
 STDERR_TAIL_BYTES = 2000
@@ -139,28 +143,19 @@ class SinkExecutor:
             # Under py-spy (or setpriv) the worker's parent is that program: the worker dies with
             # it, and it is what kill_current and the timeout kill.
             env[PARENT_PID_ENV] = ""
+        reap: Reap | None = None
         try:
-            # Its own process group: whatever the worker starts (cat, dd) is killed with it and
-            # found if it outlives it.
-            worker = subprocess.Popen(
-                command.argv,
-                pass_fds=(sink.child_fd, result_w),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=env,
-                process_group=0,
-            )
-            ctx.measured_pid = worker.pid
+            pid, reap = _start_worker(command, env, (sink.child_fd, result_w), stderr)
+            ctx.measured_pid = pid
             if ctx.throttle is not None:
-                ctx.throttle.join(worker.pid)
-            ctx.placement = place(config.pin, worker.pid, sink.far_end_pid)
+                ctx.throttle.join(pid)
+            ctx.placement = place(config.pin, pid, sink.far_end_pid)
             os.close(result_w)
             result_w = -1
             sink.release_child_fd()
-            seen = watch(worker.pid, config.timeout_s, config.rss_sample_interval_s, cap, result_r)
+            seen = watch(pid, config.timeout_s, config.rss_sample_interval_s, cap, result_r, reap=reap)
             # Nothing of this run may still run when the next one starts.
-            leftovers = kill_group(worker.pid)
+            leftovers = kill_group(pid)
             ctx.measured_pid = None
             try:
                 received = sink.collect(timeout_s=60.0)
@@ -171,6 +166,9 @@ class SinkExecutor:
             sink.abort()
             if ctx.measured_pid is not None:
                 kill_group(ctx.measured_pid)
+                if reap is not None:  # the forkserver's child: reaped there, or it stays a zombie
+                    with contextlib.suppress(Exception):
+                        reap(ctx.measured_pid)
                 ctx.measured_pid = None
             raise
         finally:
@@ -178,6 +176,37 @@ class SinkExecutor:
             if result_w >= 0:
                 os.close(result_w)
         return seen, seen.returncode, leftovers, received
+
+
+Reap = Callable[[int], tuple[int, Any]]
+
+
+def _start_worker(
+    command: WorkerCommand, env: dict[str, str], fds: tuple[int, int], stderr: IO[bytes]
+) -> tuple[int, Reap | None]:
+    """The worker started in its own process group with ``fds`` inherited: forked by the forkserver
+    when it is a module of ours (then reaped there), else from argv (reaped with ``wait4``).
+
+    Its own process group: whatever the worker starts (cat, dd) is killed with it and found if it
+    outlives it."""
+    if command.fork_module is not None and not command.through:
+        server = forkserver()
+        keep("forkserver", close_forkserver)
+        with open(os.devnull, "rb") as devnull:
+            std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr.fileno()}
+            pid = server.spawn(command.fork_module, command.argv[3:], {**std, **{fd: fd for fd in fds}}, env,
+                               new_group=True)  # fmt: skip
+        return pid, server.reap
+    worker = subprocess.Popen(
+        command.argv,
+        pass_fds=fds,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        env=env,
+        process_group=0,
+    )
+    return worker.pid, None
 
 
 def _procs(group: MemoryCap | DiskThrottle | None) -> str | None:
