@@ -5,7 +5,7 @@ own made for this run and disposed of after it (its own cache and connection poo
 machines share neither, and no run inherits one); each tab gets the link rate (DevTools
 ``Network.emulateNetworkConditions``, per tab) and runs ``player.js``, which
 reports through the ``sbReport`` binding. At each page's first frame the
-caller's ``at_first_frame(page)`` runs at once (the executor reads the server's
+caller's ``at_first_frame(page)`` runs at once, in a thread (the executor reads the server's
 counters there); page 0 is photographed at its first frame and after its seek
 when a folder is given. The results say what each page saw, and which requests
 it made (every one must stay on 127.0.0.1).
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,38 +152,47 @@ def _play(
     screenshots: list[Path] = []
     error = None
     done = 0
-    while done < n_pages:
-        event = browser.next_event(deadline)
-        if event is None:
-            error = f"{n_pages - done} of {n_pages} pages did not finish by the deadline"
-            break
-        if event.get("sessionId") not in by_session:
-            continue
-        index = by_session[event["sessionId"]]
-        run = runs[index]
-        if event["method"] == "Network.dataReceived":
-            run.received_bytes += int(event["params"].get("dataLength") or 0)
-            continue
-        if event["method"] == "Network.responseReceived":
-            response = event["params"].get("response") or {}
-            run.cached_responses += any(response.get(k) for k in _FROM_A_CACHE)
-            continue
-        if event["method"] != "Runtime.bindingCalled":
-            continue
-        message = json.loads(event["params"]["payload"])
-        if message["kind"] == "first_frame":
-            run.first_frame_seen_at = time.monotonic()
-            run.received_at_first_frame = run.received_bytes
-            run.at_first_frame = at_first_frame(index)
-        if message["kind"] in SCREENSHOTS and index == 0 and screenshot_dir is not None:
-            screenshot_dir.mkdir(parents=True, exist_ok=True)
-            shot = screenshot_dir / SCREENSHOTS[message["kind"]]
-            pages[0].screenshot(shot, full_page=False)
-            screenshots.append(shot)
-        if message["kind"] == "done":
-            run.result = dict(message["result"])
-            done += 1
-    ended_at = time.monotonic()
+    # at_first_frame asks the server, which may be slow to answer (one busy reading a whole file took
+    # its 5 s): asked from a thread at once, so the other pages' events are not held up meanwhile.
+    asking = ThreadPoolExecutor(max_workers=n_pages, thread_name_prefix="streambench-first-frame")
+    views: dict[int, Future[dict[str, Any]]] = {}
+    try:
+        while done < n_pages:
+            event = browser.next_event(deadline)
+            if event is None:
+                error = f"{n_pages - done} of {n_pages} pages did not finish by the deadline"
+                break
+            if event.get("sessionId") not in by_session:
+                continue
+            index = by_session[event["sessionId"]]
+            run = runs[index]
+            if event["method"] == "Network.dataReceived":
+                run.received_bytes += int(event["params"].get("dataLength") or 0)
+                continue
+            if event["method"] == "Network.responseReceived":
+                response = event["params"].get("response") or {}
+                run.cached_responses += any(response.get(k) for k in _FROM_A_CACHE)
+                continue
+            if event["method"] != "Runtime.bindingCalled":
+                continue
+            message = json.loads(event["params"]["payload"])
+            if message["kind"] == "first_frame":
+                run.first_frame_seen_at = time.monotonic()
+                run.received_at_first_frame = run.received_bytes
+                views[index] = asking.submit(at_first_frame, index)
+            if message["kind"] in SCREENSHOTS and index == 0 and screenshot_dir is not None:
+                screenshot_dir.mkdir(parents=True, exist_ok=True)
+                shot = screenshot_dir / SCREENSHOTS[message["kind"]]
+                pages[0].screenshot(shot, full_page=False)
+                screenshots.append(shot)
+            if message["kind"] == "done":
+                run.result = dict(message["result"])
+                done += 1
+        ended_at = time.monotonic()
+    finally:
+        asking.shutdown(wait=True)
+    for index, view in views.items():
+        runs[index].at_first_frame = view.result()
     off_loopback: list[str] = []
     for run, page in zip(runs, pages, strict=True):
         run.requests = [{"url": r["url"], "range": _header(r, "range")} for r in page.requests()]

@@ -43,6 +43,7 @@ from streambench.harness.sinks.handles import Received
 from streambench.strategies.registry import split_spec
 
 IDLE_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 0.25
 # Chromium binary -> the browser kept for this session's runs, its profile, how many runs it played.
 _KEPT: dict[str, tuple[Browser, Path, list[int]]] = {}
 # How long after the missing-file request the server is looked at (a crash takes a few ms).
@@ -73,6 +74,9 @@ class BrowserExecutor:
             chunk_bytes=cell.chunk_bytes,
             hwm_bytes=cell.high_water_mark_bytes,
             idle_timeout_s=IDLE_TIMEOUT_S,
+            # The server stops after the pages are closed: a handler still running then serves no
+            # one (a whole-file read for a tab long gone), and 2 s of grace held every such run back.
+            shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
         )
         ctx.make_cache_state()
         cap = ctx.memory_cap()
