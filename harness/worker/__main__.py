@@ -119,11 +119,5 @@ def main() -> None:
         out.write(json.dumps(report))
 
 
-def forkserver_preload() -> None:
-    """Import the built-in strategies' modules once, in the forkserver (harness.common.forkserver);
-    each forked worker still loads its registry (and the plugins) itself."""
-    load_registry(plugins=False).strategies  # noqa: B018 (imports every built-in strategy's module)
-
-
 if __name__ == "__main__":
     main()
