@@ -333,6 +333,11 @@ def _child(request: dict[str, Any], fds: list[int]) -> int:
     os.environ[PARENT_PID_ENV] = str(os.getppid())
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = [request["module"], *request["argv"]]
+    # Run as __main__ afresh: the copy the forkserver imported stays out of the way (runpy warns
+    # when the module it runs is already imported).
+    module = sys.modules.get(request["module"])
+    runs = request["module"] + ".__main__" if hasattr(module, "__path__") else request["module"]
+    sys.modules.pop(runs, None)
     try:
         runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
     except SystemExit as exc:

@@ -124,3 +124,23 @@ def test_the_forkserver_dies_with_its_parent(tmp_path: Path) -> None:
         time.sleep(0.05)
     gone = not Path(f"/proc/{server_pid}").exists()
     assert gone or Path(f"/proc/{server_pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_a_preloaded_module_runs_as_main_without_a_word_on_stderr(tmp_path: Path) -> None:
+    """runpy warns when the module it runs as __main__ is already imported: the forkserver's copy
+    is put aside first, so a consumer's stderr (the harness's terminal) stays clean."""
+    fs = Forkserver([CONSUMER])
+    try:
+        data_r, data_w = os.pipe()
+        err = tmp_path / "stderr"
+        with open(os.devnull, "rb") as null, open(os.devnull, "wb") as sink, open(err, "wb") as err_file:
+            fds = {0: null.fileno(), 1: sink.fileno(), 2: err_file.fileno(), data_r: data_r}
+            pid = fs.spawn(CONSUMER, [str(data_r)], fds, os.environ)
+        os.close(data_r)
+        os.write(data_w, b"abc")
+        os.close(data_w)
+        status, _ = fs.reap(pid)
+    finally:
+        fs.close()
+    assert os.waitstatus_to_exitcode(status) == 0, err.read_text()
+    assert err.read_text() == ""
