@@ -15,7 +15,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,17 +148,32 @@ def read_manifest(manifest_path: Path) -> Manifest | None:
     return manifest
 
 
-def file_checksum(path: Path, block_bytes: int = 4 << 20) -> str:
-    """xxh3-64 of a file, read in page-aligned blocks (fast; never the bottleneck)."""
+def file_checksum(
+    path: Path, block_bytes: int = 4 << 20, *, put_back: Sequence[tuple[int, bytes]] = ()
+) -> str:
+    """xxh3-64 of a file, read in page-aligned blocks (fast; never the bottleneck).
+
+    ``put_back``: (offset, bytes) pairs, sorted by offset, hashed in place of what the file holds
+    there now (a file sink's destination, stamped for the next run before its checksum)."""
     import mmap
 
     h = xxhash.xxh3_64()
     buf = mmap.mmap(-1, block_bytes)
     view = memoryview(buf)
     fd = os.open(path, os.O_RDONLY)
+    start = first = 0
     try:
         while n := os.readv(fd, [buf]):
+            end = start + n
+            while first < len(put_back) and put_back[first][0] + len(put_back[first][1]) <= start:
+                first += 1
+            for offset, data in put_back[first:]:
+                if offset >= end:
+                    break
+                low, high = max(offset, start), min(offset + len(data), end)
+                buf[low - start : high - start] = data[low - offset : high - offset]
             h.update(view[:n])
+            start = end
     finally:
         os.close(fd)
         view.release()

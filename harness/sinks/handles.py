@@ -143,6 +143,7 @@ class FileSink:
 
     def __init__(self, dest_path: Path, size_bytes: int, mode: str, decode: str | None = None) -> None:
         self.dest_path = dest_path
+        self.size_bytes = size_bytes
         self.decode = decode
         self.detail: dict[str, int | str] = {"dest": mode}
         if decode:
@@ -176,6 +177,13 @@ class FileSink:
     def collect(self, timeout_s: float) -> Received:
         self.release_child_fd()
         size_bytes = self.dest_path.stat().st_size
+        # An existing destination is stamped for the next run now, before the flush: the stamps'
+        # pages are then written back with the run's own (they were dirty anyway), instead of by a
+        # second fdatasync of ~1,000 scattered pages when the next run starts (~85 ms a 1 GiB run
+        # here). The checksum puts the stamped bytes' originals back, so it is the run's output's.
+        originals: list[tuple[int, bytes]] = []
+        if self.detail["dest"] == "existing" and size_bytes == self.size_bytes:
+            originals = _stamp(self.dest_path, size_bytes)
         # Flush what the run wrote now, outside any timed section, so its writeback does not
         # bleed into the next measured run; in a thread, while the checksum reads the same
         # (cached) pages: the flush waits on the disk and the checksum on memory, so a 1 GiB
@@ -189,11 +197,13 @@ class FileSink:
                 self.detail["wire_bytes"] = size_bytes
                 size_bytes, digest = _gunzip_checksum(self.dest_path)
             else:
-                digest = file_checksum(self.dest_path)
+                digest = file_checksum(self.dest_path, put_back=originals)
         finally:
             flusher.join()
         if flushed:
             raise flushed[0]
+        if originals:
+            _STAMPED[str(self.dest_path)] = _identity(self.dest_path)
         return Received(size_bytes, digest, None, None)
 
     def abort(self) -> None:
@@ -227,11 +237,13 @@ def _gunzip_checksum(path: Path) -> tuple[int, str]:
 def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
     """Make ``dest_path`` an existing, allocated file of ``size_bytes``, then stamp it.
 
-    The stamps (16 random bytes every MiB, new for every run) make sure a run
-    that skips any MiB of the destination cannot pass verification on bytes
-    left there by an earlier run.
+    The stamps (16 random bytes every MiB and at the end, new for every run) make sure a run
+    that skips any MiB of the destination cannot pass verification on bytes left there by an
+    earlier run. A destination this process's last collect stamped and flushed, and that nothing
+    changed since (same inode, size and mtime), is ready as it is.
     """
     if not dest_path.exists() or dest_path.stat().st_size != size_bytes:
+        _STAMPED.pop(str(dest_path), None)
         fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         try:
             zeros = bytes(1 << 20)
@@ -241,19 +253,36 @@ def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
             os.fdatasync(fd)
         finally:
             os.close(fd)
+    if _STAMPED.pop(str(dest_path), None) == _identity(dest_path):
+        return
+    _stamp(dest_path, size_bytes)
+    # Flushed now: the stamps' dirty pages (one per MiB) would otherwise be written back during
+    # the measured run, beside the run's own writes.
+    flush(dest_path)
+
+
+# Destinations stamped (and flushed) by a collect, for the next run: path -> (inode, size, mtime).
+_STAMPED: dict[str, tuple[int, int, int]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _stamp(dest_path: Path, size_bytes: int) -> list[tuple[int, bytes]]:
+    """Write a new random stamp every ``STAMP_STRIDE_BYTES`` and over the last bytes; the bytes each
+    stamp replaced, sorted by offset (all read before any is written: the last may overlap another)."""
     stamp = os.urandom(16)
-    fd = os.open(dest_path, os.O_WRONLY | os.O_NOFOLLOW)
+    offsets = [*range(0, size_bytes, STAMP_STRIDE_BYTES), size_bytes - min(len(stamp), size_bytes)]
+    fd = os.open(dest_path, os.O_RDWR | os.O_NOFOLLOW)
     try:
-        for offset in range(0, size_bytes, STAMP_STRIDE_BYTES):
-            os.pwrite(fd, stamp[: min(len(stamp), size_bytes - offset)], offset)
-        # The last bytes too, so a run one chunk short is always caught.
-        tail = min(len(stamp), size_bytes)
-        os.pwrite(fd, stamp[:tail], size_bytes - tail)
-        # Flushed now: the stamps' dirty pages (one per MiB) would otherwise be written
-        # back during the measured run, beside the run's own writes.
-        os.fdatasync(fd)
+        originals = sorted((offset, os.pread(fd, len(stamp), offset)) for offset in offsets)
+        for offset, original in originals:
+            os.pwrite(fd, stamp[: len(original)], offset)
     finally:
         os.close(fd)
+    return originals
 
 
 def dest_dir(data_dir: Path) -> Path:
