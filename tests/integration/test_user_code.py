@@ -176,6 +176,29 @@ def test_a_user_module_that_raises_is_an_error_with_where(tmp_path: Path) -> Non
     assert r["leftover_processes"] == 0
 
 
+def test_a_user_module_that_prints_and_reads_stdin_runs_as_in_a_new_interpreter(tmp_path: Path) -> None:
+    """A forked worker's stdin and stdout are the null device, readable and writable, as a new
+    interpreter's were (a print once failed with EBADF on a read-only stdout)."""
+    module = tmp_path / "chatty.py"
+    module.write_text(
+        "import sys\n"
+        "class Chatty:\n"
+        "    def run(self, source, sink, params, stats):\n"
+        "        print('copying', flush=True)\n"
+        "        assert sys.stdin.read() == ''\n"
+        "        with open(source.path, 'rb') as f:\n"
+        "            while chunk := f.read(params.chunk_bytes):\n"
+        "                sink.file.write(chunk)\n"
+        "        return source.size_bytes\n"
+    )
+    code, run_dir = _run(
+        tmp_path, "--strategy", f"{module}:Chatty", "--workload", "video:1MiB", "--sink", "null"
+    )
+    assert code == Exit.OK and run_dir is not None
+    (r,) = records_of(run_dir)
+    assert r["outcome"] == "ok" and r["verified"], r["error"]
+
+
 @needs_node
 def test_a_node_module_that_throws_is_an_error_with_where(tmp_path: Path) -> None:
     module = tmp_path / "throws.mjs"

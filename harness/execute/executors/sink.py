@@ -192,7 +192,8 @@ def _start_worker(
     if command.fork_module is not None and not command.through:
         server = forkserver()
         keep("forkserver", close_forkserver)
-        with open(os.devnull, "rb") as devnull:
+        # Read and write, as subprocess's DEVNULL: a strategy that prints must not fail on its stdout.
+        with open(os.devnull, "r+b") as devnull:
             std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr.fileno()}
             pid = server.spawn(command.fork_module, command.argv[3:], {**std, **{fd: fd for fd in fds}}, env,
                                new_group=True)  # fmt: skip
