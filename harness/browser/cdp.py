@@ -194,10 +194,6 @@ class Browser:
             setup.append(("Emulation.setDeviceMetricsOverride", page.session, metrics))
         self.calls(setup)
 
-    def close_page(self, page: Page) -> None:
-        """Close a tab and, when it had one, dispose of its context (its cache and connections go too)."""
-        self.close_pages([page])
-
     def close_pages(self, pages: list[Page]) -> None:
         """Close tabs in one batch: a tab with a context of its own goes with its context (disposing of
         one closes its tabs), any other is closed alone."""

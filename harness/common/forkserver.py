@@ -49,20 +49,15 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from streambench.harness.common.lifeline import PARENT_PID_ENV, die_with_parent
+from streambench.harness.common.lifeline import PARENT_PID_ENV, die_with_parent, pdeathsig_preexec
 
 MODULE = "streambench.harness.common.forkserver"
 _PR_SET_NAME = 15
-_PR_SET_PDEATHSIG = 1
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_FDS = 16
-RUSAGE_FIELDS = (
-    "ru_utime", "ru_stime", "ru_maxrss", "ru_minflt", "ru_majflt", "ru_inblock", "ru_oublock",
-    "ru_nvcsw", "ru_nivcsw",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -225,7 +220,7 @@ def spawn_with_stdout(
 
 _SERVERS: dict[int, Forkserver] = {}
 _SERVERS_LOCK = threading.Lock()
-# What a run's children import: the worker (and the strategies it resolves) and the consumer.
+# What a run's children import: the worker (not the strategies: each imports its own) and the consumer.
 PRELOADED = ("streambench.harness.worker.__main__", "streambench.harness.sinks.consumer_child")
 
 
@@ -279,7 +274,7 @@ def serve(sock: socket.socket, modules: Sequence[str]) -> None:
                 reply: dict[str, Any] = {"pid": _spawn(sock, request, fds)}
             else:
                 _, status, usage = os.wait4(int(request["pid"]), 0)
-                reply = {"status": status, "rusage": {name: getattr(usage, name) for name in RUSAGE_FIELDS}}
+                reply = {"status": status, "rusage": {f.name: getattr(usage, f.name) for f in fields(Rusage)}}
         except OSError as exc:
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         finally:
@@ -311,7 +306,7 @@ def _spawn(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> int:
 
 def _child(request: dict[str, Any], fds: list[int]) -> int:
     """In the forked child: become ``python -m MODULE ARGV...`` with exactly the fds asked for."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # it dies with the forkserver, from the start
+    pdeathsig_preexec()  # it dies with the forkserver, from the start
     if request["new_group"]:
         os.setpgid(0, 0)
     # Its name in ps and top (its command line stays the forkserver's): sb-worker, sb-consumer.
@@ -349,11 +344,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> int:
 
 
 def _set_name(name: str) -> None:
-    _prctl(_PR_SET_NAME, name.encode()[:15])
-
-
-def _prctl(option: int, value: int | bytes) -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def main() -> None:

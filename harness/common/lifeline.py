@@ -26,7 +26,8 @@ def die_with_parent() -> None:
 
 
 def pdeathsig_preexec() -> None:
-    """``preexec_fn`` for a tool a worker starts (cat, dd): it dies with the worker.
+    """This process dies with its parent: ``preexec_fn`` for a tool a worker starts (cat, dd), and
+    the forkserver's children (harness.common.forkserver) right after their fork.
 
     Runs in the forked child before exec; the death signal survives exec. The
     worker starts tools from its only thread, where ``preexec_fn`` is safe.

@@ -243,7 +243,6 @@ def _prepare_existing(dest_path: Path, size_bytes: int) -> None:
     changed since (same inode, size and mtime), is ready as it is.
     """
     if not dest_path.exists() or dest_path.stat().st_size != size_bytes:
-        _STAMPED.pop(str(dest_path), None)
         fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         try:
             zeros = bytes(1 << 20)
