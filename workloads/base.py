@@ -8,7 +8,7 @@ the manifest. Keeping generation pure makes determinism testable in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -51,6 +51,41 @@ class FileFacts:
 
     records: int
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A binary kind's bytes as a head and equal segments that can be made in any order.
+
+    ``fill(i, out)`` writes segment ``i`` (``segment_bytes`` long; the last one is cut where the
+    payload ends) into ``out``, a writable buffer of ``segment_bytes``; it must be safe to call from
+    several threads at once. The cache then makes and writes segments on every core.
+    """
+
+    head: bytes
+    segment_bytes: int
+    payload_bytes: int
+    fill: Callable[[int, memoryview], None]
+
+    @property
+    def count(self) -> int:
+        return -(-self.payload_bytes // self.segment_bytes)
+
+    def blocks(self) -> Iterator[Block]:
+        """The same bytes in order, one new buffer per segment (the sequential reference)."""
+        if self.head:
+            yield Block(self.head, 0)
+        for i in range(self.count):
+            out = bytearray(self.segment_bytes)
+            self.fill(i, memoryview(out))
+            yield Block(out[: min(self.segment_bytes, self.payload_bytes - i * self.segment_bytes)], 0)
+
+
+@runtime_checkable
+class SegmentGenerator(Generator, Protocol):
+    """A kind whose bytes are :class:`Segments` (``video``): ``blocks`` yields ``segments().blocks()``."""
+
+    def segments(self, size_bytes: int, seed: int) -> Segments: ...
 
 
 @runtime_checkable

@@ -66,9 +66,14 @@ def cmd_bench_signals(args: argparse.Namespace) -> int:
 
 def cmd_bench_generate(args: argparse.Namespace) -> int:
     from streambench.harness.machine.bench import measure_generation
+    from streambench.workloads.registry import kinds
 
     rounds = parse_count(args.rounds, "--rounds", 1, 1000)
-    print(measure_generation(parse_size(args.size), resolve_data_dir(args.data_dir), rounds).describe())
+    only = [k.strip() for k in str(args.kind or "").split(",") if k.strip()]
+    if unknown := [k for k in only if k not in kinds()]:
+        raise UsageError(f"unknown --kind {unknown[0]!r}; valid kinds: {', '.join(kinds())}")
+    size_bytes = parse_size(args.size)
+    print(measure_generation(size_bytes, resolve_data_dir(args.data_dir), rounds, only).describe())
     return 0
 
 
@@ -179,6 +184,7 @@ def add_commands(sub: Any) -> None:
     bench_gen = sub.add_parser("bench-generate", help="workload generation throughput vs dd on the same disk")
     bench_gen.add_argument("--size", default="2GiB")
     bench_gen.add_argument("--rounds", default="3")
+    bench_gen.add_argument("--kind", help="only these kinds, a comma list (default every kind)")
     bench_gen.add_argument("--data-dir")
     bench_gen.set_defaults(func=cmd_bench_generate)
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -202,16 +203,20 @@ def _dd(path: Path, size_bytes: int) -> float:
     return took_s
 
 
-def measure_generation(size_bytes: int, data_dir: Path, rounds: int = 3) -> GenerationResult:
+def measure_generation(
+    size_bytes: int, data_dir: Path, rounds: int = 3, only: Sequence[str] = ()
+) -> GenerationResult:
+    """Each kind (or ``only`` these) and dd in turn, ``rounds`` times, each in a new child."""
     scratch = data_dir / "bench-generate"
     scratch.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, list[float]] = {k: [] for k in [*kinds(), "dd"]}
+    measured = [*(only or kinds()), "dd"]
+    seconds: dict[str, list[float]] = {k: [] for k in measured}
     start_s: list[float] = []
     peaks: dict[str, int] = {}
     written: dict[str, int] = {}
     try:
         for _ in range(rounds):  # kind A, kind B, ..., dd, then again: drift hits all alike
-            for kind in [*kinds(), "dd"]:
+            for kind in measured:
                 os.sync()  # untimed: each starts with no dirty pages for its writes to wait behind
                 t0 = time.perf_counter()
                 child = [sys.executable, "-m", "streambench.harness.machine.bench", "generate-child", kind,

@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 MiB = 1 << 20
 HWM_BYTES = 1 * MiB
+CONSUMER_BPS = 50e6
 
 
 def _records(tmp_path: Path, strategies: str, workloads: str) -> list[dict[str, Any]]:
@@ -53,9 +54,12 @@ def test_unbounded_memory_grows_with_file_size(slow_tcp_records: list[dict[str, 
     # Nearly all of a file the reader outran is held at once; 32 MiB more file
     # means (most of) 32 MiB more memory. Kernel socket buffers absorb a few MiB.
     assert _growth(large) - _growth(small) >= 0.6 * 32 * MiB
-    assert large["max_buffered_bytes"] >= 0.7 * 48 * MiB
-    timeline = large["buffered_timeline"]
-    assert max(b for _, b in timeline) >= 0.7 * 48 * MiB  # the timeline shows the pile
+    # The timeline shows the pile: at its peak, most of what the reader had outrun (the file less
+    # what the consumer had taken by then; a loaded machine's slower reader outruns it by less).
+    peak_s, peak_bytes = max(large["buffered_timeline"], key=lambda point: point[1])
+    outrun_bytes = 48 * MiB - CONSUMER_BPS * peak_s
+    assert peak_bytes >= 0.8 * outrun_bytes >= 0.8 * 16 * MiB, (peak_s, peak_bytes)
+    assert large["max_buffered_bytes"] >= peak_bytes
 
 
 @pytest.mark.parametrize("strategy", ["pause-drain", "pipe", "async", "threaded"])

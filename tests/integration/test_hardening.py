@@ -420,6 +420,7 @@ def test_bad_toml_values_are_one_line(
         ["calibrate", "--runs", "x"],
         ["bench-overhead", "--rounds", "x"],
         ["bench-generate", "--rounds", "many"],
+        ["bench-generate", "--kind", "video,nope"],
         ["bench-gate", "--real", "--runs", "2"],
         ["bench-gate", "--real", "--pairs", "0"],
         ["bench-gate", "--real", "--size", "5XB"],

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xxhash
 
 from streambench.harness.common.errors import UsageError
-from streambench.workloads import cache, video
+from streambench.workloads import cache
+from streambench.workloads.base import Segments
 from streambench.workloads.cache import WorkloadSpec
 from streambench.workloads.registry import GENERATORS
 
@@ -25,15 +28,45 @@ def test_video_is_deterministic_and_seeded() -> None:
     assert len(a) == 3 << 20
 
 
-def test_videos_bytes_do_not_depend_on_its_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The block size is a speed setting (1 MiB since 8 MiB blocks met NumPy's huge pages), not a
-    version: the same seed gives the same file, its last word cut where the file ends."""
-    size_bytes = (3 << 20) + 12345
-    now = _bytes_of("video", size_bytes, seed=7)
-    monkeypatch.setattr(video, "BLOCK_BYTES", 8 << 20)
-    assert _bytes_of("video", size_bytes, seed=7) == now
-    # Pinned: version 2's bytes as its 8 MiB blocks made them (the cache keys files by the version).
-    assert xxhash.xxh3_64_hexdigest(now) == "7d09286c2f213c20"
+def test_videos_bytes_are_pinned_and_never_repeat() -> None:
+    """Version 3 makes its payload from a 4 MiB pool, a window of it per 1 MiB segment, each 4 KiB
+    page XORed with its own key: past the pool's size no 64-bit word repeats (a reused window under
+    one key would), and the bytes are pinned (the cache keys files by the version)."""
+    size_bytes = (24 << 20) + 12345
+    data = _bytes_of("video", size_bytes, seed=7)
+    words = np.frombuffer(data, dtype="<u8", offset=48, count=(size_bytes - 48) // 8)
+    assert np.unique(words).size == words.size
+    assert xxhash.xxh3_64_hexdigest(_bytes_of("video", (3 << 20) + 12345, seed=7)) == "40d9ef1351365095"
+
+
+@pytest.mark.parametrize("size_bytes", [48, (1 << 20) + 48, (5 << 20) + 4099])
+def test_video_written_by_threads_is_its_blocks(tmp_path: Path, size_bytes: int) -> None:
+    """The cache makes ``video``'s segments on several threads, in any order, at their offsets:
+    the file is the sequential blocks' bytes, and the manifest's checksum is the file's."""
+    workload = cache.generate(WorkloadSpec("video", size_bytes, seed=5), tmp_path)
+    assert workload.path.read_bytes() == _bytes_of("video", size_bytes, seed=5)
+    assert workload.manifest.xxh3_64 == cache.file_checksum(workload.path)
+
+
+def test_a_failing_segment_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment that cannot be made (a bug, a full disk) stops every thread; no file survives."""
+    generator = GENERATORS["video"]
+    real = generator.segments
+
+    def failing(size_bytes: int, seed: int) -> Segments:
+        segments = real(size_bytes, seed)
+
+        def fill(index: int, out: memoryview) -> None:
+            if index == 3:
+                raise OSError(28, "No space left on device")
+            segments.fill(index, out)
+
+        return dataclasses.replace(segments, fill=fill)
+
+    monkeypatch.setattr(generator, "segments", failing)
+    with pytest.raises(OSError, match="No space"):
+        cache.generate(WorkloadSpec("video", 8 << 20), tmp_path)
+    assert not list(cache.workload_dir(tmp_path).iterdir())
 
 
 @pytest.mark.parametrize("size_bytes", [1, 31, 48, 49, 1000, (8 << 20) + 5])
