@@ -506,31 +506,34 @@ class _Session:
         self, runner: SessionRunner, timed: list[PlannedRun], min_repeat: int
     ) -> dict[str, Any]:
         """A scenario's rounds: ``min_repeat`` of every cell, then each later round only of the cells
-        that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``."""
-        from streambench.reports.claims import undecided_cells
+        that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``. A split
+        claim (its cells, judged alone, disagree) is left inconclusive: no round can decide it."""
+        from streambench.reports.claims import evaluate, undecided_cells
 
         _, claims = scenario_claims(self.meta["scenario"])
         runner.run([p for p in timed if p.warmup or p.repeat < min_repeat])
         later = [p for p in timed if not p.warmup and p.repeat >= min_repeat]
-        open_claims: list[str] = []
         ran = 0
         for round_index in sorted({p.repeat for p in later}):
-            cells, open_claims = undecided_cells(claims, load_records(self.store.run_dir))
+            cells, _ = undecided_cells(claims, load_records(self.store.run_dir))
             todo = [p for p in later if p.repeat == round_index and p.cell.cell_id in cells]
             if not todo:
                 break
             runner.run(todo)
             ran += len(todo)
-        else:
-            _, open_claims = undecided_cells(claims, load_records(self.store.run_dir))
+        records = load_records(self.store.run_dir)
+        _, open_claims = undecided_cells(claims, records)
+        split = [c.says for c in claims if "split" in evaluate(c, records).numbers]
         skipped = len(later) - ran
+        decided = len(claims) - len(open_claims) - len(split)
         self.events.message(
-            f"claims: {len(claims) - len(open_claims)} of {len(claims)} decided; {skipped} of the "
-            f"{len(later)} runs after round {min_repeat} were not needed",
+            f"claims: {decided} of {len(claims)} decided, {len(split)} split (their cells disagree), "
+            f"{len(open_claims)} open; {skipped} of the {len(later)} runs after round {min_repeat} were "
+            "not needed",
             "info",
         )
         return {"min_repeat": min_repeat, "later_runs": len(later), "later_runs_skipped": skipped,
-                "open_claims": open_claims}  # fmt: skip
+                "open_claims": open_claims, "split_claims": split}  # fmt: skip
 
     def _adapt(self, runner: SessionRunner, timed: list[PlannedRun]) -> dict[str, Any]:
         """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""

@@ -279,9 +279,53 @@ def _runtimes(records: Sequence[Record], selector: Mapping[str, Any]) -> list[st
     return sorted(f"{name} {version}" if version else name for name, version in named)
 
 
+# What tells a claim's cells apart in a sentence ("clients=1"), in this order.
+_CELL_FIELDS = ("strategy", "workload", "size_bytes", "sink", "clients", "consumer_rate_bps",
+                "chunk_bytes", "high_water_mark_bytes", "http_route", "cell_runtime")  # fmt: skip
+
+
+def split_cells(claim: Claim, records: Sequence[Record]) -> dict[str, list[str]] | None:
+    """Whether a claim that pools several cells is split: each cell, judged alone by the same rule,
+    is decided, some hold and as many or more fail (or the other way round), so no side has most of
+    the cells. Then the pooled median sits between the sides whatever more runs say, and the claim
+    stays inconclusive for good: ``{"holds": [...], "fails": [...]}`` (the cells, by what tells them
+    apart), else None. Only claims against a bound pool cells (a ratio is judged size by size)."""
+    expect = claim.expect.strip()
+    if claim.baseline is not None or expect in ("verified", "O(n)", "O(1)"):
+        return None
+    if expect.startswith(("outcome ", "knee")):
+        return None
+    by_cell: dict[str, list[Record]] = {}
+    for r in records:
+        if not r.warmup and r.profiler is None and r.outcome == "ok" and _matches(r, claim.subject):
+            by_cell.setdefault(r.cell_id, []).append(r)
+    if len(by_cell) < 2:
+        return None
+    sides: dict[str, list[str]] = {"holds": [], "fails": [], "inconclusive": []}
+    for cell_id, cell_records in by_cell.items():
+        sides[_evaluate(claim, cell_records).verdict].append(cell_id)
+    if sides["inconclusive"] or not sides["holds"] or not sides["fails"]:
+        return None
+    if 2 * max(len(sides["holds"]), len(sides["fails"])) > len(by_cell):
+        return None  # a majority: more runs may move the pooled median to its side
+    differing = [f for f in _CELL_FIELDS if len({getattr(rs[0], f) for rs in by_cell.values()}) > 1]
+
+    def label(cell_id: str) -> str:
+        first = by_cell[cell_id][0]
+        return " ".join(f"{f}={getattr(first, f)}" for f in differing) or cell_id
+
+    return {"holds": sorted(map(label, sides["holds"])), "fails": sorted(map(label, sides["fails"]))}
+
+
 def evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     """The claim's verdict on these records, and which runtime it is about."""
     verdict = _evaluate(claim, records)
+    if verdict.verdict == "inconclusive" and (split := split_cells(claim, records)) is not None:
+        verdict.detail += (
+            f"; split: judged alone, {', '.join(split['holds'])} holds and {', '.join(split['fails'])} "
+            "fails, so more runs cannot decide it"
+        )
+        verdict.numbers["split"] = split
     about = "/".join(_runtimes(records, claim.subject))
     if claim.baseline is not None:
         base = "/".join(_runtimes(records, claim.baseline))
@@ -334,6 +378,7 @@ def _evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
 
 def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple[set[str], list[str]]:
     """The cells whose measured records feed a claim that is still inconclusive, and those claims.
+    A split claim (:func:`split_cells`) holds no cell back: more rounds cannot decide it.
 
     A scenario that stops deciding early (``min_repeat``) gives only these cells another round; a
     claim no record matches yet holds no cell back (more rounds of other cells cannot decide it). Only
@@ -344,7 +389,8 @@ def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple
     cells: set[str] = set()
     open_claims: list[str] = []
     for claim in claims:
-        if evaluate(claim, measured).verdict in ("holds", "fails"):
+        verdict = evaluate(claim, measured)
+        if verdict.verdict in ("holds", "fails") or "split" in verdict.numbers:
             continue
         feeding = {
             r.cell_id

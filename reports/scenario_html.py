@@ -204,6 +204,13 @@ def render_scenario(
         for v in verdicts
     )
     counts = {k: sum(v.verdict == k for v in verdicts) for k in _COLOURS}
+    n_split = sum("split" in v.numbers for v in verdicts)
+    split_html = (
+        f" ({n_split} of them split: cell by cell some hold and as many fail, which no number of"
+        " runs can settle; the statistic says which cells)"
+        if n_split
+        else ""
+    )
     doctor = doctor_html(records)
     rounds = info.get("claim_rounds") or {}
     rounds_html = (
@@ -227,7 +234,7 @@ figcaption {{ font-size: 12px; color: #444; }}
 </style></head><body>
 <h1>{e(scenario.question)}</h1>
 <p class="note">Scenario <code>{e(scenario.name)}</code> at {int(info["size_bytes"]) / 2**20:g} MiB:
-{counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive.</p>
+{counts["holds"]} claims hold, {counts["fails"]} fail, {counts["inconclusive"]} inconclusive{split_html}.</p>
 {rounds_html}
 <p>{e(scenario.narrative)}</p>
 <h2>Verdicts</h2>

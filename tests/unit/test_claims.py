@@ -100,6 +100,35 @@ def test_only_cells_whose_runs_can_feed_an_undecided_claim_get_more_rounds() -> 
     assert cells == {"pipe-64", "whole-file-64", "pipe-512"}
 
 
+def _buffered(cell: str, clients: int, values_mib: list[float]) -> list[dict[str, Any]]:
+    return [rec("pd", 64, i, cell_id=cell, clients=clients, max_buffered_bytes=int(v * MiB))
+            for i, v in enumerate(values_mib)]  # fmt: skip
+
+
+def test_a_claim_whose_cells_disagree_is_split_and_holds_no_cell_back() -> None:
+    """Pooled over a cell that holds and one that fails, a bound's median sits between them however
+    many runs come: the claim stays inconclusive, says so, and asks for no more rounds."""
+    claim = Claim("at most 2 MiB", "max_buffered_bytes", {"strategy": "pd"}, "<= 2MiB")
+    one = _buffered("pd-1", 1, [1.0]) + _buffered("pd-4", 4, [3.0])
+    result = evaluate(claim, one)
+    assert result.verdict == "inconclusive"
+    assert result.numbers["split"] == {"holds": ["clients=1"], "fails": ["clients=4"]}
+    assert "clients=1 holds and clients=4 fails" in result.detail
+    assert claims.undecided_cells([claim], as_records(one)) == (set(), [])
+    # A cell not decided alone (a run either side of the bound): not split, both cells run again.
+    unsure = _buffered("pd-1", 1, [1.0, 1.5]) + _buffered("pd-4", 4, [3.0, 1.9])
+    assert "split" not in evaluate(claim, unsure).numbers
+    assert claims.undecided_cells([claim], as_records(unsure))[0] == {"pd-1", "pd-4"}
+    # Two cells of three on one side: more runs may move the pooled median there; not split.
+    most = one + _buffered("pd-8", 8, [0.5])
+    assert evaluate(claim, most).verdict == "inconclusive"
+    assert "split" not in evaluate(claim, most).numbers
+    assert claims.undecided_cells([claim], as_records(most))[0] == {"pd-1", "pd-4", "pd-8"}
+    # Ratio claims are judged size by size, not pooled: never split.
+    ratio = Claim("x", "max_buffered_bytes", {"strategy": "pd"}, ">= 1.0x", {"strategy": "other"})
+    assert claims.split_cells(ratio, as_records(one)) is None
+
+
 def test_field_and_constant_bounds() -> None:
     records = [rec("pd", 64, r, max_buffered_bytes=b, high_water_mark_bytes=MiB) for r, b in
                enumerate([MiB, int(1.5 * MiB), int(1.9 * MiB)])]  # fmt: skip
