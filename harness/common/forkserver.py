@@ -26,6 +26,11 @@ What differs from a fresh interpreter, and why it is safe:
 
 Profiled passes (py-spy, memray) and other runtimes' workers start as before, from argv.
 
+The HTTP and browser runs' aiohttp server is forked the same way by a second forkserver, which
+has imported the server (:data:`SERVER_PRELOADED`): a run's fixed cost 431-464 -> 55-66 ms for
+``http`` and 766-816 -> 263-278 ms for ``browser`` (16 MiB mp4, pipe and sendfile, 4 runs a cell,
+two rounds each way). The server's baseline RSS: 38.7 -> 30.6 MiB (file-backed 13.8 -> 5.8).
+
 The protocol: one ``SOCK_SEQPACKET`` message per request and per reply, JSON, fds passed with
 ``SCM_RIGHTS``. Requests are served one at a time, in order.
 """
@@ -107,14 +112,15 @@ class Forkserver:
 
     def spawn(
         self, module: str, argv: Sequence[str], fds: Mapping[int, int], env: Mapping[str, str], *,
-        new_group: bool = False,
+        new_group: bool = False, cwd: str | None = None,
     ) -> int:  # fmt: skip
-        """Fork a child that runs ``python -m module *argv`` with ``fds`` (its fd -> ours) and ``env``.
+        """Fork a child that runs ``python -m module *argv`` with ``fds`` (its fd -> ours) and ``env``
+        (in ``cwd``, else the forkserver's folder, which is ours).
 
         Our fds are sent, not given away: the caller still closes its own copies."""
         targets = list(fds)
         request = {"op": "spawn", "module": module, "argv": list(argv), "env": dict(env),
-                   "targets": targets, "new_group": new_group}  # fmt: skip
+                   "targets": targets, "new_group": new_group, "cwd": cwd}  # fmt: skip
         reply = self._ask(request, [fds[t] for t in targets])
         if "pid" not in reply:
             raise RuntimeError(f"the forkserver could not start {module}: {reply.get('error')}")
@@ -150,11 +156,12 @@ class ForkedChild:
     """A forked child as ``subprocess.Popen`` is used for a consumer: pid, stdout, poll, wait, kill,
     communicate. Signalled through a pidfd (its pid is not reused before the forkserver reaps it)."""
 
-    def __init__(self, server: Forkserver, pid: int, stdout_fd: int) -> None:
+    def __init__(self, server: Forkserver, pid: int, stdout_fd: int | None = None) -> None:
         self._server = server
         self.pid = pid
         self._pidfd = os.pidfd_open(pid)
-        self.stdout = open(stdout_fd, "rb", buffering=0)  # noqa: SIM115 (closed by the caller, as Popen's)
+        # Closed by the caller, as Popen's; None when its stdout is not ours to read.
+        self.stdout = None if stdout_fd is None else open(stdout_fd, "rb", buffering=0)  # noqa: SIM115
         self.returncode: int | None = None
 
     def _ended(self, timeout_s: float | None) -> bool:
@@ -179,13 +186,17 @@ class ForkedChild:
             raise subprocess.TimeoutExpired(f"forked child {self.pid}", timeout or 0.0)
         return self._reap()
 
-    def kill(self) -> None:
+    def send_signal(self, sig: int) -> None:
         if self.returncode is None:
             with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                signal.pidfd_send_signal(self._pidfd, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
     def communicate(self, timeout: float | None = None) -> tuple[bytes, None]:
         """Everything on its stdout until EOF, then its end: within ``timeout`` in all."""
+        assert self.stdout is not None, "communicate() reads a child's stdout"
         deadline = None if timeout is None else time.monotonic() + timeout
         chunks = []
         while True:
@@ -218,23 +229,29 @@ def spawn_with_stdout(
     return ForkedChild(server, pid, read_end)
 
 
-_SERVERS: dict[int, Forkserver] = {}
+# (our pid, what it preloads) -> the forkserver: a forked harness (a test's) starts its own.
+_SERVERS: dict[tuple[int, tuple[str, ...]], Forkserver] = {}
 _SERVERS_LOCK = threading.Lock()
 # What a run's children import: the worker (not the strategies: each imports its own) and the consumer.
 PRELOADED = ("streambench.harness.worker.__main__", "streambench.harness.sinks.consumer_child")
+# The HTTP and browser runs' aiohttp server, in a forkserver of its own: aiohttp's ~0.3-0.5 s of
+# imports a run saved, and workers never share (nor count in their RSS) its ~20 MiB of modules.
+SERVER_PRELOADED = ("streambench.harness.http.server_child",)
 
 
-def forkserver() -> Forkserver:
-    """This process's forkserver (started now if there is none alive); :func:`close` ends it."""
+def forkserver(modules: tuple[str, ...] = PRELOADED) -> Forkserver:
+    """This process's forkserver preloading ``modules`` (started now if there is none alive);
+    :func:`close` ends them all."""
     with _SERVERS_LOCK:
-        server = _SERVERS.get(os.getpid())
+        key = (os.getpid(), modules)
+        server = _SERVERS.get(key)
         # A forked child is what a new interpreter started now would be only while the variables
         # that shape an interpreter's start (PYTHONPATH: where a plugin is found) are the same.
         if server is not None and (not server.alive() or server.python_env != _python_env(os.environ)):
             server.close()
             server = None
         if server is None:
-            server = _SERVERS[os.getpid()] = Forkserver(PRELOADED)
+            server = _SERVERS[key] = Forkserver(modules)
         return server
 
 
@@ -243,9 +260,11 @@ def _python_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def close() -> None:
+    """End this process's forkservers (their children die with them)."""
     with _SERVERS_LOCK:
-        server = _SERVERS.pop(os.getpid(), None)
-    if server is not None:
+        mine = [key for key in _SERVERS if key[0] == os.getpid()]
+        servers = [_SERVERS.pop(key) for key in mine]
+    for server in servers:
         server.close()
 
 
@@ -309,7 +328,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> int:
     pdeathsig_preexec()  # it dies with the forkserver, from the start
     if request["new_group"]:
         os.setpgid(0, 0)
-    # Its name in ps and top (its command line stays the forkserver's): sb-worker, sb-consumer.
+    # Its name in ps and top (its command line stays the forkserver's): sb-worker, sb-consumer, sb-server.
     _set_name("sb-" + request["module"].rsplit(".", 1)[-1].removesuffix("_child"))
     targets = [int(t) for t in request["targets"]]
     # Each received fd to its place: first above every target, so no dup2 lands on one still needed.
@@ -322,6 +341,8 @@ def _child(request: dict[str, Any], fds: list[int]) -> int:
         if fd not in keep:
             with contextlib.suppress(OSError):
                 os.close(fd)
+    if request.get("cwd"):
+        os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
     # The child's parent is the forkserver: die_with_parent checks (and dies with) it.

@@ -15,11 +15,14 @@ import time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from streambench.harness.common.forkserver import SERVER_PRELOADED, ForkedChild, forkserver
 from streambench.harness.common.lifeline import PARENT_PID_ENV
 from streambench.harness.common.paths import PACKAGE_ROOT
 from streambench.harness.common.scratch import sweep_dead
 from streambench.harness.http.server_child import LOOPBACK, UPLOAD_DIR_PREFIX, upload_dir_prefix
 from streambench.harness.http.server_config import ServerConfig
+
+SERVER_MODULE = "streambench.harness.http.server_child"
 
 
 def make_listener(backlog: int = 1024) -> socket.socket:
@@ -61,6 +64,18 @@ class ServerHandle(Protocol):
     def stderr_tail(self, n_bytes: int = 4000) -> str: ...
 
 
+def _fork_server(
+    argv: list[str], fds: tuple[int, ...], stderr: IO[bytes], env: dict[str, str]
+) -> ForkedChild:
+    """aiohttp's server forked by the servers' forkserver: the null device for stdin and stdout,
+    ``stderr`` for stderr, ``fds`` at their numbers here."""
+    server = forkserver(SERVER_PRELOADED)
+    with open(os.devnull, "r+b") as devnull:
+        std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr.fileno()}
+        pid = server.spawn(SERVER_MODULE, argv, {**std, **{fd: fd for fd in fds}}, env, cwd=str(PACKAGE_ROOT))
+    return ForkedChild(server, pid)
+
+
 class ServerProcess:
     """A running server process: its port, ``stats()``, and ``stop()`` -> its report.
 
@@ -69,8 +84,9 @@ class ServerProcess:
     """
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], port: int, result_r: int, control_w: int, stderr: IO[bytes]
-    ) -> None:
+        self, proc: subprocess.Popen[bytes] | ForkedChild, port: int, result_r: int, control_w: int,
+        stderr: IO[bytes],
+    ) -> None:  # fmt: skip
         self.proc = proc
         self.port = port
         self._result_r = result_r
@@ -83,10 +99,12 @@ class ServerProcess:
     @classmethod
     def start(
         cls, config: ServerConfig, *, ready_timeout_s: float = 20.0, program: list[str] | None = None,
-        cgroup_procs: Path | None = None, listens_on_fd: bool = True,
+        cgroup_procs: Path | None = None, listens_on_fd: bool = True, forked: bool = False,
     ) -> ServerProcess:  # fmt: skip
         """Start the server: ``program`` (a runtime's server speaking this protocol), else aiohttp's;
         ready, it is put under the run's cap (``cgroup_procs``) before the first request.
+        ``forked``: aiohttp's server, forked already imported by the servers' forkserver
+        (:mod:`harness.common.forkserver`) instead of started as a new interpreter.
 
         The server inherits the listening socket, unless its runtime cannot listen on an inherited
         one (``listens_on_fd=False``, Bun's ``node:http``): then it binds 127.0.0.1 port 0 itself and
@@ -98,28 +116,20 @@ class ServerProcess:
         result_r, result_w = os.pipe2(os.O_CLOEXEC)
         control_r, control_w = os.pipe2(os.O_CLOEXEC)
         listen = ("--listen-fd", str(listener.fileno())) if listens_on_fd else ("--port", "0")
-        argv = [
-            *(program or [sys.executable, "-m", "streambench.harness.http.server_child"]),
-            *listen,
-            "--result-fd",
-            str(result_w),
-            "--control-fd",
-            str(control_r),
-            *config.to_argv(),
-        ]
+        args = [*listen, "--result-fd", str(result_w), "--control-fd", str(control_r), *config.to_argv()]
+        argv = [*(program or [sys.executable, "-m", SERVER_MODULE]), *args]
         env = dict(os.environ, **{PARENT_PID_ENV: str(os.getpid())})
         # Kept open for the server's life (stderr_tail); closed by __exit__ or kill().
         stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        passed = (listener.fileno(), result_w, control_r)
+        proc: subprocess.Popen[bytes] | ForkedChild
         try:
-            proc = subprocess.Popen(
-                argv,
-                pass_fds=(listener.fileno(), result_w, control_r),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env=env,
-                cwd=PACKAGE_ROOT,
-            )
+            if forked:
+                proc = _fork_server(args, passed, stderr, env)
+            else:
+                proc = subprocess.Popen(argv, pass_fds=passed, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                                        cwd=PACKAGE_ROOT)  # fmt: skip
         except BaseException:
             for fd in (result_r, result_w, control_r, control_w):
                 os.close(fd)

@@ -142,12 +142,16 @@ def _none_left(*, chromium: bool) -> None:
             continue
         try:
             cmdline = Path(f"/proc/{entry.name}/cmdline").read_bytes().replace(b"\0", b" ")
+            comm = Path(f"/proc/{entry.name}/comm").read_text().strip()
         except OSError:
             continue
+        # aiohttp's server is forked by a forkserver kept for the session (its command line is the
+        # forkserver's; its name sb-server), or started from argv.
         if (
             (chromium and b"streambench-chromium-" in cmdline)
             or b"harness/node/server.mjs" in cmdline
-            or (b"harness.http.server_child" in cmdline)
+            or comm == "sb-server"
+            or (b"harness.http.server_child" in cmdline and b"forkserver" not in cmdline)
         ):
             left.append(cmdline.decode(errors="replace")[:120])
     assert not left, left
