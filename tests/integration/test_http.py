@@ -310,10 +310,17 @@ def test_silent_clients_are_cut_after_the_idle_timeout(server: ServerProcess, vi
         assert r.error is None, r.label
         closed = r.closed_by_server_after_s
         assert closed is not None and IDLE_S * 0.9 <= closed <= IDLE_S * 3, (r.label, closed)
+    # When the server first cut a silent client (each cut is timed from that client's request).
+    first_cut_at = min(float(r.request_sent_at or 0) + float(r.closed_by_server_after_s or 0)
+                       for r in results[: len(silent)])  # fmt: skip
     for r in results[len(silent) + len(idle) :]:
         assert r.error is None and r.status == 200, r.label
         assert r.xxh3_64 == expected_xxh3(video), r.label
-        assert r.ttfb_s is not None and r.ttfb_s < FAST_TTFB_LIMIT_S, (r.label, r.ttfb_s)
+        assert r.ttfb_s is not None and r.request_sent_at is not None, r.label
+        # Not held back by the silent ones: answered at once, or (a loaded machine, once a CI run's
+        # 1.1 s) at least before the server cut any of them.
+        answered_at = r.request_sent_at + r.ttfb_s
+        assert r.ttfb_s < FAST_TTFB_LIMIT_S or answered_at < first_cut_at, (r.label, r.ttfb_s)
     after = _settled_stats(server, baseline)
     assert after["idle_timeouts"] - baseline["idle_timeouts"] == len(silent)
     assert after["errors"] == baseline["errors"]
