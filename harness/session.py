@@ -507,15 +507,18 @@ class _Session:
     ) -> dict[str, Any]:
         """A scenario's rounds: ``min_repeat`` of every cell, then each later round only of the cells
         that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``. A split
-        claim (its cells, judged alone, disagree) is left inconclusive: no round can decide it."""
+        claim (its cells, judged alone, disagree) is left inconclusive: no round can decide it; so is
+        one that the rounds left could not decide even if every run of them agreed."""
         from streambench.reports.claims import evaluate, undecided_cells
 
         _, claims = scenario_claims(self.meta["scenario"])
         runner.run([p for p in timed if p.warmup or p.repeat < min_repeat])
         later = [p for p in timed if not p.warmup and p.repeat >= min_repeat]
         ran = 0
-        for round_index in sorted({p.repeat for p in later}):
-            cells, _ = undecided_cells(claims, load_records(self.store.run_dir))
+        rounds = sorted({p.repeat for p in later})
+        for i, round_index in enumerate(rounds):
+            # A claim no number of the rounds left could decide holds no cell back.
+            cells, _ = undecided_cells(claims, load_records(self.store.run_dir), len(rounds) - i)
             todo = [p for p in later if p.repeat == round_index and p.cell.cell_id in cells]
             if not todo:
                 break

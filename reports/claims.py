@@ -317,6 +317,30 @@ def split_cells(claim: Claim, records: Sequence[Record]) -> dict[str, list[str]]
     return {"holds": sorted(map(label, sides["holds"])), "fails": sorted(map(label, sides["fails"]))}
 
 
+def cannot_be_decided(claim: Claim, records: Sequence[Record], runs_to_come: int) -> bool:
+    """Whether a claim against a constant bound stays inconclusive even if all of ``runs_to_come``
+    more runs land on one side: pooled with what is measured, all of them within the bound still
+    leave the median's interval across it, and all of them past it too. Then more rounds only
+    cost time (``browser-video``'s "a seek is honoured" for whole-file at 1 GiB: some runs seek,
+    some never play). Other claim forms: False (they are judged otherwise)."""
+    expect = claim.expect.strip()
+    m = _CONST_RE.match(expect)
+    if claim.baseline is not None or m is None or _RATIO_RE.match(expect):
+        return False
+    flat = [v for vs in _values(records, claim, claim.subject).values() for v in vs]
+    if not flat:
+        return False
+    op, text = m.group(1), m.group(2)
+    bound = float(parse_size(text)) if any(c.isalpha() for c in text) else float(text)
+    # A value that meets the bound, and one that misses it (a "never" is infinite already).
+    nudge = abs(bound) * 1e-9 + 1e-12
+    within = {"<=": bound, "<": bound - nudge, ">=": bound, ">": bound + nudge}[op]
+    past = math.inf if op in ("<=", "<") else -math.inf
+    can_hold = _const_decision(flat + [within] * runs_to_come, op, bound)[0] == "holds"
+    can_fail = _const_decision(flat + [past] * runs_to_come, op, bound)[0] == "fails"
+    return not can_hold and not can_fail
+
+
 def evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     """The claim's verdict on these records, and which runtime it is about."""
     verdict = _evaluate(claim, records)
@@ -376,21 +400,26 @@ def _evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
     return _const_bound(claim, values, m.group(1), bound)
 
 
-def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple[set[str], list[str]]:
+def undecided_cells(
+    claims: Sequence[Claim], records: Sequence[Record], rounds_to_come: int | None = None
+) -> tuple[set[str], list[str]]:
     """The cells whose measured records feed a claim that is still inconclusive, and those claims.
-    A split claim (:func:`split_cells`) holds no cell back: more rounds cannot decide it.
 
     A scenario that stops deciding early (``min_repeat``) gives only these cells another round; a
     claim no record matches yet holds no cell back (more rounds of other cells cannot decide it). Only
     runs that ended ok feed one: an undecided claim is never an outcome claim (those are decided by the
     first record), and every figure a claim reads comes from an ok run, so a cell killed at the cap as
-    expected (readfile-vs-stream's readFile above the cap) is not run again for a throughput claim."""
+    expected (readfile-vs-stream's readFile above the cap) is not run again for a throughput claim.
+    A split claim (:func:`split_cells`) holds no cell back, nor, given ``rounds_to_come``, one that
+    :func:`cannot_be_decided` by that many more rounds of its cells; both stay among the open claims."""
     measured = [r for r in records if not r.warmup and not r.profiler]
     cells: set[str] = set()
     open_claims: list[str] = []
     for claim in claims:
         verdict = evaluate(claim, measured)
-        if verdict.verdict in ("holds", "fails") or "split" in verdict.numbers:
+        if verdict.verdict in ("holds", "fails"):
+            continue
+        if "split" in verdict.numbers:
             continue
         feeding = {
             r.cell_id
@@ -398,9 +427,12 @@ def undecided_cells(claims: Sequence[Claim], records: Sequence[Record]) -> tuple
             if r.outcome == "ok"
             and (_matches(r, claim.subject) or (claim.baseline is not None and _matches(r, claim.baseline)))
         }
-        if feeding:
-            cells |= feeding
-            open_claims.append(claim.says)
+        if not feeding:
+            continue
+        open_claims.append(claim.says)
+        if rounds_to_come is not None and cannot_be_decided(claim, measured, len(feeding) * rounds_to_come):
+            continue
+        cells |= feeding
     return cells, open_claims
 
 
@@ -462,20 +494,26 @@ def _ratio(
     return Verdict(claim, _combine(parts), "; ".join(details), numbers)
 
 
-def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: float) -> Verdict:
+def _const_decision(flat: list[float], op: str, bound: float) -> tuple[str, float, float]:
+    """Pooled values against a constant bound: the verdict and the interval that decided it.
+
+    The median's order-statistic interval decides, as in the report and --repeat auto: holds when
+    all of it is within the bound, fails when none of it is. Below 6 runs it is the range."""
     compare = _OPS[op]
-    flat = [v for vs in values.values() for v in vs]
-    median = statistics.median(flat)
-    # The median's order-statistic interval decides, as in the report and --repeat auto: holds when
-    # all of it is within the bound, fails when none of it is. Below 6 runs it is the range.
     interval = median_interval(flat)
     low, high = (min(flat), max(flat)) if interval.n < 2 else (interval.low, interval.high)
     if compare(low, bound) and compare(high, bound):
-        verdict = "holds"
-    elif not compare(low, bound) and not compare(high, bound):
-        verdict = "fails"
-    else:
-        verdict = "inconclusive"
+        return "holds", low, high
+    if not compare(low, bound) and not compare(high, bound):
+        return "fails", low, high
+    return "inconclusive", low, high
+
+
+def _const_bound(claim: Claim, values: dict[int, list[float]], op: str, bound: float) -> Verdict:
+    flat = [v for vs in values.values() for v in vs]
+    median = statistics.median(flat)
+    interval = median_interval(flat)
+    verdict, low, high = _const_decision(flat, op, bound)
     m = claim.metric
     spread = f"{_fmt(min(flat), m)}..{_fmt(max(flat), m)}"
     detail = (

@@ -129,6 +129,30 @@ def test_a_claim_whose_cells_disagree_is_split_and_holds_no_cell_back() -> None:
     assert claims.split_cells(ratio, as_records(one)) is None
 
 
+def test_a_claim_the_rounds_left_cannot_decide_holds_no_cell_back() -> None:
+    """0/1 outcomes (a seek honoured or not) pooled over cells: once even every remaining run on one
+    side would leave the median's interval across the bound, more rounds are not asked for."""
+    claim = Claim("seeks", "max_buffered_bytes", {"strategy": "pd"}, ">= 1")
+    mixed = [
+        rec("pd", 64, r, cell_id=f"pd-{c}", max_buffered_bytes=(r + c) % 2)
+        for r in range(2)
+        for c in range(4)
+    ]
+    assert evaluate(claim, mixed).verdict == "inconclusive"
+    # Four more rounds of the four cells, all 1s, could still make it hold (20 of 24: the 95%
+    # interval x(7)..x(18) is all 1s)...
+    assert not claims.cannot_be_decided(claim, as_records(mixed), 16)
+    assert claims.undecided_cells([claim], as_records(mixed), 4)[0] == {"pd-0", "pd-1", "pd-2", "pd-3"}
+    # ...two cannot (12 of 16: x(4)..x(13) still holds a 0), nor all 0s make it fail. Still open.
+    assert claims.cannot_be_decided(claim, as_records(mixed), 8)
+    assert claims.undecided_cells([claim], as_records(mixed), 2) == (set(), ["seeks"])
+    # Without a number of rounds left, the cells run again (as before).
+    assert claims.undecided_cells([claim], as_records(mixed))[0] == {"pd-0", "pd-1", "pd-2", "pd-3"}
+    # Only claims against a constant bound are judged this way.
+    ratio = Claim("x", "max_buffered_bytes", {"strategy": "pd"}, ">= 1.0x", {"strategy": "other"})
+    assert not claims.cannot_be_decided(ratio, as_records(mixed), 1)
+
+
 def test_field_and_constant_bounds() -> None:
     records = [rec("pd", 64, r, max_buffered_bytes=b, high_water_mark_bytes=MiB) for r, b in
                enumerate([MiB, int(1.5 * MiB), int(1.9 * MiB)])]  # fmt: skip

@@ -114,9 +114,11 @@ def test_a_scenario_with_min_repeat_gives_later_rounds_only_to_undecided_claims(
     for p in fake.runs:
         by_repeat.setdefault(p.repeat, set()).add(p.cell.strategy)
     assert by_repeat[0] == by_repeat[1] == {"pipe", "whole-file", "cat"}  # min_repeat rounds of all
-    assert by_repeat[2] == by_repeat[3] == {"whole-file"}  # only the open claim's cell goes on
+    # whole-file's two runs lie either side of its bound, and two more could not move the range off
+    # it (below 6 runs the range decides): no later round is asked for, and the claim stays open.
+    assert set(by_repeat) == {0, 1}
     rounds = json.loads((result.run_dir / "run.json").read_text())["claim_rounds"]
-    assert rounds["later_runs"] == 6 and rounds["later_runs_skipped"] == 4
+    assert rounds["later_runs"] == 6 and rounds["later_runs_skipped"] == 6
     assert rounds["open_claims"] == ["whole-file is at 1.5 GB/s"]
     page = (result.run_dir / "scenario.html").read_text()
-    assert "Every cell ran 2 rounds" in page and "4 of 6 later runs were not needed" in page
+    assert "Every cell ran 2 rounds" in page and "6 of 6 later runs were not needed" in page
