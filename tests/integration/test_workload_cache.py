@@ -32,7 +32,7 @@ def test_videos_bytes_are_pinned_and_never_repeat() -> None:
     """Version 3 makes its payload from a 4 MiB pool, a window of it per 1 MiB segment, each 4 KiB
     page XORed with its own key: past the pool's size no 64-bit word repeats (a reused window under
     one key would), and the bytes are pinned (the cache keys files by the version)."""
-    size_bytes = (24 << 20) + 12345
+    size_bytes = (9 << 20) + 12345  # past two pools' worth
     data = _bytes_of("video", size_bytes, seed=7)
     words = np.frombuffer(data, dtype="<u8", offset=48, count=(size_bytes - 48) // 8)
     assert np.unique(words).size == words.size
