@@ -95,7 +95,8 @@ def test_csv_select_is_skipped_for_node_with_the_reason(
     assert main(["run", "--strategy", "node-pipe,pipe", "--workload", "csv:1MiB", "--transform", "csv-select",
                  "--sink", "null", "--out", str(tmp_path), "--dry-run"]) == 0  # fmt: skip
     err = capsys.readouterr().err
-    assert "skipped 1 cell(s): csv-select has no JS transform" in err and "plan: 3 runs" in err
+    # One cell left, at the default's two first rounds.
+    assert "skipped 1 cell(s): csv-select has no JS transform" in err and "plan: 2 runs" in err
 
 
 @pytest.mark.alone  # memory that grows with a lag: beside the other worker a stream's garbage piles up
@@ -112,8 +113,10 @@ def test_node_readfile_holds_the_file_and_streams_do_not(tmp_path: Path) -> None
         assert readfile["strategy_notes"]["memory_at_peak"]["arrayBuffers"] >= 0.95 * size
     for name in STREAMING:
         small, large = _growth(by[name, 64 * MiB]), _growth(by[name, 256 * MiB])
-        # O(1): four times the file, not four times the memory (V8's heap and Buffer pool, not the file).
-        assert large < 64 * MiB and large <= 1.25 * small + 8 * MiB, (name, small, large)
+        # O(1): four times the file, not four times the memory (V8's heap and Buffer pool, not the
+        # file): 192 MiB more file, at most 15% of it more memory (readFile: 95% and more). V8's
+        # garbage lags: a loaded CI run's async iterator grew 27 then 43 MiB.
+        assert large < 64 * MiB and large - small <= 0.15 * 192 * MiB, (name, small, large)
 
 
 def test_a_slow_tcp_consumer_makes_node_pause_and_stay_bounded(tmp_path: Path) -> None:
