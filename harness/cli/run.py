@@ -322,7 +322,7 @@ def add_commands(sub: Any) -> None:
     one.add_argument(
         "--repeat",
         action=Once,
-        help="measured runs per cell, or auto: 3 rounds, then more only where the best strategy is "
+        help="measured runs per cell, or auto: 2 rounds, then more only where the best strategy is "
         "not yet decided (default: the matrix's; the quick default is auto)",
     )
     one.add_argument(
