@@ -12,8 +12,9 @@ the ones before). No run of bytes repeats (two pages agree only where two keys d
 --long=27 left 40 MiB at 100.00%), and a segment is one XOR (~7 GB/s here) instead of 131,072
 PRNG steps (~4 GB/s), made in any order, so the cache makes and writes segments on every core.
 ``bench-generate --size 512MiB --kind video``, three runs of 5 rounds each alternating version
-2 and 3: 0.46-0.58x dd -> 0.66-0.76x (the writes themselves, serialised by ext4's inode lock,
-are what is left: 0.09 s of a 0.16-0.19 s file).
+2 and 3: 0.46-0.58x dd -> 0.66-0.76x; with the file's blocks reserved first
+(:func:`workloads.cache.preallocate`) 0.68-0.83x. The writes themselves, serialised by ext4's
+inode lock, are what is left (0.09 s of a 0.13-0.19 s file).
 """
 
 from __future__ import annotations
