@@ -172,3 +172,24 @@ def test_free_space_check_names_bytes(tmp_path: Path) -> None:
 def test_unknown_kind_is_usage_error() -> None:
     with pytest.raises(UsageError, match="valid kinds"):
         WorkloadSpec("mp3", 10)
+
+
+def test_preallocation_reserves_blocks_and_keeps_the_size(tmp_path: Path) -> None:
+    """A new workload's blocks are reserved before it is written; its size still grows only as bytes
+    come, and where fallocate cannot (a pipe here) nothing happens."""
+    path = tmp_path / "f"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        cache.preallocate(fd, 1 << 20)
+        st = os.fstat(fd)
+        assert st.st_size == 0 and st.st_blocks * 512 >= 1 << 20
+    finally:
+        os.close(fd)
+    read_end, write_end = os.pipe()
+    try:
+        cache.preallocate(write_end, 1 << 20)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    workload = cache.generate(WorkloadSpec("csv", (1 << 20) + 7), tmp_path)
+    assert workload.path.stat().st_size == workload.manifest.size_bytes >= (1 << 20) + 7
