@@ -62,6 +62,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
+
+# With the module, not inside a timed generation: NumPy imports its random package lazily (~17 ms).
+import numpy.random
 from numpy.typing import NDArray
 
 from streambench.workloads.base import Block
