@@ -330,8 +330,7 @@ def cannot_be_decided(claim: Claim, records: Sequence[Record], runs_to_come: int
     flat = [v for vs in _values(records, claim, claim.subject).values() for v in vs]
     if not flat:
         return False
-    op, text = m.group(1), m.group(2)
-    bound = float(parse_size(text)) if any(c.isalpha() for c in text) else float(text)
+    op, bound = m.group(1), _bound(m.group(2))
     # A value that meets the bound, and one that misses it (a "never" is infinite already).
     nudge = abs(bound) * 1e-9 + 1e-12
     within = {"<=": bound, "<": bound - nudge, ">=": bound, ">": bound + nudge}[op]
@@ -395,9 +394,12 @@ def _evaluate(claim: Claim, records: Sequence[Record]) -> Verdict:
         return _field_bound(claim, records, m.group(1), float(m.group(2)), m.group(3))
     m = _CONST_RE.match(expect)
     assert m is not None
-    text = m.group(2)
-    bound = float(parse_size(text)) if any(c.isalpha() for c in text) else float(text)
-    return _const_bound(claim, values, m.group(1), bound)
+    return _const_bound(claim, values, m.group(1), _bound(m.group(2)))
+
+
+def _bound(text: str) -> float:
+    """A constant bound as written: sizes take units (``16MiB``), the rest are plain numbers."""
+    return float(parse_size(text)) if any(c.isalpha() for c in text) else float(text)
 
 
 def undecided_cells(

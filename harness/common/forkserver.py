@@ -53,7 +53,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -78,6 +78,10 @@ class Rusage:
     ru_oublock: int
     ru_nvcsw: int
     ru_nivcsw: int
+
+
+# How the harness reaps a forked child: its wait status and rusage (:meth:`Forkserver.reap`).
+Reap = Callable[[int], tuple[int, Rusage]]
 
 
 class Forkserver:
@@ -125,6 +129,19 @@ class Forkserver:
         if "pid" not in reply:
             raise RuntimeError(f"the forkserver could not start {module}: {reply.get('error')}")
         return int(reply["pid"])
+
+    def spawn_quiet(
+        self, module: str, argv: Sequence[str], fds: Sequence[int], stderr_fd: int, env: Mapping[str, str],
+        *, new_group: bool = False, cwd: str | None = None,
+    ) -> int:  # fmt: skip
+        """:meth:`spawn` with stdin and stdout the null device, stderr ``stderr_fd`` and ``fds`` at the
+        numbers they have here: a worker's or a server's plumbing."""
+        # Read and write, as subprocess's DEVNULL: a child that prints must not fail on its stdout.
+        with open(os.devnull, "r+b") as devnull:
+            std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr_fd}
+            return self.spawn(
+                module, argv, {**std, **{fd: fd for fd in fds}}, env, new_group=new_group, cwd=cwd
+            )
 
     def reap(self, pid: int) -> tuple[int, Rusage]:
         """Wait for a child to end (the forkserver's ``wait4``): its wait status and its rusage."""

@@ -122,12 +122,7 @@ class RunContext:
     def start_server(self, runtime: Runtime, cell: Cell, server: ServerConfig) -> ServerHandle:
         """The cell's server, listening: under this run's cap from its start, and under its read limit
         from the moment it listens (before the first request)."""
-        from streambench.harness.common.forkserver import close as close_forkservers
-        from streambench.harness.execute.executors import keep  # imported here: executors import us
-
         cap, throttle = self.memory_cap(), self.disk_throttle()
-        # aiohttp's server is forked by a forkserver kept for the session's later runs.
-        keep("forkserver", close_forkservers)
         handle = runtime.start_server(cell, server, self.config, cap.procs_path if cap is not None else None)
         if throttle is not None and handle.pid is not None:
             throttle.join(handle.pid)

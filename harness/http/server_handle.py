@@ -70,10 +70,9 @@ def _fork_server(
     """aiohttp's server forked by the servers' forkserver: the null device for stdin and stdout,
     ``stderr`` for stderr, ``fds`` at their numbers here."""
     server = forkserver(SERVER_PRELOADED)
-    with open(os.devnull, "r+b") as devnull:
-        std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr.fileno()}
-        pid = server.spawn(SERVER_MODULE, argv, {**std, **{fd: fd for fd in fds}}, env, cwd=str(PACKAGE_ROOT))
-    return ForkedChild(server, pid)
+    return ForkedChild(
+        server, server.spawn_quiet(SERVER_MODULE, argv, fds, stderr.fileno(), env, cwd=str(PACKAGE_ROOT))
+    )
 
 
 class ServerProcess:

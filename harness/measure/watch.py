@@ -15,10 +15,10 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from streambench.harness.common.forkserver import Reap
 from streambench.harness.measure.limits import MemoryCap
 from streambench.harness.measure.probes import read_status
 
@@ -46,7 +46,7 @@ def watch(
     result_fd: int = -1,
     *,
     kill_group: bool = True,
-    reap: Callable[[int], tuple[int, Any]] | None = None,
+    reap: Reap | None = None,
 ) -> Watch:
     """Sample ``pid`` every ``interval_s`` until it exits (or must be killed), then reap it: with
     ``wait4`` (our child), or ``reap`` (the forkserver's child: its wait status and rusage)."""

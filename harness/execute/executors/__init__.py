@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from streambench.harness.common.forkserver import close as close_forkservers
 from streambench.harness.execute.context import RunContext
 from streambench.harness.execute.measurement import Measurement
 from streambench.harness.plan.config import Cell
@@ -36,10 +37,12 @@ def keep(name: str, close: Callable[[], object]) -> None:
 
 
 def close_kept() -> None:
-    """The session is over: close whatever its executors kept (they start anew if asked again)."""
+    """The session is over: close whatever its executors kept, and this process's forkservers (the
+    first run that needed each started it); each starts anew if asked again."""
     while _KEPT:
         _, close = _KEPT.popitem()
         close()
+    close_forkservers()
 
 
 def executor_for(cell: Cell) -> Executor:

@@ -12,14 +12,11 @@ import contextlib
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable
 from typing import IO, Any
 
-from streambench.harness.common.forkserver import close as close_forkserver
-from streambench.harness.common.forkserver import forkserver
+from streambench.harness.common.forkserver import Reap, forkserver
 from streambench.harness.common.lifeline import PARENT_PID_ENV, kill_group
 from streambench.harness.execute.context import RunContext
-from streambench.harness.execute.executors import keep
 from streambench.harness.execute.expected import Expected
 from streambench.harness.execute.measurement import MeasuredReport, Measurement
 from streambench.harness.measure.disk_throttle import DiskThrottle
@@ -178,9 +175,6 @@ class SinkExecutor:
         return seen, seen.returncode, leftovers, received
 
 
-Reap = Callable[[int], tuple[int, Any]]
-
-
 def _start_worker(
     command: WorkerCommand, env: dict[str, str], fds: tuple[int, int], stderr: IO[bytes]
 ) -> tuple[int, Reap | None]:
@@ -191,12 +185,9 @@ def _start_worker(
     outlives it."""
     if command.fork_module is not None and not command.through:
         server = forkserver()
-        keep("forkserver", close_forkserver)
-        # Read and write, as subprocess's DEVNULL: a strategy that prints must not fail on its stdout.
-        with open(os.devnull, "r+b") as devnull:
-            std = {0: devnull.fileno(), 1: devnull.fileno(), 2: stderr.fileno()}
-            pid = server.spawn(command.fork_module, command.argv[3:], {**std, **{fd: fd for fd in fds}}, env,
-                               new_group=True)  # fmt: skip
+        pid = server.spawn_quiet(
+            command.fork_module, command.argv[3:], fds, stderr.fileno(), env, new_group=True
+        )
         return pid, server.reap
     worker = subprocess.Popen(
         command.argv,
