@@ -46,26 +46,26 @@ class Generator(Protocol):
 
 
 @dataclass(frozen=True)
-class FileFacts:
-    """What a file-writing generator says of the file it wrote (the manifest's ``details``)."""
-
-    records: int
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class Segments:
-    """A binary kind's bytes as a head and equal segments that can be made in any order.
+    """A binary kind's bytes as a head, equal segments that can be made in any order, and a tail.
 
-    ``fill(i, out)`` writes segment ``i`` (``segment_bytes`` long; the last one is cut where the
-    payload ends) into ``out``, a writable buffer of ``segment_bytes``; it must be safe to call from
-    several threads at once. The cache then makes and writes segments on every core.
+    ``fill(i, out)`` gives segment ``i`` (``segment_bytes`` long; the last one is cut where the
+    payload ends): it writes it into ``out``, a writable buffer of ``segment_bytes``, and returns
+    ``out``, or returns a buffer of its own that nothing changes (mp4's one loop, the same for every
+    segment). It must be safe to call from several threads at once. The cache then makes and writes
+    segments on every core. ``details`` is what the manifest says of the file beyond its size.
     """
 
     head: bytes
     segment_bytes: int
     payload_bytes: int
-    fill: Callable[[int, memoryview], None]
+    fill: Callable[[int, memoryview], memoryview]
+    tail: bytes = b""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.head) + self.payload_bytes + len(self.tail)
 
     @property
     def count(self) -> int:
@@ -76,25 +76,19 @@ class Segments:
         if self.head:
             yield Block(self.head, 0)
         for i in range(self.count):
-            out = bytearray(self.segment_bytes)
-            self.fill(i, memoryview(out))
-            yield Block(out[: min(self.segment_bytes, self.payload_bytes - i * self.segment_bytes)], 0)
+            length = min(self.segment_bytes, self.payload_bytes - i * self.segment_bytes)
+            yield Block(bytes(self.fill(i, memoryview(bytearray(self.segment_bytes)))[:length]), 0)
+        if self.tail:
+            yield Block(self.tail, 0)
 
 
 @runtime_checkable
 class SegmentGenerator(Generator, Protocol):
-    """A kind whose bytes are :class:`Segments` (``video``): ``blocks`` yields ``segments().blocks()``."""
+    """A kind whose bytes are :class:`Segments` (``video``, ``mp4``).
 
-    def segments(self, size_bytes: int, seed: int) -> Segments: ...
-
-
-@runtime_checkable
-class FileGenerator(Generator, Protocol):
-    """A kind whose bytes come from another program (ffmpeg): it writes the file itself.
-
-    The cache gives it a temporary path beside the final one and does the rest
-    (checksum, rename, manifest), so it is as crash-safe as the block kinds.
-    ``blocks`` still yields the same bytes, for code that wants them in memory.
+    ``assets`` is a folder of the cache's where a kind may keep what it makes once and uses for
+    every size (mp4's clip, which ffmpeg encodes); the kind names its files there by everything
+    their bytes depend on. ``blocks`` yields the same bytes, for code that wants them in memory.
     """
 
-    def write_file(self, size_bytes: int, seed: int, path: Path) -> FileFacts: ...
+    def segments(self, size_bytes: int, seed: int, assets: Path) -> Segments: ...

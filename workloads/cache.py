@@ -24,7 +24,7 @@ import xxhash
 
 from streambench.harness.common.errors import UsageError
 from streambench.workloads import user_file
-from streambench.workloads.base import FileGenerator, Generator, SegmentGenerator, Segments
+from streambench.workloads.base import Generator, SegmentGenerator, Segments
 from streambench.workloads.registry import GENERATORS, kinds
 
 TMP_SUFFIX = ".sb-tmp"
@@ -121,6 +121,11 @@ def default_data_dir() -> Path:
 
 def workload_dir(data_dir: Path) -> Path:
     return data_dir / "workloads"
+
+
+def assets_dir(data_dir: Path) -> Path:
+    """What a kind makes once and uses for every size (mp4's clip): see ``SegmentGenerator``."""
+    return workload_dir(data_dir) / "assets"
 
 
 def paths_for(spec: WorkloadSpec, data_dir: Path) -> tuple[Path, Path]:
@@ -321,7 +326,7 @@ def remove_stale_temps(data_dir: Path) -> int:
         if pid_text.isdigit() and Path(f"/proc/{pid_text}").exists():
             continue  # a live generation (this or another process) owns it
         if tmp.is_dir() and not tmp.is_symlink():
-            shutil.rmtree(tmp, ignore_errors=True)  # a file kind's scratch folder (an mp4's clip)
+            shutil.rmtree(tmp, ignore_errors=True)  # a scratch folder (an mp4 clip being encoded)
         else:
             tmp.unlink(missing_ok=True)
         removed += 1
@@ -346,11 +351,12 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
     t0 = time.perf_counter()
     details: dict[str, Any] = {}
-    if isinstance(generator, FileGenerator):
-        written_bytes, records, digest, details = _write_with_program(generator, spec, tmp, progress)
-    elif isinstance(generator, SegmentGenerator):
-        segments = generator.segments(spec.size_bytes, spec.seed)
-        written_bytes, records = len(segments.head) + segments.payload_bytes, 0
+    if isinstance(generator, SegmentGenerator):
+        try:
+            segments = generator.segments(spec.size_bytes, spec.seed, assets_dir(data_dir))
+        except RuntimeError as exc:  # ffmpeg failed or made what cannot be looped: one line
+            raise UsageError(f"cannot generate {spec.kind}: {exc}") from None
+        written_bytes, records, details = segments.size_bytes, 0, segments.details
         digest = _write_segments(segments, tmp, progress)
     else:
         written_bytes, records, digest = _write_blocks(generator, spec, tmp, progress)
@@ -376,27 +382,6 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     manifest_tmp.write_text(manifest.to_json())
     os.replace(manifest_tmp, manifest_path)
     return Workload(spec, path, manifest)
-
-
-def _write_with_program(
-    generator: FileGenerator, spec: WorkloadSpec, tmp: Path, progress: ProgressFn | None
-) -> tuple[int, int, str, dict[str, Any]]:
-    """A file kind writes ``tmp`` itself; it is checksummed after. Any failure leaves no ``tmp``."""
-    try:
-        if progress is not None:
-            progress(0, spec.size_bytes)
-        facts = generator.write_file(spec.size_bytes, spec.seed, tmp)
-        digest = file_checksum(tmp)
-    except RuntimeError as exc:  # the program failed: one line, the cache untouched
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot generate {spec.kind}: {exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    size_bytes = tmp.stat().st_size
-    if progress is not None:
-        progress(size_bytes, size_bytes)
-    return size_bytes, facts.records, digest, facts.details
 
 
 def _write_blocks(
@@ -499,7 +484,7 @@ def _write_segments(segments: Segments, tmp: Path, progress: ProgressFn | None) 
     """
     import mmap
 
-    total_bytes = len(segments.head) + segments.payload_bytes
+    total_bytes = segments.size_bytes
     order = _InOrder(progress, total_bytes)
     errors: list[BaseException] = []
 
@@ -509,9 +494,9 @@ def _write_segments(segments: Segments, tmp: Path, progress: ProgressFn | None) 
         buffer = memoryview(mmap.mmap(-1, segments.segment_bytes))
         try:
             for index in range(first, segments.count, step):
-                segments.fill(index, buffer)
                 offset = index * segments.segment_bytes
-                data = buffer[: min(segments.segment_bytes, segments.payload_bytes - offset)]
+                length = min(segments.segment_bytes, segments.payload_bytes - offset)
+                data = segments.fill(index, buffer)[:length]
                 if not order.hash_segment(index, data):
                     return
                 pwrite_all(fd, data, len(segments.head) + offset)
@@ -535,6 +520,8 @@ def _write_segments(segments: Segments, tmp: Path, progress: ProgressFn | None) 
             thread.join()
         if errors:
             raise errors[0]
+        order.hash.update(segments.tail)
+        pwrite_all(fd, memoryview(segments.tail), len(segments.head) + segments.payload_bytes)
         os.close(fd)
         fd = -1
     except BaseException:
@@ -594,13 +581,19 @@ def list_cached(data_dir: Path) -> list[tuple[Path, Manifest | None]]:
     return out
 
 
-def clean(data_dir: Path) -> int:
-    """Remove every cached workload, manifest and temp file; returns the bytes freed."""
+def clean(data_dir: Path, *, keep_assets: bool = False) -> int:
+    """Remove every cached workload, manifest and temp file, and the kinds' assets unless
+    ``keep_assets``; returns the bytes freed."""
     directory = workload_dir(data_dir)
     freed_bytes = 0
-    if directory.exists():
-        for path in directory.iterdir():
-            if path.is_file():
-                freed_bytes += path.stat().st_size
-                path.unlink()
+    assets = assets_dir(data_dir)
+    folders = [directory] if keep_assets else [directory, assets]
+    for folder in folders:
+        if folder.is_dir() and not folder.is_symlink():
+            for path in folder.iterdir():
+                if path.is_file():
+                    freed_bytes += path.stat().st_size
+                    path.unlink()
+    if not keep_assets and assets.is_dir() and not assets.is_symlink():
+        assets.rmdir()
     return freed_bytes

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -56,13 +57,13 @@ class VideoGenerator:
     media_type = "video/mp4"
     summary = "incompressible binary with an MP4 ftyp box (a '2GB video')"
 
-    def segments(self, size_bytes: int, seed: int) -> Segments:
+    def segments(self, size_bytes: int, seed: int, assets: Path | None = None) -> Segments:
         head = mp4_header(size_bytes)[:size_bytes]
         # The pool has a segment's worth more words, so a window may start anywhere in its first 16 MiB.
         pool = np.random.SFC64(seed).random_raw(_POOL_WORDS + _SEGMENT_WORDS).astype("<u8", copy=False)
         pages = _SEGMENT_WORDS // PAGE_WORDS
 
-        def fill(index: int, out: memoryview) -> None:
+        def fill(index: int, out: memoryview) -> memoryview:
             # Segment i's draws come from Philox at counter (0, i, 0, 0): a counter-based generator
             # gives any segment's keys without the ones before it, so threads make segments in any
             # order. (The low counter word counts the 65 blocks of four words a segment draws.)
@@ -71,6 +72,7 @@ class VideoGenerator:
             window = pool[start : start + _SEGMENT_WORDS].reshape(pages, PAGE_WORDS)
             words = np.frombuffer(out, dtype="<u8").reshape(pages, PAGE_WORDS)
             np.bitwise_xor(window, draws[1:, None].astype("<u8", copy=False), out=words)
+            return out
 
         return Segments(head, SEGMENT_BYTES, max(size_bytes - len(head), 0), fill)
 

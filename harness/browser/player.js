@@ -43,7 +43,9 @@ async ({ url, seekFraction, watchMs, timeoutMs, settleMs }) => {
   });
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
   const failed = new Promise((resolve) => video.addEventListener("error", () => resolve(null), { once: true }));
-  const once = (name) => new Promise((resolve) => video.addEventListener(name, () => resolve(rel()), { once: true }));
+  // An event's timeStamp is when the media element made it, not when its handler ran: on a busy
+  // machine the handler ran up to 46 ms (more than a rendering frame) after the first frame showed.
+  const once = (name) => new Promise((resolve) => video.addEventListener(name, (e) => resolve(e.timeStamp - t0), { once: true }));
   const frame = () =>
     new Promise((resolve) => video.requestVideoFrameCallback((now, meta) => resolve({ t: now - t0, media: meta.mediaTime })));
   const within = (promise, ms) => Promise.race([promise, failed, sleep(ms).then(() => null)]);

@@ -53,13 +53,13 @@ def test_a_failing_segment_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
     generator = GENERATORS["video"]
     real = generator.segments
 
-    def failing(size_bytes: int, seed: int) -> Segments:
-        segments = real(size_bytes, seed)
+    def failing(size_bytes: int, seed: int, assets: Path) -> Segments:
+        segments = real(size_bytes, seed, assets)
 
-        def fill(index: int, out: memoryview) -> None:
+        def fill(index: int, out: memoryview) -> memoryview:
             if index == 3:
                 raise OSError(28, "No space left on device")
-            segments.fill(index, out)
+            return segments.fill(index, out)
 
         return dataclasses.replace(segments, fill=fill)
 
