@@ -15,6 +15,7 @@ The audio's encoder delay (the edit list's ``media_time``) is skipped once, at t
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -137,7 +138,7 @@ def _full_box(version: int, flags: int, table: npt.NDArray[np.int64], dtype: str
 # --- One track of the clip, one value per sample ---------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Track:
     """A clip track's samples, kept to one loop: decode deltas, sizes, payload offsets, keyframes."""
 
@@ -189,7 +190,6 @@ def _track(trak: Box, payload_start: int, loop_s: Fraction) -> Track:
         raise ClipError("the clip's sample tables disagree on how many samples a track has")
     stss = stbl.maybe(b"stss")
     ctts = stbl.maybe(b"ctts")
-    elst = _edit(trak)
     loop_media = loop_s * timescale
     if loop_media.denominator != 1:
         raise ClipError(f"a {loop_s} s loop is not a whole number of ticks at {timescale} Hz")
@@ -204,7 +204,7 @@ def _track(trak: Box, payload_start: int, loop_s: Fraction) -> Track:
         keyframes=None if stss is None else _entries(stss.body, 8, 1)[:, 0] - 1,
         composition=None if ctts is None else _expand(_entries(ctts.body, 8, 2, ">i4")),
         groups=[_group(box.body, deltas.size) for box in stbl.children if box.kind == b"sbgp"],
-        media_time=elst,
+        media_time=_edit(trak),
         loop_media=int(loop_media),
     )
     return _one_loop(track)
@@ -241,9 +241,8 @@ def _one_loop(track: Track) -> Track:
     keyframes = None if track.keyframes is None else track.keyframes[track.keyframes < kept]
     if keyframes is not None and (keyframes.size == 0 or keyframes[0] != 0):
         raise ClipError("the clip does not start with a keyframe, so its loops would not either")
-    return Track(
-        box=track.box,
-        timescale=track.timescale,
+    return dataclasses.replace(
+        track,
         deltas=deltas,
         sizes=track.sizes[:kept],
         offsets=track.offsets[:kept],
@@ -252,8 +251,6 @@ def _one_loop(track: Track) -> Track:
         keyframes=keyframes,
         composition=None if track.composition is None else track.composition[:kept],
         groups=[(header, per_sample[:kept]) for header, per_sample in track.groups],
-        media_time=track.media_time,
-        loop_media=track.loop_media,
     )
 
 
