@@ -166,8 +166,8 @@ class Mp4Generator:
         clip = mp4_loop.Clip.read(data, CLIP_S)
         loop_bytes = len(clip.payload)
         loops = max(1, round(size_bytes / loop_bytes))
-        looped = mp4_loop.loop(clip, loops, moov_first=self.moov == "start")
-        payload = memoryview(looped.payload)
+        head, tail = mp4_loop.loop(clip, loops, moov_first=self.moov == "start")
+        payload = memoryview(clip.payload)
         details: dict[str, Any] = {
             "duration_s": round(loops * float(CLIP_S), 3),
             "clip_s": float(CLIP_S),
@@ -178,9 +178,7 @@ class Mp4Generator:
             "audio": f"aac 64 kb/s, {tone_hz(seed)} Hz tone",
             "ffmpeg_version": version,
         }
-        return Segments(
-            looped.head, loop_bytes, loop_bytes * loops, lambda _index, _out: payload, looped.tail, details
-        )
+        return Segments(head, loop_bytes, loop_bytes * loops, lambda _index, _out: payload, tail, details)
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]:
         """The same bytes as blocks, the clip encoded into a folder of its own (the generic tests)."""

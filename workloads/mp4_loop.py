@@ -62,21 +62,27 @@ def box_header(kind: bytes, body_bytes: int) -> bytes:
     return struct.pack(">I4sQ", 1, kind, body_bytes + 16)
 
 
+def _box_at(data: bytes, offset: int, end: int) -> tuple[bytes, int, int]:
+    """The box at ``offset``: its type, header length and whole length (``size`` 0: up to ``end``)."""
+    size, kind = struct.unpack_from(">I4s", data, offset)
+    header = 8
+    if size == 1:
+        (size,) = struct.unpack_from(">Q", data, offset + 8)
+        header = 16
+    elif size == 0:
+        size = end - offset
+    if size < header or offset + size > end:
+        raise ClipError(f"the clip's {kind!r} box at byte {offset} runs past its end")
+    return kind, header, size
+
+
 def parse_boxes(data: bytes, start: int = 0, end: int | None = None) -> list[Box]:
     """The boxes in ``data[start:end]``, containers opened; an mdat's body is left out (:func:`mdat_span`)."""
     end = len(data) if end is None else end
     boxes: list[Box] = []
     offset = start
     while offset + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = end - offset
-        if size < header or offset + size > end:
-            raise ClipError(f"the clip's {kind!r} box at byte {offset} runs past its end")
+        kind, header, size = _box_at(data, offset, end)
         if kind in CONTAINERS:
             boxes.append(Box(kind, children=parse_boxes(data, offset + header, offset + size)))
         elif kind == b"mdat":
@@ -91,17 +97,9 @@ def mdat_span(data: bytes) -> tuple[int, int]:
     """Where the clip's one ``mdat`` payload starts and ends (offsets in ``data``)."""
     offset = 0
     while offset + 8 <= len(data):
-        size, kind = struct.unpack_from(">I4s", data, offset)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, offset + 8)
-            header = 16
-        elif size == 0:
-            size = len(data) - offset
+        kind, header, size = _box_at(data, offset, len(data))
         if kind == b"mdat":
             return offset + header, offset + size
-        if size < header:
-            break
         offset += size
     raise ClipError("the clip has no mdat box")
 
@@ -404,31 +402,18 @@ def _stsc(chunk_counts: Ints, descriptions: Ints) -> bytes:
     return _full_box(0, 0, rows)
 
 
-@dataclass(frozen=True)
-class Looped:
-    """The looped file's parts: ``head``, then ``payload`` ``loops`` times, then ``tail``."""
-
-    head: bytes
-    payload: bytes
-    loops: int
-    tail: bytes
-
-    @property
-    def size_bytes(self) -> int:
-        return len(self.head) + len(self.payload) * self.loops + len(self.tail)
-
-
-def loop(clip: Clip, loops: int, moov_first: bool) -> Looped:
-    """The clip ``loops`` times over: ``moov`` first (faststart) or after the ``mdat``."""
-    mdat_body = len(clip.payload) * loops
-    mdat_header = box_header(b"mdat", mdat_body)
+def loop(clip: Clip, loops: int, moov_first: bool) -> tuple[bytes, bytes]:
+    """What goes before and after the clip's payload written ``loops`` times: ``moov`` first
+    (faststart) or after the ``mdat``."""
+    mdat_header = box_header(b"mdat", len(clip.payload) * loops)
     if not moov_first:
         head = clip.ftyp + mdat_header
-        return Looped(head, clip.payload, loops, clip.moov_bytes(loops, len(head)))
-    # The moov's size does not depend on where the payload starts, only on whether its offsets
-    # need 64 bits; two passes settle both.
-    moov = clip.moov_bytes(loops, len(clip.ftyp) + len(mdat_header))
-    for _ in range(2):
-        payload_at = len(clip.ftyp) + len(moov) + len(mdat_header)
+        return head, clip.moov_bytes(loops, len(head))
+    # The moov's size depends on where the payload starts only through whether its offsets need 64
+    # bits: built again until the start it assumed is where it puts the payload (twice, mostly).
+    payload_at = len(clip.ftyp) + len(mdat_header)
+    while True:
         moov = clip.moov_bytes(loops, payload_at)
-    return Looped(clip.ftyp + moov + mdat_header, clip.payload, loops, b"")
+        if len(clip.ftyp) + len(moov) + len(mdat_header) == payload_at:
+            return clip.ftyp + moov + mdat_header, b""
+        payload_at = len(clip.ftyp) + len(moov) + len(mdat_header)
