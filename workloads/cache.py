@@ -584,16 +584,14 @@ def list_cached(data_dir: Path) -> list[tuple[Path, Manifest | None]]:
 def clean(data_dir: Path, *, keep_assets: bool = False) -> int:
     """Remove every cached workload, manifest and temp file, and the kinds' assets unless
     ``keep_assets``; returns the bytes freed."""
-    directory = workload_dir(data_dir)
-    freed_bytes = 0
     assets = assets_dir(data_dir)
-    folders = [directory] if keep_assets else [directory, assets]
-    for folder in folders:
-        if folder.is_dir() and not folder.is_symlink():
+    freed_bytes = 0
+    for folder in [workload_dir(data_dir)] if keep_assets else [workload_dir(data_dir), assets]:
+        if folder.exists():
             for path in folder.iterdir():
                 if path.is_file():
                     freed_bytes += path.stat().st_size
                     path.unlink()
-    if not keep_assets and assets.is_dir() and not assets.is_symlink():
+    if not keep_assets and assets.is_dir():
         assets.rmdir()
     return freed_bytes
