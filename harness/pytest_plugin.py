@@ -3,11 +3,11 @@
 ``streambench`` runs several cells in one test, rounds interleaved (A B A B ...), and compares
 them with the rule ``streambench compare`` gates on::
 
-    def test_mine_keeps_up_with_pipe(streambench):
-        runs = streambench.run("pipe", "./mine.py:Mine", workload="csv:16MiB", sink="null", rounds=7)
+    def test_mine_keeps_up_with_readinto(streambench):
+        runs = streambench.run("readinto", "./mine.py:Mine", workload="csv:64MiB", sink="null", rounds=15)
         mine = runs["./mine.py:Mine"]
         assert mine.peak_rss_bytes < 32 << 20
-        vs = streambench.compare(runs["pipe"], mine, fail_on="10%")
+        vs = streambench.compare(runs["readinto"], mine, fail_on="10%")
         assert vs.throughput.judgement != "worse", vs.throughput.interval_text()
 
 ``streambench_cell`` measures one cell inside pytest-benchmark's ``benchmark.pedantic``::
