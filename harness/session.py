@@ -188,19 +188,28 @@ def ensure_workloads(
     specs: Sequence[WorkloadSpec], data_dir: Path, verify: bool, events: SessionEvents
 ) -> dict[WorkloadSpec, cache.Workload]:
     out: dict[WorkloadSpec, cache.Workload] = {}
+    missing: dict[tuple[str, int], list[WorkloadSpec]] = {}
     for spec in specs:
-        cached, _ = cache.check_cached(spec, data_dir, verify=verify)
-        if cached is not None:
-            out[spec] = cached
+        cached, why = (None, "") if spec.is_user_file else cache.check_cached(spec, data_dir, verify=verify)
+        if cached is not None or spec.is_user_file:
+            out[spec] = cached or cache.open_user_file(spec, data_dir)
             continue
-        with events.generating(spec) as progress:
-            out[spec] = cache.ensure(
-                spec, data_dir, verify=verify, progress=progress, message=lambda t: events.message(t, "warn")
-            )
-        # A new file's dirty pages would be written back during the first measured
-        # runs and slow them; flush them now, before anything is timed.
-        cache.flush(out[spec].path)
-    return out
+        path, _ = cache.paths_for(spec, data_dir)
+        if path.exists():
+            events.message(f"regenerating {path.name}: {why}", "warn")
+        missing.setdefault((spec.kind, spec.seed), []).append(spec)
+    if missing and cache.workload_dir(data_dir).exists():
+        cache.remove_stale_temps(data_dir)
+    for family in missing.values():
+        # Several sizes of one text kind: the largest is made and the others cut from it.
+        with events.generating(max(family, key=lambda s: s.size_bytes)) as progress:
+            made = cache.generate_family(family, data_dir, progress=progress)
+        for spec in family:
+            out[spec] = made[spec]
+            # A new file's dirty pages would be written back during the first measured
+            # runs and slow them; flush them now, before anything is timed.
+            cache.flush(made[spec].path)
+    return {spec: out[spec] for spec in specs}
 
 
 def _now_utc() -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -751,5 +751,8 @@ class AccessLogGenerator:
     summary = "nginx combined access log: Zipf paths, status mix, bots and scanners"
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]:
+        return self.blocks_with_cuts(size_bytes, seed, ())
+
+    def blocks_with_cuts(self, size_bytes: int, seed: int, smaller_sizes: Sequence[int]) -> Iterator[Block]:
         stream = _LogStream(seed)
-        return stream_blocks(size_bytes, b"", stream.batch, ROWS_PER_BLOCK)
+        return stream_blocks(size_bytes, b"", stream.batch, ROWS_PER_BLOCK, smaller_sizes)

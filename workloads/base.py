@@ -8,7 +8,7 @@ the manifest. Keeping generation pure makes determinism testable in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -16,10 +16,14 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Block:
-    """One piece of a workload: raw bytes and how many whole records they hold."""
+    """One piece of a workload: raw bytes and how many whole records they hold.
+
+    ``completes``: the smaller sizes (asked of a :class:`PrefixGenerator`) whose whole output is the
+    stream up to and including this block."""
 
     data: bytes | bytearray | memoryview
     records: int
+    completes: tuple[int, ...] = ()
 
 
 class Generator(Protocol):
@@ -43,6 +47,21 @@ class Generator(Protocol):
     summary: str
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]: ...
+
+
+@runtime_checkable
+class PrefixGenerator(Generator, Protocol):
+    """A kind whose output for a size is a prefix of its output for any larger size, same seed (the
+    text kinds: their schedule ignores the size and they stop at the first record boundary past it).
+
+    ``blocks_with_cuts(size_bytes, seed, smaller_sizes)`` yields the same bytes as
+    ``blocks(size_bytes, seed)``, with a block ending wherever a smaller size's output would and
+    saying so in ``Block.completes``: the cache makes the larger file and cuts the smaller ones from it.
+    """
+
+    def blocks_with_cuts(
+        self, size_bytes: int, seed: int, smaller_sizes: Sequence[int]
+    ) -> Iterator[Block]: ...
 
 
 @dataclass(frozen=True)

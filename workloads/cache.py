@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import xxhash
 
 from streambench.harness.common.errors import UsageError
 from streambench.workloads import user_file
-from streambench.workloads.base import Generator, SegmentGenerator, Segments
+from streambench.workloads.base import Generator, PrefixGenerator, SegmentGenerator, Segments
 from streambench.workloads.registry import GENERATORS, kinds
 
 TMP_SUFFIX = ".sb-tmp"
@@ -258,6 +258,8 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         written += os.write(fd, view[written : written + WRITE_CALL_BYTES])
 
 
+Buffer = bytes | bytearray | memoryview
+
 # Blocks generated but not yet written: bounds generation memory (blocks are a
 # few MiB) while the writer thread overlaps the disk with the next block.
 WRITE_QUEUE_BLOCKS = 3
@@ -274,8 +276,11 @@ class _BlockWriter:
     def __init__(self, fd: int) -> None:
         self._fd = fd
         self._hash = xxhash.xxh3_64()
-        self._queue: queue.Queue[bytes | bytearray | memoryview | None] = queue.Queue(WRITE_QUEUE_BLOCKS)
+        # Bytes to write, a smaller size to take the hash at (see ``mark``), or None: the end.
+        self._queue: queue.Queue[Buffer | int | None] = queue.Queue(WRITE_QUEUE_BLOCKS)
         self._error: BaseException | None = None
+        # A smaller size's xxh3, taken where its output ends: size -> digest.
+        self.digests_at: dict[int, str] = {}
         self._thread = threading.Thread(target=self._run, name="streambench-workload-writer", daemon=True)
         self._thread.start()
 
@@ -283,6 +288,9 @@ class _BlockWriter:
         while (data := self._queue.get()) is not None:
             if self._error is not None:
                 continue  # drain after a failure, so put() never blocks forever
+            if isinstance(data, int):
+                self.digests_at[data] = self._hash.hexdigest()
+                continue
             try:
                 self._hash.update(data)
                 write_all(self._fd, data)
@@ -293,6 +301,10 @@ class _BlockWriter:
         if self._error is not None:
             raise self._error
         self._queue.put(data)
+
+    def mark(self, size_bytes: int) -> None:
+        """Take the hash of everything put so far, in the writer's turn, for a smaller size."""
+        self._queue.put(size_bytes)
 
     def finish(self) -> str:
         self._queue.put(None)
@@ -335,13 +347,39 @@ def remove_stale_temps(data_dir: Path) -> int:
 
 def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None = None) -> Workload:
     """Generate ``spec`` into the cache, crash-safe, in constant memory."""
+    return _generate(spec, data_dir, progress, ())[0]
+
+
+def generate_family(
+    specs: Sequence[WorkloadSpec], data_dir: Path, *, progress: ProgressFn | None = None
+) -> dict[WorkloadSpec, Workload]:
+    """Generate several sizes of one kind and seed: the largest, and for a :class:`PrefixGenerator`
+    each smaller one cut from it (its first bytes, copied in the kernel; its checksum taken while the
+    largest was written) instead of generated again. Other kinds: each generated in turn.
+
+    csv at 256 MiB beside 1 GiB: 1.8 s generated, ~0.1 s cut (the default matrix asks both)."""
+    largest = max(specs, key=lambda s: s.size_bytes)
+    if len({(s.kind, s.seed) for s in specs}) != 1 or any(s.is_user_file for s in specs):
+        raise ValueError(f"not one kind and seed: {[s.name for s in specs]}")
+    if not isinstance(GENERATORS[largest.kind], PrefixGenerator):
+        return {s: generate(s, data_dir, progress=progress) for s in specs}
+    smaller = sorted({s for s in specs if s.size_bytes < largest.size_bytes}, key=lambda s: s.size_bytes)
+    made = _generate(largest, data_dir, progress, smaller)
+    return {w.spec: w for w in made}
+
+
+def _generate(
+    spec: WorkloadSpec, data_dir: Path, progress: ProgressFn | None, smaller: Sequence[WorkloadSpec]
+) -> list[Workload]:
+    """``spec``'s new workload, then each of ``smaller`` cut from it: made after it, so an
+    interrupted generation leaves none of them trusted."""
     if spec.is_user_file:
         # Never: a user's file is theirs (and this would only make a cached copy of nothing).
         raise UsageError(f"{spec.name} is a user's file: it is read, never generated")
     generator = GENERATORS[spec.kind]
     directory = workload_dir(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    _check_free_space(directory, spec.size_bytes)
+    _check_free_space(directory, spec.size_bytes + sum(s.size_bytes for s in smaller))
     path, manifest_path = paths_for(spec, data_dir)
     if not path.is_symlink() and path.exists() and not path.is_file():
         # A folder (or a device, a FIFO) where the workload goes: said before a byte is written.
@@ -351,6 +389,7 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
     t0 = time.perf_counter()
     details: dict[str, Any] = {}
+    cuts: dict[int, _CutPoint] = {}
     if isinstance(generator, SegmentGenerator):
         try:
             segments = generator.segments(spec.size_bytes, spec.seed, assets_dir(data_dir))
@@ -359,12 +398,8 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
         written_bytes, records, details = segments.size_bytes, 0, segments.details
         digest = _write_segments(segments, tmp, progress)
     else:
-        written_bytes, records, digest = _write_blocks(generator, spec, tmp, progress)
-    try:
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot put the new workload at {path}: {exc.strerror or exc}") from None
+        written_bytes, records, digest, cuts = _write_blocks(generator, spec, tmp, progress, smaller)
+    _put_in_place(tmp, path)
     manifest = Manifest(
         kind=spec.kind,
         requested_size_bytes=spec.size_bytes,
@@ -378,24 +413,93 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
         generation_s=time.perf_counter() - t0,
         details=details,
     )
+    _write_manifest(manifest, manifest_path)
+    made = [Workload(spec, path, manifest)]
+    for small in smaller:
+        made.append(_cut(made[0], small, cuts[small.size_bytes], data_dir))
+    return made
+
+
+def _put_in_place(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot put the new workload at {path}: {exc.strerror or exc}") from None
+
+
+def _write_manifest(manifest: Manifest, manifest_path: Path) -> None:
     manifest_tmp = manifest_path.with_name(f"{manifest_path.name}.{os.getpid()}{TMP_SUFFIX}")
     manifest_tmp.write_text(manifest.to_json())
     os.replace(manifest_tmp, manifest_path)
+
+
+@dataclass(frozen=True)
+class _CutPoint:
+    """Where a smaller size's output ends in a larger one's stream."""
+
+    size_bytes: int
+    records: int
+    xxh3_64: str
+
+
+def _cut(larger: Workload, spec: WorkloadSpec, point: _CutPoint, data_dir: Path) -> Workload:
+    """``spec``'s workload as the first ``point.size_bytes`` of ``larger``'s file."""
+    t0 = time.perf_counter()
+    path, manifest_path = paths_for(spec, data_dir)
+    manifest_path.unlink(missing_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
+        with open(larger.path, "rb") as src, open(tmp, "wb") as dst:
+            copied = 0
+            while copied < point.size_bytes:
+                n = os.copy_file_range(src.fileno(), dst.fileno(), point.size_bytes - copied)
+                if n == 0:
+                    raise OSError(f"{larger.path} ended after {copied} bytes")
+                copied += n
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _put_in_place(tmp, path)
+    manifest = replace(
+        larger.manifest,
+        requested_size_bytes=spec.size_bytes,
+        size_bytes=point.size_bytes,
+        records=point.records,
+        xxh3_64=point.xxh3_64,
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        generation_s=time.perf_counter() - t0,
+        details={**larger.manifest.details, "cut_from": larger.path.name},
+    )
+    _write_manifest(manifest, manifest_path)
     return Workload(spec, path, manifest)
 
 
 def _write_blocks(
-    generator: Generator, spec: WorkloadSpec, tmp: Path, progress: ProgressFn | None
-) -> tuple[int, int, str]:
+    generator: Generator,
+    spec: WorkloadSpec,
+    tmp: Path,
+    progress: ProgressFn | None,
+    smaller: Sequence[WorkloadSpec] = (),
+) -> tuple[int, int, str, dict[int, _CutPoint]]:
     written_bytes = records = 0
+    ends: dict[int, tuple[int, int]] = {}  # smaller size -> (bytes, records) where its output ends
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     preallocate(fd, spec.size_bytes)
     writer = _BlockWriter(fd)
     try:
-        for block in generator.blocks(spec.size_bytes, spec.seed):
+        if smaller:
+            assert isinstance(generator, PrefixGenerator)
+            blocks = generator.blocks_with_cuts(spec.size_bytes, spec.seed, [s.size_bytes for s in smaller])
+        else:
+            blocks = generator.blocks(spec.size_bytes, spec.seed)
+        for block in blocks:
             writer.put(block.data)  # blocks while WRITE_QUEUE_BLOCKS are in flight
             written_bytes += memoryview(block.data).nbytes
             records += block.records
+            for size in block.completes:
+                writer.mark(size)
+                ends[size] = (written_bytes, records)
             if progress is not None:
                 progress(written_bytes, spec.size_bytes)
         digest = writer.finish()
@@ -409,7 +513,11 @@ def _write_blocks(
             os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
-    return written_bytes, records, digest
+    cuts = {size: _CutPoint(*ends[size], writer.digests_at[size]) for size in ends}
+    missing = {s.size_bytes for s in smaller} - cuts.keys()
+    if missing:  # a generator that did not say where a smaller size ends: a bug, not the user's
+        raise AssertionError(f"{spec.kind} never completed sizes {sorted(missing)}")
+    return written_bytes, records, digest, cuts
 
 
 _FALLOC_FL_KEEP_SIZE = 1

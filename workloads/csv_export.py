@@ -36,7 +36,7 @@ Built with :mod:`workloads.textgen`; customers come from :mod:`workloads.people`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -347,5 +347,8 @@ class CsvExportGenerator:
     summary = "RFC 4180 orders export: quoted names/notes, UTF-8, embedded newlines"
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]:
+        return self.blocks_with_cuts(size_bytes, seed, ())
+
+    def blocks_with_cuts(self, size_bytes: int, seed: int, smaller_sizes: Sequence[int]) -> Iterator[Block]:
         stream = _CsvStream(seed)
-        return stream_blocks(size_bytes, HEADER, stream.batch, ROWS_PER_BLOCK)
+        return stream_blocks(size_bytes, HEADER, stream.batch, ROWS_PER_BLOCK, smaller_sizes)

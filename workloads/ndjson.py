@@ -29,7 +29,7 @@ is at least ``size_bytes`` long (1 byte gives one line, 0 gives nothing).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -503,5 +503,8 @@ class NdjsonGenerator:
     summary = "API event stream: nested JSON, unicode and escapes, one object per line"
 
     def blocks(self, size_bytes: int, seed: int) -> Iterator[Block]:
+        return self.blocks_with_cuts(size_bytes, seed, ())
+
+    def blocks_with_cuts(self, size_bytes: int, seed: int, smaller_sizes: Sequence[int]) -> Iterator[Block]:
         stream = _NdjsonStream(seed)
-        return stream_blocks(size_bytes, b"", stream.batch, ROWS_PER_BLOCK)
+        return stream_blocks(size_bytes, b"", stream.batch, ROWS_PER_BLOCK, smaller_sizes)

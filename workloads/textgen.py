@@ -401,15 +401,24 @@ def stream_blocks(
     header: bytes,
     next_batch: Callable[[int], RowBatch],
     rows_per_block: int,
+    smaller_sizes: Sequence[int] = (),
 ) -> Iterator[Block]:
     """The shared driver: header, then batches, stopping at the first record
     boundary at or past ``size_bytes``. ``next_batch(n)`` returns up to ``n``
-    rows (fewer is allowed, e.g. when an id gains a digit)."""
+    rows (fewer is allowed, e.g. when an id gains a digit).
+
+    ``smaller_sizes``: where each of these sizes' own output would end, a block
+    ends too, naming it in ``Block.completes``. The schedule ignores the size, so
+    the bytes up to there *are* that size's output, and the cache cuts it from
+    this one instead of generating it again."""
     if size_bytes <= 0:
         return
+    pending = sorted({s for s in smaller_sizes if 0 < s < size_bytes})
     emitted_bytes = 0
     if header:
-        yield Block(header, 0)
+        done = [s for s in pending if s <= len(header)]
+        pending = pending[len(done) :]
+        yield Block(header, 0, tuple(done))
         emitted_bytes = len(header)
     requested_rows = FIRST_BATCH_ROWS
     while emitted_bytes < size_bytes:
@@ -420,5 +429,15 @@ def stream_blocks(
         # First row whose end reaches the target, or the whole batch.
         n_rows = min(int(np.searchsorted(ends, size_bytes - emitted_bytes)) + 1, batch.size)
         data = assemble(batch, row_lengths, n_rows)
+        # Cut where a smaller size ends (by the same rule), each piece its own block.
+        view, rows_out, bytes_out = memoryview(data), 0, 0
+        while pending and pending[0] - emitted_bytes <= ends[n_rows - 1]:
+            cut_rows = int(np.searchsorted(ends, pending[0] - emitted_bytes)) + 1
+            completes = tuple(s for s in pending if s - emitted_bytes <= ends[cut_rows - 1])
+            pending = pending[len(completes) :]
+            cut_bytes = int(ends[cut_rows - 1])
+            yield Block(view[bytes_out:cut_bytes], cut_rows - rows_out, completes)
+            rows_out, bytes_out = cut_rows, cut_bytes
         emitted_bytes += len(data)
-        yield Block(data, n_rows)
+        if bytes_out < len(data):
+            yield Block(view[bytes_out:] if bytes_out else data, n_rows - rows_out)

@@ -193,3 +193,34 @@ def test_preallocation_reserves_blocks_and_keeps_the_size(tmp_path: Path) -> Non
         os.close(write_end)
     workload = cache.generate(WorkloadSpec("csv", (1 << 20) + 7), tmp_path)
     assert workload.path.stat().st_size == workload.manifest.size_bytes >= (1 << 20) + 7
+
+
+def test_smaller_text_workloads_are_cut_from_the_largest(tmp_path: Path) -> None:
+    """csv at three sizes in one pass: each file, its checksum and record count are what generating
+    it alone makes; video (no prefix property: its header holds its size) is generated size by size."""
+    specs = [WorkloadSpec("csv", size, seed=4) for size in (3 << 20, 40, 1 << 20, (1 << 20) + 999)]
+    made = cache.generate_family(specs, tmp_path / "family")
+    assert made.keys() == set(specs)
+    largest = made[specs[0]]
+    assert "cut_from" not in largest.manifest.details
+    for spec in specs[1:]:
+        alone = cache.generate(spec, tmp_path / "alone")
+        cut = made[spec]
+        assert cut.path.read_bytes() == alone.path.read_bytes()
+        assert cut.manifest.details["cut_from"] == largest.path.name
+        assert (cut.manifest.size_bytes, cut.manifest.records, cut.manifest.xxh3_64) == (
+            alone.manifest.size_bytes,
+            alone.manifest.records,
+            alone.manifest.xxh3_64,
+        )
+        assert cache.check_cached(spec, tmp_path / "family", verify=True)[1] == "ok"
+    videos = [WorkloadSpec("video", size, seed=4) for size in (2 << 20, 1 << 20)]
+    for spec, workload in cache.generate_family(videos, tmp_path / "family").items():
+        assert "cut_from" not in workload.manifest.details
+        assert workload.path.read_bytes() == _bytes_of("video", spec.size_bytes, 4)
+    assert not list((tmp_path / "family" / "workloads").glob(f"*{cache.TMP_SUFFIX}"))
+
+
+def test_a_family_is_one_kind_and_seed(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not one kind and seed"):
+        cache.generate_family([WorkloadSpec("csv", 1 << 20, 1), WorkloadSpec("csv", 1 << 20, 2)], tmp_path)

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from streambench.workloads import access_log, csv_export, ndjson
 from streambench.workloads.access_log import COMBINED_LOG_RE, AccessLogGenerator
-from streambench.workloads.base import Block, Generator
+from streambench.workloads.base import Block, Generator, PrefixGenerator
 from streambench.workloads.csv_export import COLUMNS, HEADER, CsvExportGenerator
 from streambench.workloads.ndjson import NdjsonGenerator
 from streambench.workloads.registry import GENERATORS
@@ -140,6 +140,30 @@ def test_reported_records_are_real(kind: str, size_bytes: int, seed: int) -> Non
 def test_smaller_size_is_a_prefix(kind: str, sizes: tuple[int, int], seed: int) -> None:
     small, large = sorted(sizes)
     assert generate(kind, large, seed)[0].startswith(generate(kind, small, seed)[0])
+
+
+@quick
+@given(kind=kinds, large=st.integers(1, 300_000), cuts=st.lists(sizes, max_size=4), seed=seeds)
+def test_a_larger_stream_says_where_each_smaller_one_ends(
+    kind: str, large: int, cuts: list[int], seed: int
+) -> None:
+    """What the cache cuts a smaller size from: the stream up to the block that completes it is that
+    size's whole output, with its record count; the stream is the larger size's, unchanged."""
+    generator = GENERATORS[kind]
+    assert isinstance(generator, PrefixGenerator)
+    parts = list(generator.blocks_with_cuts(large, seed, cuts))
+    assert b"".join(bytes(b.data) for b in parts) == generate(kind, large, seed)[0]
+    completed: dict[int, tuple[bytes, int]] = {}
+    so_far, records = b"", 0
+    for block in parts:
+        so_far += bytes(block.data)
+        records += block.records
+        for size in block.completes:
+            assert size not in completed
+            completed[size] = (so_far, records)
+    assert completed.keys() == {c for c in cuts if 0 < c < large}
+    for size, (prefix, prefix_records) in completed.items():
+        assert (prefix, prefix_records) == generate(kind, size, seed)
 
 
 @pytest.mark.parametrize("kind", TEXT_KINDS)
