@@ -103,27 +103,44 @@ def test_node_22_raised_the_default_high_water_mark_and_every_runtime_honours_th
 def test_readfile_holds_the_file_and_streams_stay_flat_on_every_runtime(
     tmp_path: Path, js_runtimes: tuple[str, ...]
 ) -> None:
-    # Below ~40 MiB of garbage V8 does not collect: the sizes are 48 and 192 MiB. Two rounds, and the
-    # lower growth of each cell: a collector that ran late in one run (Deno's web streams once let
-    # 137 MiB pile up at 192 MiB, 59 at 48) adds garbage, not what the stream holds.
-    records = _run(tmp_path, "--strategy", ",".join(("node-readfile", *STREAMING)),
-                   "--runtime", ",".join(js_runtimes), "--workload", "video:48MiB,video:192MiB",
-                   "--sink", "null", repeat=2)  # fmt: skip
-    by: dict[tuple[str, str, int], dict[str, Any]] = {}
-    for r in records:
-        key = (r["strategy"], r["cell_runtime"] or "node", r["size_bytes"] >> 20)
-        if key not in by or _growth(r) < _growth(by[key]):
-            by[key] = r
+    # Below ~40 MiB of garbage V8 does not collect: the sizes are 48 and 192 MiB. readFile holds the
+    # file in both of its two runs; a streaming strategy stays flat in one pair of runs (48 and 192
+    # MiB) of two: a collector that ran late in one run (Deno's web streams once let 137 MiB pile up
+    # at 192 MiB, 59 at 48) adds garbage, not what the stream holds. The second pair runs only where
+    # the first was not flat: 56 runs, not 96 (40 s alone here; now 24-28 s, a few more when one is).
+    def run(name: str, strategies: list[str], rts: set[str]) -> list[dict[str, Any]]:
+        return _run(tmp_path / name, "--strategy", ",".join(strategies), "--runtime", ",".join(sorted(rts)),
+                    "--workload", "video:48MiB,video:192MiB", "--sink", "null")  # fmt: skip
+
+    def growths(records: list[dict[str, Any]]) -> dict[tuple[str, str, int], int]:
+        return {
+            (r["strategy"], r["cell_runtime"] or "node", r["size_bytes"] >> 20): _growth(r) for r in records
+        }
+
+    def flat(small: int, large: int) -> bool:
+        # O(1): 144 MiB more file, not 144 MiB more memory (a quarter of it at most: V8's and JSC's
+        # collectors let garbage pile up to a heap limit of their own, whatever the file).
+        return large < 80 * MiB and large - small <= 0.25 * 144 * MiB
+
+    first = growths(run("first", ["node-readfile", *STREAMING], set(js_runtimes)))
+    again = [(name, rt) for name in STREAMING for rt in js_runtimes
+             if not flat(first[name, rt, 48], first[name, rt, 192])]  # fmt: skip
+    second = growths(run("second", ["node-readfile"], set(js_runtimes)))
+    if again:
+        second |= growths(run("again", sorted({n for n, _ in again}), {rt for _, rt in again}))
     for runtime in js_runtimes:
         for size in (48, 192):
-            assert _growth(by["node-readfile", runtime, size]) >= 0.95 * size * MiB, (runtime, size)
+            for held in (first, second):
+                assert held["node-readfile", runtime, size] >= 0.95 * size * MiB, (runtime, size)
         for name in STREAMING:
-            small, large = _growth(by[name, runtime, 48]), _growth(by[name, runtime, 192])
-            # O(1): 144 MiB more file, not 144 MiB more memory (a quarter of it at most: V8's and JSC's
-            # collectors let garbage pile up to a heap limit of their own, whatever the file).
-            assert large < 80 * MiB and large - small <= 0.25 * 144 * MiB, (name, runtime, small, large)
+            pairs = [
+                (g[name, runtime, 48], g[name, runtime, 192])
+                for g in (first, second)
+                if (name, runtime, 48) in g
+            ]
+            assert any(flat(small, large) for small, large in pairs), (name, runtime, pairs)
     # Deno's node:fs readFile holds the file twice (its bytes, then a Buffer copy of them).
-    assert _growth(by["node-readfile", "deno", 192]) >= 1.9 * 192 * MiB
+    assert min(first["node-readfile", "deno", 192], second["node-readfile", "deno", 192]) >= 1.9 * 192 * MiB
 
 
 def test_the_native_variants_run_on_their_runtime_and_are_skipped_elsewhere(
