@@ -190,9 +190,9 @@ def ensure_workloads(
     out: dict[WorkloadSpec, cache.Workload] = {}
     missing: dict[tuple[str, int], list[WorkloadSpec]] = {}
     for spec in specs:
-        cached, why = (None, "") if spec.is_user_file else cache.check_cached(spec, data_dir, verify=verify)
-        if cached is not None or spec.is_user_file:
-            out[spec] = cached or cache.open_user_file(spec, data_dir)
+        cached, why = cache.check_cached(spec, data_dir, verify=verify)  # a user's file: opened, checked
+        if cached is not None:
+            out[spec] = cached
             continue
         path, _ = cache.paths_for(spec, data_dir)
         if path.exists():

@@ -224,3 +224,23 @@ def test_smaller_text_workloads_are_cut_from_the_largest(tmp_path: Path) -> None
 def test_a_family_is_one_kind_and_seed(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not one kind and seed"):
         cache.generate_family([WorkloadSpec("csv", 1 << 20, 1), WorkloadSpec("csv", 1 << 20, 2)], tmp_path)
+
+
+def test_a_run_cuts_a_smaller_size_from_the_larger_and_verifies_both(tmp_path: Path) -> None:
+    """The session's part: a matrix asking csv at two sizes (seed 11) makes the larger file once and
+    cuts the other; every run reads its own bytes and verifies them against the manifest's xxh3."""
+    from streambench.harness.cli import main
+    from tests.helpers import records_of
+
+    data_dir = tmp_path / "data"
+    assert main(["run", "--no-plugins", "--strategy", "pipe", "--workload", "csv:1MiB,csv:3MiB",
+                 "--seed", "11", "--sink", "null", "--repeat", "1", "--warmup", "0",
+                 "--data-dir", str(data_dir), "--out", str(tmp_path / "out")]) == 0  # fmt: skip
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    records = records_of(run_dir)
+    assert sorted(r["size_bytes"] >> 20 for r in records) == [1, 3] and all(r["verified"] for r in records)
+    small = cache.check_cached(WorkloadSpec("csv", 1 << 20, seed=11), data_dir, verify=True)[0]
+    large = cache.check_cached(WorkloadSpec("csv", 3 << 20, seed=11), data_dir, verify=True)[0]
+    assert small is not None and large is not None
+    assert small.manifest.details["cut_from"] == large.path.name
+    assert large.path.read_bytes().startswith(small.path.read_bytes())
