@@ -281,8 +281,9 @@ def start(
         raise UsageError("no cell of this matrix can run (see the skipped cells above)")
     planned = plan_runs(cells, config.matrix.repeat, config.matrix.warmup, settings.kinds)
     budget_s = config.matrix.budget_s if config.matrix.adaptive else None
-    min_repeat = ((extra_meta or {}).get("scenario") or {}).get("min_repeat")
-    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir), budget_s, min_repeat)
+    scenario = (extra_meta or {}).get("scenario") or {}
+    plan = estimate(planned, config.data_dir, load_calibration(config.data_dir), budget_s,
+                    scenario.get("min_repeat"), scenario.get("later_budget_s"))  # fmt: skip
     events.plan(plan)
     if options.dry_run:
         return SessionResult(Exit.OK)
@@ -517,35 +518,60 @@ class _Session:
         """A scenario's rounds: ``min_repeat`` of every cell, then each later round only of the cells
         that feed a claim still inconclusive (judged as its page judges it), up to ``repeat``. A split
         claim (its cells, judged alone, disagree) is left inconclusive: no round can decide it; so is
-        one that the rounds left could not decide even if every run of them agreed."""
+        one that the rounds left could not decide even if every run of them agreed.
+
+        With the scenario's ``later_budget_s``, as ``--repeat auto`` within its budget: the later runs
+        stop before one would take their time past it (each cell's last run says what its next costs),
+        the cheapest cells first, so the budget buys the most runs."""
         from streambench.reports.claims import evaluate, undecided_cells
 
         _, claims = scenario_claims(self.meta["scenario"])
+        budget_s = self.meta["scenario"].get("later_budget_s")
         runner.run([p for p in timed if p.warmup or p.repeat < min_repeat])
         later = [p for p in timed if not p.warmup and p.repeat >= min_repeat]
-        ran = 0
+        ran, spent_s, over_budget = 0, 0.0, False
         rounds = sorted({p.repeat for p in later})
         for i, round_index in enumerate(rounds):
+            records = load_records(self.store.run_dir)
             # A claim no number of the rounds left could decide holds no cell back.
-            cells, _ = undecided_cells(claims, load_records(self.store.run_dir), len(rounds) - i)
+            cells, _ = undecided_cells(claims, records, len(rounds) - i)
             todo = [p for p in later if p.repeat == round_index and p.cell.cell_id in cells]
             if not todo:
                 break
-            runner.run(todo)
-            ran += len(todo)
+            if budget_s is None:
+                runner.run(todo)
+                ran += len(todo)
+                continue
+            cost_s = {r.cell_id: r.run_total_s or 0.0 for r in records if not r.warmup and not r.profiler}
+            todo.sort(key=lambda p: cost_s.get(p.cell.cell_id, 0.0))
+            for planned in todo:
+                if spent_s + cost_s.get(planned.cell.cell_id, 0.0) > budget_s:
+                    over_budget = True
+                    break
+                spent_s += sum(r.run_total_s or 0.0 for r in runner.run([planned]))
+                ran += 1
+            if over_budget:
+                break
         records = load_records(self.store.run_dir)
         _, open_claims = undecided_cells(claims, records)
         split = [c.says for c in claims if "split" in evaluate(c, records).numbers]
         skipped = len(later) - ran
         decided = len(claims) - len(open_claims) - len(split)
+        budget_note = (
+            f" ({spent_s:.0f} s of runs; the next would have passed the later rounds' budget of "
+            f"{budget_s:g} s)"
+            if over_budget
+            else ""
+        )
         self.events.message(
             f"claims: {decided} of {len(claims)} decided, {len(split)} split (their cells disagree), "
             f"{len(open_claims)} open; {skipped} of the {len(later)} runs after round {min_repeat} were "
-            "not needed",
+            f"not needed{' or not bought' if over_budget else ''}{budget_note}",
             "info",
         )
         return {"min_repeat": min_repeat, "later_runs": len(later), "later_runs_skipped": skipped,
-                "open_claims": open_claims, "split_claims": split}  # fmt: skip
+                "open_claims": open_claims, "split_claims": split, "later_budget_s": budget_s,
+                "later_spent_s": round(spent_s, 1), "stopped_by_budget": over_budget}  # fmt: skip
 
     def _adapt(self, runner: SessionRunner, timed: list[PlannedRun]) -> dict[str, Any]:
         """``--repeat auto``: more interleaved rounds of the cells whose questions are open."""

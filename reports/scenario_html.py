@@ -213,10 +213,17 @@ def render_scenario(
     )
     doctor = doctor_html(records)
     rounds = info.get("claim_rounds") or {}
+    budget_text = (
+        " or not bought: the next would have passed the later rounds' budget of "
+        f"{rounds['later_budget_s']:g} s of runs ({rounds['later_spent_s']:g} s spent), so a claim still "
+        "open there may yet be decided by more runs (--repeat N runs every round)"
+        if rounds.get("stopped_by_budget")
+        else ""
+    )
     rounds_html = (
         f'<p class="note">Every cell ran {int(rounds["min_repeat"])} rounds; each later round ran only '
         f"for the cells of claims still undecided, so {int(rounds['later_runs_skipped'])} of "
-        f"{int(rounds['later_runs'])} later runs were not needed.</p>"
+        f"{int(rounds['later_runs'])} later runs were not needed{e(budget_text)}.</p>"
         if rounds
         else ""
     )

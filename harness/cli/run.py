@@ -222,6 +222,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     }
     if scenario.min_repeat is not None and args.repeat is None:  # --repeat N: N rounds of every cell
         extra["scenario"]["min_repeat"] = min(scenario.min_repeat, int(spec.get("repeat", 1)))
+        if scenario.later_budget_s is not None:
+            extra["scenario"]["later_budget_s"] = scenario.later_budget_s
     err_console.print(printable(f"scenario {scenario.name}: {scenario.question}"))
     started = time.monotonic()
     result = start(spec, options, profile_settings(kinds, args.profile_rate), session_events(), extra)

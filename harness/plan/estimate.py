@@ -43,14 +43,18 @@ class Estimate:
     # A scenario's later rounds (``min_repeat``): at most this many runs, only for undecided claims.
     later_runs: int = 0
     later_seconds: float = 0.0
+    later_budget_s: float | None = None  # the most seconds of runs the later rounds spend
 
     def describe(self) -> str:
         disk = self.new_workload_bytes + self.dest_bytes
         runs = f"{self.runs} runs, about {_minutes(self.seconds)}"
         if self.later_runs:
+            later = f"about {_minutes(self.later_seconds)}"
+            if self.later_budget_s is not None and self.later_budget_s < self.later_seconds:
+                later = f"at most {_minutes(self.later_budget_s)} of runs, the cheapest cells first"
             runs = (
                 f"{self.runs} runs first (about {_minutes(self.seconds)}), then at most {self.later_runs} "
-                f"more (about {_minutes(self.later_seconds)}) for the cells of claims still undecided"
+                f"more ({later}) for the cells of claims still undecided"
             )
         if self.budget_s is not None:
             runs = (
@@ -111,8 +115,10 @@ def estimate(
     calibration: dict[str, Any],
     budget_s: float | None = None,
     min_repeat: int | None = None,
+    later_budget_s: float | None = None,
 ) -> Estimate:
-    """``min_repeat``: a scenario's first rounds; its later ones are said apart, as at most."""
+    """``min_repeat``: a scenario's first rounds; its later ones are said apart, as at most, and
+    ``later_budget_s`` bounds their time."""
     specs = {p.cell.workload for p in planned}
     new = sorted(
         (s for s in specs if not s.is_user_file and cache.check_cached(s, data_dir)[0] is None),
@@ -134,4 +140,5 @@ def estimate(
         new_workloads=tuple(f"{s.kind}:{format_bytes(s.size_bytes)}" for s in new),
         later_runs=len(later),
         later_seconds=sum(_run_seconds(p, calibration) for p in later),
+        later_budget_s=later_budget_s,
     )

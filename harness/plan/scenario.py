@@ -3,7 +3,8 @@
 A scenario is one TOML file in ``harness/scenarios/`` (declared data, no code):
 ``question``, ``narrative``, ``default_size``, ``estimate_s``, ``chart``
 (the one chart that answers it), optional ``profile`` kinds, optional ``min_repeat`` (each
-cell's first rounds; later ones, up to the matrix's ``repeat``, only for undecided claims), a ``[matrix]``
+cell's first rounds; later ones, up to the matrix's ``repeat``, only for undecided claims) and
+``later_budget_s`` (the most seconds of runs those later rounds spend, cheapest cells first), a ``[matrix]``
 (a matrix spec; ``{size}``, ``{size/4}``, ``{2*size}`` stand for byte counts)
 and ``[[claim]]`` tables (see :mod:`reports.claims`). Running it runs the
 matrix like ``streambench run`` and then judges each claim on the records.
@@ -27,7 +28,8 @@ from streambench.harness.plan.spec import normalise_spec
 SCENARIO_DIR = SCENARIOS_DIR
 _PLACEHOLDER = re.compile(r"\{(?:([\d.]+)\*)?size(?:/([\d.]+))?\}")
 _KEYS = {
-    "question", "narrative", "default_size", "estimate_s", "chart", "profile", "matrix", "claim", "min_repeat"
+    "question", "narrative", "default_size", "estimate_s", "chart", "profile", "matrix", "claim",
+    "min_repeat", "later_budget_s",
 }  # fmt: skip
 
 
@@ -45,6 +47,8 @@ class Scenario:
     # Rounds every cell runs; the matrix's ``repeat`` is then a most, reached only by the cells of
     # claims still undecided (None: every cell runs ``repeat`` rounds).
     min_repeat: int | None = None
+    # The most seconds of runs (their ``run_total_s``) the later rounds spend (None: no limit).
+    later_budget_s: float | None = None
 
     def expand(self, size_bytes: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The matrix spec and the claims (plain tables) for one size, placeholders replaced by byte counts.
@@ -87,7 +91,11 @@ def load_scenario(path: Path) -> Scenario:
     unknown = set(raw) - _KEYS
     if unknown:
         raise UsageError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(_KEYS)}")
-    min_repeat = raw.get("min_repeat")
+    min_repeat, later_budget_s = raw.get("min_repeat"), raw.get("later_budget_s")
+    if later_budget_s is not None and (
+        isinstance(later_budget_s, bool) or not isinstance(later_budget_s, int | float) or later_budget_s < 0
+    ):
+        raise UsageError(f"{path}: later_budget_s must be a number of seconds >= 0, got {later_budget_s!r}")
     try:
         return Scenario(
             name=path.stem,
@@ -100,6 +108,7 @@ def load_scenario(path: Path) -> Scenario:
             matrix=dict(raw["matrix"]),
             claims=tuple(raw.get("claim", ())),
             min_repeat=None if min_repeat is None else parse_count(min_repeat, f"{path}: min_repeat", 1, 99),
+            later_budget_s=None if later_budget_s is None else float(later_budget_s),
         )
     except KeyError as exc:
         raise UsageError(f"{path}: missing key {exc}") from None

@@ -26,3 +26,6 @@ def test_a_scenarios_later_rounds_are_an_upper_bound(tmp_path: Path) -> None:
     said = first.describe()
     assert "2 runs first (about 6 s), then at most 4 more (about 13 s)" in said, said
     assert "for the cells of claims still undecided" in said
+    budgeted = estimate(planned, tmp_path, {}, min_repeat=1, later_budget_s=5)
+    assert "then at most 4 more (at most 5 s of runs, the cheapest cells first)" in budgeted.describe()
+    assert "(about 13 s)" in estimate(planned, tmp_path, {}, min_repeat=1, later_budget_s=60).describe()

@@ -122,3 +122,44 @@ def test_a_scenario_with_min_repeat_gives_later_rounds_only_to_undecided_claims(
     assert rounds["open_claims"] == ["whole-file is at 1.5 GB/s"]
     page = (result.run_dir / "scenario.html").read_text()
     assert "Every cell ran 2 rounds" in page and "6 of 6 later runs were not needed" in page
+
+
+@pytest.mark.parametrize("later_budget_s", [None, 0.0])
+def test_a_scenarios_later_rounds_stop_at_their_budget(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    later_budget_s: float | None,
+) -> None:
+    """whole-file's bound sits inside its spread, and ten more rounds could move the median's interval
+    off it: without a budget later rounds run for it; with none to spend (0 s), none is bought, and the
+    run says so (the message, run.json, the page)."""
+    from streambench.harness.plan import scenario as scenario_module
+
+    claims = (
+        {"says": "whole-file is at 1.5 GB/s", "metric": "throughput_bps",
+         "subject": {"strategy": "whole-file"}, "expect": ">= 1500000000"},
+    )  # fmt: skip
+    fake_scenario = scenario_module.Scenario("fake", "q?", "", 1 << 16, 1.0, {}, (), {}, claims, min_repeat=2)
+    monkeypatch.setattr(scenario_module, "get_scenario", lambda name: fake_scenario)
+    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.05)
+    options = SessionOptions(
+        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
+    )
+    scenario_meta: dict[str, Any] = {"name": "fake", "size_bytes": 1 << 16, "question": "q?", "min_repeat": 2}
+    if later_budget_s is not None:
+        scenario_meta["later_budget_s"] = later_budget_s
+    events = SessionEvents(message=lambda text, level: print(text))
+    result = start({**SPEC, "repeat": 12}, options, ProfileSettings(), events, {"scenario": scenario_meta})
+    assert result.run_dir is not None
+    later = [p for p in fake.runs if p.repeat >= 2]
+    rounds = json.loads((result.run_dir / "run.json").read_text())["claim_rounds"]
+    out = capsys.readouterr().out
+    page = (result.run_dir / "scenario.html").read_text()
+    if later_budget_s is None:
+        assert later and {p.cell.strategy for p in later} == {"whole-file"}
+        assert not rounds["stopped_by_budget"] and "budget" not in out and "budget" not in page
+    else:
+        assert not later and rounds["stopped_by_budget"] and rounds["later_spent_s"] == 0
+        assert "the next would have passed the later rounds' budget of 0 s" in out
+        assert "not needed or not bought: the next would have passed the later rounds&#x27; budget" in page
