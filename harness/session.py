@@ -188,7 +188,7 @@ def ensure_workloads(
     specs: Sequence[WorkloadSpec], data_dir: Path, verify: bool, events: SessionEvents
 ) -> dict[WorkloadSpec, cache.Workload]:
     out: dict[WorkloadSpec, cache.Workload] = {}
-    missing: dict[tuple[str, int], list[WorkloadSpec]] = {}
+    missing: list[WorkloadSpec] = []
     for spec in specs:
         cached, why = cache.check_cached(spec, data_dir, verify=verify)  # a user's file: opened, checked
         if cached is not None:
@@ -197,10 +197,10 @@ def ensure_workloads(
         path, _ = cache.paths_for(spec, data_dir)
         if path.exists():
             events.message(f"regenerating {path.name}: {why}", "warn")
-        missing.setdefault((spec.kind, spec.seed), []).append(spec)
+        missing.append(spec)
     if missing and cache.workload_dir(data_dir).exists():
         cache.remove_stale_temps(data_dir)
-    for family in missing.values():
+    for family in cache.families(missing):
         # Several sizes of one text kind: the largest is made and the others cut from it.
         with events.generating(max(family, key=lambda s: s.size_bytes)) as progress:
             made = cache.generate_family(family, data_dir, progress=progress)

@@ -350,19 +350,27 @@ def generate(spec: WorkloadSpec, data_dir: Path, *, progress: ProgressFn | None 
     return _generate(spec, data_dir, progress, ())[0]
 
 
+def families(specs: Sequence[WorkloadSpec]) -> list[list[WorkloadSpec]]:
+    """``specs`` to generate, grouped for :func:`generate_family`: the sizes of one
+    :class:`PrefixGenerator` kind and seed together, every other spec alone; in the order given."""
+    groups: dict[tuple[str, int] | WorkloadSpec, list[WorkloadSpec]] = {}
+    for spec in specs:
+        together = not spec.is_user_file and isinstance(GENERATORS[spec.kind], PrefixGenerator)
+        groups.setdefault((spec.kind, spec.seed) if together else spec, []).append(spec)
+    return list(groups.values())
+
+
 def generate_family(
     specs: Sequence[WorkloadSpec], data_dir: Path, *, progress: ProgressFn | None = None
 ) -> dict[WorkloadSpec, Workload]:
-    """Generate several sizes of one kind and seed: the largest, and for a :class:`PrefixGenerator`
-    each smaller one cut from it (its first bytes, copied in the kernel; its checksum taken while the
-    largest was written) instead of generated again. Other kinds: each generated in turn.
+    """Generate several sizes of one :class:`PrefixGenerator` kind and seed (or one spec of any): the
+    largest, and each smaller one cut from it (its first bytes, copied in the kernel; its checksum
+    taken while the largest was written) instead of generated again. ``progress`` is the largest's.
 
     csv at 256 MiB beside 1 GiB (the default matrix asks both): ~1 s to generate, 0.07-0.11 s to cut."""
     largest = max(specs, key=lambda s: s.size_bytes)
-    if len({(s.kind, s.seed) for s in specs}) != 1 or any(s.is_user_file for s in specs):
-        raise ValueError(f"not one kind and seed: {[s.name for s in specs]}")
-    if not isinstance(GENERATORS[largest.kind], PrefixGenerator):
-        return {s: generate(s, data_dir, progress=progress) for s in specs}
+    if families(specs) != [list(specs)]:
+        raise ValueError(f"not one family: {[s.name for s in specs]}")
     smaller = sorted({s for s in specs if s.size_bytes < largest.size_bytes}, key=lambda s: s.size_bytes)
     made = _generate(largest, data_dir, progress, smaller)
     return {w.spec: w for w in made}

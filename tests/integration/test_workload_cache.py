@@ -197,7 +197,7 @@ def test_preallocation_reserves_blocks_and_keeps_the_size(tmp_path: Path) -> Non
 
 def test_smaller_text_workloads_are_cut_from_the_largest(tmp_path: Path) -> None:
     """csv at three sizes in one pass: each file, its checksum and record count are what generating
-    it alone makes; video (no prefix property: its header holds its size) is generated size by size."""
+    it alone makes."""
     specs = [WorkloadSpec("csv", size, seed=4) for size in (3 << 20, 40, 1 << 20, (1 << 20) + 999)]
     made = cache.generate_family(specs, tmp_path / "family")
     assert made.keys() == set(specs)
@@ -214,16 +214,24 @@ def test_smaller_text_workloads_are_cut_from_the_largest(tmp_path: Path) -> None
             alone.manifest.xxh3_64,
         )
         assert cache.check_cached(spec, tmp_path / "family", verify=True)[1] == "ok"
-    videos = [WorkloadSpec("video", size, seed=4) for size in (2 << 20, 1 << 20)]
-    for spec, workload in cache.generate_family(videos, tmp_path / "family").items():
-        assert "cut_from" not in workload.manifest.details
-        assert workload.path.read_bytes() == _bytes_of("video", spec.size_bytes, 4)
     assert not list((tmp_path / "family" / "workloads").glob(f"*{cache.TMP_SUFFIX}"))
 
 
-def test_a_family_is_one_kind_and_seed(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="not one kind and seed"):
-        cache.generate_family([WorkloadSpec("csv", 1 << 20, 1), WorkloadSpec("csv", 1 << 20, 2)], tmp_path)
+def test_families_group_the_sizes_of_a_text_kind_and_seed_only(tmp_path: Path) -> None:
+    """video's header holds its size (no prefix property): each of its sizes is a family of its own."""
+    csv_1, csv_2, csv_other_seed = (WorkloadSpec("csv", 1 << 20), WorkloadSpec("csv", 2 << 20),
+                                    WorkloadSpec("csv", 1 << 20, 2))  # fmt: skip
+    video_1, video_2 = WorkloadSpec("video", 1 << 20), WorkloadSpec("video", 2 << 20)
+    assert cache.families([csv_1, video_1, csv_2, video_2, csv_other_seed]) == [
+        [csv_1, csv_2], [video_1], [video_2], [csv_other_seed]
+    ]  # fmt: skip
+    for specs in ([csv_1, csv_other_seed], [video_1, video_2]):
+        with pytest.raises(ValueError, match="not one family"):
+            cache.generate_family(specs, tmp_path)
+    (video,) = cache.generate_family([video_2], tmp_path).values()
+    assert (
+        video.path.read_bytes() == _bytes_of("video", 2 << 20, 0) and "cut_from" not in video.manifest.details
+    )
 
 
 def test_a_run_cuts_a_smaller_size_from_the_larger_and_verifies_both(tmp_path: Path) -> None:
