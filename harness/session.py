@@ -13,9 +13,11 @@ import os
 import secrets
 import sys
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -520,9 +522,9 @@ class _Session:
         claim (its cells, judged alone, disagree) is left inconclusive: no round can decide it; so is
         one that the rounds left could not decide even if every run of them agreed.
 
-        With the scenario's ``later_budget_s``, as ``--repeat auto`` within its budget: the later runs
-        stop before one would take their time past it (each cell's last run says what its next costs),
-        the cheapest cells first, so the budget buys the most runs."""
+        With the scenario's ``later_budget_s``, as ``--repeat auto`` within its budget: a later round
+        runs only what still fits (each cell's last run says what its next costs), the cheapest cells
+        first, so the budget buys the most runs."""
         from streambench.reports.claims import evaluate, undecided_cells
 
         _, claims = scenario_claims(self.meta["scenario"])
@@ -542,14 +544,16 @@ class _Session:
                 runner.run(todo)
                 ran += len(todo)
                 continue
+            # One batch (a cluster runs it on every machine at once): the cheapest runs whose
+            # expected time still fits.
             cost_s = {r.cell_id: r.run_total_s or 0.0 for r in records if not r.warmup and not r.profiler}
             todo.sort(key=lambda p: cost_s.get(p.cell.cell_id, 0.0))
-            for planned in todo:
-                if spent_s + cost_s.get(planned.cell.cell_id, 0.0) > budget_s:
-                    over_budget = True
-                    break
-                spent_s += sum(r.run_total_s or 0.0 for r in runner.run([planned]))
-                ran += 1
+            expected_s = list(accumulate(cost_s.get(p.cell.cell_id, 0.0) for p in todo))
+            fits = bisect_right(expected_s, budget_s - spent_s)
+            over_budget = fits < len(todo)
+            if fits:
+                spent_s += sum(r.run_total_s or 0.0 for r in runner.run(todo[:fits]))
+                ran += fits
             if over_budget:
                 break
         records = load_records(self.store.run_dir)
