@@ -87,28 +87,45 @@ def test_wrong_bytes_fail_the_run(tmp_path: Path) -> None:
     assert bad and not any(r.verified for r in bad) and "sink checksum" in bad[0].verify_detail
 
 
+# whole-file runs at 1.5 GB/s +-5%: this bound sits inside its spread.
+WHOLE_FILE_AT_ITS_BOUND = {"says": "whole-file is at 1.5 GB/s", "metric": "throughput_bps",
+                           "subject": {"strategy": "whole-file"}, "expect": ">= 1500000000"}  # fmt: skip
+
+
+def _scenario_session(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    claims: tuple[dict[str, Any], ...],
+    repeat: int,
+    events: SessionEvents | None = None,
+    scenario_keys: dict[str, Any] | None = None,
+) -> tuple[FakeExecutor, session.SessionResult]:
+    """A fake scenario with these claims and ``min_repeat`` 2, run in-process up to ``repeat`` rounds."""
+    from streambench.harness.plan import scenario as scenario_module
+
+    fake_scenario = scenario_module.Scenario("fake", "q?", "", 1 << 16, 1.0, {}, (), {}, claims, min_repeat=2)
+    monkeypatch.setattr(scenario_module, "get_scenario", lambda name: fake_scenario)
+    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.05)
+    options = SessionOptions(
+        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
+    )
+    meta = {"name": "fake", "size_bytes": 1 << 16, "question": "q?", "min_repeat": 2, **(scenario_keys or {})}
+    extra = {"scenario": meta}
+    result = start({**SPEC, "repeat": repeat}, options, ProfileSettings(), events or SessionEvents(), extra)
+    return fake, result
+
+
 def test_a_scenario_with_min_repeat_gives_later_rounds_only_to_undecided_claims(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from streambench.harness.plan import scenario as scenario_module
-
     # pipe's claim is decided at once (far above its bound); whole-file's bound sits inside its own
     # spread, so it stays open; cat feeds no claim.
     claims = (
         {"says": "pipe is fast", "metric": "throughput_bps", "subject": {"strategy": "pipe"},
          "expect": ">= 1000000"},
-        {"says": "whole-file is at 1.5 GB/s", "metric": "throughput_bps",
-         "subject": {"strategy": "whole-file"}, "expect": ">= 1500000000"},
+        WHOLE_FILE_AT_ITS_BOUND,
     )  # fmt: skip
-    fake_scenario = scenario_module.Scenario("fake", "q?", "", 1 << 16, 1.0, {}, (), {}, claims, min_repeat=2)
-    monkeypatch.setattr(scenario_module, "get_scenario", lambda name: fake_scenario)
-    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.05)
-    spec = {**SPEC, "repeat": 4}
-    options = SessionOptions(
-        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
-    )
-    extra = {"scenario": {"name": "fake", "size_bytes": 1 << 16, "question": "q?", "min_repeat": 2}}
-    result = start(spec, options, ProfileSettings(), SessionEvents(), extra)
+    fake, result = _scenario_session(tmp_path, monkeypatch, claims, repeat=4)
     assert result.run_dir is not None
     by_repeat: dict[int, set[str]] = {}
     for p in fake.runs:
@@ -134,23 +151,9 @@ def test_a_scenarios_later_rounds_stop_at_their_budget(
     """whole-file's bound sits inside its spread, and ten more rounds could move the median's interval
     off it: without a budget later rounds run for it; with none to spend (0 s), none is bought, and the
     run says so (the message, run.json, the page)."""
-    from streambench.harness.plan import scenario as scenario_module
-
-    claims = (
-        {"says": "whole-file is at 1.5 GB/s", "metric": "throughput_bps",
-         "subject": {"strategy": "whole-file"}, "expect": ">= 1500000000"},
-    )  # fmt: skip
-    fake_scenario = scenario_module.Scenario("fake", "q?", "", 1 << 16, 1.0, {}, (), {}, claims, min_repeat=2)
-    monkeypatch.setattr(scenario_module, "get_scenario", lambda name: fake_scenario)
-    fake = FakeExecutor({"pipe": 3.0, "whole-file": 1.5, "cat": 2.9}, noise=0.05)
-    options = SessionOptions(
-        out_dir=tmp_path / "out", data_dir=tmp_path / "data", executors=fake, calibrate=False
-    )
-    scenario_meta: dict[str, Any] = {"name": "fake", "size_bytes": 1 << 16, "question": "q?", "min_repeat": 2}
-    if later_budget_s is not None:
-        scenario_meta["later_budget_s"] = later_budget_s
+    budget = {} if later_budget_s is None else {"later_budget_s": later_budget_s}
     events = SessionEvents(message=lambda text, level: print(text))
-    result = start({**SPEC, "repeat": 12}, options, ProfileSettings(), events, {"scenario": scenario_meta})
+    fake, result = _scenario_session(tmp_path, monkeypatch, (WHOLE_FILE_AT_ITS_BOUND,), 12, events, budget)
     assert result.run_dir is not None
     later = [p for p in fake.runs if p.repeat >= 2]
     rounds = json.loads((result.run_dir / "run.json").read_text())["claim_rounds"]
